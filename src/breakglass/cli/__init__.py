@@ -1,0 +1,1 @@
+"""The ``breakglass`` command line: thin commands, each calling one service function."""

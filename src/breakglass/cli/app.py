@@ -1,0 +1,48 @@
+"""Entry point of the ``breakglass`` command."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.markup import escape
+
+from breakglass import __version__
+from breakglass.cli import db, init, plan
+from breakglass.cli.console import err, out
+from breakglass.errors import BreakglassError
+from breakglass.plan.issues import PlanLoadError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="breakglass",
+    help="Incident response and recovery for smart-contract protocols.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(plan.app, name="plan")
+app.add_typer(db.app, name="db")
+app.command("init")(init.init_command)
+
+
+@app.command()
+def version() -> None:
+    """Print the breakglass version."""
+    out.print(__version__)
+
+
+def main() -> None:
+    """Run the CLI; bad input becomes a message and exit code 2, never a traceback."""
+    try:
+        app()
+    except PlanLoadError as exc:
+        for issue in exc.issues:
+            err.print(f"[red]error[/red] {escape(str(issue))}")
+        count = len(exc.issues)
+        err.print(f"{count} problem{'s' if count != 1 else ''} in the plan")
+        sys.exit(2)
+    except BreakglassError as exc:
+        err.print(f"[red]error[/red] {escape(str(exc))}")
+        sys.exit(2)

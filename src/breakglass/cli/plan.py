@@ -1,0 +1,127 @@
+"""``breakglass plan``: check a plan against the incident-response checklist."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import orjson
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from breakglass.cli.console import out
+from breakglass.plan import PlanLoadError, load_plan
+from breakglass.plan.checks import (
+    CheckSeverity,
+    CheckStatus,
+    PlanReport,
+    check_plan,
+    render_checks_markdown,
+)
+
+__all__ = ["app"]
+
+app = typer.Typer(help="Check the incident-response plan.", no_args_is_help=True)
+
+
+class OutputFormat(StrEnum):
+    TABLE = "table"
+    JSON = "json"
+
+
+_STATUS_STYLE = {
+    CheckStatus.PASS: "[green]pass[/green]",
+    CheckStatus.WARN: "[yellow]warn[/yellow]",
+    CheckStatus.FAIL: "[red]fail[/red]",
+}
+
+
+@app.command("check")
+def check_command(
+    plan_file: Annotated[Path, typer.Argument(metavar="PLAN", help="The plan YAML file.")],
+    output: Annotated[
+        OutputFormat, typer.Option("--format", help="table for people, json for tools.")
+    ] = OutputFormat.TABLE,
+    fail_on: Annotated[
+        CheckSeverity, typer.Option("--fail-on", help="Exit 1 when a check at this level fails.")
+    ] = CheckSeverity.ERROR,
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="Judge review and drill dates as of YYYY-MM-DD."),
+    ] = None,
+) -> None:
+    """Say what the plan lacks. Exit 0 when it passes, 1 when a check fails, 2 on bad input."""
+    today = _parse_day(as_of)
+    try:
+        report = check_plan(load_plan(plan_file), today=today)
+    except PlanLoadError as exc:
+        if output is OutputFormat.JSON:
+            payload = {
+                "plan": {"file": str(plan_file)},
+                "errors": [i.as_dict() for i in exc.issues],
+            }
+            out.print(orjson.dumps(payload, option=orjson.OPT_INDENT_2).decode(), markup=False)
+        raise
+    if output is OutputFormat.JSON:
+        out.print(orjson.dumps(report.as_dict(), option=orjson.OPT_INDENT_2).decode(), markup=False)
+    else:
+        _print_table(report)
+    if report.failed(fail_on):
+        raise typer.Exit(1)
+
+
+@app.command("checks-doc")
+def checks_doc_command() -> None:
+    """Print the reference of every plan check as Markdown (docs/plan-checks.md)."""
+    out.print(render_checks_markdown(), markup=False, end="")
+
+
+def _parse_day(value: str | None) -> date:
+    if value is None:
+        return datetime.now(UTC).date()
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        message = f"{value!r} is not a date like 2026-11-23"
+        raise typer.BadParameter(message, param_hint="--as-of") from None
+
+
+def _print_table(report: PlanReport) -> None:
+    plan = report.loaded.plan
+    out.print(f"[bold]{escape(plan.protocol)}[/bold]  {escape(str(report.loaded.file))}")
+    table = Table(show_lines=False, expand=False)
+    table.add_column("status")
+    table.add_column("check")
+    table.add_column("finding")
+    table.add_column("where", style="dim")
+    for result in report.results:
+        table.add_row(
+            _STATUS_STYLE[result.status],
+            result.check_id,
+            escape(result.message),
+            escape(result.location if result.status is not CheckStatus.PASS else ""),
+        )
+    out.print(table)
+    if report.coverage:
+        matrix = Table(title="Scenario coverage", title_justify="left")
+        for column in ("scenario", "likelihood", "detected by", "mitigated by", "drilled every"):
+            matrix.add_column(column)
+        for row in report.coverage:
+            matrix.add_row(
+                row.scenario if row.covered else f"[red]{row.scenario}[/red]",
+                row.likelihood,
+                ", ".join(row.detected_by) or "[red]nothing[/red]",
+                ", ".join(row.mitigated_by) or "[red]nothing[/red]",
+                row.drill_interval or "[yellow]never[/yellow]",
+            )
+        out.print(matrix)
+    counts = {status: 0 for status in CheckStatus}
+    for result in report.results:
+        counts[result.status] += 1
+    out.print(
+        f"{counts[CheckStatus.FAIL]} failed, {counts[CheckStatus.WARN]} warnings, "
+        f"{counts[CheckStatus.PASS]} checks passed"
+    )

@@ -1,0 +1,49 @@
+"""The exception tree of breakglass.
+
+Every error breakglass raises on purpose derives from one root, with one base per domain::
+
+    BreakglassError
+    ├── ConfigError          settings and environment (missing variables, bad URLs)
+    ├── PlanError            the incident-response plan
+    │   └── PlanLoadError    the plan file could not be read or validated (carries every issue)
+    ├── ChainError           talking to a chain
+    │   └── DevchainError    the local anvil chain could not be started or stopped
+    └── StoreError           the database and its migrations
+
+The CLI turns any ``BreakglassError`` into a message and exit code 2; anything else is a bug.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BreakglassError",
+    "ChainError",
+    "ConfigError",
+    "DevchainError",
+    "PlanError",
+    "StoreError",
+]
+
+
+class BreakglassError(Exception):
+    """Root of every error breakglass raises on purpose."""
+
+
+class ConfigError(BreakglassError):
+    """Settings or the environment are wrong."""
+
+
+class PlanError(BreakglassError):
+    """The incident-response plan is unusable."""
+
+
+class ChainError(BreakglassError):
+    """A chain could not be reached or answered wrongly."""
+
+
+class DevchainError(ChainError):
+    """The local development chain could not be started or stopped."""
+
+
+class StoreError(BreakglassError):
+    """The database or its migrations failed."""

@@ -1,0 +1,164 @@
+"""Playbooks, their steps, notification channels and the communication protocol."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, model_validator
+
+from breakglass.plan.models.base import Duration, Name, PlanModel, Secret
+
+__all__ = [
+    "Audience",
+    "CallStep",
+    "Channel",
+    "Communication",
+    "ManualStep",
+    "Mode",
+    "NotifyStep",
+    "PageStep",
+    "PauseStep",
+    "Playbook",
+    "RevokeRoleStep",
+    "SafeProposalStep",
+    "Step",
+    "UnpauseStep",
+]
+
+
+class Mode(StrEnum):
+    """How much a person is in the loop: none, an approval, or the person does it."""
+
+    AUTO = "auto"
+    APPROVAL = "approval"
+    MANUAL = "manual"
+
+
+class _Step(PlanModel):
+    name: str | None = None
+    mode: Mode = Mode.AUTO
+    on_failure: Name | None = Field(
+        default=None, description="Playbook to run when this step fails or does not verify."
+    )
+    timeout: Duration | None = None
+    description: str | None = None
+
+
+class PauseStep(_Step):
+    action: Literal["pause"]
+    contract: Name
+    signer: Name
+    function: str | None = Field(default=None, description="Overrides the contract's pause.")
+    verify: str | None = Field(default=None, description="View that must be true afterwards.")
+
+
+class UnpauseStep(_Step):
+    action: Literal["unpause"]
+    contract: Name
+    signer: Name
+    verify: str | None = None
+
+
+class CallStep(_Step):
+    action: Literal["call"]
+    contract: Name
+    signer: Name
+    function: str = Field(min_length=3, description="Signature, e.g. setPoolPause(bool).")
+    args: list[Any] = Field(default_factory=list)
+    verify: str | None = None
+
+
+class RevokeRoleStep(_Step):
+    action: Literal["revoke-role"]
+    contract: Name
+    signer: Name
+    role: str = Field(min_length=1, description="Role name (e.g. MINTER_ROLE) or bytes32 hex.")
+    account: str = Field(min_length=1)
+
+
+class SafeProposalStep(_Step):
+    """Propose a call through a Safe; it executes once enough owners have signed."""
+
+    action: Literal["safe-proposal"]
+    safe: Name
+    contract: Name
+    function: str = Field(min_length=3)
+    args: list[Any] = Field(default_factory=list)
+    verify: str | None = None
+
+
+class NotifyStep(_Step):
+    action: Literal["notify"]
+    channel: Name
+    message: str | None = None
+
+
+class PageStep(_Step):
+    action: Literal["page"]
+    role: Name
+    message: str | None = None
+
+
+class ManualStep(_Step):
+    """A step a person carries out, such as taking the front end down."""
+
+    action: Literal["manual"]
+    owner: Name = Field(description="Role that carries it out.")
+    instructions: str = Field(min_length=1)
+    mode: Mode = Mode.MANUAL
+
+
+Step = Annotated[
+    PauseStep
+    | UnpauseStep
+    | CallStep
+    | RevokeRoleStep
+    | SafeProposalStep
+    | NotifyStep
+    | PageStep
+    | ManualStep,
+    Field(discriminator="action"),
+]
+
+
+class Playbook(PlanModel):
+    id: Name
+    description: str | None = None
+    on: list[Name] = Field(default_factory=list, description="Rule ids that trigger it.")
+    steps: list[Step] = Field(min_length=1)
+    fallback: str | None = Field(
+        default=None,
+        description="What the team does when a step fails or its fix introduces a new bug.",
+    )
+
+
+class Audience(StrEnum):
+    INTERNAL = "internal"
+    EXTERNAL = "external"
+
+
+class Channel(PlanModel):
+    """An Apprise URL. A bare string is shorthand for ``{url: ...}``."""
+
+    url: Secret
+    audience: Audience = Audience.INTERNAL
+    description: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _url_shorthand(cls, data: Any) -> Any:
+        if isinstance(data, str):
+            return {"url": data}
+        return data
+
+
+class Communication(PlanModel):
+    """Who says what, where, and how often during an incident."""
+
+    internal: list[Name] = Field(default_factory=list, description="Internal channels.")
+    external: list[Name] = Field(default_factory=list, description="Public channels.")
+    update_cadence: Duration | None = None
+    spokesperson: Name | None = Field(default=None, description="Role that speaks publicly.")
+    status_page: str | None = None
+    guidelines: str | None = None

@@ -1,0 +1,177 @@
+"""Cross-references inside a plan: every name a section uses must exist where it points.
+
+References are checked on the raw document, not on the validated models, so that a plan
+with a type error in one section still gets its dangling references reported in the same
+run. The table below is the whole contract: what refers to what.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from breakglass.plan.issues import Path
+from breakglass.plan.issues import format_path as _format_path
+
+__all__ = ["REFERENCES", "RefProblem", "Reference", "check_references"]
+
+_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
+
+Targets = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def _keys(section: str, *, where: Callable[[Any], bool] | None = None) -> Targets:
+    def targets(doc: dict[str, Any]) -> dict[str, Any]:
+        found = doc.get(section)
+        if not isinstance(found, dict):
+            return {}
+        return {str(k): v for k, v in found.items() if where is None or where(v)}
+
+    return targets
+
+
+def _ids(section: str) -> Targets:
+    def targets(doc: dict[str, Any]) -> dict[str, Any]:
+        found = doc.get(section)
+        if not isinstance(found, list):
+            return {}
+        return {str(item["id"]): item for item in found if isinstance(item, dict) and "id" in item}
+
+    return targets
+
+
+def _is_safe(signer: Any) -> bool:
+    return isinstance(signer, dict) and signer.get("type") == "safe"
+
+
+def _is_key(signer: Any) -> bool:
+    return not _is_safe(signer)
+
+
+@dataclass(frozen=True)
+class Reference:
+    """``pattern`` finds the referring values; ``targets`` lists the names they may take.
+
+    A pattern is a tuple of keys with two wildcards: ``*`` for every value of a mapping or
+    item of a list, and ``@members`` for a role's members, which may be written as a bare
+    list.
+    """
+
+    pattern: tuple[str, ...]
+    kind: str
+    targets: Targets
+    allow_address: bool = False
+
+
+REFERENCES: tuple[Reference, ...] = (
+    Reference(("roles", "*", "@members", "*"), "person", _keys("people")),
+    Reference(("contracts", "*", "chain"), "chain", _keys("chains")),
+    Reference(("contracts", "*", "owner"), "signer", _keys("signers"), allow_address=True),
+    Reference(("contracts", "*", "admin"), "signer", _keys("signers"), allow_address=True),
+    Reference(("signers", "*", "chain"), "chain", _keys("chains")),
+    Reference(("signers", "*", "local_owners", "*"), "key signer", _keys("signers", where=_is_key)),
+    Reference(("rules", "*", "contracts", "*"), "contract", _keys("contracts")),
+    Reference(("rules", "*", "chain"), "chain", _keys("chains")),
+    Reference(("playbooks", "*", "on", "*"), "rule", _ids("rules")),
+    Reference(("playbooks", "*", "steps", "*", "contract"), "contract", _keys("contracts")),
+    Reference(
+        ("playbooks", "*", "steps", "*", "signer"), "key signer", _keys("signers", where=_is_key)
+    ),
+    Reference(
+        ("playbooks", "*", "steps", "*", "safe"), "Safe signer", _keys("signers", where=_is_safe)
+    ),
+    Reference(("playbooks", "*", "steps", "*", "channel"), "channel", _keys("channels")),
+    Reference(("playbooks", "*", "steps", "*", "role"), "role", _keys("roles")),
+    Reference(("playbooks", "*", "steps", "*", "owner"), "role", _keys("roles")),
+    Reference(("playbooks", "*", "steps", "*", "on_failure"), "playbook", _ids("playbooks")),
+    Reference(("communication", "internal", "*"), "channel", _keys("channels")),
+    Reference(("communication", "external", "*"), "channel", _keys("channels")),
+    Reference(("communication", "spokesperson"), "role", _keys("roles")),
+    Reference(("deployment", "reviewers", "*"), "role", _keys("roles")),
+    Reference(("compensation_policy", "decision_owner"), "role", _keys("roles")),
+    Reference(("news_sources", "channel"), "channel", _keys("channels")),
+    Reference(("news_sources", "components", "*", "owner"), "person", _keys("people")),
+    Reference(("external_parties", "*", "owner"), "role", _keys("roles")),
+    Reference(("regulatory", "duties", "*", "owner"), "role", _keys("roles")),
+    Reference(("scenarios", "*", "dependencies", "*"), "dependency", _keys("dependencies")),
+    Reference(("scenarios", "*", "detected_by", "*"), "rule", _ids("rules")),
+    Reference(("scenarios", "*", "mitigated_by", "*"), "playbook", _ids("playbooks")),
+    Reference(("drills", "schedule", "*", "scenario"), "scenario", _keys("scenarios")),
+    Reference(("drills", "schedule", "*", "owner"), "role", _keys("roles")),
+)
+
+_UNIQUE_IDS = (("rules",), ("playbooks",), ("regulatory", "duties"))
+
+
+@dataclass(frozen=True)
+class RefProblem:
+    path: Path
+    message: str
+    expected: str | None = None
+    found: str | None = None
+
+
+def _walk(node: Any, pattern: tuple[str, ...], path: Path) -> Iterator[tuple[Path, Any]]:
+    if not pattern:
+        yield path, node
+        return
+    head, rest = pattern[0], pattern[1:]
+    if head == "*":
+        if isinstance(node, dict):
+            for key, value in node.items():
+                yield from _walk(value, rest, (*path, str(key)))
+        elif isinstance(node, list):
+            for index, value in enumerate(node):
+                yield from _walk(value, rest, (*path, index))
+    elif head == "@members":
+        if isinstance(node, list):
+            yield from _walk(node, rest, path)
+        elif isinstance(node, dict) and "members" in node:
+            yield from _walk(node["members"], rest, (*path, "members"))
+    elif isinstance(node, dict) and head in node:
+        yield from _walk(node[head], rest, (*path, head))
+
+
+def _unknown(ref: Reference, name: str, known: dict[str, Any]) -> RefProblem | None:
+    if name in known:
+        return None
+    if ref.allow_address and _ADDRESS.match(name):
+        return None
+    message = f"unknown {ref.kind} {name!r}"
+    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+    if close:
+        message += f"; did you mean {close[0]!r}?"
+    listing = ", ".join(sorted(known)[:12]) if known else "none defined"
+    if ref.allow_address:
+        listing += ", or a 0x address"
+    return RefProblem(path=(), message=message, expected=f"one of: {listing}", found=repr(name))
+
+
+def check_references(doc: Any) -> list[RefProblem]:
+    """Every dangling reference and duplicate id in a raw plan document."""
+    if not isinstance(doc, dict):
+        return []
+    problems: list[RefProblem] = []
+    for ref in REFERENCES:
+        known = ref.targets(doc)
+        for path, value in _walk(doc, ref.pattern, ()):
+            if value is None or isinstance(value, dict | list):
+                continue  # a wrong type is the schema's to report
+            problem = _unknown(ref, str(value), known)
+            if problem is not None:
+                problems.append(RefProblem(path, problem.message, problem.expected, problem.found))
+    for section in _UNIQUE_IDS:
+        seen: set[str] = set()
+        for path, value in _walk(doc, (*section, "*", "id"), ()):
+            if isinstance(value, str) and value in seen:
+                problems.append(
+                    RefProblem(
+                        path,
+                        f"duplicate id {value!r}; ids must be unique in {_format_path(section)}",
+                    )
+                )
+            seen.add(str(value))
+    return problems

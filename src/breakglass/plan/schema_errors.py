@@ -1,0 +1,179 @@
+"""Turning pydantic validation errors into plan issues a person can act on."""
+
+from __future__ import annotations
+
+import difflib
+import types
+import typing
+from datetime import date
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
+
+from breakglass.plan.issues import Path, PlanIssue, format_path
+from breakglass.plan.models import Plan
+from breakglass.plan.source import Document
+
+__all__ = ["translate_validation_error"]
+
+_HIDDEN_TYPES = ("plan_secret_literal", "plan_secret_syntax", "extra_forbidden")
+
+
+def translate_validation_error(exc: ValidationError, doc: Document, file: str) -> list[PlanIssue]:
+    return [_translate(error, doc, file) for error in exc.errors(include_url=False)]
+
+
+def _translate(error: ErrorDetails, doc: Document, file: str) -> PlanIssue:
+    loc = tuple(error["loc"])
+    path, is_key = _document_path(doc.data, loc)
+    kind = error["type"]
+    msg = error["msg"]
+    expected: str | None = None
+    found: str | None = None if kind in _HIDDEN_TYPES else _describe(error.get("input"))
+
+    if kind in ("too_short", "too_long"):
+        found = None
+    if kind == "missing":
+        field = str(loc[-1])
+        message = f"missing required field {field!r}"
+        found = None
+    elif kind == "extra_forbidden":
+        field = str(path[-1])
+        allowed = sorted(_fields_at(loc[:-1]))
+        message = f"unknown field {field!r}"
+        close = difflib.get_close_matches(field, allowed, n=1, cutoff=0.6)
+        if close:
+            message += f"; did you mean {close[0]!r}?"
+        if allowed:
+            expected = "one of: " + ", ".join(allowed)
+        is_key = True
+    elif kind.startswith("union_tag"):
+        message, expected, field = _union_tag(error)
+        found = None
+        if kind == "union_tag_invalid":
+            path = (*path, field)
+    elif kind.startswith("date"):
+        message = "invalid date"
+        expected = "a date written YYYY-MM-DD, such as 2026-11-23"
+    elif msg.startswith("Input should be "):
+        message = "wrong type" if kind.endswith("_type") else "invalid value"
+        expected = msg.removeprefix("Input should be ")
+    elif msg.startswith("Value error, "):
+        message = msg.removeprefix("Value error, ")
+    elif kind.startswith("plan_"):
+        message = "invalid value"
+        expected = msg
+        if kind.startswith("plan_secret"):
+            found = "a literal value (not shown)" if kind == "plan_secret_literal" else None
+    else:
+        message = msg[0].lower() + msg[1:] if msg else kind
+
+    position = doc.position(path, key=is_key)
+    return PlanIssue(
+        file=file,
+        path=format_path(path),
+        message=message,
+        line=position[0] if position else None,
+        column=position[1] if position else None,
+        expected=expected,
+        found=found,
+    )
+
+
+def _union_tag(error: ErrorDetails) -> tuple[str, str | None, str]:
+    """Message, expected tags and tag field for a discriminated union with a bad tag."""
+    ctx = error.get("ctx") or {}
+    field = str(ctx.get("discriminator", "type")).strip("'")
+    tags = [t.strip(" '") for t in str(ctx.get("expected_tags", "")).split(",") if t.strip()]
+    expected = "one of: " + ", ".join(tags) if tags else None
+    if error["type"] != "union_tag_invalid":
+        return f"missing required field {field!r}", expected, field
+    tag = str(ctx.get("tag", ""))
+    message = f"unknown {field} {tag!r}"
+    close = difflib.get_close_matches(tag, tags, n=1, cutoff=0.6)
+    if close:
+        message += f"; did you mean {close[0]!r}?"
+    return message, expected, field
+
+
+def _document_path(data: Any, loc: tuple[Any, ...]) -> tuple[Path, bool]:
+    """Map a pydantic location onto the document.
+
+    Parts the document does not have are union tags and validator names, skipped, except a
+    last part, which names a missing field and is kept so the message can say which.
+    """
+    path: list[str | int] = []
+    node = data
+    for index, part in enumerate(loc):
+        if part == "[key]":
+            return tuple(path), True
+        if (isinstance(node, dict) and part in node) or (
+            isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        ):
+            node = node[part]
+        elif index == len(loc) - 1:
+            node = None
+        else:
+            continue
+        path.append(part)
+    return tuple(path), False
+
+
+def _describe(value: Any) -> str | None:
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, date):
+        return value.isoformat()
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _unwrap(annotation: Any) -> list[Any]:
+    """The concrete types behind Annotated, Optional and unions."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _unwrap(typing.get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        return [t for arg in typing.get_args(annotation) for t in _unwrap(arg)]
+    return [annotation]
+
+
+def _step(annotation: Any, part: Any) -> Any:
+    for candidate in _unwrap(annotation):
+        origin = typing.get_origin(candidate)
+        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+            if isinstance(part, str) and part in candidate.model_fields:
+                return candidate.model_fields[part].annotation
+        elif origin is dict:
+            return typing.get_args(candidate)[1]
+        elif origin is list:
+            return typing.get_args(candidate)[0]
+    # a discriminated-union tag names the member to follow
+    for candidate in _unwrap(annotation):
+        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+            for tag_field in ("action", "type"):
+                field = candidate.model_fields.get(tag_field)
+                if field is not None and part in typing.get_args(field.annotation):
+                    return candidate
+    return None
+
+
+def _fields_at(loc: tuple[Any, ...]) -> set[str]:
+    annotation: Any = Plan
+    for part in loc:
+        annotation = _step(annotation, part)
+        if annotation is None:
+            return set()
+    return {
+        name
+        for candidate in _unwrap(annotation)
+        if isinstance(candidate, type) and issubclass(candidate, BaseModel)
+        for name in candidate.model_fields
+    }

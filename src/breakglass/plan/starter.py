@@ -1,0 +1,38 @@
+"""The commented starter plan written by ``breakglass init``."""
+
+from __future__ import annotations
+
+from datetime import date
+from importlib.resources import files
+from pathlib import Path
+from string import Template
+
+from breakglass.errors import PlanError
+
+__all__ = ["render_starter_plan", "write_starter_plan"]
+
+PLAN_FILE_NAME = "breakglass.yaml"
+
+
+def render_starter_plan(*, protocol: str, today: date) -> str:
+    """The starter plan's text, with contacts marked as reviewed ``today``."""
+    template = Template(files("breakglass.plan").joinpath("starter.yaml").read_text("utf-8"))
+    safe_name = protocol.replace("\n", " ").replace('"', "'").strip() or "My Protocol"
+    return template.substitute(protocol=safe_name, today=today.isoformat())
+
+
+def write_starter_plan(directory: Path, *, protocol: str, today: date, force: bool) -> Path:
+    """Write ``breakglass.yaml`` into ``directory``.
+
+    Raises:
+        PlanError: the file exists and ``force`` is false, or it cannot be written.
+    """
+    target = directory / PLAN_FILE_NAME
+    if target.exists() and not force:
+        raise PlanError(f"{target} already exists; pass --force to overwrite it")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        target.write_text(render_starter_plan(protocol=protocol, today=today), "utf-8")
+    except OSError as exc:
+        raise PlanError(f"cannot write {target}: {exc.strerror}") from exc
+    return target

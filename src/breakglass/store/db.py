@@ -1,0 +1,160 @@
+"""Engines, sessions and schema migrations.
+
+Alembic runs from code, with its scripts found next to this file, so migrations work from an
+installed wheel without an ``alembic.ini``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.util import CommandError
+from sqlalchemy import URL, Connection, Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from breakglass.errors import StoreError
+
+__all__ = [
+    "MIGRATIONS_DIR",
+    "current_revision",
+    "downgrade",
+    "make_engine",
+    "session_factory",
+    "upgrade",
+]
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+# Bare ``postgresql://`` would pick psycopg2, which is not installed; psycopg 3 is.
+_POSTGRES_DRIVERS = {"postgres": "postgresql+psycopg", "postgresql": "postgresql+psycopg"}
+
+
+def make_engine(url: str) -> Engine:
+    """Create an engine for ``url``; SQLite gets foreign keys and WAL turned on.
+
+    Raises:
+        StoreError: the URL is malformed, names an unknown driver, or its SQLite directory
+            cannot be created.
+    """
+    parsed = _parse(url)
+    if parsed.get_backend_name() == "sqlite":
+        _create_sqlite_dir(parsed)
+    try:
+        engine = create_engine(parsed)
+    except (SQLAlchemyError, ImportError) as exc:
+        raise StoreError(f"cannot use database {_masked(parsed)}: {exc}") from exc
+    if parsed.get_backend_name() == "sqlite":
+        event.listen(engine, "connect", _sqlite_on_connect)
+    return engine
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    """A session factory bound to ``engine``; objects stay usable after commit."""
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    """Migrate the database at ``url`` up to ``revision``.
+
+    Raises:
+        StoreError: the database is unreachable or a migration failed.
+    """
+    _migrate(url, lambda config: command.upgrade(config, revision))
+
+
+def downgrade(url: str, revision: str) -> None:
+    """Migrate the database at ``url`` down to ``revision`` (``"base"`` drops every table).
+
+    Raises:
+        StoreError: the database is unreachable or a migration failed.
+    """
+    _migrate(url, lambda config: command.downgrade(config, revision))
+
+
+def current_revision(url: str) -> str | None:
+    """The migration revision the database at ``url`` is at, or None if it has none.
+
+    Raises:
+        StoreError: the database is unreachable.
+    """
+    with _connect(url) as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def _migrate(url: str, run: Callable[[Config], None]) -> None:
+    with _connect(url) as connection:
+        if connection.dialect.name == "sqlite":
+            # Batch migrations copy and drop tables; with enforcement on, that would cascade
+            # deletes into referencing tables. The pragma is ignored inside a transaction.
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()
+        config = Config()
+        # Config values go through configparser interpolation, so a literal % must be doubled.
+        config.set_main_option("script_location", str(MIGRATIONS_DIR).replace("%", "%%"))
+        config.attributes["connection"] = connection
+        with connection.begin():
+            run(config)
+
+
+@contextmanager
+def _connect(url: str) -> Iterator[Connection]:
+    """A connection to ``url`` on a private engine; errors become ``StoreError``."""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            yield connection
+    except (SQLAlchemyError, CommandError) as exc:
+        raise StoreError(f"database {_masked(engine.url)}: {_describe(exc, engine.url)}") from exc
+    finally:
+        engine.dispose()
+
+
+def _parse(url: str) -> URL:
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        # The text may hold a password, and unparsed it cannot be masked: leave it out.
+        raise StoreError("malformed database URL") from exc
+    driver = _POSTGRES_DRIVERS.get(parsed.drivername)
+    return parsed.set(drivername=driver) if driver else parsed
+
+
+def _create_sqlite_dir(url: URL) -> None:
+    database = url.database or ""
+    if database in ("", ":memory:") or database.startswith("file:"):
+        return
+    try:
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"cannot create the directory for {_masked(url)}: {exc}") from exc
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA foreign_keys=ON")
+        # WAL lets readers (the dashboard) run while the ingester writes.
+        cursor.execute("PRAGMA journal_mode=WAL")
+    finally:
+        cursor.close()
+
+
+def _masked(url: URL) -> str:
+    return url.render_as_string(hide_password=True)
+
+
+def _describe(exc: Exception, url: URL) -> str:
+    """A one-line reason, with the password scrubbed should a driver echo it."""
+    reason = str(exc.orig) if isinstance(exc, DBAPIError) else str(exc)
+    reason = reason.strip().splitlines()[0] if reason.strip() else type(exc).__name__
+    if url.password:
+        reason = reason.replace(str(url.password), "***")
+    return reason

@@ -1,0 +1,76 @@
+"""Database tables, as SQLAlchemy 2 typed declarative models."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import BigInteger, DateTime, Dialect, MetaData, String
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+__all__ = ["NAMING_CONVENTION", "Base", "Checkpoint", "PlanRevision", "UTCDateTime"]
+
+# Explicit constraint names keep migrations identical on SQLite and Postgres, and let batch
+# migrations on SQLite find constraints by name.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware datetime, stored and returned in UTC on every backend.
+
+    SQLite has no time zones: it would drop the offset of an aware datetime and return naive
+    ones. Normalising to UTC on the way in and tagging UTC on the way out hides that.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            # A naive time is ambiguous; refusing it beats storing the wrong instant.
+            raise TypeError(f"naive datetime {value.isoformat()} given; pass an aware datetime")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    """Base of every model; owns the metadata the migrations are checked against."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class PlanRevision(Base):
+    """A version of a protocol's plan that was loaded, identified by its content hash."""
+
+    __tablename__ = "plan_revisions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    protocol: Mapped[str] = mapped_column(String)
+    path: Mapped[str] = mapped_column(String)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    loaded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Checkpoint(Base):
+    """Per chain, the last block that downstream stages acknowledged."""
+
+    __tablename__ = "checkpoints"
+
+    chain: Mapped[str] = mapped_column(String, primary_key=True)
+    block_number: Mapped[int] = mapped_column(BigInteger)
+    block_hash: Mapped[str] = mapped_column(String(66))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
