@@ -11,7 +11,9 @@ from breakglass import __version__
 from breakglass.cli import db, init, plan
 from breakglass.cli.console import err, out
 from breakglass.errors import BreakglassError
+from breakglass.logs import configure_logging
 from breakglass.plan.issues import PlanLoadError
+from breakglass.settings import Settings
 
 __all__ = ["app", "main"]
 
@@ -25,6 +27,12 @@ app = typer.Typer(
 app.add_typer(plan.app, name="plan")
 app.add_typer(db.app, name="db")
 app.command("init")(init.init_command)
+
+
+@app.callback()
+def _configure() -> None:
+    settings = Settings()
+    configure_logging(settings.log_level, settings.log_format)
 
 
 @app.command()

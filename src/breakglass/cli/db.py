@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import typer
 
-from breakglass import store
 from breakglass.settings import Settings
 
 __all__ = ["app"]
@@ -15,6 +14,8 @@ app = typer.Typer(help="Manage the breakglass database schema.", no_args_is_help
 @app.command()
 def upgrade() -> None:
     """Migrate the database to the newest schema revision."""
+    from breakglass import store  # noqa: PLC0415 - SQLAlchemy and Alembic take a second to import
+
     url = Settings().resolved_database_url()
     store.upgrade(url)
     typer.echo(f"database at revision {store.current_revision(url)}")
@@ -23,5 +24,7 @@ def upgrade() -> None:
 @app.command()
 def current() -> None:
     """Show the schema revision the database is at."""
+    from breakglass import store  # noqa: PLC0415 - see upgrade()
+
     revision = store.current_revision(Settings().resolved_database_url())
     typer.echo(revision or "database has no schema yet (run 'breakglass db upgrade')")

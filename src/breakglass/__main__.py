@@ -1,0 +1,3 @@
+from breakglass.cli.app import main
+
+main()
