@@ -71,7 +71,7 @@ def test_bad_plan_lists_every_problem(tmp_path: Path) -> None:
     assert result.returncode == 2
     no_traceback(result)
     assert "3 problems in the plan" in result.stderr
-    assert "unknown key signer 'guardain'; did you mean 'guardian'?" in result.stderr
+    assert "unknown signer 'guardain'; did you mean 'guardian'?" in result.stderr
     assert "chains.mainnet.chain_id" in result.stderr
     assert (
         "roles.incident_lead.members[1]: unknown person 'bobby'; did you mean 'bob'?"

@@ -48,8 +48,8 @@ def main() -> None:
     except PlanLoadError as exc:
         for issue in exc.issues:
             err.print(f"[red]error[/red] {escape(str(issue))}")
-        count = len(exc.issues)
-        err.print(f"{count} problem{'s' if count != 1 else ''} in the plan")
+        if (count := len(exc.issues)) > 1:
+            err.print(f"{count} problems in the plan")
         sys.exit(2)
     except BreakglassError as exc:
         err.print(f"[red]error[/red] {escape(str(exc))}")

@@ -89,20 +89,26 @@ def _parse_day(value: str | None) -> date:
         raise typer.BadParameter(message, param_hint="--as-of") from None
 
 
+def _line_of(location: str) -> str:
+    """``file:12:3`` → ``12:3``; the table's heading already names the file."""
+    parts = location.rsplit(":", 2)
+    return f"{parts[1]}:{parts[2]}" if len(parts) == 3 else ""
+
+
 def _print_table(report: PlanReport) -> None:
     plan = report.loaded.plan
     out.print(f"[bold]{escape(plan.protocol)}[/bold]  {escape(str(report.loaded.file))}")
     table = Table(show_lines=False, expand=False)
-    table.add_column("status")
-    table.add_column("check")
-    table.add_column("finding")
-    table.add_column("where", style="dim")
+    table.add_column("status", no_wrap=True)
+    table.add_column("check", no_wrap=True)
+    table.add_column("finding", ratio=1)
+    table.add_column("line", style="dim", no_wrap=True)
     for result in report.results:
         table.add_row(
             _STATUS_STYLE[result.status],
             result.check_id,
             escape(result.message),
-            escape(result.location if result.status is not CheckStatus.PASS else ""),
+            _line_of(result.location) if result.status is not CheckStatus.PASS else "",
         )
     out.print(table)
     if report.coverage:

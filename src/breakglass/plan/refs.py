@@ -64,6 +64,7 @@ class Reference:
     kind: str
     targets: Targets
     allow_address: bool = False
+    wrong_kind: str | None = None  # said when the name exists but is filtered out
 
 
 REFERENCES: tuple[Reference, ...] = (
@@ -72,16 +73,27 @@ REFERENCES: tuple[Reference, ...] = (
     Reference(("contracts", "*", "owner"), "signer", _keys("signers"), allow_address=True),
     Reference(("contracts", "*", "admin"), "signer", _keys("signers"), allow_address=True),
     Reference(("signers", "*", "chain"), "chain", _keys("chains")),
-    Reference(("signers", "*", "local_owners", "*"), "key signer", _keys("signers", where=_is_key)),
+    Reference(
+        ("signers", "*", "local_owners", "*"),
+        "signer",
+        _keys("signers", where=_is_key),
+        wrong_kind="is a Safe; a Safe acts through a safe-proposal step",
+    ),
     Reference(("rules", "*", "contracts", "*"), "contract", _keys("contracts")),
     Reference(("rules", "*", "chain"), "chain", _keys("chains")),
     Reference(("playbooks", "*", "on", "*"), "rule", _ids("rules")),
     Reference(("playbooks", "*", "steps", "*", "contract"), "contract", _keys("contracts")),
     Reference(
-        ("playbooks", "*", "steps", "*", "signer"), "key signer", _keys("signers", where=_is_key)
+        ("playbooks", "*", "steps", "*", "signer"),
+        "signer",
+        _keys("signers", where=_is_key),
+        wrong_kind="is a Safe; a Safe acts through a safe-proposal step",
     ),
     Reference(
-        ("playbooks", "*", "steps", "*", "safe"), "Safe signer", _keys("signers", where=_is_safe)
+        ("playbooks", "*", "steps", "*", "safe"),
+        "Safe",
+        _keys("signers", where=_is_safe),
+        wrong_kind="is a key signer, not a Safe",
     ),
     Reference(("playbooks", "*", "steps", "*", "channel"), "channel", _keys("channels")),
     Reference(("playbooks", "*", "steps", "*", "role"), "role", _keys("roles")),
@@ -135,11 +147,15 @@ def _walk(node: Any, pattern: tuple[str, ...], path: Path) -> Iterator[tuple[Pat
         yield from _walk(node[head], rest, (*path, head))
 
 
-def _unknown(ref: Reference, name: str, known: dict[str, Any]) -> RefProblem | None:
+def _unknown(
+    ref: Reference, name: str, known: dict[str, Any], doc: dict[str, Any]
+) -> RefProblem | None:
     if name in known:
         return None
     if ref.allow_address and _ADDRESS.match(name):
         return None
+    if ref.wrong_kind and name in _keys("signers")(doc):
+        return RefProblem(path=(), message=f"{name!r} {ref.wrong_kind}", found=repr(name))
     message = f"unknown {ref.kind} {name!r}"
     close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
     if close:
@@ -160,7 +176,7 @@ def check_references(doc: Any) -> list[RefProblem]:
         for path, value in _walk(doc, ref.pattern, ()):
             if value is None or isinstance(value, dict | list):
                 continue  # a wrong type is the schema's to report
-            problem = _unknown(ref, str(value), known)
+            problem = _unknown(ref, str(value), known, doc)
             if problem is not None:
                 problems.append(RefProblem(path, problem.message, problem.expected, problem.found))
     for section in _UNIQUE_IDS:

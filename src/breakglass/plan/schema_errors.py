@@ -12,7 +12,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from breakglass.plan.issues import Path, PlanIssue, format_path
-from breakglass.plan.models import Plan
+from breakglass.plan.models import Plan, Secret
 from breakglass.plan.source import Document
 
 __all__ = ["translate_validation_error"]
@@ -53,9 +53,8 @@ def _translate(error: ErrorDetails, doc: Document, file: str) -> PlanIssue:
         found = None
         if kind == "union_tag_invalid":
             path = (*path, field)
-    elif kind.startswith("date"):
-        message = "invalid date"
-        expected = "a date written YYYY-MM-DD, such as 2026-11-23"
+    elif (simple := _simple(kind)) is not None:
+        message, expected = simple
     elif msg.startswith("Input should be "):
         message = "wrong type" if kind.endswith("_type") else "invalid value"
         expected = msg.removeprefix("Input should be ")
@@ -69,6 +68,10 @@ def _translate(error: ErrorDetails, doc: Document, file: str) -> PlanIssue:
     else:
         message = msg[0].lower() + msg[1:] if msg else kind
 
+    if _is_secret_field(loc):
+        found = "a literal value (not shown)" if found else None
+        if not kind.startswith("plan_secret"):
+            message, expected = "invalid value", "an environment reference such as ${MY_SECRET}"
     position = doc.position(path, key=is_key)
     return PlanIssue(
         file=file,
@@ -79,6 +82,22 @@ def _translate(error: ErrorDetails, doc: Document, file: str) -> PlanIssue:
         expected=expected,
         found=found,
     )
+
+
+_INDENT_HINT = "a mapping of fields (is this line indented correctly?)"
+_SIMPLE = {
+    "bool_type": ("wrong type", "true or false"),
+    "bool_parsing": ("wrong type", "true or false"),
+    "model_type": ("wrong type", _INDENT_HINT),
+    "dict_type": ("wrong type", _INDENT_HINT),
+    "model_attributes_type": ("wrong type", _INDENT_HINT),
+}
+
+
+def _simple(kind: str) -> tuple[str, str] | None:
+    if kind.startswith("date"):
+        return "invalid date", "a date written YYYY-MM-DD, such as 2026-11-23"
+    return _SIMPLE.get(kind)
 
 
 def _union_tag(error: ErrorDetails) -> tuple[str, str | None, str]:
@@ -163,6 +182,16 @@ def _step(annotation: Any, part: Any) -> Any:
                 if field is not None and part in typing.get_args(field.annotation):
                     return candidate
     return None
+
+
+def _is_secret_field(loc: tuple[Any, ...]) -> bool:
+    """True when ``loc`` is a field holding a secret: its input must never be echoed."""
+    annotation: Any = Plan
+    for part in loc:
+        annotation = _step(annotation, part)
+        if annotation is None:
+            return False
+    return any(candidate is Secret for candidate in _unwrap(annotation))
 
 
 def _fields_at(loc: tuple[Any, ...]) -> set[str]:

@@ -130,6 +130,10 @@ def parse_document(text: str, file: str) -> Document | list[PlanIssue]:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         message = " ".join(part for part in (exc.context, exc.problem) if part) or "invalid YAML"
+        line_text = (
+            text.splitlines()[mark.line] if mark and mark.line < len(text.splitlines()) else ""
+        )
+        message += _yaml_hint(message, line_text)
         return [
             PlanIssue(
                 file=file,
@@ -147,6 +151,16 @@ def parse_document(text: str, file: str) -> Document | list[PlanIssue]:
         if loader is not None:
             loader.dispose()
     return doc
+
+
+def _yaml_hint(message: str, line_text: str) -> str:
+    if "tab" in message or line_text[: len(line_text) - len(line_text.lstrip())].count("\t"):
+        return " (YAML indents with spaces only; replace the tab)"
+    if "mapping values are not allowed" in message:
+        return " (a value containing ': ' must be quoted, or a line is indented wrongly)"
+    if "could not find expected ':'" in message or "expected <block end>" in message:
+        return " (check the indentation of this line and the one above)"
+    return ""
 
 
 def _max_depth(text: str) -> int:

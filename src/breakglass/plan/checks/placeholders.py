@@ -7,6 +7,7 @@ from breakglass.plan.checks.base import CheckContext, CheckSeverity, Finding, Pl
 from breakglass.plan.issues import Path
 
 _MARKER = "TODO"
+_ZERO_ADDRESS = "0x" + "0" * 40
 
 
 def _walk(node: Any, path: Path) -> Iterator[tuple[Path, str]]:
@@ -16,7 +17,7 @@ def _walk(node: Any, path: Path) -> Iterator[tuple[Path, str]]:
     elif isinstance(node, list):
         for index, value in enumerate(node):
             yield from _walk(value, (*path, index))
-    elif isinstance(node, str) and _MARKER in node:
+    elif isinstance(node, str) and (_MARKER in node or node == _ZERO_ADDRESS):
         yield path, node
 
 

@@ -51,6 +51,13 @@ class MitigationOwners(PlanCheck):
                 if mitigation in role.handles and role.members
             ]
             if not owners:
-                yield Finding(
-                    f"no role with people handles '{mitigation.value}' ({what})", ("roles",)
+                message = f"no role with people handles '{mitigation.value}' ({what})"
+                namesake = plan.roles.get(mitigation.value.replace("-", "_")) or plan.roles.get(
+                    mitigation.value
                 )
+                if namesake is not None and not namesake.handles:
+                    message += (
+                        f"; role '{mitigation.value}' handles nothing yet: "
+                        f"add `handles: [{mitigation.value}]` to it"
+                    )
+                yield Finding(message, ("roles",))

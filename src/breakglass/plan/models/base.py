@@ -8,7 +8,14 @@ from datetime import timedelta
 from typing import Annotated, Any
 
 from eth_utils.address import is_checksum_address, to_checksum_address
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, GetCoreSchemaHandler
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    GetCoreSchemaHandler,
+    Strict,
+)
 from pydantic_core import PydanticCustomError, core_schema
 
 from breakglass.errors import ConfigError
@@ -16,6 +23,7 @@ from breakglass.errors import ConfigError
 __all__ = [
     "Address",
     "Duration",
+    "Flag",
     "Name",
     "PlanModel",
     "Secret",
@@ -28,6 +36,10 @@ class PlanModel(BaseModel):
     """Base of every plan model: unknown keys are errors, instances are immutable."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+Flag = Annotated[bool, Strict()]
+"""A boolean written ``true`` or ``false``; ``yes``, ``on`` and ``1`` are refused."""
 
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
-from breakglass.plan.models.base import Address, Name, PlanModel, Secret, SecretRef
+from breakglass.plan.models.base import Address, Flag, Name, PlanModel, Secret, SecretRef
 
 __all__ = [
     "Chain",
@@ -68,7 +68,7 @@ class Contract(PlanModel):
     owner: str | None = Field(default=None, description="Signer name or address that owns it.")
     admin: str | None = Field(default=None, description="Signer name or address of its admin.")
     pause: PauseMethod | None = None
-    upgradeable: bool = False
+    upgradeable: Flag = False
 
 
 class KeystoreSigner(PlanModel):

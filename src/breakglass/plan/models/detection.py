@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import Field
 
-from breakglass.plan.models.base import Name, PlanModel
+from breakglass.plan.models.base import Flag, Name, PlanModel
 
 __all__ = ["Likelihood", "Rule", "Scenario", "Severity"]
 
@@ -30,7 +30,7 @@ class Rule(PlanModel):
     params: dict[str, Any] = Field(default_factory=dict)
     severity: Severity = Severity.HIGH
     description: str | None = None
-    enabled: bool = True
+    enabled: Flag = True
 
 
 class Likelihood(StrEnum):

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
-from breakglass.plan.models.base import Name, PlanModel
+from breakglass.plan.models.base import Flag, Name, PlanModel
 
 __all__ = ["Contact", "ContactKind", "Mitigation", "Person", "Role"]
 
@@ -62,7 +62,7 @@ class Role(PlanModel):
 
     members: list[Name] = Field(default_factory=list)
     handles: list[Mitigation] = Field(default_factory=list)
-    critical: bool | None = None
+    critical: Flag | None = None
     description: str | None = None
 
     @model_validator(mode="before")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pydantic import Field, model_validator
 
-from breakglass.plan.models.base import Duration, Name, PlanModel
+from breakglass.plan.models.base import Duration, Flag, Name, PlanModel
 
 __all__ = [
     "CauseCoverage",
@@ -40,7 +40,7 @@ class Deployment(PlanModel):
 
 
 class CauseCoverage(PlanModel):
-    covered: bool
+    covered: Flag
     coverage: Decimal = Field(default=Decimal(1), ge=0, le=1, description="Share made whole.")
     rationale: str | None = None
 
@@ -119,7 +119,7 @@ class RegulatoryDuty(PlanModel):
 class Regulatory(PlanModel):
     """The regulatory duties that apply, or the reason none do."""
 
-    applies: bool = True
+    applies: Flag = True
     reason: str | None = None
     duties: list[RegulatoryDuty] = Field(default_factory=list)
 
