@@ -15,6 +15,7 @@ from pydantic import (
     ConfigDict,
     GetCoreSchemaHandler,
     Strict,
+    model_validator,
 )
 from pydantic_core import PydanticCustomError, core_schema
 
@@ -28,6 +29,7 @@ __all__ = [
     "PlanModel",
     "Secret",
     "SecretRef",
+    "UrlModel",
     "format_duration",
 ]
 
@@ -199,3 +201,16 @@ def _require_reference(value: Secret) -> Secret:
 
 SecretRef = Annotated[Secret, AfterValidator(_require_reference)]
 """A secret that must come from the environment: exactly ``${ENV_VAR}``."""
+
+
+class UrlModel(PlanModel):
+    """A model around a ``url``; a bare string is shorthand for ``{url: ...}``."""
+
+    url: Secret
+
+    @model_validator(mode="before")
+    @classmethod
+    def _url_shorthand(cls, data: Any) -> Any:
+        if isinstance(data, str):
+            return {"url": data}
+        return data

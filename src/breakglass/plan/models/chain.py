@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from breakglass.plan.models.base import Address, Flag, Name, PlanModel, Secret, SecretRef
+from breakglass.plan.models.base import (
+    Address,
+    Flag,
+    Name,
+    PlanModel,
+    Secret,
+    SecretRef,
+    UrlModel,
+)
 
 __all__ = [
     "Chain",
@@ -24,22 +32,14 @@ __all__ = [
 ]
 
 
-class RpcEndpoint(PlanModel):
+class RpcEndpoint(UrlModel):
     """A JSON-RPC endpoint. A bare string is shorthand for ``{url: ...}``."""
 
-    url: Secret
     ws: Secret | None = None
     priority: int = Field(default=0, ge=0, description="Lower is tried first.")
     weight: int = Field(default=1, ge=1)
     provider: str | None = None
     status_page: str | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _url_shorthand(cls, data: Any) -> Any:
-        if isinstance(data, str):
-            return {"url": data}
-        return data
 
 
 class Chain(PlanModel):

@@ -5,9 +5,9 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
-from breakglass.plan.models.base import Duration, Name, PlanModel, Secret
+from breakglass.plan.models.base import Duration, Name, PlanModel, UrlModel
 
 __all__ = [
     "Audience",
@@ -138,19 +138,11 @@ class Audience(StrEnum):
     EXTERNAL = "external"
 
 
-class Channel(PlanModel):
+class Channel(UrlModel):
     """An Apprise URL. A bare string is shorthand for ``{url: ...}``."""
 
-    url: Secret
     audience: Audience = Audience.INTERNAL
     description: str | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _url_shorthand(cls, data: Any) -> Any:
-        if isinstance(data, str):
-            return {"url": data}
-        return data
 
 
 class Communication(PlanModel):

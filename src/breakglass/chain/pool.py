@@ -1,0 +1,276 @@
+"""A pool of JSON-RPC endpoints for one chain: failover by health and priority, stale-node
+guard, quorum on the head hash, bounded retries.
+
+Order of preference: healthy endpoints (score at or above the policy's ``healthy_at`` and not
+stale) by priority (lower first), then score, then weight; after them the unhealthy ones by
+score, so a fully degraded pool still tries everything before giving up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import structlog
+
+from breakglass.chain.errors import (
+    AllEndpointsFailed,
+    EndpointError,
+    MalformedResponse,
+    QuorumNotReached,
+    RpcError,
+    StaleEndpoint,
+)
+from breakglass.chain.heads import HEAD_METHOD, parse_head, quorum_height, vote
+from breakglass.chain.health import Health, HealthPolicy
+from breakglass.chain.middleware import Handler, Head, Middleware, Retry, StaleGuard, compose
+from breakglass.chain.rpc import DEFAULT_MAX_RESPONSE_BYTES, Call, RpcClient, redact_url
+from breakglass.errors import ConfigError
+
+__all__ = ["Endpoint", "EndpointPool"]
+
+_log = structlog.get_logger("breakglass.chain")
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One endpoint's configuration. ``priority``: lower is preferred; ``weight`` breaks ties."""
+
+    url: str = field(repr=False)
+    priority: int = 0
+    weight: float = 1.0
+
+    def __repr__(self) -> str:
+        # The URL may hold an API key, and reprs end up in logs and tracebacks.
+        return f"Endpoint({redact_url(self.url)!r}, priority={self.priority}, weight={self.weight})"
+
+
+@dataclass
+class _Member:
+    config: Endpoint
+    client: RpcClient
+    health: Health
+    head: Head | None = None
+    stale: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.client.name
+
+    @property
+    def usable(self) -> bool:
+        return self.stale is None and self.health.healthy
+
+    def sort_key(self) -> tuple[bool, int, float, float]:
+        usable = self.usable
+        return (
+            not usable,
+            self.config.priority if usable else 0,
+            -self.health.score,
+            -self.config.weight,
+        )
+
+    def fail(self, error: EndpointError, *, counted_request: bool = True) -> None:
+        self.health.failure(error.kind, counted_request=counted_request)
+        _log.warning(
+            "chain.endpoint_failed",
+            endpoint=self.name,
+            method=error.method,
+            kind=error.kind,
+            detail=error.detail,
+            score=round(self.health.score, 3),
+        )
+
+
+@dataclass
+class EndpointPool:
+    """Endpoints of one chain behind one ``request``/``batch``/``head`` surface.
+
+    Args:
+        endpoints: at least one; URLs are redacted in every log line and error.
+        transport: shared httpx transport (e.g. ``httpx.MockTransport`` in tests).
+        clock: unix seconds; drives health recovery and the stale guard's age check.
+        stale_guard: judges heads seen by :meth:`refresh_heads` and :meth:`head`.
+        retry: bounded retries with backoff around a full failover pass.
+        middleware: further pieces wrapped around the failover handler, outermost first.
+
+    Raises:
+        ConfigError: no endpoints, or duplicate URLs.
+    """
+
+    endpoints: Sequence[Endpoint]
+    transport: httpx.AsyncBaseTransport | None = None
+    clock: Callable[[], float] = time.time
+    timeout: float = 10.0
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
+    health_policy: HealthPolicy = field(default_factory=HealthPolicy)
+    stale_guard: StaleGuard = field(default_factory=StaleGuard)
+    retry: Retry = field(default_factory=Retry)
+    middleware: Sequence[Middleware] = ()
+
+    def __post_init__(self) -> None:
+        urls = [e.url for e in self.endpoints]
+        if not urls or len(set(urls)) != len(urls):
+            raise ConfigError(f"an endpoint pool needs distinct endpoints, got {len(urls)}")
+        self._members: list[_Member] = []
+        seen: Counter[str] = Counter()
+        for e in self.endpoints:
+            # Two keys on one provider redact alike; number them so stats stay apart.
+            base = redact_url(e.url)
+            seen[base] += 1
+            client = RpcClient(
+                e.url,
+                transport=self.transport,
+                timeout=self.timeout,
+                max_response_bytes=self.max_response_bytes,
+                name=base if seen[base] == 1 else f"{base}#{seen[base]}",
+            )
+            health = Health(clock=self.clock, policy=self.health_policy)
+            self._members.append(_Member(config=e, client=client, health=health))
+        self._request: Handler = compose(self._failover_request, self.retry, *self.middleware)
+
+    async def request(self, method: str, params: Sequence[Any] = ()) -> Any:
+        """Call ``method`` on the best endpoint, failing over and retrying as configured.
+
+        Raises:
+            RpcError: the caller's answer (e.g. execution reverted), not node trouble.
+            AllEndpointsFailed: every attempt failed; ``errors`` says where and how.
+        """
+        return await self._request(method, params)
+
+    async def batch(self, calls: Sequence[Call]) -> list[Any]:
+        """Send ``calls`` as one batch to the best endpoint, failing over and retrying."""
+
+        async def send(_method: str, _params: Sequence[Any]) -> Any:
+            return await self._failover(lambda m: m.client.batch(calls), "batch")
+
+        handler = compose(send, self.retry, *self.middleware)
+        result: list[Any] = await handler("batch", ())
+        return result
+
+    async def refresh_heads(self) -> dict[str, Head | None]:
+        """Ask every endpoint for its latest block and mark stale ones.
+
+        Returns the head each endpoint reported (``None`` where it failed), by endpoint name.
+        """
+        heads = await self._refresh()
+        return {m.name: h for m, h in zip(self._members, heads, strict=True)}
+
+    async def head(self, k: int = 1) -> Head:
+        """The latest head on whose hash at least ``k`` endpoints agree.
+
+        When the endpoints' latest blocks differ in height, they vote again on the highest
+        block ``k`` of them have reached. Endpoints reporting another hash at the agreed height
+        lose score.
+
+        Raises:
+            ConfigError: ``k`` is not within 1..number of endpoints.
+            QuorumNotReached: no hash has ``k`` votes.
+        """
+        if not 1 <= k <= len(self._members):
+            raise ConfigError(f"quorum k={k} must be within 1..{len(self._members)}")
+        heads = await self._refresh()
+        winner = vote(heads, k)
+        height = quorum_height(heads, k)
+        if winner is None and height is not None:
+            heads = await asyncio.gather(
+                *(
+                    self._fetch_head(m, height) if h is not None and h.number >= height else _none()
+                    for m, h in zip(self._members, heads, strict=True)
+                )
+            )
+            winner = vote(heads, k)
+        if winner is None:
+            tally = Counter(f"{h.number}:{h.hash[:10]}" for h in heads if h is not None)
+            raise QuorumNotReached(k, dict(tally), method=HEAD_METHOD)
+        for member, head in zip(self._members, heads, strict=True):
+            if head is not None and head.number == winner.number and head.hash != winner.hash:
+                dissent = MalformedResponse(
+                    f"block {head.number} hash {head.hash[:10]}… disagrees with quorum",
+                    endpoint=member.name,
+                    method=HEAD_METHOD,
+                )
+                member.fail(dissent, counted_request=False)
+        return winner
+
+    async def _refresh(self) -> list[Head | None]:
+        heads = await asyncio.gather(*(self._fetch_head(m) for m in self._members))
+        # Only this round's answers: a head remembered from earlier would make everyone lag.
+        best = max((h.number for h in heads if h is not None), default=0)
+        now = self.clock()
+        for member, head in zip(self._members, heads, strict=True):
+            if head is None:
+                continue
+            member.stale = self.stale_guard.reason(head, best_number=best, now=now)
+            if member.stale is not None:
+                stale = StaleEndpoint(member.stale, endpoint=member.name, method=HEAD_METHOD)
+                member.fail(stale, counted_request=False)
+        return heads
+
+    def stats(self) -> dict[str, dict[str, Any]]:
+        """Counters per endpoint (redacted name): requests, failures, last error, score, stale."""
+        return {
+            m.name: {
+                "priority": m.config.priority,
+                "requests": m.health.requests,
+                "failures": m.health.failures,
+                "last_error": m.health.last_error,
+                "score": round(m.health.score, 4),
+                "stale": m.stale,
+                "head": m.head.number if m.head else None,
+            }
+            for m in self._members
+        }
+
+    async def aclose(self) -> None:
+        """Close every endpoint's connections."""
+        await asyncio.gather(*(m.client.aclose() for m in self._members))
+
+    def _ordered(self) -> list[_Member]:
+        return sorted(self._members, key=_Member.sort_key)
+
+    async def _failover_request(self, method: str, params: Sequence[Any]) -> Any:
+        return await self._failover(lambda m: m.client.request(method, params), method)
+
+    async def _failover(self, send: Callable[[_Member], Any], method: str) -> Any:
+        errors: list[EndpointError] = []
+        for member in self._ordered():
+            try:
+                result = await send(member)
+            except RpcError as exc:
+                if not exc.node_fault:
+                    member.health.success()  # the node works; this is the caller's answer
+                    raise
+                member.fail(exc)
+                errors.append(exc)
+                continue
+            except EndpointError as exc:
+                member.fail(exc)
+                errors.append(exc)
+                continue
+            member.health.success()
+            _log.debug("chain.served", endpoint=member.name, method=method)
+            return result
+        raise AllEndpointsFailed(method, errors)
+
+    async def _fetch_head(self, member: _Member, number: int | None = None) -> Head | None:
+        tag = "latest" if number is None else hex(number)
+        try:
+            block = await member.client.request(HEAD_METHOD, [tag, False])
+            head = parse_head(block, endpoint=member.name)
+        except EndpointError as exc:
+            member.fail(exc)
+            return None
+        member.health.success()
+        if number is None:
+            member.head = head
+        return head
+
+
+async def _none() -> None:
+    return None

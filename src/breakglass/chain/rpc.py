@@ -1,0 +1,225 @@
+"""A raw async JSON-RPC client over HTTP.
+
+One client talks to one endpoint. It encodes and decodes with orjson, streams the body so an
+oversized answer is cut off early, and turns every failure into an
+:class:`~breakglass.chain.errors.EndpointError` subclass. The endpoint URL may embed an API key,
+so only :func:`redact_url`'s form ever reaches a message or a log line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import logging
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Any, Self
+from urllib.parse import urlsplit
+
+import httpx
+import orjson
+
+from breakglass.chain.errors import (
+    HttpStatusError,
+    MalformedResponse,
+    ResponseTooLarge,
+    RpcError,
+    TransportError,
+)
+
+__all__ = ["DEFAULT_MAX_RESPONSE_BYTES", "RpcClient", "redact_url"]
+
+DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024
+_HEADERS = {"content-type": "application/json", "accept": "application/json"}
+
+Call = tuple[str, Sequence[Any]]
+
+
+class _RedactUrls(logging.Filter):
+    """httpx logs every request's full URL at INFO; endpoint URLs can hold API keys."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.shown: dict[str, str] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        hidden = message
+        for url, shown in self.shown.items():
+            hidden = hidden.replace(url, shown)
+        if hidden != message:
+            record.msg, record.args = hidden, None
+        return True
+
+
+_httpx_filter = _RedactUrls()
+logging.getLogger("httpx").addFilter(_httpx_filter)
+
+
+def redact_url(url: str) -> str:
+    """``scheme://host[:port]`` plus ``/…`` when a path or query (where keys hide) was dropped."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or "?"
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "<invalid url>"
+    hidden = "/…" if parts.path.strip("/") or parts.query or parts.fragment else ""
+    return f"{parts.scheme or '?'}://{host}{port}{hidden}"
+
+
+class RpcClient:
+    """JSON-RPC over HTTP to one endpoint.
+
+    Args:
+        url: the endpoint; may contain secrets, it is never shown unredacted.
+        transport: an ``httpx.AsyncBaseTransport`` (e.g. ``httpx.MockTransport`` in tests).
+        timeout: seconds for connect, read, write and pool each.
+        max_response_bytes: larger bodies raise :class:`ResponseTooLarge`.
+        name: how logs and errors call the endpoint; defaults to :func:`redact_url`.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        timeout: float = 10.0,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        name: str | None = None,
+    ) -> None:
+        self.name = name or redact_url(url)
+        with contextlib.suppress(httpx.InvalidURL):
+            _httpx_filter.shown[str(httpx.URL(url))] = self.name
+        _httpx_filter.shown[url] = self.name
+        self._url = url
+        self._max = max_response_bytes
+        self._ids = itertools.count(1)
+        self._client = httpx.AsyncClient(transport=transport, timeout=timeout, headers=_HEADERS)
+
+    async def request(self, method: str, params: Sequence[Any] = ()) -> Any:
+        """Call ``method`` and return its ``result``.
+
+        Raises:
+            RpcError: the endpoint answered with an error envelope.
+            EndpointError: transport, HTTP status, malformed or oversized answer.
+        """
+        request_id = next(self._ids)
+        body = {"jsonrpc": "2.0", "id": request_id, "method": method, "params": list(params)}
+        envelope = await self._post(body, method)
+        if not isinstance(envelope, dict):
+            raise MalformedResponse("answer is not an object", endpoint=self.name, method=method)
+        if envelope.get("id") is None and "error" in envelope:
+            self._result(envelope, method)  # a request-level error (e.g. invalid request)
+        if envelope.get("id") != request_id:
+            raise MalformedResponse("answer id does not match", endpoint=self.name, method=method)
+        return self._result(envelope, method)
+
+    async def batch(self, calls: Sequence[Call]) -> list[Any]:
+        """Send ``calls`` as one JSON-RPC batch and return their results in the same order.
+
+        Raises:
+            RpcError: the first call (in order) that answered with an error envelope.
+            MalformedResponse: the answer is not a list or misses an id.
+            EndpointError: transport, HTTP status or oversized answer.
+        """
+        if not calls:
+            return []
+        label = f"batch[{calls[0][0]}…x{len(calls)}]"
+        ids = [next(self._ids) for _ in calls]
+        body = [
+            {"jsonrpc": "2.0", "id": i, "method": m, "params": list(p)}
+            for i, (m, p) in zip(ids, calls, strict=True)
+        ]
+        answer = await self._post(body, label)
+        if not isinstance(answer, list):
+            # A node may answer a whole batch with one error envelope.
+            if isinstance(answer, dict) and "error" in answer:
+                self._result(answer, label)
+            raise MalformedResponse("batch answer is not a list", endpoint=self.name, method=label)
+        by_id: dict[object, dict[str, Any]] = {}
+        for item in answer:
+            if not isinstance(item, dict) or isinstance(item.get("id"), bool | float):
+                raise MalformedResponse("bad batch item", endpoint=self.name, method=label)
+            by_id[item.get("id")] = item
+        missing = [i for i in ids if i not in by_id]
+        if missing:
+            raise MalformedResponse(
+                f"batch answer misses {len(missing)} of {len(ids)} ids",
+                endpoint=self.name,
+                method=label,
+            )
+        return [self._result(by_id[i], m) for i, (m, _) in zip(ids, calls, strict=True)]
+
+    async def _post(self, body: object, method: str) -> Any:
+        try:
+            async with self._client.stream("POST", self._url, content=orjson.dumps(body)) as resp:
+                if resp.status_code == 429 or resp.status_code >= 500:
+                    raise HttpStatusError(resp.status_code, endpoint=self.name, method=method)
+                declared = resp.headers.get("content-length")
+                if declared is not None and declared.isdigit() and int(declared) > self._max:
+                    raise ResponseTooLarge(
+                        f"Content-Length {declared} over cap {self._max}",
+                        endpoint=self.name,
+                        method=method,
+                    )
+                chunks: list[bytes] = []
+                size = 0
+                async for chunk in resp.aiter_bytes():
+                    size += len(chunk)
+                    if size > self._max:
+                        raise ResponseTooLarge(
+                            f"body over cap {self._max}", endpoint=self.name, method=method
+                        )
+                    chunks.append(chunk)
+                status = resp.status_code
+        except httpx.TimeoutException as exc:
+            raise TransportError(
+                f"timeout ({type(exc).__name__})", endpoint=self.name, method=method
+            ) from None
+        except httpx.HTTPError as exc:
+            # httpx messages can quote the full URL; keep only the exception class.
+            raise TransportError(type(exc).__name__, endpoint=self.name, method=method) from None
+        try:
+            return orjson.loads(b"".join(chunks))
+        except orjson.JSONDecodeError:
+            raise MalformedResponse(
+                f"HTTP {status} body is not JSON", endpoint=self.name, method=method
+            ) from None
+
+    def _result(self, envelope: dict[str, Any], method: str) -> Any:
+        error = envelope.get("error")
+        if error is not None:
+            if not isinstance(error, dict):
+                raise MalformedResponse("error is not an object", endpoint=self.name, method=method)
+            code, message = error.get("code"), error.get("message")
+            if not isinstance(code, int) or isinstance(code, bool):
+                raise MalformedResponse("error code not int", endpoint=self.name, method=method)
+            raise RpcError(
+                code,
+                str(message)[:500],
+                data=error.get("data"),
+                endpoint=self.name,
+                method=method,
+            )
+        if "result" not in envelope:
+            raise MalformedResponse("neither result nor error", endpoint=self.name, method=method)
+        return envelope["result"]
+
+    async def aclose(self) -> None:
+        """Close the underlying HTTP connections."""
+        await self._client.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        return f"<RpcClient {self.name}>"
