@@ -14,7 +14,8 @@ from breakglass import store
 from breakglass.cli.db import app as db_app
 from breakglass.errors import StoreError
 
-TABLES = {"plan_revisions", "checkpoints"}
+TABLES = {"plan_revisions", "checkpoints", "canonical_blocks"}
+HEAD = "0002"
 
 
 def _tables(url: str) -> set[str]:
@@ -30,7 +31,7 @@ def test_upgrade_downgrade_upgrade(database_url: str) -> None:
     assert store.current_revision(database_url) is None
 
     store.upgrade(database_url)
-    assert store.current_revision(database_url) == "0001"
+    assert store.current_revision(database_url) == HEAD
     assert _tables(database_url) == TABLES
 
     store.downgrade(database_url, "base")
@@ -38,14 +39,14 @@ def test_upgrade_downgrade_upgrade(database_url: str) -> None:
     assert _tables(database_url) == set()
 
     store.upgrade(database_url)
-    assert store.current_revision(database_url) == "0001"
+    assert store.current_revision(database_url) == HEAD
     assert _tables(database_url) == TABLES
 
 
 def test_upgrade_twice_is_a_no_op(database_url: str) -> None:
     store.upgrade(database_url)
     store.upgrade(database_url)
-    assert store.current_revision(database_url) == "0001"
+    assert store.current_revision(database_url) == HEAD
 
 
 def test_migrated_schema_matches_models(database_url: str) -> None:
@@ -114,8 +115,8 @@ def test_cli_upgrade_then_current(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 
     upgraded = runner.invoke(db_app, ["upgrade"])
     assert upgraded.exit_code == 0, upgraded.output
-    assert "0001" in upgraded.output
+    assert HEAD in upgraded.output
     assert (tmp_path / "home" / "breakglass.db").is_file()
 
     after = runner.invoke(db_app, ["current"])
-    assert after.output.strip() == "0001"
+    assert after.output.strip() == HEAD

@@ -9,24 +9,31 @@ from breakglass.store.db import (
     session_factory,
     upgrade,
 )
-from breakglass.store.models import Base, Checkpoint, PlanRevision
+from breakglass.store.models import Base, CanonicalBlock, Checkpoint, PlanRevision
 from breakglass.store.service import (
+    add_canonical_block,
+    canonical_blocks,
     get_checkpoint,
     latest_plan_revision,
     record_plan_revision,
+    remove_canonical_block,
     save_checkpoint,
 )
 
 __all__ = [
     "Base",
+    "CanonicalBlock",
     "Checkpoint",
     "PlanRevision",
+    "add_canonical_block",
+    "canonical_blocks",
     "current_revision",
     "downgrade",
     "get_checkpoint",
     "latest_plan_revision",
     "make_engine",
     "record_plan_revision",
+    "remove_canonical_block",
     "save_checkpoint",
     "session_factory",
     "upgrade",

@@ -8,7 +8,14 @@ from sqlalchemy import BigInteger, DateTime, Dialect, MetaData, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-__all__ = ["NAMING_CONVENTION", "Base", "Checkpoint", "PlanRevision", "UTCDateTime"]
+__all__ = [
+    "NAMING_CONVENTION",
+    "Base",
+    "CanonicalBlock",
+    "Checkpoint",
+    "PlanRevision",
+    "UTCDateTime",
+]
 
 # Explicit constraint names keep migrations identical on SQLite and Postgres, and let batch
 # migrations on SQLite find constraints by name.
@@ -74,3 +81,19 @@ class Checkpoint(Base):
     block_number: Mapped[int] = mapped_column(BigInteger)
     block_hash: Mapped[str] = mapped_column(String(66))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CanonicalBlock(Base):
+    """The recent canonical chain as delivered downstream, kept to the reorg depth.
+
+    Written in the same transaction as the checkpoint, so after a crash the stream knows
+    exactly which blocks it delivered and can retract them if a reorg orphaned them.
+    """
+
+    __tablename__ = "canonical_blocks"
+
+    chain: Mapped[str] = mapped_column(String, primary_key=True)
+    number: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    hash: Mapped[str] = mapped_column(String(66))
+    parent_hash: Mapped[str] = mapped_column(String(66))
+    timestamp: Mapped[int] = mapped_column(BigInteger)

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Insert, select
+from sqlalchemy import Insert, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from breakglass.errors import StoreError
-from breakglass.store.models import Checkpoint, PlanRevision
+from breakglass.store.models import CanonicalBlock, Checkpoint, PlanRevision
 
 __all__ = ["get_checkpoint", "latest_plan_revision", "record_plan_revision", "save_checkpoint"]
 
@@ -75,3 +75,50 @@ def save_checkpoint(
     return session.scalars(
         upsert.returning(Checkpoint), execution_options={"populate_existing": True}
     ).one()
+
+
+def canonical_blocks(session: Session, *, chain: str) -> list[CanonicalBlock]:
+    """The delivered recent chain of ``chain``, oldest first."""
+    query = select(CanonicalBlock).where(CanonicalBlock.chain == chain)
+    return list(session.scalars(query.order_by(CanonicalBlock.number)))
+
+
+def add_canonical_block(
+    session: Session,
+    *,
+    chain: str,
+    number: int,
+    block_hash: str,
+    parent_hash: str,
+    timestamp: int,
+    keep: int,
+    now: datetime,
+) -> None:
+    """Record a delivered block, forget blocks ``keep`` or more below it, move the checkpoint."""
+    session.merge(
+        CanonicalBlock(
+            chain=chain,
+            number=number,
+            hash=block_hash,
+            parent_hash=parent_hash,
+            timestamp=timestamp,
+        )
+    )
+    session.execute(
+        delete(CanonicalBlock).where(
+            CanonicalBlock.chain == chain, CanonicalBlock.number <= number - keep
+        )
+    )
+    save_checkpoint(session, chain=chain, block_number=number, block_hash=block_hash, now=now)
+
+
+def remove_canonical_block(session: Session, *, chain: str, number: int, now: datetime) -> None:
+    """Retract a delivered block; the checkpoint moves back to its parent."""
+    removed = session.get(CanonicalBlock, (chain, number))
+    session.execute(
+        delete(CanonicalBlock).where(CanonicalBlock.chain == chain, CanonicalBlock.number >= number)
+    )
+    if removed is not None:
+        save_checkpoint(
+            session, chain=chain, block_number=number - 1, block_hash=removed.parent_hash, now=now
+        )
