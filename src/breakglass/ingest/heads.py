@@ -1,0 +1,108 @@
+"""Head sources: WebSocket ``newHeads`` with a polling fallback.
+
+A source yields ``(header, received_at)``; ``received_at`` is ``time.perf_counter()`` when the
+notification arrived, so latency figures start at the wire. Missed heads are harmless: the
+stream fills gaps by walking parent hashes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import orjson
+import structlog
+from websockets.asyncio.client import connect
+from websockets.exceptions import WebSocketException
+
+from breakglass.errors import ChainError
+from breakglass.ingest.events import BadChainData, BlockHeader
+from breakglass.ingest.fetch import BlockFetcher
+
+__all__ = ["FollowHeads", "PollHeads", "WsHeads"]
+
+_log = structlog.get_logger("breakglass.ingest")
+
+HeadStream = AsyncIterator[tuple[BlockHeader, float]]
+
+
+@dataclass
+class WsHeads:
+    """``eth_subscribe("newHeads")`` on one WebSocket endpoint."""
+
+    url: str
+    open_timeout: float = 5.0
+
+    def __aiter__(self) -> HeadStream:
+        return self._run()
+
+    async def _run(self) -> HeadStream:
+        async with connect(self.url, open_timeout=self.open_timeout, max_size=2**22) as ws:
+            request = {"jsonrpc": "2.0", "id": 1, "method": "eth_subscribe", "params": ["newHeads"]}
+            await ws.send(orjson.dumps(request))
+            reply = orjson.loads(await ws.recv())
+            if not isinstance(reply, dict) or "result" not in reply:
+                raise BadChainData(f"newHeads subscription refused: {str(reply)[:200]}")
+            async for message in ws:
+                received_at = time.perf_counter()
+                try:
+                    payload = orjson.loads(message)
+                    header = BlockHeader.from_rpc(payload["params"]["result"])
+                except (orjson.JSONDecodeError, KeyError, TypeError, BadChainData) as exc:
+                    _log.warning("ingest.bad_head_notification", error=repr(exc)[:200])
+                    continue
+                yield header, received_at
+
+
+async def _poll(fetcher: BlockFetcher, interval: float, until: float | None) -> HeadStream:
+    last: str | None = None
+    while until is None or time.monotonic() < until:
+        try:
+            header = await fetcher.header_by_number("latest")
+        except ChainError as exc:
+            _log.warning("ingest.poll_failed", error=str(exc)[:200])
+        else:
+            if header.hash != last:
+                last = header.hash
+                yield header, time.perf_counter()
+        await asyncio.sleep(interval)
+
+
+@dataclass
+class PollHeads:
+    """Poll ``eth_getBlockByNumber("latest")``; yields each head whose hash changed."""
+
+    fetcher: BlockFetcher
+    interval: float = 0.5
+
+    def __aiter__(self) -> HeadStream:
+        return _poll(self.fetcher, self.interval, None)
+
+
+@dataclass
+class FollowHeads:
+    """WebSocket first; on any failure poll for ``ws_retry_after`` seconds, then try again."""
+
+    ws: WsHeads | None
+    poll: PollHeads
+    ws_retry_after: float = 5.0
+
+    def __aiter__(self) -> HeadStream:
+        return self._run()
+
+    async def _run(self) -> HeadStream:
+        if self.ws is None:
+            async for item in self.poll:
+                yield item
+            return
+        while True:
+            try:
+                async for item in self.ws:
+                    yield item
+            except (OSError, WebSocketException, ChainError, TimeoutError) as exc:
+                _log.warning("ingest.ws_down", error=str(exc)[:200], fallback="polling")
+            until = time.monotonic() + self.ws_retry_after
+            async for item in _poll(self.poll.fetcher, self.poll.interval, until):
+                yield item

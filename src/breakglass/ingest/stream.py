@@ -1,0 +1,150 @@
+"""The block stream: every canonical block exactly once, in order, with reorgs retracted.
+
+For each new head the stream walks parent hashes back to the chain it already delivered
+(:mod:`breakglass.ingest.reorg`), emits ``BlockRemoved`` for orphaned blocks newest first,
+then ``BlockAdded`` for the new canonical blocks oldest first, fetching each block's data
+in one batched round trip.
+
+Two kinds of consumers:
+
+- ``subscribers`` are called first, on the hot path (detection). After a crash they may see
+  the last block again, so they must be idempotent.
+- ``sinks`` are called inside the checkpoint's transaction with its session; their writes
+  commit with the checkpoint or not at all, so they see every block exactly once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterable, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+import structlog
+from sqlalchemy.orm import Session
+
+from breakglass.errors import ChainError, ConfigError
+from breakglass.ingest.checkpoint import CheckpointStore
+from breakglass.ingest.events import BlockAdded, BlockHeader, BlockRemoved, StreamEvent
+from breakglass.ingest.fetch import BlockFetcher
+from breakglass.ingest.reorg import ReorgTooDeep, resolve_branch
+from breakglass.ingest.ring import CanonicalRing
+
+__all__ = ["BlockStream", "Sink", "Subscriber"]
+
+_log = structlog.get_logger("breakglass.ingest")
+
+Subscriber = Callable[[StreamEvent], Awaitable[None]]
+Sink = Callable[[StreamEvent, Session], Awaitable[None]]
+
+
+@dataclass
+class BlockStream:
+    """Follows one chain's heads and delivers ``BlockAdded``/``BlockRemoved`` in order.
+
+    Args:
+        chain: the plan's name for the chain; it tags every event and the checkpoint.
+        fetcher: fetches block data through the chain's endpoint pool.
+        checkpoints: where delivery is recorded; ``None`` keeps it in memory only.
+        confirmations: deliver a block only once this many blocks are on top of it.
+        depth: how far back a reorg can be followed (and how many blocks are remembered).
+    """
+
+    chain: str
+    fetcher: BlockFetcher
+    checkpoints: CheckpointStore | None = None
+    subscribers: Sequence[Subscriber] = ()
+    sinks: Sequence[Sink] = ()
+    confirmations: int = 0
+    depth: int = 64
+    head_retries: int = 5
+    _seen: CanonicalRing = field(init=False)
+    _delivered: CanonicalRing = field(init=False)
+
+    def __post_init__(self) -> None:
+        if self.sinks and self.checkpoints is None:
+            raise ConfigError("sinks write in the checkpoint's transaction; give a CheckpointStore")
+        restored = self.checkpoints.load() if self.checkpoints else []
+        self._seen = CanonicalRing(self.depth, restored)
+        self._delivered = CanonicalRing(self.depth, restored)
+
+    @property
+    def tip(self) -> BlockHeader | None:
+        """The newest delivered block."""
+        return self._delivered.tip
+
+    async def run(self, heads: AsyncIterable[tuple[BlockHeader, float]]) -> None:
+        """Consume ``heads`` until it ends or the task is cancelled."""
+        async for header, received_at in heads:
+            await self.on_head(header, received_at)
+
+    async def on_head(self, head: BlockHeader, received_at: float = 0.0) -> None:
+        """Place one head; retried on endpoint trouble, never fatal for bad data."""
+        for attempt in range(self.head_retries):
+            try:
+                await self._advance(head, received_at)
+            except ReorgTooDeep as exc:
+                await self._reanchor(head, received_at, exc)
+                return
+            except ChainError as exc:
+                _log.warning(
+                    "ingest.head_failed",
+                    chain=self.chain,
+                    block=head.number,
+                    attempt=attempt + 1,
+                    error=str(exc)[:300],
+                )
+                await asyncio.sleep(min(0.05 * 2**attempt, 1.0))
+            else:
+                return
+        _log.error("ingest.head_skipped", chain=self.chain, block=head.number)
+
+    async def _advance(self, head: BlockHeader, received_at: float) -> None:
+        branch = await resolve_branch(self._seen, head, self.fetcher.header_by_hash)
+        if branch.added:
+            ancestor = branch.added[0].number - 1
+            self._seen.truncate_above(ancestor)
+            for header in branch.added:
+                if self._seen.tip is not None and header.number != self._seen.tip.number + 1:
+                    self._seen = CanonicalRing(self.depth)  # first head ever, or after a gap
+                self._seen.append(header)
+            for orphan in self._delivered.truncate_above(ancestor):
+                await self._deliver(BlockRemoved(self.chain, orphan.number, orphan.hash), orphan)
+        tip = self._seen.tip
+        if tip is None:
+            return
+        last = self._delivered.tip
+        start = last.number + 1 if last is not None else (self._seen.lowest or tip.number)
+        for number in range(start, tip.number - self.confirmations + 1):
+            found = self._seen.get(number)
+            if found is None:
+                continue
+            event = await self.fetcher.fetch(
+                self.chain, found, received_at if found.hash == head.hash else 0.0
+            )
+            await self._deliver(event, found)
+            self._delivered.append(found)
+
+    async def _reanchor(self, head: BlockHeader, received_at: float, exc: ReorgTooDeep) -> None:
+        """No common ancestor in reach: retract everything delivered and restart at ``head``.
+
+        The delivered blocks cannot be verified against the new chain, so downstream is told
+        to forget them rather than trust them.
+        """
+        _log.error("ingest.reorg_too_deep", chain=self.chain, block=head.number, error=str(exc))
+        for orphan in self._delivered.truncate_above(-1):
+            await self._deliver(BlockRemoved(self.chain, orphan.number, orphan.hash), orphan)
+        self._seen = CanonicalRing(self.depth)
+        await self._advance(head, received_at)
+
+    async def _deliver(self, event: StreamEvent, header: BlockHeader) -> None:
+        for subscriber in self.subscribers:
+            await subscriber(event)
+        if self.checkpoints is None:
+            return
+        with self.checkpoints.unit() as session:
+            for sink in self.sinks:
+                await sink(event, session)
+            if isinstance(event, BlockAdded):
+                self.checkpoints.added(session, header)
+            else:
+                self.checkpoints.removed(session, header)
