@@ -6,7 +6,8 @@ Every error breakglass raises on purpose derives from one root, with one base pe
     ├── ConfigError          settings and environment (missing variables, bad URLs)
     ├── PlanError            the incident-response plan
     │   └── PlanLoadError    the plan file could not be read or validated (carries every issue)
-    ├── ChainError           talking to a chain
+    ├── ChainError           talking to a chain (breakglass.chain.errors has the endpoint
+    │   │                    failures; breakglass.ingest the stream's own)
     │   └── DevchainError    the local anvil chain could not be started or stopped
     └── StoreError           the database and its migrations
 
