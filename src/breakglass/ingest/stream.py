@@ -24,7 +24,13 @@ from sqlalchemy.orm import Session
 
 from breakglass.errors import ChainError, ConfigError
 from breakglass.ingest.checkpoint import CheckpointStore
-from breakglass.ingest.events import BlockAdded, BlockHeader, BlockRemoved, StreamEvent
+from breakglass.ingest.events import (
+    BadChainData,
+    BlockAdded,
+    BlockHeader,
+    BlockRemoved,
+    StreamEvent,
+)
 from breakglass.ingest.fetch import BlockFetcher
 from breakglass.ingest.reorg import ReorgTooDeep, resolve_branch
 from breakglass.ingest.ring import CanonicalRing
@@ -81,10 +87,7 @@ class BlockStream:
         """Place one head; retried on endpoint trouble, never fatal for bad data."""
         for attempt in range(self.head_retries):
             try:
-                await self._advance(head, received_at)
-            except ReorgTooDeep as exc:
-                await self._reanchor(head, received_at, exc)
-                return
+                await self._place(head, received_at)
             except ChainError as exc:
                 _log.warning(
                     "ingest.head_failed",
@@ -98,11 +101,34 @@ class BlockStream:
                 return
         _log.error("ingest.head_skipped", chain=self.chain, block=head.number)
 
+    async def _place(self, head: BlockHeader, received_at: float) -> None:
+        # A ChainError while re-anchoring is retried by on_head like any other.
+        try:
+            await self._advance(head, received_at)
+        except ReorgTooDeep as exc:
+            await self._reanchor(head, received_at, exc)
+
     async def _advance(self, head: BlockHeader, received_at: float) -> None:
+        lowest = self._seen.lowest
+        if lowest is not None and head.number < lowest:
+            # A lagging endpoint's head, not a reorg: the next head from a current one will
+            # show whether anything changed.
+            _log.warning("ingest.stale_head", chain=self.chain, block=head.number, lowest=lowest)
+            return
         branch = await resolve_branch(self._seen, head, self.fetcher.header_by_hash)
+        if branch.orphaned and await self.fetcher.header_by_hash(head.hash) != head:
+            # Retracting delivered blocks is costly downstream; only a head the endpoints
+            # can produce is allowed to cause it. (header_by_hash raises when none can.)
+            raise BadChainData(f"head {head.number} {head.hash[:10]}… does not match its block")
         if branch.added:
             ancestor = branch.added[0].number - 1
             self._seen.truncate_above(ancestor)
+            delivered = self._delivered.tip
+            undelivered = branch.added[-1].number - (delivered.number if delivered else ancestor)
+            if undelivered >= self._seen.depth:
+                # A gap longer than the window (after downtime): hold every block not yet
+                # delivered, or the oldest would fall out before they are delivered.
+                self._seen = CanonicalRing(undelivered + 1, self._seen)
             for header in branch.added:
                 if self._seen.tip is not None and header.number != self._seen.tip.number + 1:
                     self._seen = CanonicalRing(self.depth)  # first head ever, or after a gap
@@ -123,6 +149,8 @@ class BlockStream:
             )
             await self._deliver(event, found)
             self._delivered.append(found)
+        if self._seen.depth > self.depth:
+            self._seen = CanonicalRing(self.depth, self._seen)  # caught up: back to the window
 
     async def _reanchor(self, head: BlockHeader, received_at: float, exc: ReorgTooDeep) -> None:
         """No common ancestor in reach: retract everything delivered and restart at ``head``.
