@@ -16,6 +16,9 @@ PACKAGES = [
     "breakglass.plan.models",
     "breakglass.plan.checks",
     "breakglass.store",
+    "breakglass.chain",
+    "breakglass.ingest",
+    "breakglass.contracts",
 ]
 
 

@@ -99,6 +99,8 @@ def test_error_envelope_is_typed():
     [
         (-32603, "internal error", True),
         (-32005, "limit exceeded", True),
+        (-32005, "query returned more than 10000 results", False),
+        (-32000, "exceed maximum block range: 5000", False),
         (-32000, "header not found", True),
         (-32000, "execution reverted", False),
         (-32000, "nonce too low", False),

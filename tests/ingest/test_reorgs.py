@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from breakglass.ingest import BlockStream
+
 pytestmark = pytest.mark.chain
 
 
@@ -85,3 +87,25 @@ def test_reorg_deeper_than_known_history_reanchors(harness) -> None:
     trail = harness.recorder.trail()[len(delivered) :]
     assert [(k, n) for k, n, _ in trail] == [("-", tip), ("-", tip - 1), ("+", tip)]
     assert harness.recorder.view() == harness.canonical(range(tip, tip + 1))
+
+
+def test_a_failing_subscriber_trips_its_breaker_without_stopping_the_stream(harness) -> None:
+    calls = []
+
+    async def broken(event) -> None:
+        calls.append(event.number)
+        raise RuntimeError("subscriber bug")
+
+    old = harness.stream
+    harness.stream = BlockStream(
+        chain=old.chain,
+        fetcher=old.fetcher,
+        checkpoints=old.checkpoints,
+        subscribers=[broken, harness.recorder],
+        subscriber_failure_budget=3,
+    )
+    start = harness.height()
+    harness.follow(5)
+    assert len(calls) == 3  # switched off after three consecutive failures
+    assert harness.stream.open_breakers == [0]
+    assert [n for _, n, _ in harness.recorder.trail()][-5:] == list(range(start + 1, start + 6))

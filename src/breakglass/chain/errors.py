@@ -55,7 +55,21 @@ _NODE_FAULT_MARKERS = (
     "busy",
     "internal",
 )
-_CALLER_MARKERS = ("revert", "insufficient funds", "nonce", "gas", "already known", "underpriced")
+_CALLER_MARKERS = (
+    "revert",
+    "insufficient funds",
+    "nonce",
+    "gas",
+    "already known",
+    "underpriced",
+    # A log query over too wide a range: every endpoint says the same, the caller must split.
+    "returned more than",
+    "block range",
+    "range too large",
+    "range is too large",
+    "too many results",
+    "response size",
+)
 
 
 class EndpointError(ChainError):

@@ -1,5 +1,14 @@
 """Ingestion: a resilient block stream with checkpoints and reorg handling."""
 
+from breakglass.ingest.backfill import (
+    BackfillCheckpoint,
+    BackfillError,
+    BackfillResult,
+    BadBlockRange,
+    UnknownChain,
+    backfill,
+    backfill_key,
+)
 from breakglass.ingest.checkpoint import CheckpointStore
 from breakglass.ingest.events import (
     BadChainData,
@@ -11,11 +20,16 @@ from breakglass.ingest.events import (
 )
 from breakglass.ingest.fetch import BlockFetcher, FetchSpec
 from breakglass.ingest.heads import FollowHeads, PollHeads, WsHeads
+from breakglass.ingest.pending import PendingTxSource
 from breakglass.ingest.reorg import Branch, ReorgTooDeep, resolve_branch
 from breakglass.ingest.ring import CanonicalRing
 from breakglass.ingest.stream import BlockStream, Sink, Subscriber
 
 __all__ = [
+    "BackfillCheckpoint",
+    "BackfillError",
+    "BackfillResult",
+    "BadBlockRange",
     "BadChainData",
     "BlockAdded",
     "BlockFetcher",
@@ -28,11 +42,15 @@ __all__ = [
     "FetchSpec",
     "FollowHeads",
     "PendingTx",
+    "PendingTxSource",
     "PollHeads",
     "ReorgTooDeep",
     "Sink",
     "StreamEvent",
     "Subscriber",
+    "UnknownChain",
     "WsHeads",
+    "backfill",
+    "backfill_key",
     "resolve_branch",
 ]

@@ -72,7 +72,8 @@ class BlockFetcher:
             raise BadChainData(f"block {header.number} body does not match its header")
         logs = results.pop(0) if spec.logs else []
         if not isinstance(logs, list) or any(
-            not isinstance(log, dict) or log.get("blockHash", header.hash) != header.hash
+            not isinstance(log, dict)
+            or str(log.get("blockHash", header.hash)).lower() != header.hash
             for log in logs
         ):
             raise BadChainData(f"logs of block {header.number} are malformed")

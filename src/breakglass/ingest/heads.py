@@ -101,7 +101,7 @@ class FollowHeads:
             try:
                 async for item in self.ws:
                     yield item
-            except (OSError, WebSocketException, ChainError, TimeoutError) as exc:
+            except (OSError, ValueError, WebSocketException, ChainError, TimeoutError) as exc:
                 _log.warning("ingest.ws_down", error=str(exc)[:200], fallback="polling")
             until = time.monotonic() + self.ws_retry_after
             async for item in _poll(self.poll.fetcher, self.poll.interval, until):

@@ -63,15 +63,23 @@ class BlockStream:
     confirmations: int = 0
     depth: int = 64
     head_retries: int = 5
+    subscriber_failure_budget: int = 10
     _seen: CanonicalRing = field(init=False)
     _delivered: CanonicalRing = field(init=False)
 
     def __post_init__(self) -> None:
         if self.sinks and self.checkpoints is None:
             raise ConfigError("sinks write in the checkpoint's transaction; give a CheckpointStore")
+        self._failures = [0] * len(self.subscribers)
         restored = self.checkpoints.load() if self.checkpoints else []
         self._seen = CanonicalRing(self.depth, restored)
         self._delivered = CanonicalRing(self.depth, restored)
+
+    @property
+    def open_breakers(self) -> list[int]:
+        """Indexes of subscribers switched off after too many consecutive failures."""
+        budget = self.subscriber_failure_budget
+        return [i for i, failures in enumerate(self._failures) if failures >= budget]
 
     @property
     def tip(self) -> BlockHeader | None:
@@ -139,7 +147,8 @@ class BlockStream:
         if tip is None:
             return
         last = self._delivered.tip
-        start = last.number + 1 if last is not None else (self._seen.lowest or tip.number)
+        lowest = self._seen.lowest
+        start = last.number + 1 if last is not None else (tip.number if lowest is None else lowest)
         for number in range(start, tip.number - self.confirmations + 1):
             found = self._seen.get(number)
             if found is None:
@@ -165,8 +174,25 @@ class BlockStream:
         await self._advance(head, received_at)
 
     async def _deliver(self, event: StreamEvent, header: BlockHeader) -> None:
-        for subscriber in self.subscribers:
-            await subscriber(event)
+        for index, subscriber in enumerate(self.subscribers):
+            if self._failures[index] >= self.subscriber_failure_budget:
+                continue
+            try:
+                await subscriber(event)
+            except Exception as exc:  # one subscriber's bug must not stop the chain
+                self._failures[index] += 1
+                tripped = self._failures[index] >= self.subscriber_failure_budget
+                _log.error(
+                    "ingest.subscriber_failed",
+                    chain=self.chain,
+                    subscriber=repr(subscriber)[:80],
+                    block=event.number,
+                    consecutive=self._failures[index],
+                    breaker_open=tripped,
+                    error=repr(exc)[:300],
+                )
+            else:
+                self._failures[index] = 0
         if self.checkpoints is None:
             return
         with self.checkpoints.unit() as session:
