@@ -30,6 +30,7 @@ from breakglass.ingest import (
     BlockStream,
     CheckpointStore,
     PollHeads,
+    QuorumHeads,
     StreamEvent,
 )
 
@@ -242,3 +243,40 @@ def test_bad_heads_never_crash_the_stream(anvil: Anvil, tmp_path: Path) -> None:
 
 def test_bad_heads_retract_nothing(anvil: Anvil, tmp_path: Path) -> None:
     assert feed_bad_heads(anvil, tmp_path).removals() == []
+
+
+async def _cues(fetcher: BlockFetcher, count: int, anvil: Anvil):
+    """Head cues from the chain itself, one per mined block."""
+    for _ in range(count):
+        await mine(anvil)
+        yield await fetcher.header_by_number("latest"), time.perf_counter()
+
+
+@pytest.mark.parametrize(
+    ("fault", "k", "delivers"),
+    [
+        ("wrong_head", 2, True),  # one endpoint lies about the latest hash: outvoted
+        ("500", 3, False),  # one endpoint is down: three can never agree
+    ],
+)
+def test_quorum_heads(
+    anvil: Anvil, trio: list[Any], tmp_path: Path, fault: str, k: int, delivers: bool
+) -> None:
+    trio[0].mode = fault
+    pool, fetcher, stream, recorder = make_stream([p.url for p in trio], tmp_path / "q.db")
+    honest = BlockFetcher(EndpointPool([Endpoint(anvil.http_url)]))
+
+    async def scenario() -> None:
+        try:
+            await stream.run(QuorumHeads(_cues(honest, 4, anvil), fetcher, k=k))
+        finally:
+            await pool.aclose()
+            await honest.pool.aclose()
+
+    asyncio.run(scenario())
+    if delivers:
+        view = check_view(anvil, recorder)
+        assert max(view) == int(anvil.rpc("eth_blockNumber", []), 16)
+        assert faultproxy.WRONG_HASH not in view.values()
+    else:
+        assert recorder.events == []

@@ -19,7 +19,7 @@ from breakglass.ingest.events import (
     StreamEvent,
 )
 from breakglass.ingest.fetch import BlockFetcher, FetchSpec
-from breakglass.ingest.heads import FollowHeads, PollHeads, WsHeads
+from breakglass.ingest.heads import FollowHeads, PollHeads, QuorumHeads, WsHeads
 from breakglass.ingest.pending import PendingTxSource
 from breakglass.ingest.reorg import Branch, ReorgTooDeep, resolve_branch
 from breakglass.ingest.ring import CanonicalRing
@@ -44,6 +44,7 @@ __all__ = [
     "PendingTx",
     "PendingTxSource",
     "PollHeads",
+    "QuorumHeads",
     "ReorgTooDeep",
     "Sink",
     "StreamEvent",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
 
 import orjson
@@ -21,7 +21,7 @@ from breakglass.errors import ChainError
 from breakglass.ingest.events import BadChainData, BlockHeader
 from breakglass.ingest.fetch import BlockFetcher
 
-__all__ = ["FollowHeads", "PollHeads", "WsHeads"]
+__all__ = ["FollowHeads", "PollHeads", "QuorumHeads", "WsHeads"]
 
 _log = structlog.get_logger("breakglass.ingest")
 
@@ -106,3 +106,35 @@ class FollowHeads:
             until = time.monotonic() + self.ws_retry_after
             async for item in _poll(self.poll.fetcher, self.poll.interval, until):
                 yield item
+
+
+@dataclass
+class QuorumHeads:
+    """Accept a head only when ``k`` of the pool's endpoints agree on its hash.
+
+    Each head from ``source`` is a cue to ask every endpoint for its latest block; what is
+    yielded is the newest block ``k`` of them agree on, which may be older than the cue. A
+    lying or forked endpoint alone can then never move the stream. It costs one round trip
+    to every endpoint per head.
+    """
+
+    source: AsyncIterable[tuple[BlockHeader, float]]
+    fetcher: BlockFetcher
+    k: int = 2
+
+    def __aiter__(self) -> HeadStream:
+        return self._run()
+
+    async def _run(self) -> HeadStream:
+        last: str | None = None
+        async for _cue, received_at in self.source:
+            try:
+                agreed = await self.fetcher.pool.head(self.k)
+                if agreed.hash == last:
+                    continue
+                header = await self.fetcher.header_by_hash(agreed.hash)
+            except ChainError as exc:
+                _log.warning("ingest.no_quorum", k=self.k, error=str(exc)[:300])
+                continue
+            last = header.hash
+            yield header, received_at
