@@ -17,15 +17,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import shutil
+import tempfile
 import time
 from pathlib import Path
 
 from web3 import Web3
 
+from breakglass import store
 from breakglass.chain.codec import LogCodec
 from breakglass.chain.pool import Endpoint, EndpointPool
 from breakglass.contracts import compile_file
 from breakglass.devchain import Anvil
+from breakglass.ingest.checkpoint import CheckpointStore
 from breakglass.ingest.events import BlockAdded, BlockHeader, StreamEvent
 from breakglass.ingest.fetch import BlockFetcher, FetchSpec
 from breakglass.ingest.stream import BlockStream
@@ -54,7 +58,13 @@ async def run(
             delivered += 1
             decoded += len(event.decoded)
 
-    stream = BlockStream("local", fetcher, subscribers=[subscriber])
+    # Delivery is checkpointed in SQLite as in production, so the store's memory counts too.
+    home = tempfile.mkdtemp(prefix="bg-memory-")
+    url = f"sqlite:///{home}/memory.db"
+    store.upgrade(url)
+    engine = store.make_engine(url)
+    checkpoints = CheckpointStore(store.session_factory(engine), "local")
+    stream = BlockStream("local", fetcher, checkpoints=checkpoints, subscribers=[subscriber])
     tx = {"from": anvil.accounts[0], "to": address, "data": data, "gas": hex(5_000_000)}
     start = int(await pool.request("eth_blockNumber", []), 16)
     stream_start = start + 1
@@ -82,6 +92,8 @@ async def run(
                     f"{time.perf_counter() - t0:5.1f} s"
                 )
     await pool.aclose()
+    engine.dispose()
+    shutil.rmtree(home, ignore_errors=True)
     first, last = readings[1000], readings[max(readings)]
     print(f"RSS at 1,000 blocks: {first / 1024:.1f} MiB ({first} KiB)")
     print(f"RSS at {max(readings):,} blocks: {last / 1024:.1f} MiB ({last} KiB)")
