@@ -12,7 +12,7 @@ from eth_account import Account
 from web3 import HTTPProvider, Web3
 from web3.types import Wei
 
-from breakglass import devchain
+from breakglass import devchain, nodepkgs
 from breakglass.devchain import Anvil, find_anvil
 from breakglass.errors import DevchainError
 
@@ -123,7 +123,7 @@ def test_not_found_anywhere_says_run_npm_install(
 ) -> None:
     monkeypatch.delenv("BREAKGLASS_ANVIL_PATH", raising=False)
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(devchain, "__file__", str(tmp_path / "pkg" / "devchain.py"))
+    monkeypatch.setattr(nodepkgs, "__file__", str(tmp_path / "pkg" / "nodepkgs.py"))
     with pytest.raises(DevchainError, match="run `npm install` in the project root"):
         find_anvil()
 

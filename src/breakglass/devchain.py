@@ -31,6 +31,7 @@ from eth_account import Account
 from eth_typing import ChecksumAddress
 
 from breakglass.errors import DevchainError
+from breakglass.nodepkgs import find_node_file
 from breakglass.settings import Settings
 
 __all__ = ["DEFAULT_MNEMONIC", "Anvil", "find_anvil"]
@@ -89,15 +90,9 @@ def find_anvil(explicit: Path | None = None) -> Path:
         return _checked(configured, "BREAKGLASS_ANVIL_PATH")
 
     relpath = _binary_relpath()
-    searched: list[Path] = []
-    for start in (Path.cwd(), Path(__file__).resolve().parent):
-        for directory in (start, *start.parents):
-            if directory in searched:
-                continue
-            searched.append(directory)
-            candidate = directory / relpath
-            if candidate.is_file():
-                return candidate
+    found = find_node_file(relpath)
+    if found is not None:
+        return found
     raise DevchainError(
         f"anvil not found: no {relpath.as_posix()} above {Path.cwd()} or the breakglass "
         "package; run `npm install` in the project root, or set BREAKGLASS_ANVIL_PATH"

@@ -22,6 +22,7 @@ from typing import Any
 import orjson
 
 from breakglass.errors import BreakglassError
+from breakglass.nodepkgs import find_node_file
 
 __all__ = [
     "CompileError",
@@ -68,15 +69,9 @@ def find_solcjs() -> Path:
     Raises:
         CompileError: solcjs is not installed anywhere above.
     """
-    searched: list[Path] = []
-    for start in (Path.cwd(), Path(__file__).resolve().parent):
-        for directory in (start, *start.parents):
-            if directory in searched:
-                continue
-            searched.append(directory)
-            candidate = directory / _SOLC_RELPATH
-            if (candidate / "package.json").is_file():
-                return candidate
+    found = find_node_file(_SOLC_RELPATH / "package.json")
+    if found is not None:
+        return found.parent
     raise CompileError(
         f"solcjs not found: no {_SOLC_RELPATH.as_posix()} above {Path.cwd()} or the "
         "breakglass package; run `npm install` in the project root"
