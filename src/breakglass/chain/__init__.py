@@ -1,7 +1,9 @@
 """Talking to chains: a raw JSON-RPC client and a pool of endpoints with failover.
 
-``EndpointPool`` is the surface the rest of breakglass uses; ``RpcClient`` talks to one
-endpoint; the middleware pieces (``Retry``, ``StaleGuard``) and ``HealthPolicy`` configure it.
+``EndpointPool`` is the surface the rest of breakglass uses; ``RpcClient`` (HTTP) and
+``WsRpcClient`` (WebSocket) talk to one endpoint; the middleware pieces (``Retry``,
+``StaleGuard``) and ``HealthPolicy`` configure it. ``METRICS_REGISTRY`` holds the pools'
+Prometheus metrics unless a pool is given a registry of its own.
 """
 
 from __future__ import annotations
@@ -18,12 +20,15 @@ from breakglass.chain.errors import (
     TransportError,
 )
 from breakglass.chain.health import Health, HealthPolicy
+from breakglass.chain.metrics import REGISTRY as METRICS_REGISTRY
 from breakglass.chain.middleware import Handler, Head, Middleware, Retry, StaleGuard, compose
 from breakglass.chain.pool import Endpoint, EndpointPool
-from breakglass.chain.rpc import DEFAULT_MAX_RESPONSE_BYTES, RpcClient, redact_url
+from breakglass.chain.rpc import DEFAULT_MAX_RESPONSE_BYTES, JsonRpcClient, RpcClient, redact_url
+from breakglass.chain.ws import WsRpcClient
 
 __all__ = [
     "DEFAULT_MAX_RESPONSE_BYTES",
+    "METRICS_REGISTRY",
     "AllEndpointsFailed",
     "Endpoint",
     "EndpointError",
@@ -33,6 +38,7 @@ __all__ = [
     "Health",
     "HealthPolicy",
     "HttpStatusError",
+    "JsonRpcClient",
     "MalformedResponse",
     "Middleware",
     "QuorumNotReached",
@@ -43,6 +49,7 @@ __all__ = [
     "StaleEndpoint",
     "StaleGuard",
     "TransportError",
+    "WsRpcClient",
     "compose",
     "redact_url",
 ]

@@ -11,13 +11,15 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import structlog
+from prometheus_client import CollectorRegistry
 
+from breakglass.chain.envelope import Call
 from breakglass.chain.errors import (
     AllEndpointsFailed,
     EndpointError,
@@ -28,8 +30,10 @@ from breakglass.chain.errors import (
 )
 from breakglass.chain.heads import HEAD_METHOD, parse_head, quorum_height, vote
 from breakglass.chain.health import Health, HealthPolicy
+from breakglass.chain.metrics import EndpointMetrics, rpc_metrics
 from breakglass.chain.middleware import Handler, Head, Middleware, Retry, StaleGuard, compose
-from breakglass.chain.rpc import DEFAULT_MAX_RESPONSE_BYTES, Call, RpcClient, redact_url
+from breakglass.chain.rpc import DEFAULT_MAX_RESPONSE_BYTES, JsonRpcClient, RpcClient, redact_url
+from breakglass.chain.ws import WsRpcClient
 from breakglass.errors import ConfigError
 
 __all__ = ["Endpoint", "EndpointPool"]
@@ -53,8 +57,9 @@ class Endpoint:
 @dataclass
 class _Member:
     config: Endpoint
-    client: RpcClient
+    client: JsonRpcClient
     health: Health
+    metrics: EndpointMetrics
     head: Head | None = None
     stale: str | None = None
 
@@ -75,8 +80,16 @@ class _Member:
             -self.config.weight,
         )
 
+    async def timed(self, method: str, call: Awaitable[Any]) -> Any:
+        start = time.perf_counter()
+        try:
+            return await call
+        finally:
+            self.metrics.request(method, time.perf_counter() - start)
+
     def fail(self, error: EndpointError, *, counted_request: bool = True) -> None:
         self.health.failure(error.kind, counted_request=counted_request)
+        self.metrics.failure(error.kind)
         _log.warning(
             "chain.endpoint_failed",
             endpoint=self.name,
@@ -92,12 +105,15 @@ class EndpointPool:
     """Endpoints of one chain behind one ``request``/``batch``/``head`` surface.
 
     Args:
-        endpoints: at least one; URLs are redacted in every log line and error.
-        transport: shared httpx transport (e.g. ``httpx.MockTransport`` in tests).
+        endpoints: at least one; URLs are redacted in every log line and error. ``ws://`` and
+            ``wss://`` ones are served by :class:`WsRpcClient`, the others over HTTP.
+        transport: shared httpx transport of the HTTP endpoints (e.g. ``httpx.MockTransport``).
         clock: unix seconds; drives health recovery and the stale guard's age check.
         stale_guard: judges heads seen by :meth:`refresh_heads` and :meth:`head`.
         retry: bounded retries with backoff around a full failover pass.
         middleware: further pieces wrapped around the failover handler, outermost first.
+        chain: the ``chain`` label of the request metrics.
+        registry: where the metrics go; default :data:`breakglass.chain.metrics.REGISTRY`.
 
     Raises:
         ConfigError: no endpoints, or duplicate URLs.
@@ -112,6 +128,8 @@ class EndpointPool:
     stale_guard: StaleGuard = field(default_factory=StaleGuard)
     retry: Retry = field(default_factory=Retry)
     middleware: Sequence[Middleware] = ()
+    chain: str = ""
+    registry: CollectorRegistry | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         urls = [e.url for e in self.endpoints]
@@ -119,20 +137,35 @@ class EndpointPool:
             raise ConfigError(f"an endpoint pool needs distinct endpoints, got {len(urls)}")
         self._members: list[_Member] = []
         seen: Counter[str] = Counter()
+        metrics = rpc_metrics(self.registry)
         for e in self.endpoints:
             # Two keys on one provider redact alike; number them so stats stay apart.
             base = redact_url(e.url)
             seen[base] += 1
-            client = RpcClient(
-                e.url,
-                transport=self.transport,
-                timeout=self.timeout,
-                max_response_bytes=self.max_response_bytes,
-                name=base if seen[base] == 1 else f"{base}#{seen[base]}",
-            )
+            client = self._client(e.url, base if seen[base] == 1 else f"{base}#{seen[base]}")
             health = Health(clock=self.clock, policy=self.health_policy)
-            self._members.append(_Member(config=e, client=client, health=health))
+            self._members.append(
+                _Member(
+                    config=e,
+                    client=client,
+                    health=health,
+                    metrics=metrics.endpoint(chain=self.chain, endpoint=client.name, health=health),
+                )
+            )
         self._request: Handler = compose(self._failover_request, self.retry, *self.middleware)
+
+    def _client(self, url: str, name: str) -> JsonRpcClient:
+        if url.lower().startswith(("ws://", "wss://")):
+            return WsRpcClient(
+                url, timeout=self.timeout, max_response_bytes=self.max_response_bytes, name=name
+            )
+        return RpcClient(
+            url,
+            transport=self.transport,
+            timeout=self.timeout,
+            max_response_bytes=self.max_response_bytes,
+            name=name,
+        )
 
     async def request(self, method: str, params: Sequence[Any] = ()) -> Any:
         """Call ``method`` on the best endpoint, failing over and retrying as configured.
@@ -241,7 +274,7 @@ class EndpointPool:
         errors: list[EndpointError] = []
         for member in self._ordered():
             try:
-                result = await send(member)
+                result = await member.timed(method, send(member))
             except RpcError as exc:
                 if not exc.node_fault:
                     member.health.success()  # the node works; this is the caller's answer
@@ -261,7 +294,9 @@ class EndpointPool:
     async def _fetch_head(self, member: _Member, number: int | None = None) -> Head | None:
         tag = "latest" if number is None else hex(number)
         try:
-            block = await member.client.request(HEAD_METHOD, [tag, False])
+            block = await member.timed(
+                HEAD_METHOD, member.client.request(HEAD_METHOD, [tag, False])
+            )
             head = parse_head(block, endpoint=member.name)
         except EndpointError as exc:
             member.fail(exc)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import logging
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from types import TracebackType
 from typing import Any, Self
@@ -19,20 +20,25 @@ from urllib.parse import urlsplit
 import httpx
 import orjson
 
+from breakglass.chain.envelope import (
+    Call,
+    batch_body,
+    batch_label,
+    batch_results,
+    call_body,
+    single,
+)
 from breakglass.chain.errors import (
     HttpStatusError,
     MalformedResponse,
     ResponseTooLarge,
-    RpcError,
     TransportError,
 )
 
-__all__ = ["DEFAULT_MAX_RESPONSE_BYTES", "RpcClient", "redact_url"]
+__all__ = ["DEFAULT_MAX_RESPONSE_BYTES", "Call", "JsonRpcClient", "RpcClient", "redact_url"]
 
 DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024
 _HEADERS = {"content-type": "application/json", "accept": "application/json"}
-
-Call = tuple[str, Sequence[Any]]
 
 
 class _RedactUrls(logging.Filter):
@@ -68,7 +74,66 @@ def redact_url(url: str) -> str:
     return f"{parts.scheme or '?'}://{host}{port}{hidden}"
 
 
-class RpcClient:
+class JsonRpcClient(ABC):
+    """What the clients of every transport share: request ids, envelopes, closing.
+
+    A subclass moves one encoded request (or batch) to the endpoint and returns the decoded
+    answer; it turns every failure on the way into an :class:`EndpointError` subclass.
+    """
+
+    def __init__(self, url: str, name: str | None) -> None:
+        self.name = name or redact_url(url)
+        self._ids = itertools.count(1)
+
+    async def request(self, method: str, params: Sequence[Any] = ()) -> Any:
+        """Call ``method`` and return its ``result``.
+
+        Raises:
+            RpcError: the endpoint answered with an error envelope.
+            EndpointError: transport trouble, timeout, HTTP status, malformed or oversized answer.
+        """
+        request_id = next(self._ids)
+        answer = await self._exchange(call_body(request_id, method, params), [request_id], method)
+        return single(answer, request_id, endpoint=self.name, method=method)
+
+    async def batch(self, calls: Sequence[Call]) -> list[Any]:
+        """Send ``calls`` as one JSON-RPC batch and return their results in the same order.
+
+        Raises:
+            RpcError: the first call (in order) that answered with an error envelope.
+            MalformedResponse: the answer is not a list or misses an id.
+            EndpointError: transport trouble, timeout, HTTP status or oversized answer.
+        """
+        if not calls:
+            return []
+        ids = [next(self._ids) for _ in calls]
+        answer = await self._exchange(batch_body(ids, calls), ids, batch_label(calls))
+        return batch_results(answer, ids, calls, endpoint=self.name)
+
+    @abstractmethod
+    async def _exchange(self, body: object, ids: Sequence[int], method: str) -> Any:
+        """Send ``body`` (request ``ids``, named ``method`` in errors); return the answer."""
+
+    @abstractmethod
+    async def aclose(self) -> None:
+        """Release the connections."""
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name}>"
+
+
+class RpcClient(JsonRpcClient):
     """JSON-RPC over HTTP to one endpoint.
 
     Args:
@@ -88,70 +153,15 @@ class RpcClient:
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         name: str | None = None,
     ) -> None:
-        self.name = name or redact_url(url)
+        super().__init__(url, name)
         with contextlib.suppress(httpx.InvalidURL):
             _httpx_filter.shown[str(httpx.URL(url))] = self.name
         _httpx_filter.shown[url] = self.name
         self._url = url
         self._max = max_response_bytes
-        self._ids = itertools.count(1)
         self._client = httpx.AsyncClient(transport=transport, timeout=timeout, headers=_HEADERS)
 
-    async def request(self, method: str, params: Sequence[Any] = ()) -> Any:
-        """Call ``method`` and return its ``result``.
-
-        Raises:
-            RpcError: the endpoint answered with an error envelope.
-            EndpointError: transport, HTTP status, malformed or oversized answer.
-        """
-        request_id = next(self._ids)
-        body = {"jsonrpc": "2.0", "id": request_id, "method": method, "params": list(params)}
-        envelope = await self._post(body, method)
-        if not isinstance(envelope, dict):
-            raise MalformedResponse("answer is not an object", endpoint=self.name, method=method)
-        if envelope.get("id") is None and "error" in envelope:
-            self._result(envelope, method)  # a request-level error (e.g. invalid request)
-        if envelope.get("id") != request_id:
-            raise MalformedResponse("answer id does not match", endpoint=self.name, method=method)
-        return self._result(envelope, method)
-
-    async def batch(self, calls: Sequence[Call]) -> list[Any]:
-        """Send ``calls`` as one JSON-RPC batch and return their results in the same order.
-
-        Raises:
-            RpcError: the first call (in order) that answered with an error envelope.
-            MalformedResponse: the answer is not a list or misses an id.
-            EndpointError: transport, HTTP status or oversized answer.
-        """
-        if not calls:
-            return []
-        label = f"batch[{calls[0][0]}…x{len(calls)}]"
-        ids = [next(self._ids) for _ in calls]
-        body = [
-            {"jsonrpc": "2.0", "id": i, "method": m, "params": list(p)}
-            for i, (m, p) in zip(ids, calls, strict=True)
-        ]
-        answer = await self._post(body, label)
-        if not isinstance(answer, list):
-            # A node may answer a whole batch with one error envelope.
-            if isinstance(answer, dict) and "error" in answer:
-                self._result(answer, label)
-            raise MalformedResponse("batch answer is not a list", endpoint=self.name, method=label)
-        by_id: dict[object, dict[str, Any]] = {}
-        for item in answer:
-            if not isinstance(item, dict) or isinstance(item.get("id"), bool | float):
-                raise MalformedResponse("bad batch item", endpoint=self.name, method=label)
-            by_id[item.get("id")] = item
-        missing = [i for i in ids if i not in by_id]
-        if missing:
-            raise MalformedResponse(
-                f"batch answer misses {len(missing)} of {len(ids)} ids",
-                endpoint=self.name,
-                method=label,
-            )
-        return [self._result(by_id[i], m) for i, (m, _) in zip(ids, calls, strict=True)]
-
-    async def _post(self, body: object, method: str) -> Any:
+    async def _exchange(self, body: object, ids: Sequence[int], method: str) -> Any:
         try:
             async with self._client.stream("POST", self._url, content=orjson.dumps(body)) as resp:
                 if resp.status_code == 429 or resp.status_code >= 500:
@@ -187,39 +197,6 @@ class RpcClient:
                 f"HTTP {status} body is not JSON", endpoint=self.name, method=method
             ) from None
 
-    def _result(self, envelope: dict[str, Any], method: str) -> Any:
-        error = envelope.get("error")
-        if error is not None:
-            if not isinstance(error, dict):
-                raise MalformedResponse("error is not an object", endpoint=self.name, method=method)
-            code, message = error.get("code"), error.get("message")
-            if not isinstance(code, int) or isinstance(code, bool):
-                raise MalformedResponse("error code not int", endpoint=self.name, method=method)
-            raise RpcError(
-                code,
-                str(message)[:500],
-                data=error.get("data"),
-                endpoint=self.name,
-                method=method,
-            )
-        if "result" not in envelope:
-            raise MalformedResponse("neither result nor error", endpoint=self.name, method=method)
-        return envelope["result"]
-
     async def aclose(self) -> None:
         """Close the underlying HTTP connections."""
         await self._client.aclose()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    def __repr__(self) -> str:
-        return f"<RpcClient {self.name}>"
