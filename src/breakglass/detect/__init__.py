@@ -1,0 +1,32 @@
+"""Detection: the rule API, the built-in rules and their evaluation over blocks."""
+
+from breakglass.detect.engine import Detector
+from breakglass.detect.finding import Confidence, Finding, Severity
+from breakglass.detect.rule import (
+    Needs,
+    Rule,
+    RuleParams,
+    RuleSetup,
+    Target,
+    load_plugins,
+    registered_rules,
+)
+from breakglass.detect.setup import RuleProblem, RuleSetupError, build_rules, rule_problems
+
+__all__ = [
+    "Confidence",
+    "Detector",
+    "Finding",
+    "Needs",
+    "Rule",
+    "RuleParams",
+    "RuleProblem",
+    "RuleSetup",
+    "RuleSetupError",
+    "Severity",
+    "Target",
+    "build_rules",
+    "load_plugins",
+    "registered_rules",
+    "rule_problems",
+]

@@ -1,0 +1,100 @@
+"""From the plan's ``rules:`` section to rule instances, with every problem located."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pydantic import ValidationError
+
+from breakglass.detect.rule import Rule, RuleSetup, Target, registered_rules
+from breakglass.errors import PlanError
+from breakglass.plan.issues import format_path
+from breakglass.plan.loader import LoadedPlan
+
+__all__ = ["RuleProblem", "RuleSetupError", "build_rules", "rule_problems"]
+
+
+@dataclass(frozen=True)
+class RuleProblem:
+    path: tuple[str | int, ...]
+    message: str
+
+    def located(self, loaded: LoadedPlan) -> str:
+        return f"{loaded.location(self.path)}: {format_path(self.path)}: {self.message}"
+
+
+class RuleSetupError(PlanError):
+    """The plan configures rules that cannot run; ``problems`` says where and why."""
+
+    def __init__(self, loaded: LoadedPlan, problems: list[RuleProblem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(p.located(loaded) for p in problems))
+
+
+def _setups(
+    loaded: LoadedPlan, chain: str | None
+) -> tuple[list[tuple[int, type[Rule], RuleSetup]], list[RuleProblem]]:
+    plan = loaded.plan
+    known = registered_rules()
+    built: list[tuple[int, type[Rule], RuleSetup]] = []
+    problems: list[RuleProblem] = []
+    for index, configured in enumerate(plan.rules):
+        if not configured.enabled:
+            continue
+        path: tuple[str | int, ...] = ("rules", index)
+        cls = known.get(configured.rule)
+        if cls is None:
+            problems.append(
+                RuleProblem(
+                    (*path, "rule"),
+                    f"unknown rule type {configured.rule!r}; known: {', '.join(sorted(known))}",
+                )
+            )
+            continue
+        targets = tuple(
+            Target(name, plan.contracts[name].address.lower())
+            for name in configured.contracts
+            if name in plan.contracts
+        )
+        chains = {
+            plan.contracts[name].chain for name in configured.contracts if name in plan.contracts
+        }
+        rule_chain = configured.chain or (next(iter(chains)) if len(chains) == 1 else None)
+        if rule_chain is None:
+            problems.append(
+                RuleProblem(
+                    path,
+                    "the rule's contracts are on several chains; set `chain:` or split the rule",
+                )
+            )
+            continue
+        if chain is not None and rule_chain != chain:
+            continue
+        try:
+            params = cls.Params.model_validate(configured.params)
+        except ValidationError as exc:
+            for error in exc.errors(include_url=False):
+                where = (*path, "params", *(str(p) for p in error["loc"]))
+                problems.append(RuleProblem(where, f"{configured.rule}: {error['msg']}"))
+            continue
+        built.append(
+            (index, cls, RuleSetup(configured.id, rule_chain, targets, params, configured.severity))
+        )
+    return built, problems
+
+
+def rule_problems(loaded: LoadedPlan) -> list[RuleProblem]:
+    """Every reason a configured rule cannot run, without building any."""
+    return _setups(loaded, None)[1]
+
+
+def build_rules(loaded: LoadedPlan, *, chain: str) -> list[Rule]:
+    """Instances of every enabled rule of ``chain``.
+
+    Raises:
+        RuleSetupError: a rule type is unknown or its parameters are wrong.
+    """
+    built, problems = _setups(loaded, chain)
+    if problems:
+        raise RuleSetupError(loaded, problems)
+    return [cls(setup) for _, cls, setup in built]
