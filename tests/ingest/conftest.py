@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -83,7 +84,12 @@ class Harness:
 
     def transfer(self) -> None:
         tx = {"from": self.anvil.accounts[0], "to": self.anvil.accounts[2], "value": "0x2"}
-        self.anvil.rpc("eth_sendTransaction", [tx])
+        tx_hash = self.anvil.rpc("eth_sendTransaction", [tx])
+        deadline = time.monotonic() + 5
+        # automine answers before the block is stored; the test must see the new head
+        while self.anvil.rpc("eth_getTransactionReceipt", [tx_hash]) is None:
+            assert time.monotonic() < deadline, "transfer was not mined"
+            time.sleep(0.01)
 
     def height(self) -> int:
         return int(self.anvil.rpc("eth_blockNumber", []), 16)
