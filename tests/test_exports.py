@@ -19,6 +19,8 @@ PACKAGES = [
     "breakglass.chain",
     "breakglass.ingest",
     "breakglass.contracts",
+    "breakglass.detect",
+    "breakglass.detect.expr",
 ]
 
 
