@@ -6,10 +6,7 @@ Each rule has a transaction it must flag and one it must not.
 from __future__ import annotations
 
 import asyncio
-import json
-import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,64 +16,10 @@ from breakglass.chain.pool import Endpoint, EndpointPool
 from breakglass.detect import Detector, Finding, RuleSetup, Target, registered_rules
 from breakglass.devchain import Anvil
 from breakglass.ingest import BlockFetcher
-from breakglass.nodepkgs import find_node_file
 
 pytestmark = pytest.mark.chain
 
-ARTIFACT = Path("node_modules/@openzeppelin/contracts/build/contracts/ERC20PresetMinterPauser.json")
 MINTER_ROLE = Web3.keccak(text="MINTER_ROLE")
-
-
-def artifact(name: str) -> dict[str, Any]:
-    path = find_node_file(ARTIFACT.with_name(f"{name}.json"))
-    assert path is not None, "run npm install"
-    loaded: dict[str, Any] = json.loads(path.read_text())
-    return loaded
-
-
-class Token:
-    """A deployed ERC20PresetMinterPauser and helpers to act on it from anvil's accounts."""
-
-    def __init__(self, anvil: Anvil) -> None:
-        self.anvil = anvil
-        self.w3 = Web3()
-        deployer = anvil.accounts[0]
-        self.abi = artifact("ERC20PresetMinterPauser")["abi"]
-        self.address = self.deploy(deployer, "ERC20PresetMinterPauser", "Acme USD", "aUSD")
-        self.contract = self.at(self.address, self.abi)
-
-    def deploy(self, sender: str, name: str, *args: Any) -> str:
-        built = artifact(name)
-        factory = self.w3.eth.contract(abi=built["abi"], bytecode=built["bytecode"])
-        receipt = self.send(sender, None, factory.constructor(*args).data_in_transaction)
-        self.last_receipt = receipt
-        return str(receipt["contractAddress"]).lower()
-
-    def at(self, address: str, abi: list[dict[str, Any]]) -> Any:
-        return self.w3.eth.contract(address=Web3.to_checksum_address(address), abi=abi)
-
-    def send(self, sender: str, to: str | None, data: str) -> dict[str, Any]:
-        tx: dict[str, Any] = {"from": sender, "data": data, "gas": hex(6_000_000)}
-        if to is not None:
-            tx["to"] = to
-        tx_hash = self.anvil.rpc("eth_sendTransaction", [tx])
-        for _ in range(100):  # automine answers before the receipt is stored
-            receipt = self.anvil.rpc("eth_getTransactionReceipt", [tx_hash])
-            if receipt is not None:
-                break
-            time.sleep(0.02)
-        assert receipt is not None and receipt["status"] == "0x1", receipt
-        return receipt
-
-    def call(self, sender: str, fn: str, *args: Any, contract: Any = None) -> dict[str, Any]:
-        target = contract or self.contract
-        data = target.encode_abi(fn, args=list(args))
-        return self.send(sender, str(target.address), data)
-
-
-@pytest.fixture(scope="module")
-def token(anvil: Anvil) -> Token:
-    return Token(anvil)
 
 
 @pytest.fixture
@@ -108,7 +51,7 @@ def detector(kind: str, targets: list[tuple[str, str]], **params: Any) -> Detect
     return Detector("local", [cls(setup)])
 
 
-def test_paused_and_unpaused(token: Token, evaluate: Any) -> None:
+def test_paused_and_unpaused(token: Any, evaluate: Any) -> None:
     admin = token.anvil.accounts[0]
     watch = [("token", token.address)]
     paused, unpaused = detector("paused", watch), detector("unpaused", watch)
@@ -126,7 +69,7 @@ def test_paused_and_unpaused(token: Token, evaluate: Any) -> None:
     assert evaluate(other, pause_receipt) == []  # not a watched contract
 
 
-def test_role_granted_and_revoked(token: Token, evaluate: Any) -> None:
+def test_role_granted_and_revoked(token: Any, evaluate: Any) -> None:
     admin, newcomer = token.anvil.accounts[0], token.anvil.accounts[3]
     watch = [("token", token.address)]
     granted, revoked = detector("role-granted", watch), detector("role-revoked", watch)
@@ -140,7 +83,7 @@ def test_role_granted_and_revoked(token: Token, evaluate: Any) -> None:
     assert finding.data["account"] == newcomer.lower()
 
 
-def test_large_outflow(token: Token, evaluate: Any) -> None:
+def test_large_outflow(token: Any, evaluate: Any) -> None:
     admin, vault, attacker = (token.anvil.accounts[i] for i in (0, 2, 4))
     token.call(admin, "mint", vault, 1_000 * 10**18)
     rule = detector("large-outflow", [("vault", vault)], token=token.address, threshold=500)
@@ -154,7 +97,7 @@ def test_large_outflow(token: Token, evaluate: Any) -> None:
     assert evaluate(rule, inflow) == []  # into the vault is not an outflow
 
 
-def test_a_failing_rule_is_disabled_and_says_so(token: Token, evaluate: Any) -> None:
+def test_a_failing_rule_is_disabled_and_says_so(token: Any, evaluate: Any) -> None:
     admin = token.anvil.accounts[0]
     broken = detector("paused", [("token", token.address)])
     rule = broken.rules[0]
@@ -174,11 +117,11 @@ def test_a_failing_rule_is_disabled_and_says_so(token: Token, evaluate: Any) -> 
     token.call(admin, "unpause")
 
 
-def test_proxy_upgrade_admin_change_and_ownership(token: Token, evaluate: Any) -> None:
+def test_proxy_upgrade_admin_change_and_ownership(token: Any, evaluate: Any) -> None:
     """A real TransparentUpgradeableProxy behind a real ProxyAdmin, both OpenZeppelin 4.9.6."""
     team, attacker = token.anvil.accounts[0], token.anvil.accounts[5]
     proxy_admin = token.deploy(team, "ProxyAdmin")
-    admin = token.at(proxy_admin, artifact("ProxyAdmin")["abi"])
+    admin = token.at(proxy_admin, token.artifact("ProxyAdmin")["abi"])
     checksum = Web3.to_checksum_address
     proxy = token.deploy(
         team, "TransparentUpgradeableProxy", checksum(token.address), checksum(proxy_admin), b""

@@ -12,6 +12,7 @@ from breakglass.detect.rule import (
     registered_rules,
 )
 from breakglass.detect.setup import RuleProblem, RuleSetupError, build_rules, rule_problems
+from breakglass.detect.state import StateCall, StateReader
 
 __all__ = [
     "Confidence",
@@ -24,6 +25,8 @@ __all__ = [
     "RuleSetup",
     "RuleSetupError",
     "Severity",
+    "StateCall",
+    "StateReader",
     "Target",
     "build_rules",
     "load_plugins",

@@ -7,19 +7,36 @@ the rules those logs match; it does not grow with the number of rules or watched
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
 
 import structlog
 
 from breakglass.detect.finding import Confidence, Finding, Severity
 from breakglass.detect.rule import Needs, Rule
+from breakglass.detect.state import StateCall
 from breakglass.ingest.events import BlockAdded
 from breakglass.ingest.fetch import FetchSpec
 
 __all__ = ["Detector"]
 
 _log = structlog.get_logger("breakglass.detect")
+
+
+def _log_call(
+    rule: Rule, block: BlockAdded, raw: Mapping[str, Any]
+) -> Callable[[], Iterable[Finding]]:
+    def call() -> Iterable[Finding]:
+        decoded = rule.codec.decode(raw)
+        return () if decoded is None else rule.on_log(block, decoded)
+
+    return call
+
+
+def _overrides(rule: Rule, name: str) -> bool:
+    return getattr(type(rule), name) is not getattr(Rule, name)
 
 
 @dataclass
@@ -34,19 +51,34 @@ class Detector:
     rules: Sequence[Rule]
     failure_budget: int = 5
     _by_key: dict[tuple[str, str], list[Rule]] = field(init=False, repr=False)
+    _by_tx: dict[tuple[str | None, str | None], list[Rule]] = field(init=False, repr=False)
+    _tracers: list[Rule] = field(init=False, repr=False)
+    _block_rules: list[Rule] = field(init=False, repr=False)
     _failures: dict[str, int] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         by_key: defaultdict[tuple[str, str], list[Rule]] = defaultdict(list)
+        by_tx: defaultdict[tuple[str | None, str | None], list[Rule]] = defaultdict(list)
         for rule in self.rules:
             for address, topic0 in rule.log_keys():
                 by_key[address.lower(), topic0.lower()].append(rule)
+            for to, selector in rule.tx_keys():
+                by_tx[to.lower() if to else None, selector.lower() if selector else None].append(
+                    rule
+                )
         self._by_key = dict(by_key)
+        self._by_tx = dict(by_tx)
+        self._tracers = [r for r in self.rules if _overrides(r, "on_trace")]
+        self._block_rules = [r for r in self.rules if _overrides(r, "on_block")]
         self._failures = {rule.rule_id: 0 for rule in self.rules}
 
     @property
     def disabled(self) -> list[str]:
         return [r for r, n in self._failures.items() if n >= self.failure_budget]
+
+    def state_calls(self) -> list[StateCall]:
+        """Every view call the rules read per block, each once."""
+        return list(dict.fromkeys(c for rule in self._block_rules for c in rule.state_calls()))
 
     def fetch_spec(self) -> FetchSpec:
         """What the stream must fetch per block for these rules."""
@@ -55,15 +87,18 @@ class Detector:
             needs |= rule.needs
         addresses = sorted({address for address, _ in self._by_key})
         return FetchSpec(
-            transactions=bool(needs & Needs.TRANSACTIONS),
+            transactions=bool(needs & Needs.TRANSACTIONS) or bool(self._by_tx),
             logs=True,
             receipts=bool(needs & Needs.RECEIPTS),
-            traces=bool(needs & Needs.TRACES),
-            addresses=addresses if not needs & ~Needs.LOGS else (),
+            traces=bool(needs & Needs.TRACES) or bool(self._tracers),
+            addresses=addresses if needs == Needs.LOGS and not self._by_tx else (),
         )
 
-    def evaluate(self, block: BlockAdded) -> list[Finding]:
-        """Every finding of every rule on ``block``."""
+    def evaluate(
+        self, block: BlockAdded, state: Mapping[StateCall, Any] | None = None
+    ) -> list[Finding]:
+        """Every finding of every rule on ``block``; ``state`` is what :meth:`state_calls`
+        read at it (see :class:`~breakglass.detect.state.StateReader`)."""
         findings: list[Finding] = []
         by_key = self._by_key
         for raw in block.logs:
@@ -75,25 +110,55 @@ class Detector:
                 continue
             matched = by_key.get((address.lower(), str(topics[0]).lower()))
             if matched is not None:
-                findings.extend(self._run(matched, block, raw))
+                for rule in matched:
+                    findings.extend(self._guard(rule, block, _log_call(rule, block, raw)))
+        if self._by_tx and block.block is not None:
+            findings.extend(self._transactions(block))
+        if self._tracers and block.traces:
+            for entry in block.traces:
+                tx_hash, frame = entry.get("txHash"), entry.get("result")
+                if isinstance(tx_hash, str) and isinstance(frame, dict):
+                    for rule in self._tracers:
+                        findings.extend(
+                            self._guard(rule, block, partial(rule.on_trace, block, tx_hash, frame))
+                        )
+        for rule in self._block_rules:
+            findings.extend(self._guard(rule, block, partial(rule.on_block, block, state or {})))
         return findings
 
-    def _run(
-        self, rules: Iterable[Rule], block: BlockAdded, raw: dict[str, object]
+    def _transactions(self, block: BlockAdded) -> list[Finding]:
+        assert block.block is not None
+        findings: list[Finding] = []
+        receipts = block.receipts or []
+        by_tx = self._by_tx
+        anything = by_tx.get((None, None), [])
+        for index, tx in enumerate(block.block.get("transactions", ())):
+            if not isinstance(tx, dict):
+                continue  # hashes only: the stream was not asked for bodies
+            to = str(tx.get("to") or "").lower() or None
+            selector = str(tx.get("input") or "0x")[:10].lower()
+            matched = [
+                *by_tx.get((to, selector), ()),
+                *by_tx.get((to, None), ()),
+                *by_tx.get((None, selector), ()),
+                *anything,
+            ]
+            receipt = receipts[index] if index < len(receipts) else None
+            for rule in dict.fromkeys(matched):
+                findings.extend(self._guard(rule, block, partial(rule.on_tx, block, tx, receipt)))
+        return findings
+
+    def _guard(
+        self, rule: Rule, block: BlockAdded, call: Callable[[], Iterable[Finding]]
     ) -> list[Finding]:
-        out: list[Finding] = []
-        for rule in rules:
-            if self._failures[rule.rule_id] >= self.failure_budget:
-                continue
-            try:
-                decoded = rule.codec.decode(raw)
-                if decoded is not None:
-                    out.extend(rule.on_log(block, decoded))
-            except Exception as exc:  # a rule's bug must not blind the others
-                out.extend(self._failed(rule, block, exc))
-            else:
-                self._failures[rule.rule_id] = 0
-        return out
+        if self._failures[rule.rule_id] >= self.failure_budget:
+            return []
+        try:
+            found = list(call())
+        except Exception as exc:  # a rule's bug must not blind the others
+            return self._failed(rule, block, exc)
+        self._failures[rule.rule_id] = 0
+        return found
 
     def _failed(self, rule: Rule, block: BlockAdded, exc: Exception) -> list[Finding]:
         self._failures[rule.rule_id] += 1

@@ -19,6 +19,7 @@ from pydantic import ConfigDict
 
 from breakglass.chain.codec import DecodedLog, LogCodec
 from breakglass.detect.finding import Confidence, Finding, Severity
+from breakglass.detect.state import StateCall
 from breakglass.ingest.events import BlockAdded
 from breakglass.plan.models import PlanModel
 
@@ -86,7 +87,9 @@ class Rule:
     events: ClassVar[tuple[Mapping[str, Any], ...]] = ()
     Params: ClassVar[type[RuleParams]] = RuleParams
 
-    def __init_subclass__(cls, **kwargs: object) -> None:
+    def __init_subclass__(cls, *, register: bool = True, **kwargs: object) -> None:
+        """Check the metadata and register the rule; ``register=False`` keeps a rule out of
+        the registry (tests, rules built at run time)."""
         super().__init_subclass__(**kwargs)
         if cls.__dict__.get("abstract", False):
             return
@@ -103,6 +106,8 @@ class Rule:
                 raise TypeError(f"rule {cls.__name__} must define {name}")
         if not _ID.match(cls.id):
             raise TypeError(f"rule {cls.__name__}.id {cls.id!r} must be lower-kebab-case")
+        if not register:
+            return
         if cls.id in _REGISTRY and _REGISTRY[cls.id] is not cls:
             raise TypeError(f"duplicate rule id {cls.id!r}")
         _REGISTRY[cls.id] = cls
@@ -123,6 +128,33 @@ class Rule:
 
     def on_log(self, block: BlockAdded, log: DecodedLog) -> Iterable[Finding]:
         """Findings for one decoded log this rule listens to."""
+        return ()
+
+    def tx_keys(self) -> Iterable[tuple[str | None, str | None]]:
+        """``(to, selector)`` pairs of transactions to be called on; ``None`` matches any.
+
+        ``(None, None)`` asks for every transaction: keep that for rules that must see all.
+        """
+        return ()
+
+    def on_tx(
+        self, block: BlockAdded, tx: Mapping[str, Any], receipt: Mapping[str, Any] | None
+    ) -> Iterable[Finding]:
+        """Findings for one transaction matching :meth:`tx_keys` (receipt if fetched)."""
+        return ()
+
+    def on_trace(
+        self, block: BlockAdded, tx_hash: str, call: Mapping[str, Any]
+    ) -> Iterable[Finding]:
+        """Findings for one transaction's ``callTracer`` frame (rules that need traces)."""
+        return ()
+
+    def state_calls(self) -> Iterable[StateCall]:
+        """View calls to read at every block, for :meth:`on_block`."""
+        return ()
+
+    def on_block(self, block: BlockAdded, state: Mapping[StateCall, Any]) -> Iterable[Finding]:
+        """Findings from a whole block and the state read at it (``None`` where a call failed)."""
         return ()
 
     def finding(
