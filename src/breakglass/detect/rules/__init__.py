@@ -1,11 +1,10 @@
-"""Built-in rules, one per file under ``rules/<category>/``; importing registers them."""
+"""Built-in rules, one per file under ``rules/<category>/``; importing registers them all.
 
-from breakglass.detect.rules.access import (  # noqa: F401
-    ownership_transferred,
-    paused,
-    role_granted,
-    role_revoked,
-    unpaused,
-)
-from breakglass.detect.rules.flow import large_outflow  # noqa: F401
-from breakglass.detect.rules.upgrade import admin_changed, upgraded  # noqa: F401
+Every module below this package is imported, so adding a rule is adding its file.
+"""
+
+import importlib
+import pkgutil
+
+for _module in pkgutil.walk_packages(__path__, prefix=f"{__name__}."):
+    importlib.import_module(_module.name)
