@@ -129,6 +129,22 @@ def replay(rows: list[tuple[int, str, int, str]]) -> dict[int, str]:
     return view
 
 
+def wait_for_tip(anvil: Anvil, db: str, worker: Worker, log: Path, timeout: float = 15) -> None:
+    """Until the worker's checkpoint is a block that is canonical now and at least as high
+    as the chain was when called."""
+    target = int(anvil.rpc("eth_blockNumber", []), 16)
+    deadline = time.monotonic() + timeout
+    while True:
+        done = checkpoint(db)
+        if done is not None and done[0] >= target:
+            block = anvil.rpc("eth_getBlockByNumber", [hex(done[0]), False])
+            if block is not None and block["hash"] == done[1]:
+                return
+        assert time.monotonic() < deadline, f"worker stuck at {done}, chain at {target}"
+        assert worker.process.poll() is None, log.read_text()[-3000:]
+        time.sleep(0.05)
+
+
 def test_gap_longer_than_the_window_is_delivered_whole(harness) -> None:
     """Found by the crash test: after downtime longer than ``depth`` blocks, the oldest
     undelivered blocks fell out of the ring, were skipped, and the checkpoint got a hole."""
@@ -162,7 +178,15 @@ def test_sigkill_at_random_points_loses_and_repeats_nothing(anvil: Anvil, tmp_pa
         while int(anvil.rpc("eth_blockNumber", []), 16) < 8:  # room for the deepest reorg
             assert time.monotonic() - anvil_mined < 10
             time.sleep(MINE_EVERY)
-        for _ in range(KILLS):
+        # One round that surely retracts delivered blocks: let the worker catch up, then
+        # reorg under it and wait until it has followed, before the random rounds.
+        worker = Worker(anvil, db, log)
+        resumed.append(worker.resumed)
+        wait_for_tip(anvil, db, worker, log)
+        miner.reorg(4)  # deeper than the worker can lag behind a block every 80 ms
+        wait_for_tip(anvil, db, worker, log)
+        worker.kill()
+        for _ in range(KILLS - 1):
             worker = Worker(anvil, db, log)
             resumed.append(worker.resumed)
             time.sleep(rng.uniform(0.0, 0.5))
