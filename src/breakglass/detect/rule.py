@@ -167,8 +167,9 @@ class Rule:
         addresses: Iterable[str] = (),
         data: Mapping[str, Any] | None = None,
         severity: Severity | None = None,
+        tx_hash: str | None = None,
     ) -> Finding:
-        """A finding of this rule about ``log`` (or the block), with the plan's severity."""
+        """A finding of this rule about ``log``, or about ``tx_hash`` or the whole block."""
         return Finding(
             rule=self.setup.rule_id,
             kind=self.id,
@@ -179,7 +180,7 @@ class Rule:
             confidence=self.confidence,
             title=title,
             description=description,
-            tx_hash=log.tx_hash if log else None,
+            tx_hash=log.tx_hash if log else tx_hash,
             log_index=log.log_index if log else None,
             addresses=tuple(addresses),
             data=dict(data or {}),
