@@ -14,6 +14,7 @@ from typing import Any
 
 import structlog
 
+from breakglass.chain.codec import CodecError, LogCodec
 from breakglass.detect.finding import Confidence, Finding, Severity
 from breakglass.detect.rule import Needs, Rule
 from breakglass.detect.state import StateCall
@@ -23,16 +24,6 @@ from breakglass.ingest.fetch import FetchSpec
 __all__ = ["Detector"]
 
 _log = structlog.get_logger("breakglass.detect")
-
-
-def _log_call(
-    rule: Rule, block: BlockAdded, raw: Mapping[str, Any]
-) -> Callable[[], Iterable[Finding]]:
-    def call() -> Iterable[Finding]:
-        decoded = rule.codec.decode(raw)
-        return () if decoded is None else rule.on_log(block, decoded)
-
-    return call
 
 
 def _overrides(rule: Rule, name: str) -> bool:
@@ -50,7 +41,9 @@ class Detector:
     chain: str
     rules: Sequence[Rule]
     failure_budget: int = 5
-    _by_key: dict[tuple[str, str], list[Rule]] = field(init=False, repr=False)
+    _by_key: dict[tuple[str, str], list[tuple[LogCodec, list[Rule]]]] = field(
+        init=False, repr=False
+    )
     _by_tx: dict[tuple[str | None, str | None], list[Rule]] = field(init=False, repr=False)
     _tracers: list[Rule] = field(init=False, repr=False)
     _block_rules: list[Rule] = field(init=False, repr=False)
@@ -66,7 +59,13 @@ class Detector:
                 by_tx[to.lower() if to else None, selector.lower() if selector else None].append(
                     rule
                 )
-        self._by_key = dict(by_key)
+        # Rules on one key that share a codec decode the log once between them.
+        self._by_key = {}
+        for key, rules in by_key.items():
+            groups: dict[int, tuple[LogCodec, list[Rule]]] = {}
+            for rule in rules:
+                groups.setdefault(id(rule.codec), (rule.codec, []))[1].append(rule)
+            self._by_key[key] = list(groups.values())
         self._by_tx = dict(by_tx)
         self._tracers = [r for r in self.rules if _overrides(r, "on_trace")]
         self._block_rules = [r for r in self.rules if _overrides(r, "on_block")]
@@ -109,9 +108,18 @@ class Detector:
             if not isinstance(address, str):
                 continue
             matched = by_key.get((address.lower(), str(topics[0]).lower()))
-            if matched is not None:
-                for rule in matched:
-                    findings.extend(self._guard(rule, block, _log_call(rule, block, raw)))
+            if matched is None:
+                continue
+            for codec, rules in matched:
+                try:
+                    decoded = codec.decode(raw)
+                except CodecError as exc:  # the chain's data, not a rule's bug
+                    _log.warning("detect.undecodable_log", block=block.number, error=str(exc)[:300])
+                    continue
+                if decoded is None:
+                    continue
+                for rule in rules:
+                    findings.extend(self._guard(rule, block, partial(rule.on_log, block, decoded)))
         if self._by_tx and block.block is not None:
             findings.extend(self._transactions(block))
         if self._tracers and block.traces:

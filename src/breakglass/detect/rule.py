@@ -15,6 +15,7 @@ from enum import Flag, auto
 from importlib.metadata import entry_points
 from typing import Any, ClassVar
 
+import orjson
 from pydantic import ConfigDict
 
 from breakglass.chain.codec import DecodedLog, LogCodec
@@ -114,7 +115,7 @@ class Rule:
 
     def __init__(self, setup: RuleSetup) -> None:
         self.setup = setup
-        self.codec = LogCodec.from_abi(self.events, name=self.id)
+        self.codec = _shared_codec(self.events)
 
     @property
     def rule_id(self) -> str:
@@ -188,6 +189,19 @@ class Rule:
 
     def target_name(self, address: str) -> str:
         return next((t.name for t in self.setup.targets if t.address == address), address)
+
+
+_CODECS: dict[bytes, LogCodec] = {}
+
+
+def _shared_codec(events: tuple[Mapping[str, Any], ...]) -> LogCodec:
+    """One codec per distinct event set, so rules listening to the same events decode a log
+    once between them (the detector groups matches by codec)."""
+    key = orjson.dumps(list(events), option=orjson.OPT_SORT_KEYS)
+    codec = _CODECS.get(key)
+    if codec is None:
+        codec = _CODECS[key] = LogCodec.from_abi(events, name="+".join(e["name"] for e in events))
+    return codec
 
 
 def registered_rules() -> dict[str, type[Rule]]:
