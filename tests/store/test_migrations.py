@@ -14,8 +14,14 @@ from breakglass import store
 from breakglass.cli.db import app as db_app
 from breakglass.errors import StoreError
 
-TABLES = {"plan_revisions", "checkpoints", "canonical_blocks"}
-HEAD = "0002"
+TABLES = {
+    "plan_revisions",
+    "checkpoints",
+    "canonical_blocks",
+    "alerts",
+    "incident_candidates",
+}
+HEAD = "0003"
 
 
 def _tables(url: str) -> set[str]:

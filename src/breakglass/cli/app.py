@@ -8,7 +8,7 @@ import typer
 from rich.markup import escape
 
 from breakglass import __version__
-from breakglass.cli import backfill, db, init, plan, rules
+from breakglass.cli import backfill, db, init, monitor, plan, rules
 from breakglass.cli.console import err, out
 from breakglass.errors import BreakglassError
 from breakglass.logs import configure_logging
@@ -29,6 +29,7 @@ app.add_typer(db.app, name="db")
 app.add_typer(rules.app, name="rules")
 app.command("init")(init.init_command)
 app.command("backfill")(backfill.backfill_command)
+app.command("monitor")(monitor.monitor_command)
 
 
 @app.callback()

@@ -1,7 +1,9 @@
 """Detection: the rule API, the built-in rules and their evaluation over blocks."""
 
+from breakglass.detect.alerts import Alert, AlertBook, AlertPolicy
 from breakglass.detect.engine import Detector
 from breakglass.detect.finding import Confidence, Finding, Severity
+from breakglass.detect.monitor import run_monitor
 from breakglass.detect.rule import (
     Needs,
     Rule,
@@ -15,6 +17,9 @@ from breakglass.detect.setup import RuleProblem, RuleSetupError, build_rules, ru
 from breakglass.detect.state import StateCall, StateReader
 
 __all__ = [
+    "Alert",
+    "AlertBook",
+    "AlertPolicy",
     "Confidence",
     "Detector",
     "Finding",
@@ -32,4 +37,5 @@ __all__ = [
     "load_plugins",
     "registered_rules",
     "rule_problems",
+    "run_monitor",
 ]

@@ -36,6 +36,7 @@ def render_rules_markdown() -> str:
             ]
             for name, info in fields.items():
                 kind = getattr(info.annotation, "__name__", str(info.annotation))
+                kind = kind.replace("typing.", "").replace("|", "or")
                 lines.append(
                     f"| `{name}` | {kind} | {'yes' if info.is_required() else 'no'} | "
                     f"{info.description or ''} |"

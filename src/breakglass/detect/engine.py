@@ -14,7 +14,7 @@ from typing import Any
 
 import structlog
 
-from breakglass.chain.codec import CodecError, LogCodec
+from breakglass.chain.codec import CodecError, DecodedLog, LogCodec
 from breakglass.detect.finding import Confidence, Finding, Severity
 from breakglass.detect.rule import Needs, Rule
 from breakglass.detect.state import StateCall
@@ -90,7 +90,10 @@ class Detector:
             logs=True,
             receipts=bool(needs & Needs.RECEIPTS),
             traces=bool(needs & Needs.TRACES) or bool(self._tracers),
-            addresses=addresses if needs == Needs.LOGS and not self._by_tx else (),
+            # State is read by view calls, not from the block: it does not widen the logs.
+            addresses=addresses
+            if not needs & ~(Needs.LOGS | Needs.STATE) and not self._by_tx
+            else (),
         )
 
     def evaluate(
@@ -116,10 +119,8 @@ class Detector:
                 except CodecError as exc:  # the chain's data, not a rule's bug
                     _log.warning("detect.undecodable_log", block=block.number, error=str(exc)[:300])
                     continue
-                if decoded is None:
-                    continue
-                for rule in rules:
-                    findings.extend(self._guard(rule, block, partial(rule.on_log, block, decoded)))
+                if decoded is not None:
+                    self._on_log(rules, block, decoded, findings)
         if self._by_tx and block.block is not None:
             findings.extend(self._transactions(block))
         if self._tracers and block.traces:
@@ -133,6 +134,23 @@ class Detector:
         for rule in self._block_rules:
             findings.extend(self._guard(rule, block, partial(rule.on_block, block, state or {})))
         return findings
+
+    def _on_log(
+        self, rules: list[Rule], block: BlockAdded, decoded: DecodedLog, findings: list[Finding]
+    ) -> None:
+        # The hot path: one call per matching rule, the guard inlined.
+        failures, budget = self._failures, self.failure_budget
+        for rule in rules:
+            rule_id = rule.setup.rule_id
+            if failures[rule_id] >= budget:
+                continue
+            try:
+                findings.extend(rule.on_log(block, decoded))
+            except Exception as exc:  # a rule's bug must not blind the others
+                findings.extend(self._failed(rule, block, exc))
+                continue
+            if failures[rule_id]:
+                failures[rule_id] = 0
 
     def _transactions(self, block: BlockAdded) -> list[Finding]:
         assert block.block is not None

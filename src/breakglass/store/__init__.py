@@ -2,6 +2,20 @@
 
 from __future__ import annotations
 
+from breakglass.store.alerts import (
+    AlertOutcome,
+    AlertStatus,
+    NewAlert,
+    alerts_of_candidate,
+    list_alerts,
+    list_incident_candidates,
+    live_alert_stages,
+    merge_incident_candidates,
+    open_incident_candidate,
+    record_alert,
+    related_incident_candidates,
+    retract_alerts,
+)
 from breakglass.store.db import (
     current_revision,
     downgrade,
@@ -9,7 +23,14 @@ from breakglass.store.db import (
     session_factory,
     upgrade,
 )
-from breakglass.store.models import Base, CanonicalBlock, Checkpoint, PlanRevision
+from breakglass.store.models import (
+    AlertRecord,
+    Base,
+    CanonicalBlock,
+    Checkpoint,
+    IncidentCandidate,
+    PlanRevision,
+)
 from breakglass.store.service import (
     add_canonical_block,
     canonical_blocks,
@@ -21,19 +42,33 @@ from breakglass.store.service import (
 )
 
 __all__ = [
+    "AlertOutcome",
+    "AlertRecord",
+    "AlertStatus",
     "Base",
     "CanonicalBlock",
     "Checkpoint",
+    "IncidentCandidate",
+    "NewAlert",
     "PlanRevision",
     "add_canonical_block",
+    "alerts_of_candidate",
     "canonical_blocks",
     "current_revision",
     "downgrade",
     "get_checkpoint",
     "latest_plan_revision",
+    "list_alerts",
+    "list_incident_candidates",
+    "live_alert_stages",
     "make_engine",
+    "merge_incident_candidates",
+    "open_incident_candidate",
+    "record_alert",
     "record_plan_revision",
+    "related_incident_candidates",
     "remove_canonical_block",
+    "retract_alerts",
     "save_checkpoint",
     "session_factory",
     "upgrade",

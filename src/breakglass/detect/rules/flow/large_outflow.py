@@ -49,16 +49,19 @@ class LargeOutflowRule(Rule):
         yield self.token, self.codec.topic0("Transfer")
 
     def on_log(self, block: BlockAdded, log: DecodedLog) -> Iterable[Finding]:
-        sender = log.args["from"]
-        value = log.args["value"]
-        if sender not in self.watched or value < self.minimum:
-            return
+        args = log.args
+        sender = args["from"]
+        if sender not in self.watched or args["value"] < self.minimum:
+            return ()  # the common case, without building a generator
+        value = args["value"]
         amount = Decimal(value) / (10**self.decimals)
-        yield self.finding(
-            block,
-            log,
-            title=f"{amount:,.4f} tokens left {self.target_name(sender)} to {log.args['to']}",
-            description=self.description,
-            addresses=(sender, log.args["to"]),
-            data={"token": self.token, "value": value, "to": log.args["to"]},
+        return (
+            self.finding(
+                block,
+                log,
+                title=f"{amount:,.4f} tokens left {self.target_name(sender)} to {args['to']}",
+                description=self.description,
+                addresses=(sender, args["to"]),
+                data={"token": self.token, "value": value, "to": args["to"]},
+            ),
         )

@@ -1,0 +1,106 @@
+"""``breakglass monitor``: watch a chain with the plan's rules, storing and printing alerts."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.markup import escape
+
+from breakglass.cli.console import err, out
+from breakglass.errors import PlanError
+from breakglass.plan import load_plan
+from breakglass.settings import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from breakglass.detect.alerts import Alert
+    from breakglass.plan.loader import LoadedPlan
+
+__all__ = ["format_alert", "monitor_command"]
+
+_COLOURS = {
+    "critical": "bold red",
+    "high": "red",
+    "medium": "yellow",
+    "low": "cyan",
+    "info": "dim",
+}
+
+
+def monitor_command(
+    plan_file: Annotated[Path, typer.Argument(metavar="PLAN", help="The plan YAML file.")],
+    chain: Annotated[
+        str | None,
+        typer.Option("--chain", help="A chain named in the plan; needed if it has several."),
+    ] = None,
+    poll_interval: Annotated[
+        float, typer.Option("--poll-interval", min=0.05, help="Seconds between head polls.")
+    ] = 0.5,
+) -> None:
+    """Watch CHAIN with the plan's rules until Ctrl-C, printing each new alert.
+
+    Alerts are stored with the stream's checkpoint: a restart resumes where it stopped and
+    never records an alert twice. Exit 0 when stopped, 2 on bad input.
+    """
+    # SQLAlchemy and Alembic take a second to import; other commands should not pay for it.
+    from breakglass import store  # noqa: PLC0415
+
+    loaded = load_plan(plan_file)
+    name = _pick_chain(loaded, chain)
+    url = Settings().resolved_database_url()
+    store.upgrade(url)
+    engine = store.make_engine(url)
+    try:
+        asyncio.run(_run(loaded, name, store.session_factory(engine), poll_interval))
+    finally:
+        engine.dispose()
+    err.print(f"{escape(name)}: monitor stopped")
+
+
+def _pick_chain(loaded: LoadedPlan, chain: str | None) -> str:
+    chains = sorted(loaded.plan.chains)
+    if chain is not None:
+        return chain
+    if len(chains) == 1:
+        return chains[0]
+    raise PlanError(f"the plan has {len(chains)} chains ({', '.join(chains)}); pick one: --chain")
+
+
+async def _run(
+    loaded: LoadedPlan, chain: str, sessions: sessionmaker[Session], poll_interval: float
+) -> None:
+    from breakglass.detect.monitor import run_monitor  # noqa: PLC0415 - see monitor_command
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    err.print(f"{escape(chain)}: monitoring; Ctrl-C to stop")
+    try:
+        await run_monitor(
+            loaded_plan=loaded,
+            chain=chain,
+            sessions=sessions,
+            stop_event=stop,
+            on_alert=lambda alert: out.print(format_alert(alert)),
+            poll_interval=poll_interval,
+        )
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+
+
+def format_alert(alert: Alert) -> str:
+    """One Rich-markup line: severity, rule, title, block, transaction."""
+    found = alert.finding
+    colour = _COLOURS.get(found.severity, "")
+    tx = f" tx {found.tx_hash}" if found.tx_hash else ""
+    return (
+        f"[{colour}]{found.severity.upper():<8}[/] {escape(found.rule)}  {escape(found.title)}"
+        f"  [dim]block {found.block_number}{tx}[/]"
+    )

@@ -1,0 +1,172 @@
+"""Watching one chain of a plan: heads → blocks → rules → alerts, exactly once.
+
+Detection runs in the block stream's transactional sink, so a block's alerts are stored in
+the same database transaction that moves the checkpoint: a crash before the commit loses
+both and the block is delivered again; a crash after it never redelivers the block. Alerts
+are handed to ``on_alert`` only after that commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Coroutine
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+from sqlalchemy import event
+from sqlalchemy.orm import Session, sessionmaker
+
+from breakglass.chain.pool import Endpoint, EndpointPool
+from breakglass.detect.alerts import Alert, AlertBook, AlertPolicy
+from breakglass.detect.engine import Detector
+from breakglass.detect.setup import build_rules
+from breakglass.detect.state import StateReader
+from breakglass.errors import ChainError, PlanError
+from breakglass.ingest import (
+    BlockAdded,
+    BlockFetcher,
+    BlockHeader,
+    BlockStream,
+    CheckpointStore,
+    FollowHeads,
+    PollHeads,
+    QuorumHeads,
+    StreamEvent,
+    WsHeads,
+)
+from breakglass.plan.loader import LoadedPlan
+from breakglass.plan.models.chain import Chain
+
+__all__ = ["OnAlert", "UnknownMonitorChain", "run_monitor"]
+
+_log = structlog.get_logger("breakglass.detect")
+
+OnAlert = Callable[[Alert], None]
+
+
+class UnknownMonitorChain(PlanError):
+    """The plan has no chain of the name asked for."""
+
+
+def _chain_config(loaded_plan: LoadedPlan, chain: str) -> Chain:
+    config = loaded_plan.plan.chains.get(chain)
+    if config is None:
+        known = ", ".join(sorted(loaded_plan.plan.chains)) or "none"
+        raise UnknownMonitorChain(f"the plan has no chain {chain!r} (chains: {known})")
+    return config
+
+
+def _heads(
+    config: Chain, fetcher: BlockFetcher, poll_interval: float
+) -> AsyncIterable[tuple[BlockHeader, float]]:
+    ordered = sorted(config.rpc, key=lambda rpc: rpc.priority)
+    ws_url = next((rpc.ws.resolve() for rpc in ordered if rpc.ws is not None), None)
+    heads: AsyncIterable[tuple[BlockHeader, float]] = FollowHeads(
+        WsHeads(ws_url) if ws_url else None, PollHeads(fetcher, poll_interval)
+    )
+    if config.quorum:
+        heads = QuorumHeads(heads, fetcher, k=config.quorum)
+    return _primed(heads, fetcher)
+
+
+async def _primed(
+    heads: AsyncIterable[tuple[BlockHeader, float]], fetcher: BlockFetcher
+) -> AsyncIterator[tuple[BlockHeader, float]]:
+    """The current head first: a WebSocket only speaks at the next block, and a restarted
+    monitor should catch up from its checkpoint at once, not when the chain next moves."""
+    try:
+        yield await fetcher.header_by_number("latest"), time.perf_counter()
+    except ChainError as exc:
+        _log.warning("detect.no_initial_head", error=str(exc)[:200])
+    async for item in heads:
+        yield item
+
+
+async def run_monitor(
+    *,
+    loaded_plan: LoadedPlan,
+    chain: str,
+    sessions: sessionmaker[Session],
+    stop_event: asyncio.Event,
+    on_alert: OnAlert,
+    policy: AlertPolicy | None = None,
+    poll_interval: float = 0.5,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> None:
+    """Watch ``chain`` with the plan's rules until ``stop_event`` is set.
+
+    Args:
+        sessions: a migrated database; alerts and the checkpoint go there.
+        on_alert: called once per new, unsuppressed alert, after it is committed.
+        policy: suppression and correlation settings (defaults: :class:`AlertPolicy`).
+        poll_interval: seconds between head polls when no WebSocket endpoint works.
+
+    Raises:
+        PlanError: the chain is not in the plan, or its rules cannot run.
+        ConfigError: an endpoint URL refers to an unset environment variable.
+    """
+    config = _chain_config(loaded_plan, chain)
+    detector = Detector(chain, build_rules(loaded_plan, chain=chain))
+    endpoints = [
+        Endpoint(rpc.url.resolve(), priority=rpc.priority, weight=rpc.weight) for rpc in config.rpc
+    ]
+    pool = EndpointPool(endpoints, chain=chain)
+    try:
+        fetcher = BlockFetcher(pool, detector.fetch_spec())
+        reader = StateReader(pool)
+        calls = detector.state_calls()
+        book = AlertBook(policy or AlertPolicy())
+
+        async def sink(item: StreamEvent, session: Session) -> None:
+            if isinstance(item, BlockAdded):
+                state = await reader.read(item.hash, calls) if calls else {}
+                block_time = datetime.fromtimestamp(item.header.timestamp, UTC)
+                findings = detector.evaluate(item, state)
+                alerts = book.record(session, findings=findings, block_time=block_time, now=clock())
+            else:
+                retracted = book.retract(session, chain=item.chain, block_hash=item.hash)
+                if retracted:
+                    _log.warning(
+                        "detect.alerts_retracted",
+                        chain=chain,
+                        block=item.number,
+                        alerts=len(retracted),
+                    )
+                alerts = []
+            if alerts:
+                event.listen(session, "after_commit", lambda _s: _notify(alerts), once=True)
+
+        def _notify(alerts: list[Alert]) -> None:
+            for alert in alerts:
+                try:
+                    on_alert(alert)
+                except Exception as exc:  # a broken printer or channel must not stop watching
+                    _log.error("detect.on_alert_failed", alert=alert.dedupe_key, error=repr(exc))
+
+        stream = BlockStream(
+            chain=chain,
+            fetcher=fetcher,
+            checkpoints=CheckpointStore(sessions, chain),
+            sinks=[sink],
+            confirmations=config.confirmations,
+        )
+        _log.info("detect.monitor_started", chain=chain, rules=len(detector.rules))
+        await _until_stopped(stream.run(_heads(config, fetcher, poll_interval)), stop_event)
+    finally:
+        await pool.aclose()
+        _log.info("detect.monitor_stopped", chain=chain)
+
+
+async def _until_stopped(work: Coroutine[Any, Any, None], stop_event: asyncio.Event) -> None:
+    runner = asyncio.ensure_future(work)
+    stopper = asyncio.ensure_future(stop_event.wait())
+    try:
+        done, _ = await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        if runner in done:
+            runner.result()  # the head source ended or failed: say so
+    finally:
+        runner.cancel()
+        stopper.cancel()
+        await asyncio.gather(runner, stopper, return_exceptions=True)
