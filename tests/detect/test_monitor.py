@@ -53,9 +53,14 @@ def sessions(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
     engine.dispose()
 
 
-async def until(check: Callable[[], bool], timeout: float = 15.0) -> None:
+async def until(
+    check: Callable[[], bool], timeout: float = 15.0, task: asyncio.Task[None] | None = None
+) -> None:
     deadline = time.monotonic() + timeout
     while not check():
+        if task is not None and task.done():
+            task.result()  # the monitor stopped: raise what stopped it
+            raise AssertionError("the monitor returned before the check held")
         assert time.monotonic() < deadline, "timed out"
         await asyncio.sleep(0.02)
 
@@ -98,8 +103,8 @@ def test_pausing_the_token_stores_one_alert_and_reruns_add_none(
                 poll_interval=0.05,
             )
         )
-        await until(checkpoint_at(sessions, height(anvil)))
-        await until(checkpoint_at(sessions, await asyncio.to_thread(action)))
+        await until(checkpoint_at(sessions, height(anvil)), task=task)
+        await until(checkpoint_at(sessions, await asyncio.to_thread(action)), task=task)
         stop.set()
         await asyncio.wait_for(task, 5)
 

@@ -45,11 +45,23 @@ class WsHeads:
             reply = orjson.loads(await ws.recv())
             if not isinstance(reply, dict) or "result" not in reply:
                 raise BadChainData(f"newHeads subscription refused: {str(reply)[:200]}")
+            # A block mined between connecting and subscribing is never notified: ask for
+            # the latest block once, on the same connection, so no head is lost to the race.
+            latest = {
+                "jsonrpc": "2.0",
+                "id": 2,
+                "method": "eth_getBlockByNumber",
+                "params": ["latest", False],
+            }
+            await ws.send(orjson.dumps(latest))
             async for message in ws:
                 received_at = time.perf_counter()
                 try:
                     payload = orjson.loads(message)
-                    header = BlockHeader.from_rpc(payload["params"]["result"])
+                    raw = (
+                        payload["result"] if payload.get("id") == 2 else payload["params"]["result"]
+                    )
+                    header = BlockHeader.from_rpc(raw)
                 except (orjson.JSONDecodeError, KeyError, TypeError, BadChainData) as exc:
                     _log.warning("ingest.bad_head_notification", error=repr(exc)[:200])
                     continue
