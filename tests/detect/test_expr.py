@@ -339,3 +339,13 @@ def test_no_eval_exec_or_compile_in_the_package():
     package = pathlib.Path(expr.__file__).parent
     for path in package.glob("*.py"):
         assert not re.search(r"(?<![\w.])(eval|exec|compile)\(", path.read_text()), path
+
+
+def test_a_failing_constant_in_a_skippable_branch_fails_only_when_evaluated() -> None:
+    from breakglass.detect.expr import ExpressionError, compile_expression  # noqa: PLC0415
+
+    guarded = compile_expression("a and 1 // 0")
+    assert guarded.evaluate({"a": 0}) == 0
+    with pytest.raises(ExpressionError, match="division by zero"):
+        guarded.evaluate({"a": 1})
+    assert compile_expression("x if ok else 1 / 0").evaluate({"x": 3, "ok": True}) == 3

@@ -13,7 +13,7 @@ import pytest
 from web3 import Web3
 
 from breakglass.chain.pool import Endpoint, EndpointPool
-from breakglass.detect import Detector, Finding, RuleSetup, Target, registered_rules
+from breakglass.detect import Detector, Finding, RuleSetup, StateReader, Target, registered_rules
 from breakglass.devchain import Anvil
 from breakglass.ingest import BlockFetcher
 
@@ -26,14 +26,15 @@ MINTER_ROLE = Web3.keccak(text="MINTER_ROLE")
 def evaluate(anvil: Anvil) -> Iterator[Any]:
     loop = asyncio.new_event_loop()
     pool = EndpointPool([Endpoint(anvil.http_url)])
-    fetcher = BlockFetcher(pool)
 
     def run(detector: Detector, receipt: dict[str, Any]) -> list[Finding]:
-        async def fetch() -> Any:
-            header = await fetcher.header_by_hash(receipt["blockHash"])
-            return await fetcher.fetch("local", header)
+        async def go() -> list[Finding]:
+            fetcher = BlockFetcher(pool, detector.fetch_spec())
+            block = await fetcher.fetch("local", await fetcher.header_by_hash(receipt["blockHash"]))
+            state = await StateReader(pool).read(block.hash, detector.state_calls())
+            return detector.evaluate(block, state)
 
-        return detector.evaluate(loop.run_until_complete(fetch()))
+        return loop.run_until_complete(go())
 
     yield run
     loop.run_until_complete(pool.aclose())
@@ -145,3 +146,32 @@ def test_proxy_upgrade_admin_change_and_ownership(token: Any, evaluate: Any) -> 
     (finding,) = evaluate(owner_rule, receipt)
     assert finding.data == {"previousOwner": team.lower(), "newOwner": attacker.lower()}
     assert evaluate(upgraded, receipt) == []
+
+
+def test_upgraded_reads_the_implementation_slot(token: Any, evaluate: Any) -> None:
+    """A change of the EIP-1967 slot with no Upgraded event (written here with
+    ``anvil_setStorageAt``) is flagged; a block that leaves the slot alone is not."""
+    team = token.anvil.accounts[0]
+    proxy_admin = token.deploy(team, "ProxyAdmin")
+    checksum = Web3.to_checksum_address
+    proxy = token.deploy(
+        team, "TransparentUpgradeableProxy", checksum(token.address), checksum(proxy_admin), b""
+    )
+    upgraded = detector("upgraded", [("pool", proxy)])
+    (finding,) = evaluate(upgraded, token.last_receipt)  # the event; the slot is the baseline
+    assert finding.data == {"implementation": token.address}
+
+    def mined() -> dict[str, Any]:
+        token.anvil.rpc("evm_mine")
+        latest: dict[str, Any] = token.anvil.rpc("eth_getBlockByNumber", ["latest", False])
+        return {"blockHash": latest["hash"]}
+
+    assert evaluate(upgraded, mined()) == []  # nothing changed
+    rogue = "0x" + "66" * 20
+    slot = "0x360894a13ba1a3210667c828492db98dca3e2076cc3735a920a3ca505d382bbc"
+    token.anvil.rpc("anvil_setStorageAt", [proxy, slot, "0x" + rogue[2:].rjust(64, "0")])
+    (finding,) = evaluate(upgraded, mined())
+    assert finding.title == f"pool implementation changed to {rogue} without an Upgraded event"
+    assert finding.data == {"implementation": rogue, "previous": token.address, "source": "slot"}
+    assert finding.tx_hash is None
+    assert evaluate(upgraded, mined()) == []  # reported once

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+import breakglass.detect.plancheck  # noqa: F401 - registers the rules.params check
 from breakglass.plan import LoadedPlan, load_plan
 from breakglass.plan.checks import (
     CheckResult,
@@ -90,9 +91,9 @@ def _fixture_params(kind: str) -> list[object]:
 # -- every check has fixtures -------------------------------------------------------------
 
 
-def test_sixteen_checks_are_registered_in_checklist_order() -> None:
+def test_checks_are_registered_in_checklist_order() -> None:
     ids = [check.id for check in registered_checks()]
-    assert ids == [*CHECKLIST_ORDER, "plan.placeholders"]
+    assert ids == [*CHECKLIST_ORDER, "plan.placeholders", "rules.params"]
 
 
 @pytest.mark.parametrize("check", registered_checks(), ids=lambda check: check.id)

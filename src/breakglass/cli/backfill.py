@@ -1,4 +1,5 @@
-"""``breakglass backfill``: fetch a block range's logs of the plan's contracts, resumably."""
+"""``breakglass backfill``: fetch a block range's logs of the plan's contracts, resumably,
+and run the plan's log rules over them."""
 
 from __future__ import annotations
 
@@ -19,18 +20,40 @@ from rich.progress import (
 
 from breakglass.chain.pool import Endpoint, EndpointPool
 from breakglass.cli.console import err, out
+from breakglass.errors import PlanError
 from breakglass.plan import load_plan
 from breakglass.settings import Settings
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from breakglass.detect.replay import LogReplay
     from breakglass.ingest.backfill import (
         BackfillCheckpoint,
         BackfillProgress,
         BackfillResult,
         PlanTarget,
     )
+    from breakglass.plan.loader import LoadedPlan
 
-__all__ = ["backfill_command"]
+__all__ = ["backfill_command", "chain_pool"]
+
+
+def chain_pool(loaded: LoadedPlan, chain: str) -> EndpointPool:
+    """The endpoints of the plan's chain ``chain``; the caller closes the pool.
+
+    Raises:
+        PlanError: the plan has no such chain.
+        ConfigError: an endpoint URL refers to an unset environment variable.
+    """
+    config = loaded.plan.chains.get(chain)
+    if config is None:
+        known = ", ".join(sorted(loaded.plan.chains)) or "none"
+        raise PlanError(f"the plan has no chain {chain!r} (chains: {known})")
+    endpoints = [
+        Endpoint(rpc.url.resolve(), priority=rpc.priority, weight=rpc.weight) for rpc in config.rpc
+    ]
+    return EndpointPool(endpoints, chain=chain)
 
 
 def backfill_command(
@@ -49,8 +72,10 @@ def backfill_command(
 ) -> None:
     """Fetch every log of the plan's contracts on CHAIN in blocks FROM..TO, in order.
 
-    Progress is saved after each chunk: running the same command again resumes where it
-    stopped. Exit 0 when done, 2 on bad input.
+    The plan's log rules of CHAIN run over those logs and what they find is stored as
+    alerts; state, transaction and trace rules do not run in a backfill. Progress is saved
+    after each chunk: running the same command again resumes where it stopped. Exit 0 when
+    done, 2 on bad input.
     """
     # SQLAlchemy and Alembic take a second to import; other commands should not pay for it.
     from breakglass import store  # noqa: PLC0415
@@ -62,22 +87,25 @@ def backfill_command(
     )
 
     end = _parse_to(to)
-    target = plan_target(load_plan(plan_file), chain)
+    loaded = load_plan(plan_file)
+    target = plan_target(loaded, chain)
     check_range(chain, start, end)
 
     url = Settings().resolved_database_url()
     store.upgrade(url)
     engine = store.make_engine(url)
     try:
-        checkpoint = BackfillCheckpoint(
-            store.session_factory(engine), backfill_key(chain, start, end)
-        )
-        result, decoded = asyncio.run(
-            _run(target, chain, start, end, checkpoint, concurrency, initial_range)
+        sessions = store.session_factory(engine)
+        checkpoint = BackfillCheckpoint(sessions, backfill_key(chain, start, end))
+        result, decoded, replay = asyncio.run(
+            _run(
+                loaded, target, chain, start, end, checkpoint, sessions, concurrency, initial_range
+            )
         )
     finally:
         engine.dispose()
     _summary(chain, target, result, decoded)
+    _rules_summary(loaded, chain, replay)
 
 
 def _parse_to(value: str) -> int | Literal["latest"]:
@@ -91,27 +119,33 @@ def _parse_to(value: str) -> int | Literal["latest"]:
 
 
 async def _run(
+    loaded: LoadedPlan,
     target: PlanTarget,
     chain: str,
     start: int,
     end: int | Literal["latest"],
     checkpoint: BackfillCheckpoint,
+    sessions: sessionmaker[Session],
     concurrency: int,
     initial_range: int,
-) -> tuple[BackfillResult, int]:
-    from breakglass.ingest.backfill import backfill  # noqa: PLC0415 - see backfill_command
+) -> tuple[BackfillResult, int, LogReplay | None]:
+    from breakglass.detect.replay import log_replay  # noqa: PLC0415 - see backfill_command
+    from breakglass.ingest.backfill import backfill  # noqa: PLC0415
 
-    endpoints = [
-        Endpoint(rpc.url.resolve(), priority=rpc.priority, weight=rpc.weight)
-        for rpc in target.chain.rpc
-    ]
-    pool = EndpointPool(endpoints)
+    pool = chain_pool(loaded, chain)
     decoded = 0
     began = time.monotonic()
+    try:
+        replay = log_replay(loaded_plan=loaded, chain=chain, pool=pool, sessions=sessions)
+    except BaseException:
+        await pool.aclose()
+        raise
 
     async def on_logs(_from: int, _to: int, logs: list[dict[str, Any]]) -> None:
         nonlocal decoded
         decoded += target.count_decoded(logs)
+        if replay is not None:
+            await replay.on_logs(logs)
 
     columns = (
         TextColumn("[bold]{task.description}"),
@@ -143,7 +177,7 @@ async def _run(
             )
         finally:
             await pool.aclose()
-    return result, decoded
+    return result, decoded, replay
 
 
 def _summary(chain: str, target: PlanTarget, result: BackfillResult, decoded: int) -> None:
@@ -163,4 +197,17 @@ def _summary(chain: str, target: PlanTarget, result: BackfillResult, decoded: in
         f"blocks {result.blocks}, logs {result.logs}, decoded {decoded}, "
         f"undecoded {result.logs - decoded}, elapsed {result.elapsed:.2f} s, "
         f"rate {result.rate:.0f} logs/s, chunks {result.chunks}, splits {result.splits}"
+    )
+
+
+def _rules_summary(loaded: LoadedPlan, chain: str, replay: LogReplay | None) -> None:
+    skipped = "state, transaction and trace rules do not run in a backfill"
+    if replay is None:
+        if loaded.plan.rules:
+            out.print(f"rules: no log rules on {escape(chain)}; {skipped}")
+        return
+    count = len(replay.detector.rules)
+    out.print(
+        f"rules: {count} log rule{'s' * (count != 1)}, findings {replay.findings}, "
+        f"new alerts {replay.alerts} ({skipped})"
     )

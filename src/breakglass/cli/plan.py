@@ -55,6 +55,7 @@ def check_command(
 ) -> None:
     """Say what the plan lacks. Exit 0 when it passes, 1 when a check fails, 2 on bad input."""
     today = _parse_day(as_of)
+    _register_detect_checks()
     try:
         report = check_plan(load_plan(plan_file), today=today)
     except PlanLoadError as exc:
@@ -76,7 +77,14 @@ def check_command(
 @app.command("checks-doc")
 def checks_doc_command() -> None:
     """Print the reference of every plan check as Markdown (docs/plan-checks.md)."""
+    _register_detect_checks()
     out.print(render_checks_markdown(), markup=False, end="")
+
+
+def _register_detect_checks() -> None:
+    """Register the checks of other domains; imported here, not at the top, because
+    detection pulls in SQLAlchemy, which every other command would pay for at start."""
+    from breakglass.detect import plancheck  # noqa: F401, PLC0415 - importing registers it
 
 
 def _parse_day(value: str | None) -> date:

@@ -48,6 +48,30 @@ process.stdin.on("end", () => {
 });
 """
 
+# The same, resolving imports such as ``@openzeppelin/contracts/...`` under ``argv[2]`` (a
+# ``node_modules`` directory); a path that climbs out of it is refused.
+_NODE_SCRIPT_IMPORTS = """
+const solc = require(process.argv[1]);
+const fs = require("fs");
+const path = require("path");
+const root = path.resolve(process.argv[2]);
+function findImports(name) {
+  const file = path.resolve(root, name);
+  if (!file.startsWith(root + path.sep)) return { error: "import outside node_modules: " + name };
+  try {
+    return { contents: fs.readFileSync(file, "utf8") };
+  } catch (e) {
+    return { error: "not found in " + root + ": " + name };
+  }
+}
+const chunks = [];
+process.stdin.on("data", (c) => chunks.push(c));
+process.stdin.on("end", () => {
+  const input = Buffer.concat(chunks).toString("utf8");
+  process.stdout.write(solc.compile(input, { import: findImports }));
+});
+"""
+
 
 class CompileError(BreakglassError):
     """Solidity could not be compiled (solc's formatted messages are in the text)."""
@@ -113,13 +137,16 @@ def _write_cache(path: Path, raw: bytes) -> None:
         return  # A read-only tree only costs speed.
 
 
-def _run_solcjs(solc_dir: Path, standard_input: bytes) -> bytes:
+def _run_solcjs(solc_dir: Path, standard_input: bytes, imports: Path | None = None) -> bytes:
     node = shutil.which("node")
     if node is None:
         raise CompileError("node not found on PATH; solcjs needs Node.js")
+    command = [node, "-e", _NODE_SCRIPT, str(solc_dir)]
+    if imports is not None:
+        command = [node, "-e", _NODE_SCRIPT_IMPORTS, str(solc_dir), str(imports)]
     try:
         result = subprocess.run(
-            [node, "-e", _NODE_SCRIPT, str(solc_dir)],
+            command,
             input=standard_input,
             capture_output=True,
             timeout=_TIMEOUT,
@@ -157,12 +184,18 @@ def _check_errors(output: Mapping[str, Any]) -> None:
 
 
 def compile_sources(
-    sources: Mapping[str, str], *, optimize: bool = True, runs: int = 200
+    sources: Mapping[str, str],
+    *,
+    optimize: bool = True,
+    runs: int = 200,
+    node_imports: bool = False,
 ) -> dict[str, CompiledContract]:
     """Compile Solidity sources (file name → source text) and return contract name → result.
 
     When two files define a contract of the same name, the later file (by name) wins under
-    the bare name; every contract is also available as ``"File.sol:Name"``.
+    the bare name; every contract is also available as ``"File.sol:Name"``. With
+    ``node_imports``, imports such as ``@openzeppelin/contracts/...`` are read from the
+    ``node_modules`` that holds solcjs (the cache key then includes that directory).
 
     Raises:
         CompileError: solcjs is missing or failed, or solc reported errors (its formatted
@@ -172,12 +205,15 @@ def compile_sources(
         raise CompileError("no sources to compile")
     solc_dir = find_solcjs()
     standard_input = _standard_input(sources, optimize=optimize, runs=runs)
+    imports = solc_dir.parent if node_imports else None
     digest = hashlib.sha256(_solc_version(solc_dir).encode() + b"\0" + standard_input)
+    if imports is not None:
+        digest.update(b"\0imports:" + str(imports.resolve()).encode())
     cache_path = _cache_dir() / f"{digest.hexdigest()}.json"
 
     output = _read_cache(cache_path)
     if output is None:
-        raw = _run_solcjs(solc_dir, standard_input)
+        raw = _run_solcjs(solc_dir, standard_input, imports)
         try:
             parsed = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
@@ -217,6 +253,8 @@ def load_source(name: str) -> str:
     return path.read_text(encoding="utf-8")
 
 
-def compile_file(name: str, *, optimize: bool = True) -> dict[str, CompiledContract]:
+def compile_file(
+    name: str, *, optimize: bool = True, node_imports: bool = False
+) -> dict[str, CompiledContract]:
     """Compile one bundled source (e.g. ``"EventStorm.sol"``), see :func:`compile_sources`."""
-    return compile_sources({name: load_source(name)}, optimize=optimize)
+    return compile_sources({name: load_source(name)}, optimize=optimize, node_imports=node_imports)

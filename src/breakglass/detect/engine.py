@@ -67,7 +67,11 @@ class Detector:
                 groups.setdefault(id(rule.codec), (rule.codec, []))[1].append(rule)
             self._by_key[key] = list(groups.values())
         self._by_tx = dict(by_tx)
-        self._tracers = [r for r in self.rules if _overrides(r, "on_trace")]
+        # ``needs`` is read from the instance: one rule class may need traces only for some
+        # configurations (large-outflow watching native value).
+        self._tracers = [
+            r for r in self.rules if _overrides(r, "on_trace") and Needs.TRACES in r.needs
+        ]
         self._block_rules = [r for r in self.rules if _overrides(r, "on_block")]
         self._failures = {rule.rule_id: 0 for rule in self.rules}
 
@@ -89,7 +93,7 @@ class Detector:
             transactions=bool(needs & Needs.TRANSACTIONS) or bool(self._by_tx),
             logs=True,
             receipts=bool(needs & Needs.RECEIPTS),
-            traces=bool(needs & Needs.TRACES) or bool(self._tracers),
+            traces=bool(self._tracers),
             # State is read by view calls, not from the block: it does not widen the logs.
             addresses=addresses
             if not needs & ~(Needs.LOGS | Needs.STATE) and not self._by_tx

@@ -84,7 +84,7 @@ class Rule:
     confidence: ClassVar[Confidence]
     description: ClassVar[str]
     recommendation: ClassVar[str]
-    needs: ClassVar[Needs] = Needs.LOGS
+    needs: Needs = Needs.LOGS  # an instance may need more, e.g. traces for some params
     events: ClassVar[tuple[Mapping[str, Any], ...]] = ()
     Params: ClassVar[type[RuleParams]] = RuleParams
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from pydantic import ValidationError
 
-from breakglass.detect.rule import Rule, RuleSetup, Target, registered_rules
+from breakglass.detect.rule import Rule, RuleSetup, Target, load_plugins, registered_rules
 from breakglass.errors import PlanError
 from breakglass.plan.issues import format_path
 from breakglass.plan.loader import LoadedPlan
@@ -35,6 +35,7 @@ def _setups(
     loaded: LoadedPlan, chain: str | None
 ) -> tuple[list[tuple[int, type[Rule], RuleSetup]], list[RuleProblem]]:
     plan = loaded.plan
+    load_plugins()  # third-party rule types are as good as built-ins in a plan
     known = registered_rules()
     built: list[tuple[int, type[Rule], RuleSetup]] = []
     problems: list[RuleProblem] = []

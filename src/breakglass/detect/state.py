@@ -19,7 +19,7 @@ from breakglass.chain.errors import RpcError
 from breakglass.chain.pool import EndpointPool
 from breakglass.errors import ConfigError
 
-__all__ = ["StateCall", "StateReader"]
+__all__ = ["StateCall", "StateReader", "StorageRead"]
 
 _SIGNATURE = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)\(([^()]*)\)$")
 
@@ -56,6 +56,31 @@ class StateCall:
         return values[0] if len(values) == 1 else tuple(values)
 
 
+@dataclass(frozen=True, slots=True, init=False)
+class StorageRead(StateCall):
+    """The 32-byte storage word at ``slot`` of ``address``, read with ``eth_getStorageAt``
+    in the same batch as the view calls and decoded as a ``uint256``."""
+
+    slot: int = 0
+
+    def __init__(self, address: str, slot: int) -> None:
+        object.__setattr__(self, "address", address.lower())
+        object.__setattr__(self, "signature", f"storage[{slot:#x}]")
+        object.__setattr__(self, "args", ())
+        object.__setattr__(self, "returns", ("uint256",))
+        object.__setattr__(self, "_arg_types", ())
+        object.__setattr__(self, "slot", slot)
+
+    def request(self, block: Mapping[str, str]) -> tuple[str, list[Any]]:
+        return "eth_getStorageAt", [self.address, f"{self.slot:#x}", block]
+
+
+def _request(call: StateCall, block: Mapping[str, str]) -> tuple[str, list[Any]]:
+    if isinstance(call, StorageRead):
+        return call.request(block)
+    return "eth_call", [{"to": call.address, "data": call.calldata()}, block]
+
+
 @dataclass
 class StateReader:
     pool: EndpointPool
@@ -71,9 +96,7 @@ class StateReader:
         if not unique:
             return {}
         block = {"blockHash": block_hash}
-        batch = [
-            ("eth_call", [{"to": call.address, "data": call.calldata()}, block]) for call in unique
-        ]
+        batch = [_request(call, block) for call in unique]
         try:
             raw = await self.pool.batch(batch)
         except RpcError:
@@ -83,9 +106,7 @@ class StateReader:
 
     async def _single(self, call: StateCall, block: Mapping[str, str]) -> Any:
         try:
-            return await self.pool.request(
-                "eth_call", [{"to": call.address, "data": call.calldata()}, block]
-            )
+            return await self.pool.request(*_request(call, block))
         except RpcError:
             return None
 

@@ -144,6 +144,7 @@ class _Compiler:
         self.inside_view = inside_view
         self.names: set[str] = set()
         self.views: dict[str, ViewCall] = {}
+        self.conditional_depth = 0  # > 0 inside a branch that may never be evaluated
 
     def fail(self, node: ast.AST, reason: str) -> ExpressionError:
         offset = getattr(node, "col_offset", 0)
@@ -170,8 +171,20 @@ class _Compiler:
             return _Node(fn)
         try:
             return _constant(fn(_EMPTY, _EMPTY))
-        except Exception as exc:  # an error in a constant part is a compile-time error
+        except Exception as exc:
+            if self.conditional_depth:
+                # A short circuit (``a and 1 // 0``) may never reach it: as in Python, it
+                # fails only if evaluated.
+                return _Node(fn)
             raise self.fail(node, wrap(self.text, exc).reason) from None
+
+    def branches(self, nodes: list[ast.expr]) -> list[_Node]:
+        """Build operands that are evaluated only on some paths."""
+        self.conditional_depth += 1
+        try:
+            return [self.build(node) for node in nodes]
+        finally:
+            self.conditional_depth -= 1
 
     def build(self, node: ast.expr) -> _Node:
         handler = _HANDLERS.get(type(node))
@@ -306,12 +319,12 @@ class _Compiler:
         return self.fold(node, fn, [left, *rights])
 
     def boolean(self, node: ast.BoolOp) -> _Node:
-        operands = [self.build(value) for value in node.values]
+        operands = [self.build(node.values[0]), *self.branches(node.values[1:])]
         fn = closures.boolop(isinstance(node.op, ast.And), [o.fn for o in operands])
         return self.fold(node, fn, operands)
 
     def conditional(self, node: ast.IfExp) -> _Node:
-        parts = [self.build(node.test), self.build(node.body), self.build(node.orelse)]
+        parts = [self.build(node.test), *self.branches([node.body, node.orelse])]
         return self.fold(node, closures.conditional(*(p.fn for p in parts)), parts)
 
     def call(self, node: ast.Call) -> _Node:
