@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from breakglass.detect.correlate import correlate, recompute, stage_of
 from breakglass.detect.finding import Confidence, Finding, Severity
 from breakglass.detect.rule import registered_rules
+from breakglass.plan.models import Plan
 from breakglass.store import (
     AlertOutcome,
     AlertRecord,
@@ -70,6 +71,21 @@ class AlertPolicy:
 
     def grouping(self, rule: str) -> Grouping:
         return self.rules.get(rule, self.default)
+
+    @classmethod
+    def from_plan(cls, plan: Plan) -> AlertPolicy:
+        """The plan's ``alerting:`` section, with each rule's own overrides."""
+        alerting = plan.alerting
+        default = Grouping(alerting.suppress_for, GroupBy(alerting.group_by.value))
+        overrides = {
+            rule.id: Grouping(
+                rule.suppress_for or default.suppress_for,
+                GroupBy(rule.group_by.value) if rule.group_by else default.group_by,
+            )
+            for rule in plan.rules
+            if rule.suppress_for is not None or rule.group_by is not None
+        }
+        return cls(default=default, rules=overrides, correlate_within=alerting.correlate_within)
 
 
 @dataclass(frozen=True, slots=True)

@@ -100,7 +100,7 @@ async def run_monitor(
     Args:
         sessions: a migrated database; alerts and the checkpoint go there.
         on_alert: called once per new, unsuppressed alert, after it is committed.
-        policy: suppression and correlation settings (defaults: :class:`AlertPolicy`).
+        policy: suppression and correlation settings (default: the plan's ``alerting:``).
         poll_interval: seconds between head polls when no WebSocket endpoint works.
 
     Raises:
@@ -117,7 +117,7 @@ async def run_monitor(
         fetcher = BlockFetcher(pool, detector.fetch_spec())
         reader = StateReader(pool)
         calls = detector.state_calls()
-        book = AlertBook(policy or AlertPolicy())
+        book = AlertBook(policy or AlertPolicy.from_plan(loaded_plan.plan))
 
         async def sink(item: StreamEvent, session: Session) -> None:
             if isinstance(item, BlockAdded):

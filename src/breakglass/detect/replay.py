@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from breakglass.chain.pool import EndpointPool
-from breakglass.detect.alerts import AlertBook
+from breakglass.detect.alerts import AlertBook, AlertPolicy
 from breakglass.detect.engine import Detector
 from breakglass.detect.finding import Finding
 from breakglass.detect.rule import Rule, load_plugins
@@ -194,4 +194,5 @@ def log_replay(
     rules = [rule for rule in build_rules(loaded_plan, chain=chain) if any(rule.log_keys())]
     if not rules:
         return None
-    return LogReplay(_LogDetector(chain, rules), BlockFetcher(pool), sessions)
+    book = AlertBook(AlertPolicy.from_plan(loaded_plan.plan))
+    return LogReplay(_LogDetector(chain, rules), BlockFetcher(pool), sessions, book)

@@ -13,7 +13,14 @@ from breakglass.plan.models.chain import (
     SafeSigner,
     Signer,
 )
-from breakglass.plan.models.detection import Likelihood, Rule, Scenario, Severity
+from breakglass.plan.models.detection import (
+    AlertGrouping,
+    Alerting,
+    Likelihood,
+    Rule,
+    Scenario,
+    Severity,
+)
 from breakglass.plan.models.org import Contact, ContactKind, Mitigation, Person, Role
 from breakglass.plan.models.plan import Plan
 from breakglass.plan.models.policy import (
@@ -50,6 +57,8 @@ from breakglass.plan.models.response import (
 
 __all__ = [
     "Address",
+    "AlertGrouping",
+    "Alerting",
     "Audience",
     "CallStep",
     "CauseCoverage",

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
 from pydantic import Field
 
-from breakglass.plan.models.base import Flag, Name, PlanModel
+from breakglass.plan.models.base import Duration, Flag, Name, PlanModel
 
-__all__ = ["Likelihood", "Rule", "Scenario", "Severity"]
+__all__ = ["AlertGrouping", "Alerting", "Likelihood", "Rule", "Scenario", "Severity"]
 
 
 class Severity(StrEnum):
@@ -18,6 +19,29 @@ class Severity(StrEnum):
     MEDIUM = "medium"
     LOW = "low"
     INFO = "info"
+
+
+class AlertGrouping(StrEnum):
+    """What makes two firings of one rule the same page."""
+
+    CONTRACT = "contract"
+    TX = "tx"
+
+
+class Alerting(PlanModel):
+    """How findings become pages: one exploit should not page a thousand times."""
+
+    suppress_for: Duration = Field(
+        default=timedelta(minutes=10),
+        description="After a page, further firings of the rule on the same group are recorded "
+        "but not paged for this long (block time).",
+    )
+    group_by: AlertGrouping = AlertGrouping.CONTRACT
+    correlate_within: Duration = Field(
+        default=timedelta(minutes=30),
+        description="Findings sharing a transaction or addresses within this window form one "
+        "incident candidate.",
+    )
 
 
 class Rule(PlanModel):
@@ -31,6 +55,12 @@ class Rule(PlanModel):
     severity: Severity = Severity.HIGH
     description: str | None = None
     enabled: Flag = True
+    suppress_for: Duration | None = Field(
+        default=None, description="Overrides alerting.suppress_for for this rule."
+    )
+    group_by: AlertGrouping | None = Field(
+        default=None, description="Overrides alerting.group_by for this rule."
+    )
 
 
 class Likelihood(StrEnum):

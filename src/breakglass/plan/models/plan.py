@@ -8,7 +8,7 @@ from pydantic import Field
 
 from breakglass.plan.models.base import Name, PlanModel
 from breakglass.plan.models.chain import Chain, Contract, Dependency, Signer
-from breakglass.plan.models.detection import Rule, Scenario
+from breakglass.plan.models.detection import Alerting, Rule, Scenario
 from breakglass.plan.models.org import Person, Role
 from breakglass.plan.models.policy import (
     CompensationPolicy,
@@ -36,6 +36,7 @@ class Plan(PlanModel):
     signers: dict[Name, Signer] = Field(default_factory=dict)
     dependencies: dict[Name, Dependency] = Field(default_factory=dict)
     rules: list[Rule] = Field(default_factory=list)
+    alerting: Alerting = Field(default_factory=Alerting)
     playbooks: list[Playbook] = Field(default_factory=list)
     channels: dict[Name, Channel] = Field(default_factory=dict)
     communication: Communication | None = None
