@@ -329,7 +329,8 @@ def test_yaml_rules_from_a_plan(tmp_path: Path) -> None:
 
 def test_plan_doc_examples_validate() -> None:
     text = (Path(__file__).parents[2] / "docs" / "plan.md").read_text()
-    examples = re.findall(r"```yaml\n(.*?)```", text.split("## YAML rules")[1], re.DOTALL)
+    section = text.split("## YAML rules")[1].split("\n## ")[0]
+    examples = re.findall(r"```yaml\n(.*?)```", section, re.DOTALL)
     assert len(examples) == 5
     for example in examples:
         (rule,) = yaml.safe_load(example)
