@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from web3 import Web3
 
+from breakglass.chain.pool import Endpoint, EndpointPool
+from breakglass.detect import Detector, Finding, StateReader
 from breakglass.devchain import Anvil
+from breakglass.ingest import BlockFetcher
 from breakglass.nodepkgs import find_node_file
 
 ARTIFACT = Path("node_modules/@openzeppelin/contracts/build/contracts/ERC20PresetMinterPauser.json")
@@ -75,3 +80,23 @@ def token(anvil: Anvil) -> Token:
 def make_token(anvil: Anvil) -> Any:
     """Deploys a fresh token on each call."""
     return lambda: Token(anvil)
+
+
+@pytest.fixture
+def evaluate(anvil: Anvil) -> Iterator[Any]:
+    """Evaluate a detector on the block of a receipt: fetched by its spec, state read at it."""
+    loop = asyncio.new_event_loop()
+    pool = EndpointPool([Endpoint(anvil.http_url)])
+
+    def run(detector: Detector, receipt: dict[str, Any]) -> list[Finding]:
+        async def go() -> list[Finding]:
+            fetcher = BlockFetcher(pool, detector.fetch_spec())
+            block = await fetcher.fetch("local", await fetcher.header_by_hash(receipt["blockHash"]))
+            state = await StateReader(pool).read(block.hash, detector.state_calls())
+            return detector.evaluate(block, state)
+
+        return loop.run_until_complete(go())
+
+    yield run
+    loop.run_until_complete(pool.aclose())
+    loop.close()

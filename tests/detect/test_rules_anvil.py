@@ -5,40 +5,16 @@ Each rule has a transaction it must flag and one it must not.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from web3 import Web3
 
-from breakglass.chain.pool import Endpoint, EndpointPool
-from breakglass.detect import Detector, Finding, RuleSetup, StateReader, Target, registered_rules
-from breakglass.devchain import Anvil
-from breakglass.ingest import BlockFetcher
+from breakglass.detect import Detector, RuleSetup, Target, registered_rules
 
 pytestmark = pytest.mark.chain
 
 MINTER_ROLE = Web3.keccak(text="MINTER_ROLE")
-
-
-@pytest.fixture
-def evaluate(anvil: Anvil) -> Iterator[Any]:
-    loop = asyncio.new_event_loop()
-    pool = EndpointPool([Endpoint(anvil.http_url)])
-
-    def run(detector: Detector, receipt: dict[str, Any]) -> list[Finding]:
-        async def go() -> list[Finding]:
-            fetcher = BlockFetcher(pool, detector.fetch_spec())
-            block = await fetcher.fetch("local", await fetcher.header_by_hash(receipt["blockHash"]))
-            state = await StateReader(pool).read(block.hash, detector.state_calls())
-            return detector.evaluate(block, state)
-
-        return loop.run_until_complete(go())
-
-    yield run
-    loop.run_until_complete(pool.aclose())
-    loop.close()
 
 
 def detector(kind: str, targets: list[tuple[str, str]], **params: Any) -> Detector:
