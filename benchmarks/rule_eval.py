@@ -25,19 +25,22 @@ from decode_throughput import _best, _generate
 from web3 import Web3
 
 from breakglass.chain.codec import LogCodec
-from breakglass.detect import Detector, RuleSetup, Target, registered_rules
+from breakglass.detect import Detector, Rule, configured_rule
 from breakglass.devchain import Anvil
 from breakglass.ingest.events import BlockAdded, BlockHeader
 from breakglass.logs import configure_logging
 
 
-def _rules(storm: str) -> list:  # type: ignore[type-arg]
-    known = registered_rules()
+def _rules(storm: str) -> list[Rule]:
     rules = []
     for i in range(20):  # every Transfer matches these: the token is EventStorm itself
-        watched = tuple(Target(f"vault{i}-{k}", f"0x{i:02x}{k:038x}") for k in range(5))
-        params = known["large-outflow"].Params.model_validate({"token": storm, "threshold": 1})
-        rules.append(known["large-outflow"](RuleSetup(f"outflow-{i}", "local", watched, params)))
+        watched = [(f"vault{i}-{k}", f"0x{i:02x}{k:038x}") for k in range(5)]
+        params = {"token": storm, "threshold": 1}
+        rules.append(
+            configured_rule(
+                "large-outflow", watched, chain="local", rule_id=f"outflow-{i}", params=params
+            )
+        )
     kinds = [
         "paused",
         "unpaused",
@@ -48,9 +51,8 @@ def _rules(storm: str) -> list:  # type: ignore[type-arg]
     ]
     for i in range(30):
         kind = kinds[i % len(kinds)]
-        target = Target("storm", storm) if i % 2 else Target(f"other{i}", f"0x{i + 100:040x}")
-        params = known[kind].Params.model_validate({})
-        rules.append(known[kind](RuleSetup(f"{kind}-{i}", "local", (target,), params)))
+        target = ("storm", storm) if i % 2 else (f"other{i}", f"0x{i + 100:040x}")
+        rules.append(configured_rule(kind, [target], chain="local", rule_id=f"{kind}-{i}"))
     return rules
 
 

@@ -19,7 +19,7 @@ import orjson
 from decode_throughput import _best, _generate
 from web3 import Web3
 
-from breakglass.detect import Detector, RuleSetup, Target, registered_rules
+from breakglass.detect import Detector, configured_rule
 from breakglass.devchain import Anvil
 from breakglass.ingest.events import BlockAdded, BlockHeader
 from breakglass.logs import configure_logging
@@ -28,16 +28,12 @@ KINDS = ("paused", "unpaused", "role-granted", "upgraded", "ownership-transferre
 
 
 def _detector(storm: str, watched: int) -> Detector:
-    known = registered_rules()
-    others = [Target(f"c{i}", f"0x{i + 1:040x}") for i in range(watched - 1)]
-    targets = (Target("storm", storm), *others)
-    rules = []
-    for kind in KINDS:
-        params = known[kind].Params.model_validate({})
-        rules.append(known[kind](RuleSetup(kind, "local", targets, params)))
-    outflow = known["large-outflow"]
-    params = outflow.Params.model_validate({"token": storm, "threshold": 10**30})
-    rules.append(outflow(RuleSetup("outflow", "local", targets, params)))
+    targets = [("storm", storm), *((f"c{i}", f"0x{i + 1:040x}") for i in range(watched - 1))]
+    rules = [configured_rule(kind, targets, chain="local", rule_id=kind) for kind in KINDS]
+    params = {"token": storm, "threshold": 10**30}
+    rules.append(
+        configured_rule("large-outflow", targets, chain="local", rule_id="outflow", params=params)
+    )
     return Detector("local", rules)
 
 

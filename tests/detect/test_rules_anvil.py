@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from web3 import Web3
 
-from breakglass.detect import Detector, RuleSetup, Target, registered_rules
+from breakglass.detect import Detector
+from breakglass.detect.setup import rule_detector
 
 pytestmark = pytest.mark.chain
 
@@ -18,14 +19,7 @@ MINTER_ROLE = Web3.keccak(text="MINTER_ROLE")
 
 
 def detector(kind: str, targets: list[tuple[str, str]], **params: Any) -> Detector:
-    cls = registered_rules()[kind]
-    setup = RuleSetup(
-        rule_id=f"my-{kind}",
-        chain="local",
-        targets=tuple(Target(name, address.lower()) for name, address in targets),
-        params=cls.Params.model_validate(params),
-    )
-    return Detector("local", [cls(setup)])
+    return rule_detector(kind, targets, chain="local", params=params)
 
 
 def test_paused_and_unpaused(token: Any, evaluate: Any) -> None:

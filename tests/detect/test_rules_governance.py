@@ -10,7 +10,8 @@ import pytest
 from web3 import Web3
 
 from breakglass.contracts import compile_file
-from breakglass.detect import Detector, RuleSetup, Target, registered_rules
+from breakglass.detect import Detector
+from breakglass.detect.setup import rule_detector
 from breakglass.detect.traces import selector_of
 from breakglass.devchain import Anvil
 
@@ -20,14 +21,7 @@ ZERO32 = b"\0" * 32
 
 
 def detector(kind: str, targets: list[tuple[str, str]], **params: Any) -> Detector:
-    cls = registered_rules()[kind]
-    setup = RuleSetup(
-        rule_id=f"my-{kind}",
-        chain="local",
-        targets=tuple(Target(name, address.lower()) for name, address in targets),
-        params=cls.Params.model_validate(params),
-    )
-    return Detector("local", [cls(setup)])
+    return rule_detector(kind, targets, chain="local", params=params)
 
 
 def later(anvil: Anvil, seconds: int) -> None:

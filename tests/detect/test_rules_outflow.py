@@ -13,7 +13,8 @@ from pydantic import ValidationError
 from web3 import Web3
 
 from breakglass.contracts import compile_file
-from breakglass.detect import Detector, RuleSetup, Target, registered_rules
+from breakglass.detect import Detector, registered_rules
+from breakglass.detect.setup import rule_detector
 from breakglass.nodepkgs import find_node_file
 
 pytestmark = pytest.mark.chain
@@ -22,14 +23,9 @@ E18 = 10**18
 
 
 def detector(targets: list[tuple[str, str]], **params: Any) -> Detector:
-    cls = registered_rules()["large-outflow"]
-    setup = RuleSetup(
-        rule_id="my-outflow",
-        chain="local",
-        targets=tuple(Target(name, address.lower()) for name, address in targets),
-        params=cls.Params.model_validate(params),
+    return rule_detector(
+        "large-outflow", targets, chain="local", rule_id="my-outflow", params=params
     )
-    return Detector("local", [cls(setup)])
 
 
 def deploy(token: Any, abi: Any, bytecode: str, *args: Any) -> Any:

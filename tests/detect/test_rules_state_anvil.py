@@ -19,7 +19,8 @@ from web3 import Web3
 
 from breakglass.chain.pool import Endpoint, EndpointPool
 from breakglass.contracts import compile_file
-from breakglass.detect import Detector, Finding, RuleSetup, StateReader, Target, registered_rules
+from breakglass.detect import Detector, Finding, StateReader, registered_rules
+from breakglass.detect.setup import rule_detector
 from breakglass.devchain import Anvil
 from breakglass.errors import PlanError
 from breakglass.ingest import BlockFetcher
@@ -87,14 +88,7 @@ def chain(anvil: Anvil, token: Any) -> Iterator[Chain]:
 
 
 def detector(kind: str, targets: list[tuple[str, str]], **params: Any) -> Detector:
-    cls = registered_rules()[kind]
-    setup = RuleSetup(
-        rule_id=f"my-{kind}",
-        chain="local",
-        targets=tuple(Target(name, str(address).lower()) for name, address in targets),
-        params=cls.Params.model_validate(params),
-    )
-    return Detector("local", [cls(setup)])
+    return rule_detector(kind, targets, chain="local", params=params)
 
 
 def npm_artifact(relpath: str) -> dict[str, Any]:

@@ -19,7 +19,8 @@ from web3 import Web3
 
 from breakglass.chain.pool import Endpoint, EndpointPool
 from breakglass.contracts import compile_file
-from breakglass.detect import Detector, Finding, RuleSetup, Target, registered_rules
+from breakglass.detect import Detector, Finding
+from breakglass.detect.setup import rule_detector
 from breakglass.devchain import Anvil
 from breakglass.ingest import BlockFetcher
 from breakglass.nodepkgs import find_node_file
@@ -51,14 +52,7 @@ def evaluate(anvil: Anvil) -> Iterator[Evaluate]:
 
 
 def detector(kind: str, targets: list[tuple[str, str]], **params: Any) -> Detector:
-    cls = registered_rules()[kind]
-    setup = RuleSetup(
-        rule_id=f"my-{kind}",
-        chain="local",
-        targets=tuple(Target(name, address.lower()) for name, address in targets),
-        params=cls.Params.model_validate(params),
-    )
-    return Detector("local", [cls(setup)])
+    return rule_detector(kind, targets, chain="local", params=params)
 
 
 def submit(anvil: Anvil, sender: str, to: str | None, data: str, value: int = 0) -> Any:

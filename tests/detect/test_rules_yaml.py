@@ -30,6 +30,7 @@ from breakglass.detect import (
     build_rules,
     registered_rules,
 )
+from breakglass.detect.setup import rule_detector
 from breakglass.devchain import Anvil
 from breakglass.errors import PlanError
 from breakglass.ingest import BlockFetcher
@@ -81,14 +82,7 @@ def chain(anvil: Anvil) -> Iterator[Chain]:
 
 
 def detector(kind: str, targets: list[tuple[str, str]], **params: Any) -> Detector:
-    cls = registered_rules()[kind]
-    setup = RuleSetup(
-        rule_id=f"my-{kind}",
-        chain="local",
-        targets=tuple(Target(name, address.lower()) for name, address in targets),
-        params=cls.Params.model_validate(params),
-    )
-    return Detector("local", [cls(setup)])
+    return rule_detector(kind, targets, chain="local", params=params)
 
 
 TRANSFER = "Transfer(address indexed from, address indexed to, uint256 value)"

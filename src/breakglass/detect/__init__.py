@@ -13,7 +13,14 @@ from breakglass.detect.rule import (
     load_plugins,
     registered_rules,
 )
-from breakglass.detect.setup import RuleProblem, RuleSetupError, build_rules, rule_problems
+from breakglass.detect.setup import (
+    RuleProblem,
+    RuleSetupError,
+    build_rules,
+    configured_rule,
+    rule_detector,
+    rule_problems,
+)
 from breakglass.detect.state import StateCall, StateReader
 
 __all__ = [
@@ -34,8 +41,10 @@ __all__ = [
     "StateReader",
     "Target",
     "build_rules",
+    "configured_rule",
     "load_plugins",
     "registered_rules",
+    "rule_detector",
     "rule_problems",
     "run_monitor",
 ]

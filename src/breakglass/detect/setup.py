@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import ValidationError
 
+from breakglass.detect.engine import Detector
 from breakglass.detect.rule import Rule, RuleSetup, Target, load_plugins, registered_rules
 from breakglass.errors import PlanError
 from breakglass.plan.issues import format_path
 from breakglass.plan.loader import LoadedPlan
 
-__all__ = ["RuleProblem", "RuleSetupError", "build_rules", "rule_problems"]
+__all__ = [
+    "RuleProblem",
+    "RuleSetupError",
+    "build_rules",
+    "configured_rule",
+    "rule_detector",
+    "rule_problems",
+]
 
 
 @dataclass(frozen=True)
@@ -99,3 +109,42 @@ def build_rules(loaded: LoadedPlan, *, chain: str) -> list[Rule]:
     if problems:
         raise RuleSetupError(loaded, problems)
     return [cls(setup) for _, cls, setup in built]
+
+
+def configured_rule(
+    kind: str,
+    targets: Iterable[tuple[str, str]],
+    *,
+    chain: str,
+    rule_id: str | None = None,
+    params: Mapping[str, Any] | None = None,
+) -> Rule:
+    """One rule of type ``kind`` watching ``(name, address)`` targets, without a plan file
+    (tests, benchmarks, tuning).
+
+    Raises:
+        KeyError: no rule type ``kind``.
+        pydantic.ValidationError: ``params`` do not fit the rule.
+    """
+    cls = registered_rules()[kind]
+    setup = RuleSetup(
+        rule_id=rule_id or f"my-{kind}",
+        chain=chain,
+        targets=tuple(Target(name, str(address).lower()) for name, address in targets),
+        params=cls.Params.model_validate(dict(params or {})),
+    )
+    return cls(setup)
+
+
+def rule_detector(
+    kind: str,
+    targets: Iterable[tuple[str, str]],
+    *,
+    chain: str,
+    rule_id: str | None = None,
+    params: Mapping[str, Any] | None = None,
+) -> Detector:
+    """A detector holding just :func:`configured_rule`'s rule."""
+    return Detector(
+        chain, [configured_rule(kind, targets, chain=chain, rule_id=rule_id, params=params)]
+    )
