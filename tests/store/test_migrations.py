@@ -20,8 +20,13 @@ TABLES = {
     "canonical_blocks",
     "alerts",
     "incident_candidates",
+    "playbook_runs",
+    "step_runs",
+    "step_events",
+    "safe_proposals",
+    "safe_signatures",
 }
-HEAD = "0003"
+HEAD = "0004"
 
 
 def _tables(url: str) -> set[str]:

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Coroutine, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 from sqlalchemy import event
@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from breakglass.chain.pool import Endpoint, EndpointPool
 from breakglass.detect.alerts import Alert, AlertBook, AlertPolicy
 from breakglass.detect.engine import Detector
+from breakglass.detect.finding import Finding
 from breakglass.detect.setup import build_rules
 from breakglass.detect.state import StateReader
 from breakglass.errors import ChainError, PlanError
@@ -39,11 +40,27 @@ from breakglass.ingest import (
 from breakglass.plan.loader import LoadedPlan
 from breakglass.plan.models.chain import Chain
 
-__all__ = ["OnAlert", "UnknownMonitorChain", "run_monitor"]
+__all__ = ["OnAlert", "Reactor", "UnknownMonitorChain", "run_monitor"]
 
 _log = structlog.get_logger("breakglass.detect")
 
 OnAlert = Callable[[Alert], None]
+
+
+class Reactor(Protocol):
+    """Acts on findings before they are stored (containment lives downstream, in respond)."""
+
+    async def start(self) -> None:
+        """Prepare (pre-estimate, pre-price) before the first block."""
+
+    def on_block(self, block: BlockAdded) -> None:
+        """A new canonical block; must not block (schedule work instead)."""
+
+    async def react(self, findings: Sequence[Finding]) -> None:
+        """Start what the findings call for; return once the urgent part is on its way."""
+
+    async def aclose(self) -> None:
+        """Finish in-flight work and release resources."""
 
 
 class UnknownMonitorChain(PlanError):
@@ -94,6 +111,7 @@ async def run_monitor(
     policy: AlertPolicy | None = None,
     poll_interval: float = 0.5,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    responder: Reactor | None = None,
 ) -> None:
     """Watch ``chain`` with the plan's rules until ``stop_event`` is set.
 
@@ -101,6 +119,9 @@ async def run_monitor(
         sessions: a migrated database; alerts and the checkpoint go there.
         on_alert: called once per new, unsuppressed alert, after it is committed.
         policy: suppression and correlation settings (default: the plan's ``alerting:``).
+        responder: gets each block's findings before they are stored, so a pause is not
+            held up by the database; it must be idempotent, since a crash before the
+            commit delivers the block again.
         poll_interval: seconds between head polls when no WebSocket endpoint works.
 
     Raises:
@@ -124,6 +145,10 @@ async def run_monitor(
                 state = await reader.read(item.hash, calls) if calls else {}
                 block_time = datetime.fromtimestamp(item.header.timestamp, UTC)
                 findings = detector.evaluate(item, state)
+                if responder is not None:
+                    responder.on_block(item)
+                    if findings:
+                        await responder.react(findings)
                 alerts = book.record(session, findings=findings, block_time=block_time, now=clock())
             else:
                 retracted = book.retract(session, chain=item.chain, block_hash=item.hash)
@@ -152,9 +177,13 @@ async def run_monitor(
             sinks=[sink],
             confirmations=config.confirmations,
         )
+        if responder is not None:
+            await responder.start()
         _log.info("detect.monitor_started", chain=chain, rules=len(detector.rules))
         await _until_stopped(stream.run(_heads(config, fetcher, poll_interval)), stop_event)
     finally:
+        if responder is not None:
+            await responder.aclose()
         await pool.aclose()
         _log.info("detect.monitor_stopped", chain=chain)
 

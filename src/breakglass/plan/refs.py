@@ -98,6 +98,7 @@ REFERENCES: tuple[Reference, ...] = (
     Reference(("playbooks", "*", "steps", "*", "channel"), "channel", _keys("channels")),
     Reference(("playbooks", "*", "steps", "*", "role"), "role", _keys("roles")),
     Reference(("playbooks", "*", "steps", "*", "owner"), "role", _keys("roles")),
+    Reference(("playbooks", "*", "steps", "*", "approver"), "role", _keys("roles")),
     Reference(("playbooks", "*", "steps", "*", "on_failure"), "playbook", _ids("playbooks")),
     Reference(("communication", "internal", "*"), "channel", _keys("channels")),
     Reference(("communication", "external", "*"), "channel", _keys("channels")),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal
@@ -24,6 +25,7 @@ __all__ = [
     "Dependency",
     "DependencyKind",
     "EnvSigner",
+    "GasCaps",
     "KeystoreSigner",
     "PauseMethod",
     "RpcEndpoint",
@@ -42,6 +44,13 @@ class RpcEndpoint(UrlModel):
     status_page: str | None = None
 
 
+class GasCaps(PlanModel):
+    """The most breakglass bids for its own transactions on a chain, in gwei."""
+
+    max_fee_gwei: Decimal | None = Field(default=None, gt=0)
+    max_priority_fee_gwei: Decimal | None = Field(default=None, gt=0)
+
+
 class Chain(PlanModel):
     chain_id: int = Field(gt=0)
     rpc: list[RpcEndpoint] = Field(min_length=1)
@@ -50,6 +59,7 @@ class Chain(PlanModel):
     quorum: int | None = Field(
         default=None, ge=1, description="Endpoints that must agree on a new head's hash."
     )
+    gas: GasCaps = Field(default_factory=GasCaps)
 
 
 class PauseMethod(PlanModel):
@@ -76,7 +86,9 @@ class KeystoreSigner(PlanModel):
 
     type: Literal["keystore"]
     path: Path
-    password: SecretRef
+    password: SecretRef | None = Field(
+        default=None, description="Keystore password; asked for at the prompt when omitted."
+    )
     address: Address | None = None
 
 

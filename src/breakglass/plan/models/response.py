@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field
 
 from breakglass.plan.models.base import Duration, Name, PlanModel, UrlModel
+from breakglass.plan.models.detection import Severity
 
 __all__ = [
     "Audience",
@@ -43,6 +44,15 @@ class _Step(PlanModel):
     )
     timeout: Duration | None = None
     description: str | None = None
+    group: Name | None = Field(
+        default=None,
+        description="Consecutive steps with the same group run in parallel.",
+    )
+    approver: Name | None = Field(
+        default=None,
+        description="Role whose member approves an approval step (default: the role that "
+        "handles the action).",
+    )
 
 
 class PauseStep(_Step):
@@ -78,12 +88,15 @@ class RevokeRoleStep(_Step):
 
 
 class SafeProposalStep(_Step):
-    """Propose a call through a Safe; it executes once enough owners have signed."""
+    """Propose a call through a Safe; it executes once enough owners have signed.
+
+    Without ``function`` it proposes the contract's pause.
+    """
 
     action: Literal["safe-proposal"]
     safe: Name
     contract: Name
-    function: str = Field(min_length=3)
+    function: str | None = Field(default=None, min_length=3)
     args: list[Any] = Field(default_factory=list)
     verify: str | None = None
 
@@ -126,6 +139,9 @@ class Playbook(PlanModel):
     id: Name
     description: str | None = None
     on: list[Name] = Field(default_factory=list, description="Rule ids that trigger it.")
+    severities: list[Severity] = Field(
+        default_factory=list, description="Alert severities that trigger it, whatever the rule."
+    )
     steps: list[Step] = Field(min_length=1)
     fallback: str | None = Field(
         default=None,

@@ -1,0 +1,1 @@
+"""Responding to an incident on chain: nonces, urgency-aware gas and sending transactions."""

@@ -1,0 +1,274 @@
+"""Where actions act: the plan's chains and keys (live), or a throwaway fork (dry run)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+import structlog
+from sqlalchemy.orm import Session, sessionmaker
+
+from breakglass.chain.pool import Endpoint, EndpointPool
+from breakglass.errors import BreakglassError, ChainError, PlanError
+from breakglass.plan.loader import LoadedPlan
+from breakglass.plan.models.chain import Chain, SafeSigner
+from breakglass.respond.actions.base import Rpc, Transactor
+from breakglass.respond.gas import GasCaps, GasStrategy, Urgency
+from breakglass.respond.nonces import NonceManager
+from breakglass.respond.sender import PreparedTx, TxSender
+from breakglass.respond.signers.local import LocalSigner, Prompt, load_local_signer
+from breakglass.respond.signers.safe import SafeAccount
+
+__all__ = ["DryRunEnv", "ImpersonatedTransactor", "KeyTransactor", "LiveEnv"]
+
+_log = structlog.get_logger("breakglass.respond")
+_GWEI = Decimal(10**9)
+
+
+def _wei(gwei: Decimal | None) -> int | None:
+    return None if gwei is None else int(gwei * _GWEI)
+
+
+class KeyTransactor:
+    """Sends as a local key with emergency fees; :meth:`arm` pre-estimates gas and fees so
+    that :meth:`send` signs (a fraction of a millisecond) and broadcasts in one round trip.
+
+    Nonces are taken at send time, not when arming: an armed pause that never fires must
+    not leave a nonce gap that jams every later transaction of the key.
+    """
+
+    def __init__(self, rpc: Rpc, sender: TxSender, *, replace_after: float) -> None:
+        self.rpc = rpc
+        self.sender = sender
+        self.replace_after = replace_after
+        self._gas_limits: dict[tuple[str, bytes], int] = {}
+        self._sent: dict[str, PreparedTx] = {}
+
+    @property
+    def address(self) -> str:
+        return self.sender.address
+
+    async def arm(self, to: str, data: bytes) -> None:
+        self._gas_limits[(to.lower(), data)] = await self._estimate(to, data)
+        await self.sender.gas.fees(Urgency.EMERGENCY)
+
+    async def refresh(self) -> None:
+        """On a new head: fresh fees and a nonce reconciled with the chain."""
+        await asyncio.gather(self.sender.gas.refresh(), self.sender.nonces.sync())
+
+    async def send(self, to: str, data: bytes) -> str:
+        limit = self._gas_limits.get((to.lower(), data))
+        prepared = await self.sender.prepare(to, data, urgency=Urgency.EMERGENCY, gas_limit=limit)
+        tx_hash = await self.sender.broadcast(prepared)
+        self._sent[tx_hash] = prepared
+        return tx_hash
+
+    async def wait(self, tx_hash: str, *, timeout: float) -> dict[str, Any]:
+        receipt = await self.sender.wait(tx_hash, timeout=timeout, replace_after=self.replace_after)
+        return receipt.raw
+
+    async def _estimate(self, to: str, data: bytes) -> int:
+        call = {"from": self.address, "to": to, "data": "0x" + data.hex()}
+        try:
+            estimate = int(await self.rpc.request("eth_estimateGas", [call]), 16)
+        except ChainError:
+            return 300_000  # it would revert now (e.g. already paused); the send re-estimates
+        return estimate * 6 // 5
+
+
+class ImpersonatedTransactor:
+    """Dry runs: sends as ``address`` on an anvil fork, no key needed."""
+
+    def __init__(self, rpc: Rpc, address: str) -> None:
+        self._rpc = rpc
+        self._address = address
+        self._ready = False
+
+    @property
+    def address(self) -> str:
+        return self._address
+
+    async def arm(self, to: str, data: bytes) -> None:
+        return None
+
+    async def send(self, to: str, data: bytes) -> str:
+        if not self._ready:
+            await self._rpc.request("anvil_impersonateAccount", [self._address])
+            await self._rpc.request("anvil_setBalance", [self._address, hex(10**20)])
+            self._ready = True
+        tx = {"from": self._address, "to": to, "data": "0x" + data.hex()}
+        return str(await self._rpc.request("eth_sendTransaction", [tx]))
+
+    async def wait(self, tx_hash: str, *, timeout: float) -> dict[str, Any]:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:
+            receipt = await self._rpc.request("eth_getTransactionReceipt", [tx_hash])
+            if receipt is not None:
+                if int(receipt.get("status", "0x0"), 16) != 1:
+                    raise ChainError(f"transaction {tx_hash} reverted on the fork")
+                return dict(receipt)
+            await asyncio.sleep(0.05)
+        raise ChainError(f"transaction {tx_hash} was not mined on the fork in {timeout:.0f}s")
+
+
+class LiveEnv:
+    """The plan's own chains and keys.
+
+    Args:
+        sessions: where Safe proposals are kept.
+        environ: where ``${VAR}`` references resolve (default: the process environment).
+        prompt: asks for keystore passwords the plan does not reference.
+        rpc_urls: per chain, URLs that replace the plan's endpoints (a fork, a test chain).
+        receipt_timeout: seconds a step waits for its transaction to be mined.
+        replace_after: seconds before a pending transaction is re-sent with higher fees
+            (default: two of the chain's block times, at least two seconds).
+    """
+
+    dry_run = False
+
+    def __init__(
+        self,
+        loaded: LoadedPlan,
+        sessions: sessionmaker[Session],
+        *,
+        environ: Mapping[str, str] | None = None,
+        prompt: Prompt | None = None,
+        rpc_urls: Mapping[str, str] | None = None,
+        receipt_timeout: float = 120.0,
+        replace_after: float | None = None,
+    ) -> None:
+        self.loaded = loaded
+        self.plan = loaded.plan
+        self._sessions = sessions
+        self._environ = environ
+        self._prompt = prompt
+        self._rpc_urls = dict(rpc_urls or {})
+        self.receipt_timeout = receipt_timeout
+        self._replace_after = replace_after
+        self._pools: dict[str, EndpointPool] = {}
+        self._signers: dict[str, LocalSigner] = {}
+        self._transactors: dict[tuple[str, str], Transactor] = {}
+        self._chain_ids: dict[str, int] = {}
+        self._gas: dict[str, GasStrategy] = {}
+
+    def _chain(self, chain: str) -> Chain:
+        config = self.plan.chains.get(chain)
+        if config is None:
+            raise PlanError(f"the plan has no chain {chain!r}")
+        return config
+
+    def urls(self, chain: str) -> list[str]:
+        if chain in self._rpc_urls:
+            return [self._rpc_urls[chain]]
+        ordered = sorted(self._chain(chain).rpc, key=lambda r: r.priority)
+        return [rpc.url.resolve(dict(self._environ) if self._environ else None) for rpc in ordered]
+
+    def rpc(self, chain: str) -> EndpointPool:
+        pool = self._pools.get(chain)
+        if pool is None:
+            endpoints = [Endpoint(url, priority=i) for i, url in enumerate(self.urls(chain))]
+            pool = self._pools[chain] = EndpointPool(endpoints, chain=chain)
+        return pool
+
+    def local_signer(self, name: str) -> LocalSigner:
+        signer = self._signers.get(name)
+        if signer is None:
+            signer = self._signers[name] = load_local_signer(
+                self.plan,
+                name,
+                base_dir=self.loaded.base_dir,
+                environ=self._environ,
+                prompt=self._prompt,
+            )
+        return signer
+
+    def gas(self, chain: str) -> GasStrategy:
+        strategy = self._gas.get(chain)
+        if strategy is None:
+            caps = self._chain(chain).gas
+            strategy = self._gas[chain] = GasStrategy(
+                self.rpc(chain),
+                GasCaps(_wei(caps.max_fee_gwei), _wei(caps.max_priority_fee_gwei)),
+            )
+        return strategy
+
+    def transactor(self, chain: str, signer: str) -> Transactor:
+        key = (chain, signer)
+        if key not in self._transactors:
+            self._transactors[key] = self._make_transactor(chain, signer)
+        return self._transactors[key]
+
+    def _make_transactor(self, chain: str, signer: str) -> Transactor:
+        local = self.local_signer(signer)
+        rpc = self.rpc(chain)
+        sender = TxSender(
+            rpc,
+            local.account,
+            self._chain(chain).chain_id,
+            NonceManager(rpc, local.address),
+            self.gas(chain),
+            poll_interval=0.1,
+        )
+        block_time = self._chain(chain).block_time or 2.0
+        replace_after = self._replace_after or max(2.0, 2 * block_time)
+        return KeyTransactor(rpc, sender, replace_after=replace_after)
+
+    def safe_account(self, chain: str, address: str) -> SafeAccount:
+        return SafeAccount(address, self.urls(chain)[0])
+
+    def safe_signer(self, name: str) -> SafeSigner:
+        config = self.plan.signers.get(name)
+        if not isinstance(config, SafeSigner):
+            raise PlanError(f"the plan has no Safe signer {name!r}")
+        return config
+
+    def impersonated(self, chain: str, address: str) -> Transactor:
+        raise BreakglassError("acting as another address is for dry runs on a fork only")
+
+    def proposals(self) -> sessionmaker[Session]:
+        return self._sessions
+
+    async def refresh(self, chain: str) -> None:
+        """On a new head of ``chain``: refresh fees and nonces of its key transactors."""
+        jobs = [
+            t.refresh()
+            for (c, _), t in self._transactors.items()
+            if c == chain and isinstance(t, KeyTransactor)
+        ]
+        results = await asyncio.gather(*jobs, return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                _log.warning("respond.refresh_failed", chain=chain, error=str(result)[:200])
+
+    async def aclose(self) -> None:
+        for pool in self._pools.values():
+            await pool.aclose()
+
+
+class DryRunEnv(LiveEnv):
+    """Every chain replaced by a fork; signers are impersonated, so no key is needed."""
+
+    dry_run = True
+
+    def _make_transactor(self, chain: str, signer: str) -> Transactor:
+        return ImpersonatedTransactor(self.rpc(chain), self._signer_address(signer))
+
+    def _signer_address(self, name: str) -> str:
+        config = self.plan.signers.get(name)
+        if config is None:
+            raise PlanError(f"the plan has no signer {name!r}")
+        if config.address is not None:
+            return config.address
+        try:
+            return self.local_signer(name).address
+        except BreakglassError as exc:
+            raise PlanError(
+                f"signer {name!r} has no address in the plan and its key is not here ({exc}); "
+                "a dry run needs one of them"
+            ) from None
+
+    def impersonated(self, chain: str, address: str) -> Transactor:
+        return ImpersonatedTransactor(self.rpc(chain), address)

@@ -1,0 +1,224 @@
+"""Urgency-aware EIP-1559 fees: quotes from ``eth_feeHistory``, a per-head cache, bumps.
+
+One batched round trip (``eth_feeHistory`` + the latest block) prices every urgency at once;
+:meth:`GasStrategy.refresh` on each new head keeps :meth:`GasStrategy.cached` warm so the
+emergency path never waits for the network. Caps always win over the market, and say so.
+"""
+
+from __future__ import annotations
+
+import enum
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+import structlog
+
+from breakglass.errors import ChainError
+from breakglass.respond.nonces import Rpc
+
+__all__ = [
+    "MIN_BUMP",
+    "FeeQuote",
+    "Fees",
+    "GasCapError",
+    "GasCaps",
+    "GasStrategy",
+    "Urgency",
+    "bump",
+]
+
+_log = structlog.get_logger("breakglass.respond")
+
+GWEI = 10**9
+MIN_BUMP = Fraction(9, 8)
+"""Nodes accept a replacement only with both fee fields raised by at least 12.5%."""
+_PERCENTILES = (50.0, 90.0, 99.0)
+
+
+class GasCapError(ChainError):
+    """A gas cap stops a fee from reaching what the transaction needs (e.g. a valid bump)."""
+
+
+class Urgency(enum.Enum):
+    """How badly a transaction must land in the next block."""
+
+    NORMAL = "normal"
+    HIGH = "high"
+    EMERGENCY = "emergency"
+
+
+@dataclass(frozen=True)
+class GasCaps:
+    """Upper bounds in wei; ``None`` is no bound. A cap always wins over the market."""
+
+    max_fee_per_gas: int | None = None
+    max_priority_fee_per_gas: int | None = None
+
+
+@dataclass(frozen=True)
+class Fees:
+    """EIP-1559 fee fields in wei."""
+
+    max_fee_per_gas: int
+    max_priority_fee_per_gas: int
+
+    def at_least(self, other: Fees) -> Fees:
+        """Field-wise maximum of both."""
+        return Fees(
+            max(self.max_fee_per_gas, other.max_fee_per_gas),
+            max(self.max_priority_fee_per_gas, other.max_priority_fee_per_gas),
+        )
+
+
+@dataclass(frozen=True)
+class FeeQuote:
+    """Fees for every urgency, priced at one head."""
+
+    block_number: int
+    next_base_fee: int
+    fees: dict[Urgency, Fees]
+    at: float
+
+
+def _ceil_mul(value: int, factor: Fraction) -> int:
+    return -(-value * factor.numerator // factor.denominator)
+
+
+def _cap(value: int, cap: int | None) -> int:
+    return value if cap is None else min(value, cap)
+
+
+def bump(fees: Fees, factor: float = 1.125, caps: GasCaps | None = None) -> Fees:
+    """Raise both fields by ``factor`` (at least 12.5%, rounded up), within ``caps``.
+
+    Raises:
+        GasCapError: a cap keeps a field below the 12.5% a node needs to accept a replacement.
+    """
+    caps = caps or GasCaps()
+    wanted = max(Fraction(factor), MIN_BUMP)
+    tip = _ceil_mul(fees.max_priority_fee_per_gas, wanted)
+    max_fee = _ceil_mul(fees.max_fee_per_gas, wanted)
+    capped = Fees(_cap(max_fee, caps.max_fee_per_gas), _cap(tip, caps.max_priority_fee_per_gas))
+    needed_tip = _ceil_mul(fees.max_priority_fee_per_gas, MIN_BUMP)
+    needed_max = _ceil_mul(fees.max_fee_per_gas, MIN_BUMP)
+    if capped.max_fee_per_gas < needed_max or capped.max_priority_fee_per_gas < needed_tip:
+        raise GasCapError(
+            f"gas caps {caps} block the 12.5% replacement bump of {fees} "
+            f"(needs max_fee_per_gas>={needed_max}, max_priority_fee_per_gas>={needed_tip})"
+        )
+    if capped != Fees(max_fee, tip):
+        _log.warning("respond.gas_capped", wanted_max_fee=max_fee, wanted_tip=tip, caps=caps)
+    return Fees(
+        capped.max_fee_per_gas, min(capped.max_priority_fee_per_gas, capped.max_fee_per_gas)
+    )
+
+
+def _tip(urgency: Urgency, p50: Sequence[int], p90: Sequence[int], p99: Sequence[int]) -> int:
+    median = int(statistics.median(p50)) if p50 else 0
+    if urgency is Urgency.NORMAL:
+        return max(median, GWEI // 10)
+    if urgency is Urgency.HIGH:
+        return max(max(p90, default=0), median * 3 // 2, GWEI)
+    # First in the next block: above every tip seen lately, with a margin.
+    highest = max(p99, default=0)
+    return max(highest + highest // 5 + 1, 2 * median, 2 * GWEI)
+
+
+class GasStrategy:
+    """Prices transactions by urgency from recent blocks.
+
+    Args:
+        rpc: the chain (an ``EndpointPool`` or anything with ``request``/``batch``).
+        caps: hard upper bounds; they win over the market.
+        blocks: how many recent blocks ``eth_feeHistory`` looks at.
+        max_age: seconds a cached quote stays usable.
+        clock: seconds, monotonic.
+    """
+
+    def __init__(
+        self,
+        rpc: Rpc,
+        caps: GasCaps | None = None,
+        *,
+        blocks: int = 5,
+        max_age: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._rpc = rpc
+        self.caps = caps or GasCaps()
+        self.blocks = blocks
+        self.max_age = max_age
+        self._clock = clock
+        self._quote: FeeQuote | None = None
+
+    async def refresh(self) -> FeeQuote:
+        """Price every urgency in one round trip and cache the result (call on each new head)."""
+        history, block = await self._rpc.batch(
+            [
+                ("eth_feeHistory", [hex(self.blocks), "latest", list(_PERCENTILES)]),
+                ("eth_getBlockByNumber", ["latest", False]),
+            ]
+        )
+        quote = self._price(history, block)
+        self.prime(quote)
+        return quote
+
+    async def quote(self, urgency: Urgency) -> Fees:
+        """Fresh fees for ``urgency`` (one round trip; refreshes the cache too)."""
+        return (await self.refresh()).fees[urgency]
+
+    def prime(self, quote: FeeQuote) -> None:
+        """Install ``quote`` as the cached one."""
+        self._quote = quote
+
+    def cached(self, urgency: Urgency) -> Fees | None:
+        """The cached fees for ``urgency``, or ``None`` when missing or older than ``max_age``."""
+        quote = self._quote
+        if quote is None or self._clock() - quote.at > self.max_age:
+            return None
+        return quote.fees[urgency]
+
+    async def fees(self, urgency: Urgency) -> Fees:
+        """Cached fees when fresh, else a quote."""
+        return self.cached(urgency) or await self.quote(urgency)
+
+    def bump(self, fees: Fees, factor: float = 1.125) -> Fees:
+        """:func:`bump` within this strategy's caps."""
+        return bump(fees, factor, self.caps)
+
+    def _price(self, history: dict[str, Any], block: dict[str, Any]) -> FeeQuote:
+        rewards = [[int(r, 16) for r in row] for row in history.get("reward") or []]
+        columns = [[row[i] for row in rewards if len(row) > i] for i in range(len(_PERCENTILES))]
+        next_base = int(history["baseFeePerGas"][-1], 16)
+        latest_base = int(block.get("baseFeePerGas") or "0x0", 16)
+        fees = {u: self._fees(u, max(next_base, latest_base), *columns) for u in Urgency}
+        _log.info(
+            "respond.gas_quoted",
+            block=int(block["number"], 16),
+            next_base_fee=next_base,
+            **{u.value: (f.max_fee_per_gas, f.max_priority_fee_per_gas) for u, f in fees.items()},
+        )
+        return FeeQuote(int(block["number"], 16), next_base, fees, self._clock())
+
+    def _fees(
+        self, urgency: Urgency, base: int, p50: list[int], p90: list[int], p99: list[int]
+    ) -> Fees:
+        tip = _tip(urgency, p50, p90, p99)
+        max_fee = 2 * base + tip
+        capped_max = _cap(max_fee, self.caps.max_fee_per_gas)
+        capped_tip = min(_cap(tip, self.caps.max_priority_fee_per_gas), capped_max)
+        if (capped_max, capped_tip) != (max_fee, tip):
+            _log.warning(
+                "respond.gas_capped",
+                urgency=urgency.value,
+                wanted_max_fee=max_fee,
+                wanted_tip=tip,
+                max_fee=capped_max,
+                tip=capped_tip,
+                next_base_fee=base,
+            )
+        return Fees(capped_max, capped_tip)

@@ -1,0 +1,229 @@
+"""The record of playbook runs: every step and every phase of it, with timestamps.
+
+Responding comes first and writing it down second, but both happen: phases are handed to
+``on_event`` at once (same clock as the rest of the process) and queued for one writer task
+that stores them in order from a worker thread. A SQLite commit never sits between a new
+block and a pause broadcast, and a crash loses at most the last few milliseconds of record,
+never an action: every action's precheck makes re-running it after a restart harmless.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+from sqlalchemy.orm import Session, sessionmaker
+
+from breakglass.store.models import PlaybookRun, StepEvent, StepRun
+
+__all__ = ["Journal", "OnStepEvent", "PhaseEvent", "RunHandle", "StepHandle"]
+
+_log = structlog.get_logger("breakglass.respond")
+
+
+@dataclass(frozen=True)
+class PhaseEvent:
+    """One phase of one step: ``precheck``, ``simulate``, ``broadcast``, ``receipt``,
+    ``verify``, ``done``, ``skipped``, ``waiting``, ``failed`` or ``fallback``."""
+
+    run_id: int | None
+    step: int
+    action: str
+    phase: str
+    perf: float
+    at: datetime
+    detail: dict[str, Any]
+
+
+OnStepEvent = Callable[[PhaseEvent], None]
+
+
+@dataclass
+class RunHandle:
+    playbook: str
+    chain: str | None
+    trigger: str
+    dry_run: bool
+    parent_step_id: int | None = None
+    id: int | None = None
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+@dataclass
+class StepHandle:
+    run: RunHandle
+    position: int
+    action: str
+    mode: str
+    summary: str
+    id: int | None = None
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Journal:
+    """Queues run, step and phase records for one writer; see the module docstring."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        *,
+        on_event: OnStepEvent | None = None,
+        clock: Callable[[], datetime] = _now,
+    ) -> None:
+        self._sessions = sessions
+        self._on_event = on_event
+        self._clock = clock
+        self._queue: asyncio.Queue[Callable[[Session], None]] = asyncio.Queue()
+        self._writer: asyncio.Task[None] | None = None
+
+    def open_run(
+        self,
+        playbook: str,
+        *,
+        chain: str | None,
+        trigger: str,
+        dry_run: bool = False,
+        parent_step_id: int | None = None,
+    ) -> RunHandle:
+        run = RunHandle(playbook, chain, trigger, dry_run, parent_step_id)
+        started = self._clock()
+
+        def write(session: Session) -> None:
+            row = PlaybookRun(
+                playbook=playbook,
+                chain=chain,
+                trigger=trigger,
+                dry_run=dry_run,
+                status="running",
+                parent_step_id=parent_step_id,
+                started_at=started,
+            )
+            session.add(row)
+            session.flush()
+            run.id = row.id
+
+        self._put(write, run.ready)
+        return run
+
+    def finish_run(self, run: RunHandle, status: str) -> None:
+        finished = self._clock() if status in ("succeeded", "failed") else None
+
+        def write(session: Session) -> None:
+            row = session.get(PlaybookRun, run.id)
+            if row is not None:
+                row.status = status
+                row.finished_at = finished
+
+        self._put(write)
+
+    def open_step(
+        self, run: RunHandle, position: int, action: str, mode: str, summary: str
+    ) -> StepHandle:
+        step = StepHandle(run, position, action, mode, summary)
+        now = self._clock()
+
+        def write(session: Session) -> None:
+            row = StepRun(
+                run_id=run.id,
+                position=position,
+                action=action,
+                mode=mode,
+                summary=summary,
+                status="pending",
+                updated_at=now,
+            )
+            session.add(row)
+            session.flush()
+            step.id = row.id
+
+        self._put(write, step.ready)
+        return step
+
+    def phase(self, step: StepHandle, phase: str, **detail: Any) -> PhaseEvent:
+        """Record a phase now; a ``status`` detail also updates the step's status."""
+        event = PhaseEvent(
+            step.run.id,
+            step.position,
+            step.action,
+            phase,
+            time.perf_counter(),
+            self._clock(),
+            detail,
+        )
+        if self._on_event is not None:
+            try:
+                self._on_event(event)
+            except Exception as exc:  # an observer must not break a response
+                _log.error("respond.on_event_failed", error=repr(exc))
+
+        def write(session: Session) -> None:
+            session.add(StepEvent(step_id=step.id, phase=phase, at=event.at, detail=detail))
+            row = session.get(StepRun, step.id)
+            if row is None:
+                return
+            row.updated_at = event.at
+            if "status" in detail:
+                row.status = str(detail["status"])
+            if "tx_hash" in detail:
+                row.tx_hash = str(detail["tx_hash"])
+            if "error" in detail:
+                row.error = str(detail["error"])[:2000]
+            if "by" in detail:
+                row.decided_by = str(detail["by"])
+
+        self._put(write)
+        return event
+
+    async def flush(self) -> None:
+        """Wait until everything queued so far is stored."""
+        if self._writer is None:
+            return
+        await self._queue.join()
+
+    async def close(self) -> None:
+        await self.flush()
+        if self._writer is not None:
+            self._writer.cancel()
+            self._writer = None
+
+    def _put(self, write: Callable[[Session], None], ready: asyncio.Event | None = None) -> None:
+        def item(session: Session) -> None:
+            write(session)
+            if ready is not None:
+                session.info.setdefault("ready", []).append(ready)
+
+        self._queue.put_nowait(item)
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.get_running_loop().create_task(self._write_loop())
+
+    async def _write_loop(self) -> None:
+        while True:
+            first = await self._queue.get()
+            batch = [first]
+            while not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            try:
+                ready = await asyncio.to_thread(self._write, batch)
+                for event in ready:
+                    event.set()
+            except Exception as exc:  # keep the response going; say loudly what was lost
+                _log.error("respond.journal_write_failed", error=repr(exc)[:500], items=len(batch))
+            finally:
+                for _ in batch:
+                    self._queue.task_done()
+
+    def _write(self, batch: list[Callable[[Session], None]]) -> list[asyncio.Event]:
+        with self._sessions() as session, session.begin():
+            for item in batch:
+                item(session)
+            ready: list[asyncio.Event] = session.info.pop("ready", [])
+        return ready

@@ -1,0 +1,143 @@
+"""Playbooks run by the monitor: findings in, containment out, as fast as the chain allows.
+
+On start, every automatic contract step of the playbooks bound to this chain's rules is
+armed: gas estimated and fees priced, so that when a finding arrives its precheck and
+simulation take one round trip and the signed broadcast one more. On each new block fees
+and nonces are refreshed in the background. A playbook runs once per trigger window: the
+same drain seen in three blocks starts one run, not three.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine, Sequence
+from datetime import timedelta
+from typing import Any
+
+import structlog
+from sqlalchemy.orm import Session, sessionmaker
+
+from breakglass.detect.finding import Finding
+from breakglass.errors import BreakglassError
+from breakglass.ingest import BlockAdded
+from breakglass.plan.loader import LoadedPlan
+from breakglass.plan.models.response import Mode, Playbook
+from breakglass.respond.actions.base import Action
+from breakglass.respond.actions.contract import ContractAction
+from breakglass.respond.env import LiveEnv
+from breakglass.respond.journal import Journal, OnStepEvent
+from breakglass.respond.runner import PlaybookRunner, RunResult, playbooks_for
+
+__all__ = ["Responder"]
+
+_log = structlog.get_logger("breakglass.respond")
+
+
+class Responder:
+    """Runs the plan's playbooks for the findings of ``chain`` (a detect ``Reactor``).
+
+    Args:
+        env: where actions act (default: the plan's own chains and keys).
+        on_event: sees every step phase as it happens (timeline, benchmarks).
+        urgent_wait: the most :meth:`react` holds up the block's processing, in seconds,
+            while the first steps of the started playbooks get their transactions out.
+    """
+
+    def __init__(
+        self,
+        loaded: LoadedPlan,
+        *,
+        chain: str,
+        sessions: sessionmaker[Session],
+        env: LiveEnv | None = None,
+        on_event: OnStepEvent | None = None,
+        urgent_wait: float = 2.0,
+    ) -> None:
+        self.loaded = loaded
+        self.chain = chain
+        self.env = env or LiveEnv(loaded, sessions)
+        self.journal = Journal(sessions, on_event=on_event)
+        self.runner = PlaybookRunner(loaded.plan, self.env, self.journal)
+        self.urgent_wait = urgent_wait
+        self.window = loaded.plan.alerting.suppress_for
+        self.results: list[RunResult] = []
+        self._last_run: dict[str, float] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def playbooks(self) -> list[Playbook]:
+        """The playbooks that rules of this chain can start."""
+        rules = {r.id for r in self.loaded.plan.rules if r.chain in (None, self.chain)}
+        return [p for p in self.loaded.plan.playbooks if set(p.on) & rules or p.severities]
+
+    async def start(self) -> None:
+        armed = 0
+        for playbook in self.playbooks():
+            for step, action in zip(playbook.steps, self.runner.actions(playbook), strict=True):
+                if step.mode is Mode.AUTO and isinstance(action, ContractAction):
+                    armed += await self._arm(action)
+        _log.info("respond.armed", chain=self.chain, actions=armed)
+
+    async def _arm(self, action: Action) -> int:
+        if action.chain != self.chain:
+            return 0
+        try:
+            await action.arm(self.env)
+        except BreakglassError as exc:
+            _log.warning("respond.arm_failed", action=action.summary, error=str(exc)[:300])
+            return 0
+        return 1
+
+    def on_block(self, block: BlockAdded) -> None:
+        self._spawn(self.env.refresh(self.chain))
+
+    async def react(self, findings: Sequence[Finding]) -> None:
+        loop = asyncio.get_running_loop()
+        waits: list[asyncio.Event] = []
+        for finding in findings:
+            for playbook in playbooks_for(self.loaded.plan, finding.rule, finding.severity):
+                last = self._last_run.get(playbook.id)
+                if last is not None and loop.time() - last < _seconds(self.window):
+                    continue
+                self._last_run[playbook.id] = loop.time()
+                settled = asyncio.Event()
+                waits.append(settled)
+                self._spawn(self._run(playbook.id, finding, settled))
+        if waits:
+            await asyncio.wait(
+                [asyncio.ensure_future(w.wait()) for w in waits], timeout=self.urgent_wait
+            )
+
+    async def _run(self, playbook: str, finding: Finding, settled: asyncio.Event) -> None:
+        try:
+            result = await self.runner.run(
+                playbook, trigger=finding.dedupe_key, chain=self.chain, settled=settled
+            )
+        except Exception:  # one broken run must not stop the monitor
+            _log.exception("respond.playbook_crashed", playbook=playbook)
+            return
+        finally:
+            settled.set()
+        self.results.append(result)
+        _log.warning(
+            "respond.playbook_finished", playbook=playbook, status=result.status, run=result.run_id
+        )
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def wait_idle(self) -> None:
+        """Wait for every started playbook run and refresh to finish."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self.journal.flush()
+
+    async def aclose(self) -> None:
+        await self.wait_idle()
+        await self.journal.close()
+        await self.env.aclose()
+
+
+def _seconds(window: timedelta) -> float:
+    return window.total_seconds()

@@ -1,0 +1,294 @@
+"""Running a playbook: steps in order (or in parallel groups), each in its mode, with
+fallbacks on failure and every phase in the journal.
+
+- ``auto`` steps run at once;
+- an ``approval`` step stops the run until a member of its approver role approves it
+  (``breakglass approve``); the run then resumes from that step;
+- ``manual`` steps, and actions that wait for people (Safe signatures), become open items
+  and the run goes on without them.
+
+A failed step records why, runs its ``on_failure`` playbook (a Safe pause, a page) as a child
+run, and the playbook continues with its next step: paging and telling people still matter
+when the pause did not land.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+
+from breakglass.errors import BreakglassError, PlanError
+from breakglass.plan.models.detection import Severity
+from breakglass.plan.models.plan import Plan
+from breakglass.plan.models.response import Mode, Playbook, Step
+from breakglass.respond.actions.base import Action, ActionEnv, Outcome, StepFailed
+from breakglass.respond.actions.build import build_action
+from breakglass.respond.journal import Journal, RunHandle, StepHandle
+
+__all__ = [
+    "PlaybookRunner",
+    "RunResult",
+    "StepResult",
+    "approver_role",
+    "playbooks_for",
+    "step_groups",
+]
+
+_log = structlog.get_logger("breakglass.respond")
+
+
+def playbooks_for(plan: Plan, rule_id: str, severity: Severity | str) -> list[Playbook]:
+    """The playbooks bound to ``rule_id`` or to ``severity``, in plan order."""
+    level = Severity(severity)
+    return [p for p in plan.playbooks if rule_id in p.on or level in p.severities]
+
+
+def step_groups(steps: Sequence[Step]) -> list[list[int]]:
+    """Positions of ``steps`` grouped for running: consecutive steps sharing a ``group``
+    run together, every other step alone."""
+    groups: list[list[int]] = []
+    for position, step in enumerate(steps):
+        if groups and step.group is not None and steps[groups[-1][-1]].group == step.group:
+            groups[-1].append(position)
+        else:
+            groups.append([position])
+    return groups
+
+
+def approver_role(plan: Plan, step: Step, action: Action | None) -> str | None:
+    """Who approves ``step``: its ``approver``, else the first role that handles its action,
+    else the incident lead."""
+    if step.approver is not None:
+        return step.approver
+    if action is not None and action.mitigation is not None:
+        for name, role in plan.roles.items():
+            if any(m.value == action.mitigation for m in role.handles):
+                return name
+    return "incident_lead" if "incident_lead" in plan.roles else None
+
+
+@dataclass
+class StepResult:
+    position: int
+    summary: str
+    status: str  # done, skipped, waiting, awaiting-approval, failed
+    note: str = ""
+    tx_hash: str | None = None
+    step_id: int | None = None
+    fallback: RunResult | None = None
+
+
+@dataclass
+class RunResult:
+    playbook: str
+    run_id: int | None
+    status: str  # succeeded, failed, waiting
+    steps: list[StepResult] = field(default_factory=list)
+
+
+# Phases after which a step's urgent part is over: its transaction is out, or it will not be.
+SETTLED_PHASES = frozenset({"broadcast", "skipped", "failed", "waiting", "done"})
+
+
+class _Countdown:
+    """Sets ``event`` once ``count`` steps have settled."""
+
+    def __init__(self, count: int, event: asyncio.Event | None) -> None:
+        self.count = count
+        self.event = event
+
+    def tick(self) -> None:
+        self.count -= 1
+        if self.count <= 0 and self.event is not None:
+            self.event.set()
+
+
+class _StepRecord:
+    """The ``record`` an action gets: phases of one step, to the journal."""
+
+    def __init__(
+        self, journal: Journal, step: StepHandle, countdown: _Countdown | None = None
+    ) -> None:
+        self._journal = journal
+        self._step = step
+        self._countdown = countdown
+
+    def __call__(self, phase: str, **detail: Any) -> object:
+        event = self._journal.phase(self._step, phase, **detail)
+        if self._countdown is not None and phase in SETTLED_PHASES:
+            self._countdown.tick()
+            self._countdown = None
+        return event
+
+    async def step_id(self) -> int | None:
+        await self._step.ready.wait()
+        return self._step.id
+
+
+class PlaybookRunner:
+    """Runs the plan's playbooks against ``env``, recording into ``journal``."""
+
+    def __init__(self, plan: Plan, env: ActionEnv, journal: Journal) -> None:
+        self.plan = plan
+        self.env = env
+        self.journal = journal
+
+    def actions(self, playbook: Playbook) -> list[Action | PlanError]:
+        """Each step's action, or the plan error that stops it from being built."""
+        built: list[Action | PlanError] = []
+        for step in playbook.steps:
+            try:
+                built.append(build_action(self.plan, step, playbook.id))
+            except BreakglassError as exc:
+                built.append(PlanError(str(exc)))
+        return built
+
+    async def run(
+        self,
+        playbook_id: str,
+        *,
+        trigger: str,
+        chain: str | None = None,
+        parent_step_id: int | None = None,
+        resume: RunHandle | None = None,
+        start_at: int = 0,
+        approved: dict[int, str] | None = None,
+        depth: int = 0,
+        settled: asyncio.Event | None = None,
+    ) -> RunResult:
+        """Run ``playbook_id`` (or resume ``resume`` at ``start_at``).
+
+        Args:
+            approved: positions already approved, with the person who approved each.
+            depth: fallback nesting; fallbacks of fallbacks stop at three levels.
+            settled: set once the first steps have their transactions out (or will not):
+                the monitor waits for it before it stores the block.
+
+        Raises:
+            PlanError: no playbook of that id.
+        """
+        playbook = self.plan.playbook(playbook_id)
+        if playbook is None:
+            raise PlanError(f"the plan has no playbook {playbook_id!r}")
+        run = resume or self.journal.open_run(
+            playbook_id,
+            chain=chain,
+            trigger=trigger,
+            dry_run=self.env.dry_run,
+            parent_step_id=parent_step_id,
+        )
+        result = RunResult(playbook_id, run.id, "running")
+        actions = self.actions(playbook)
+        groups = [[p for p in g if p >= start_at] for g in step_groups(playbook.steps)]
+        groups = [g for g in groups if g]
+        try:
+            for index, positions in enumerate(groups):
+                countdown = _Countdown(len(positions), settled) if index == 0 else None
+                outcomes = await asyncio.gather(
+                    *(
+                        self._step(run, playbook, p, actions[p], approved or {}, depth, countdown)
+                        for p in positions
+                    )
+                )
+                result.steps.extend(outcomes)
+                if any(o.status == "awaiting-approval" for o in outcomes):
+                    break
+        finally:
+            if settled is not None:
+                settled.set()
+        await run.ready.wait()
+        result.run_id = run.id
+        result.status = _run_status(result.steps)
+        self.journal.finish_run(run, result.status)
+        return result
+
+    async def _step(
+        self,
+        run: RunHandle,
+        playbook: Playbook,
+        position: int,
+        action: Action | PlanError,
+        approved: dict[int, str],
+        depth: int,
+        countdown: _Countdown | None = None,
+    ) -> StepResult:
+        step = playbook.steps[position]
+        summary = action.summary if isinstance(action, Action) else step.action
+        handle = self.journal.open_step(run, position, step.action, step.mode.value, summary)
+        record = _StepRecord(self.journal, handle, countdown)
+        result = StepResult(position, summary, "failed")
+        try:
+            status, outcome = await self._carry_out(step, action, position, approved, record)
+        except StepFailed as exc:
+            record("failed", status="failed", error=str(exc), phase_failed=exc.phase)
+            result.note = str(exc)
+            _log.error("respond.step_failed", playbook=playbook.id, step=position, error=str(exc))
+        except Exception as exc:  # a bug must not stop the fallback from running
+            record("failed", status="failed", error=repr(exc)[:500], phase_failed="internal")
+            result.note = f"internal error: {exc!r}"
+            _log.exception("respond.step_crashed", playbook=playbook.id, step=position)
+        else:
+            result.status, result.note, result.tx_hash = status, outcome.note, outcome.tx_hash
+        result.step_id = await record.step_id()
+        if result.status == "failed" and step.on_failure is not None:
+            result.fallback = await self._fallback(step.on_failure, record, result, depth)
+        return result
+
+    async def _carry_out(
+        self,
+        step: Step,
+        action: Action | PlanError,
+        position: int,
+        approved: dict[int, str],
+        record: _StepRecord,
+    ) -> tuple[str, Outcome]:
+        """The step's status and outcome; raises :class:`StepFailed` when it fails."""
+        if isinstance(action, PlanError):
+            raise StepFailed("plan", str(action))
+        if step.mode is Mode.APPROVAL and position not in approved:
+            role = approver_role(self.plan, step, action)
+            record("waiting", status="awaiting-approval", approver=role)
+            note = f"awaiting approval by a member of {role or 'any role'}"
+            return "awaiting-approval", Outcome("waiting", note)
+        if position in approved:
+            record("approved", by=approved[position])
+        if step.mode is Mode.MANUAL and step.action != "manual":
+            record("waiting", status="todo", instructions=action.summary)
+            return "waiting", Outcome("waiting", f"to do by hand: {action.summary}")
+        record("start", status="running")
+        outcome = await action.run(self.env, record)
+        if outcome.status == "waiting":
+            record("waiting", status="waiting", note=outcome.note)
+        else:
+            record(outcome.status, status=outcome.status, note=outcome.note)
+        return outcome.status, outcome
+
+    async def _fallback(
+        self, playbook_id: str, record: _StepRecord, failed: StepResult, depth: int
+    ) -> RunResult | None:
+        if depth >= 3:
+            record("fallback", skipped="fallback nesting deeper than three playbooks")
+            return None
+        record("fallback", playbook=playbook_id)
+        try:
+            return await self.run(
+                playbook_id,
+                trigger=f"fallback of step {failed.step_id}",
+                parent_step_id=failed.step_id,
+                depth=depth + 1,
+            )
+        except BreakglassError as exc:
+            record("fallback", error=str(exc))
+            return None
+
+
+def _run_status(steps: Sequence[StepResult]) -> str:
+    if any(s.status == "failed" for s in steps):
+        return "failed"
+    if any(s.status in ("waiting", "awaiting-approval") for s in steps):
+        return "waiting"
+    return "succeeded"
