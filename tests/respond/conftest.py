@@ -136,3 +136,15 @@ def write_plan(tmp_path: Path, anvil: Anvil, token: Token) -> PlanWriter:
 def key_env(anvil: Anvil, **names: int) -> dict[str, str]:
     """Environment variables holding anvil keys, e.g. ``key_env(anvil, GUARDIAN_KEY=1)``."""
     return {name: anvil.private_keys[index] for name, index in names.items()}
+
+
+SAFE_OWNERS = (3, 4, 5)
+
+
+@pytest.fixture(scope="module")
+def pausing_safe(anvil: Anvil, token: Token) -> str:
+    """A real Safe 1.4.1, 2 of anvil accounts 3-5, that holds the token's PAUSER_ROLE."""
+    owners = [anvil.accounts[i] for i in SAFE_OWNERS]
+    address: str = safe_chain.deploy_safe(anvil.http_url, anvil.private_keys[9], owners, 2)
+    token.grant_pauser(address)
+    return address

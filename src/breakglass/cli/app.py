@@ -8,7 +8,7 @@ import typer
 from rich.markup import escape
 
 from breakglass import __version__
-from breakglass.cli import backfill, db, init, monitor, plan, rules
+from breakglass.cli import backfill, db, init, monitor, plan, respond, rules
 from breakglass.cli.console import err, out
 from breakglass.errors import BreakglassError
 from breakglass.logs import configure_logging
@@ -30,6 +30,11 @@ app.add_typer(rules.app, name="rules")
 app.command("init")(init.init_command)
 app.command("backfill")(backfill.backfill_command)
 app.command("monitor")(monitor.monitor_command)
+app.command("pause")(respond.pause_command)
+app.command("approve")(respond.approve_command)
+app.command("tick")(respond.tick_command)
+app.add_typer(respond.playbook_app, name="playbook")
+app.add_typer(respond.safe_app, name="safe")
 
 
 @app.callback()

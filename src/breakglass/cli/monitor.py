@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import getpass
 import signal
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -20,6 +22,7 @@ if TYPE_CHECKING:
 
     from breakglass.detect.alerts import Alert
     from breakglass.plan.loader import LoadedPlan
+    from breakglass.respond.journal import PhaseEvent
 
 __all__ = ["format_alert", "monitor_command"]
 
@@ -41,8 +44,16 @@ def monitor_command(
     poll_interval: Annotated[
         float, typer.Option("--poll-interval", min=0.05, help="Seconds between head polls.")
     ] = 0.5,
+    respond: Annotated[
+        bool,
+        typer.Option(
+            "--respond/--watch-only",
+            help="Run the playbooks the plan binds to the alerts (default), or only watch.",
+        ),
+    ] = True,
 ) -> None:
-    """Watch CHAIN with the plan's rules until Ctrl-C, printing each new alert.
+    """Watch CHAIN with the plan's rules until Ctrl-C, printing each new alert and running
+    the playbooks the plan binds to it.
 
     Alerts are stored with the stream's checkpoint: a restart resumes where it stopped and
     never records an alert twice. Exit 0 when stopped, 2 on bad input.
@@ -56,7 +67,9 @@ def monitor_command(
     store.upgrade(url)
     engine = store.make_engine(url)
     try:
-        asyncio.run(_run(loaded, name, store.session_factory(engine), poll_interval))
+        asyncio.run(
+            _run(loaded, name, store.session_factory(engine), poll_interval, respond=respond)
+        )
     finally:
         engine.dispose()
     err.print(f"{escape(name)}: monitor stopped")
@@ -72,14 +85,28 @@ def _pick_chain(loaded: LoadedPlan, chain: str | None) -> str:
 
 
 async def _run(
-    loaded: LoadedPlan, chain: str, sessions: sessionmaker[Session], poll_interval: float
+    loaded: LoadedPlan,
+    chain: str,
+    sessions: sessionmaker[Session],
+    poll_interval: float,
+    *,
+    respond: bool,
 ) -> None:
     from breakglass.detect.monitor import run_monitor  # noqa: PLC0415 - see monitor_command
+    from breakglass.respond.env import LiveEnv  # noqa: PLC0415
+    from breakglass.respond.responder import Responder  # noqa: PLC0415
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    responder = None
+    if respond:
+        prompt = getpass.getpass if sys.stdin.isatty() else None
+        env = LiveEnv(loaded, sessions, prompt=prompt)
+        responder = Responder(
+            loaded, chain=chain, sessions=sessions, env=env, on_event=_print_phase
+        )
     err.print(f"{escape(chain)}: monitoring; Ctrl-C to stop")
     try:
         await run_monitor(
@@ -89,6 +116,7 @@ async def _run(
             stop_event=stop,
             on_alert=lambda alert: out.print(format_alert(alert)),
             poll_interval=poll_interval,
+            responder=responder,
         )
     finally:
         for signum in (signal.SIGINT, signal.SIGTERM):
@@ -104,3 +132,8 @@ def format_alert(alert: Alert) -> str:
         f"[{colour}]{found.severity.upper():<8}[/] {escape(found.rule)}  {escape(found.title)}"
         f"  [dim]block {found.block_number}{tx}[/]"
     )
+
+
+def _print_phase(event: PhaseEvent) -> None:
+    detail = ", ".join(f"{k}={v}" for k, v in event.detail.items())
+    out.print(f"  [bold]{event.action}[/bold] step {event.step}: {event.phase} {escape(detail)}")

@@ -21,7 +21,7 @@ from breakglass.respond.sender import PreparedTx, TxSender
 from breakglass.respond.signers.local import LocalSigner, Prompt, load_local_signer
 from breakglass.respond.signers.safe import SafeAccount
 
-__all__ = ["DryRunEnv", "ImpersonatedTransactor", "KeyTransactor", "LiveEnv"]
+__all__ = ["DryRunEnv", "ImpersonatedTransactor", "KeyTransactor", "LiveEnv", "chain_urls"]
 
 _log = structlog.get_logger("breakglass.respond")
 _GWEI = Decimal(10**9)
@@ -29,6 +29,12 @@ _GWEI = Decimal(10**9)
 
 def _wei(gwei: Decimal | None) -> int | None:
     return None if gwei is None else int(gwei * _GWEI)
+
+
+def chain_urls(chain: Chain, environ: Mapping[str, str] | None = None) -> list[str]:
+    """The chain's RPC URLs in priority order, references resolved."""
+    ordered = sorted(chain.rpc, key=lambda r: r.priority)
+    return [rpc.url.resolve(dict(environ) if environ is not None else None) for rpc in ordered]
 
 
 class KeyTransactor:
@@ -163,8 +169,7 @@ class LiveEnv:
     def urls(self, chain: str) -> list[str]:
         if chain in self._rpc_urls:
             return [self._rpc_urls[chain]]
-        ordered = sorted(self._chain(chain).rpc, key=lambda r: r.priority)
-        return [rpc.url.resolve(dict(self._environ) if self._environ else None) for rpc in ordered]
+        return chain_urls(self._chain(chain), self._environ)
 
     def rpc(self, chain: str) -> EndpointPool:
         pool = self._pools.get(chain)

@@ -149,7 +149,7 @@ class PlaybookRunner:
 
     async def run(
         self,
-        playbook_id: str,
+        playbook_ref: str | Playbook,
         *,
         trigger: str,
         chain: str | None = None,
@@ -160,7 +160,8 @@ class PlaybookRunner:
         depth: int = 0,
         settled: asyncio.Event | None = None,
     ) -> RunResult:
-        """Run ``playbook_id`` (or resume ``resume`` at ``start_at``).
+        """Run a playbook of the plan by id, or an ad-hoc one (``breakglass pause``); or
+        resume ``resume`` at ``start_at``.
 
         Args:
             approved: positions already approved, with the person who approved each.
@@ -171,9 +172,13 @@ class PlaybookRunner:
         Raises:
             PlanError: no playbook of that id.
         """
-        playbook = self.plan.playbook(playbook_id)
+        if isinstance(playbook_ref, Playbook):
+            playbook: Playbook | None = playbook_ref
+        else:
+            playbook = self.plan.playbook(playbook_ref)
         if playbook is None:
-            raise PlanError(f"the plan has no playbook {playbook_id!r}")
+            raise PlanError(f"the plan has no playbook {playbook_ref!r}")
+        playbook_id = playbook.id
         run = resume or self.journal.open_run(
             playbook_id,
             chain=chain,

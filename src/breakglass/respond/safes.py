@@ -61,7 +61,7 @@ class ProposalView:
 
 
 def _tx_json(tx: SafeTxData) -> dict[str, Any]:
-    body = to_service_json(tx, {})
+    body = to_service_json(tx, {}, sender=tx.safe)
     body.pop("confirmations", None)
     return body
 

@@ -1,0 +1,308 @@
+"""Response commands: ``pause``, ``playbook run``, ``approve``, ``tick`` and ``safe …``."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from breakglass.cli.console import err, out
+from breakglass.errors import BreakglassError
+from breakglass.plan import load_plan
+from breakglass.settings import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from breakglass.plan.loader import LoadedPlan
+    from breakglass.respond.journal import PhaseEvent
+    from breakglass.respond.runner import RunResult
+
+__all__ = ["approve_command", "pause_command", "playbook_app", "safe_app", "tick_command"]
+
+playbook_app = typer.Typer(help="Run playbooks and see their runs.", no_args_is_help=True)
+safe_app = typer.Typer(
+    help="Collect Safe signatures, execute, export and import.", no_args_is_help=True
+)
+
+PlanOption = Annotated[
+    Path, typer.Option("--plan", "-p", help="The plan YAML file.", show_default=True)
+]
+_STATUS = {
+    "done": "green",
+    "skipped": "cyan",
+    "waiting": "yellow",
+    "awaiting-approval": "yellow",
+    "todo": "yellow",
+    "failed": "bold red",
+}
+
+
+@contextmanager
+def _database() -> Iterator[sessionmaker[Session]]:
+    from breakglass import store  # noqa: PLC0415 - SQLAlchemy is slow to import
+
+    url = Settings().resolved_database_url()
+    store.upgrade(url)
+    engine = store.make_engine(url)
+    try:
+        yield store.session_factory(engine)
+    finally:
+        engine.dispose()
+
+
+def _env(loaded: LoadedPlan, sessions: sessionmaker[Session]) -> Any:
+    from breakglass.respond.env import LiveEnv  # noqa: PLC0415
+
+    prompt = getpass.getpass if sys.stdin.isatty() else None
+    return LiveEnv(loaded, sessions, prompt=prompt)
+
+
+def _print_event(event: PhaseEvent) -> None:
+    detail = ", ".join(f"{k}={v}" for k, v in event.detail.items() if k != "status")
+    err.print(f"[dim]{event.at:%H:%M:%S.%f} step {event.step} {event.phase}[/dim] {escape(detail)}")
+
+
+def print_run(result: RunResult, indent: str = "") -> None:
+    """A run's steps as a table, fallback runs below the step that started them."""
+    table = Table(
+        title=f"{indent}playbook {result.playbook}: {result.status}", title_justify="left"
+    )
+    for column in ("step", "id", "action", "status", "note"):
+        table.add_column(column)
+    for step in result.steps:
+        colour = _STATUS.get(step.status, "")
+        table.add_row(
+            str(step.position),
+            str(step.step_id or ""),
+            escape(step.summary),
+            f"[{colour}]{step.status}[/{colour}]" if colour else step.status,
+            escape(step.note + (f" tx {step.tx_hash}" if step.tx_hash else "")),
+        )
+    out.print(table)
+    for step in result.steps:
+        if step.fallback is not None:
+            print_run(step.fallback, indent + "  fallback → ")
+
+
+def _exit_for(result: RunResult) -> None:
+    if result.status == "failed":
+        raise typer.Exit(1)
+
+
+def pause_command(
+    contract: Annotated[str, typer.Argument(help="A contract named in the plan.")],
+    plan_file: PlanOption = Path("breakglass.yaml"),
+    signer: Annotated[
+        str | None, typer.Option("--signer", help="Key signer (default: the playbooks' one).")
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Print every phase.")] = False,
+) -> None:
+    """Break glass: pause CONTRACT now. Prechecked (already paused: nothing sent),
+    simulated, sent with an emergency fee, and verified. Exit 1 if it failed."""
+    from breakglass.respond.service import pause_contract  # noqa: PLC0415
+
+    loaded = load_plan(plan_file)
+    with _database() as sessions:
+        result = pause_contract(
+            loaded,
+            sessions,
+            contract,
+            signer=signer,
+            env=_env(loaded, sessions),
+            on_event=_print_event if verbose else None,
+        )
+    print_run(result)
+    _exit_for(result)
+
+
+@playbook_app.command("run")
+def playbook_run_command(
+    playbook: Annotated[str, typer.Argument(metavar="ID", help="A playbook id from the plan.")],
+    plan_file: PlanOption = Path("breakglass.yaml"),
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="Run it on a throwaway anvil fork of the plan's RPC."),
+    ] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Print every phase.")] = False,
+) -> None:
+    """Run playbook ID now. With --dry-run, every step really runs on a local fork as the
+    plan's signers (no keys needed) and nothing reaches the real chain. Exit 1 on failure."""
+    from breakglass.respond import service  # noqa: PLC0415
+
+    loaded = load_plan(plan_file)
+    hook = _print_event if verbose else None
+    with _database() as sessions:
+        if dry_run:
+            err.print(f"dry run of {escape(playbook)} on a fork; nothing is sent to the chain")
+            result = service.dry_run_playbook(loaded, sessions, playbook, on_event=hook)
+        else:
+            env = _env(loaded, sessions)
+            result = service.run_playbook(loaded, sessions, playbook, env=env, on_event=hook)
+    print_run(result)
+    _exit_for(result)
+
+
+@playbook_app.command("runs")
+def playbook_runs_command(
+    limit: Annotated[int, typer.Option("--limit", min=1, help="How many runs.")] = 10,
+) -> None:
+    """The latest playbook runs and the state of each step (ids for approve and tick)."""
+    from breakglass.respond.service import list_runs  # noqa: PLC0415
+
+    with _database() as sessions:
+        runs = list_runs(sessions, limit)
+    if not runs:
+        out.print("no playbook runs yet")
+    for run, steps in runs:
+        kind = " (dry run)" if run.dry_run else ""
+        title = f"run {run.id}: {run.playbook}{kind}, {run.status}, trigger {run.trigger}"
+        table = Table(title=escape(title), title_justify="left")
+        for column in ("step id", "action", "mode", "status", "detail"):
+            table.add_column(column)
+        for step in steps:
+            colour = _STATUS.get(step.status, "")
+            status = f"[{colour}]{step.status}[/{colour}]" if colour else step.status
+            detail = (
+                step.error or step.tx_hash or (f"by {step.decided_by}" if step.decided_by else "")
+            )
+            table.add_row(str(step.id), escape(step.summary), step.mode, status, escape(detail))
+        out.print(table)
+
+
+def approve_command(
+    step_id: Annotated[int, typer.Argument(metavar="STEP", help="The waiting step's id.")],
+    person: Annotated[str, typer.Option("--as", help="Who approves (a person in the plan).")],
+    plan_file: PlanOption = Path("breakglass.yaml"),
+) -> None:
+    """Approve a step waiting for approval and resume its playbook from there."""
+    from breakglass.respond.service import approve_step  # noqa: PLC0415
+
+    loaded = load_plan(plan_file)
+    with _database() as sessions:
+        result = approve_step(loaded, sessions, step_id, person, env=_env(loaded, sessions))
+    print_run(result)
+    _exit_for(result)
+
+
+def tick_command(
+    step_id: Annotated[int, typer.Argument(metavar="STEP", help="The checklist step's id.")],
+    person: Annotated[str, typer.Option("--as", help="Who did it (a person in the plan).")],
+    plan_file: PlanOption = Path("breakglass.yaml"),
+) -> None:
+    """Tick a manual checklist step as done."""
+    from breakglass.respond.service import tick_step  # noqa: PLC0415
+
+    loaded = load_plan(plan_file)
+    with _database() as sessions:
+        tick_step(loaded, sessions, step_id, person)
+    out.print(f"step {step_id} done by {escape(person)}")
+
+
+@safe_app.command("sign")
+def safe_sign_command(
+    proposal: Annotated[int, typer.Argument(metavar="ID", help="The Safe proposal's id.")],
+    signer: Annotated[str, typer.Option("--signer", help="A key signer who owns the Safe.")],
+    plan_file: PlanOption = Path("breakglass.yaml"),
+) -> None:
+    """Sign Safe proposal ID; when this reaches the threshold, execute and verify it."""
+    from breakglass.respond.service import sign_proposal  # noqa: PLC0415
+
+    loaded = load_plan(plan_file)
+    with _database() as sessions:
+        view, tx_hash = sign_proposal(
+            loaded, sessions, proposal, signer, env=_env(loaded, sessions)
+        )
+    out.print(f"proposal {view.id}: {len(view.signatures)} of {view.threshold} signatures")
+    if tx_hash:
+        out.print(f"executed in {tx_hash}; {view.status}")
+
+
+@safe_app.command("list")
+def safe_list_command() -> None:
+    """Safe proposals and their signatures."""
+    from sqlalchemy import select  # noqa: PLC0415
+
+    from breakglass.store.models import SafeProposal, SafeSignature  # noqa: PLC0415
+
+    with _database() as sessions, sessions() as session:
+        rows = session.scalars(select(SafeProposal).order_by(SafeProposal.id.desc())).all()
+        table = Table()
+        for column in ("id", "safe", "nonce", "signatures", "status", "safe tx hash"):
+            table.add_column(column)
+        for row in rows:
+            count = len(
+                session.scalars(
+                    select(SafeSignature).where(SafeSignature.proposal_id == row.id)
+                ).all()
+            )
+            table.add_row(
+                str(row.id),
+                str(row.tx.get("safe")),
+                str(row.tx.get("nonce")),
+                f"{count}/{row.threshold}",
+                row.status,
+                row.safe_tx_hash,
+            )
+    out.print(table)
+
+
+@safe_app.command("export")
+def safe_export_command(
+    proposal: Annotated[int, typer.Argument(metavar="ID", help="The Safe proposal's id.")],
+    output: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write here instead of stdout.")
+    ] = None,
+) -> None:
+    """Proposal ID as Safe Transaction Service JSON, signatures included."""
+    from breakglass.respond.safes import export_proposal  # noqa: PLC0415
+
+    with _database() as sessions:
+        text = json.dumps(export_proposal(sessions, proposal), indent=2)
+    if output is None:
+        sys.stdout.write(text + "\n")
+    else:
+        output.write_text(text + "\n")
+        err.print(f"wrote {output}")
+
+
+@safe_app.command("import")
+def safe_import_command(
+    file: Annotated[Path, typer.Argument(help="Safe Transaction Service JSON.")],
+    safe: Annotated[str, typer.Option("--safe", help="The plan's Safe signer it belongs to.")],
+    plan_file: PlanOption = Path("breakglass.yaml"),
+) -> None:
+    """Import a Safe transaction (from the Safe interface or another breakglass)."""
+    from breakglass.respond.env import LiveEnv  # noqa: PLC0415
+    from breakglass.respond.safes import import_proposal, load_proposal  # noqa: PLC0415
+
+    loaded = load_plan(plan_file)
+    try:
+        doc = json.loads(file.read_text())
+    except (OSError, ValueError) as exc:
+        raise BreakglassError(f"cannot read {file}: {exc}") from None
+    if not isinstance(doc, dict):
+        raise BreakglassError(f"{file} holds no JSON object")
+    with _database() as sessions:
+        env = LiveEnv(loaded, sessions)
+        config = env.safe_signer(safe)
+        account = env.safe_account(config.chain, config.address)
+        chain_id = loaded.plan.chains[config.chain].chain_id
+        proposal = import_proposal(
+            sessions,
+            doc,
+            chain=config.chain,
+            chain_id=chain_id,
+            threshold=account.threshold(),
+            owners=account.owners(),
+        )
+        view = load_proposal(sessions, proposal)
+    out.print(f"proposal {proposal}: {len(view.signatures)} of {view.threshold} signatures")

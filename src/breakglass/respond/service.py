@@ -1,0 +1,365 @@
+"""What the response commands do, one function each; the CLI and the API call these."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from breakglass.errors import BreakglassError, PlanError
+from breakglass.plan.loader import LoadedPlan
+from breakglass.plan.models.chain import EnvSigner, KeystoreSigner, SafeSigner
+from breakglass.plan.models.response import Mode, PauseStep, Playbook
+from breakglass.respond.actions.base import StepFailed
+from breakglass.respond.actions.build import build_action
+from breakglass.respond.actions.safe import execute_proposal
+from breakglass.respond.calls import parse_check
+from breakglass.respond.env import DryRunEnv, LiveEnv, chain_urls
+from breakglass.respond.journal import Journal, OnStepEvent, RunHandle, StepHandle
+from breakglass.respond.runner import PlaybookRunner, RunResult, approver_role
+from breakglass.respond.safes import ProposalView, add_signature, load_proposal
+from breakglass.store.models import PlaybookRun, StepRun
+
+__all__ = [
+    "ApprovalError",
+    "approve_step",
+    "dry_run_playbook",
+    "list_runs",
+    "pause_contract",
+    "run_playbook",
+    "sign_proposal",
+    "tick_step",
+]
+
+
+class ApprovalError(BreakglassError):
+    """The step is not waiting for this, or the person may not decide it."""
+
+
+async def _with_env(
+    loaded: LoadedPlan,
+    env: LiveEnv,
+    sessions: sessionmaker[Session],
+    playbook: str | Playbook,
+    on_event: OnStepEvent | None,
+    **kwargs: Any,
+) -> RunResult:
+    journal = Journal(sessions, on_event=on_event)
+    try:
+        return await PlaybookRunner(loaded.plan, env, journal).run(playbook, **kwargs)
+    finally:
+        await journal.close()
+        await env.aclose()
+
+
+def run_playbook(
+    loaded: LoadedPlan,
+    sessions: sessionmaker[Session],
+    playbook: str | Playbook,
+    *,
+    trigger: str = "manual",
+    env: LiveEnv | None = None,
+    on_event: OnStepEvent | None = None,
+) -> RunResult:
+    """Run a playbook of the plan (or an ad-hoc one) now, for real."""
+    live = env or LiveEnv(loaded, sessions)
+    return asyncio.run(_with_env(loaded, live, sessions, playbook, on_event, trigger=trigger))
+
+
+def _pause_signer(loaded: LoadedPlan, contract: str, signer: str | None) -> str:
+    if signer is not None:
+        return signer
+    for playbook in loaded.plan.playbooks:
+        for step in playbook.steps:
+            if isinstance(step, PauseStep) and step.contract == contract:
+                return step.signer
+    keys = [n for n, s in loaded.plan.signers.items() if isinstance(s, KeystoreSigner | EnvSigner)]
+    if len(keys) == 1:
+        return keys[0]
+    raise PlanError(
+        f"no playbook pauses {contract!r} and the plan has {len(keys)} key signers; "
+        "pick one with --signer"
+    )
+
+
+def pause_contract(
+    loaded: LoadedPlan,
+    sessions: sessionmaker[Session],
+    contract: str,
+    *,
+    signer: str | None = None,
+    env: LiveEnv | None = None,
+    on_event: OnStepEvent | None = None,
+) -> RunResult:
+    """Break glass: pause ``contract`` now with ``signer`` (default: the one the playbooks
+    use for it). Prechecked, simulated and verified like any playbook step."""
+    if contract not in loaded.plan.contracts:
+        known = ", ".join(sorted(loaded.plan.contracts)) or "none"
+        raise PlanError(f"the plan has no contract {contract!r} (contracts: {known})")
+    step = PauseStep(
+        action="pause", contract=contract, signer=_pause_signer(loaded, contract, signer)
+    )
+    playbook = Playbook(id="break-glass", steps=[step])
+    return run_playbook(
+        loaded, sessions, playbook, trigger="breakglass pause", env=env, on_event=on_event
+    )
+
+
+@asynccontextmanager
+async def _fork(loaded: LoadedPlan, chains: set[str]) -> AsyncIterator[dict[str, str]]:
+    from breakglass.devchain import Anvil  # noqa: PLC0415 - only dry runs start a chain
+
+    forks: dict[str, Anvil] = {}
+    try:
+        for name in sorted(chains):
+            config = loaded.plan.chains[name]
+            forks[name] = await asyncio.to_thread(
+                Anvil.start, chain_id=config.chain_id, fork_url=chain_urls(config)[0]
+            )
+        yield {name: anvil.http_url for name, anvil in forks.items()}
+    finally:
+        for anvil in forks.values():
+            anvil.stop()
+
+
+def dry_run_playbook(
+    loaded: LoadedPlan,
+    sessions: sessionmaker[Session],
+    playbook: str,
+    *,
+    on_event: OnStepEvent | None = None,
+    fork_urls: Mapping[str, str] | None = None,
+) -> RunResult:
+    """Run ``playbook`` on a throwaway anvil fork of each chain: every step really executes
+    there, as the plan's signers (impersonated, no keys needed), and nothing touches the
+    real chains."""
+
+    async def go() -> RunResult:
+        if fork_urls is not None:
+            env = DryRunEnv(loaded, sessions, rpc_urls=fork_urls, receipt_timeout=30)
+            return await _with_env(loaded, env, sessions, playbook, on_event, trigger="dry run")
+        async with _fork(loaded, _chains_of(loaded, playbook)) as urls:
+            env = DryRunEnv(loaded, sessions, rpc_urls=urls, receipt_timeout=30)
+            return await _with_env(loaded, env, sessions, playbook, on_event, trigger="dry run")
+
+    if loaded.plan.playbook(playbook) is None:
+        raise PlanError(f"the plan has no playbook {playbook!r}")
+    return asyncio.run(go())
+
+
+def _chains_of(loaded: LoadedPlan, playbook_id: str, seen: set[str] | None = None) -> set[str]:
+    """The chains a playbook and its fallbacks act on."""
+    seen = seen if seen is not None else set()
+    playbook = loaded.plan.playbook(playbook_id)
+    if playbook is None or playbook_id in seen:
+        return set()
+    seen.add(playbook_id)
+    chains: set[str] = set()
+    for step in playbook.steps:
+        contract = loaded.plan.contracts.get(getattr(step, "contract", "") or "")
+        if contract is not None:
+            chains.add(contract.chain)
+        if step.on_failure:
+            chains |= _chains_of(loaded, step.on_failure, seen)
+    return chains
+
+
+@dataclass(frozen=True)
+class _Waiting:
+    run: PlaybookRun
+    step: StepRun
+
+
+def _waiting_step(sessions: sessionmaker[Session], step_id: int, status: str) -> _Waiting:
+    with sessions() as session:
+        step = session.get(StepRun, step_id)
+        if step is None:
+            raise ApprovalError(f"there is no step {step_id}")
+        if step.status != status:
+            raise ApprovalError(f"step {step_id} is {step.status}, not {status}")
+        run = session.get(PlaybookRun, step.run_id)
+        assert run is not None
+        return _Waiting(run, step)
+
+
+def _check_member(loaded: LoadedPlan, role: str | None, person: str) -> None:
+    if person not in loaded.plan.people:
+        raise ApprovalError(f"the plan has no person {person!r}")
+    if role is None:
+        return
+    members = loaded.plan.roles[role].members if role in loaded.plan.roles else []
+    if person not in members:
+        raise ApprovalError(
+            f"{person} is not in role {role} ({', '.join(members) or 'no members'}), "
+            "who decide this step"
+        )
+
+
+def approve_step(
+    loaded: LoadedPlan,
+    sessions: sessionmaker[Session],
+    step_id: int,
+    person: str,
+    *,
+    env: LiveEnv | None = None,
+    on_event: OnStepEvent | None = None,
+) -> RunResult:
+    """Approve a waiting ``approval`` step as ``person`` and resume its run from there.
+
+    Raises:
+        ApprovalError: no such waiting step, or ``person`` is not in its approver role.
+    """
+    waiting = _waiting_step(sessions, step_id, "awaiting-approval")
+    playbook = loaded.plan.playbook(waiting.run.playbook)
+    if playbook is None or waiting.step.position >= len(playbook.steps):
+        raise ApprovalError(f"the plan no longer has step {step_id}'s playbook as it was")
+    step = playbook.steps[waiting.step.position]
+    if step.mode is not Mode.APPROVAL:
+        raise ApprovalError(f"step {step_id} is no longer an approval step in the plan")
+    try:
+        action = build_action(loaded.plan, step, playbook.id)
+    except BreakglassError:
+        action = None
+    _check_member(loaded, approver_role(loaded.plan, step, action), person)
+    runner_env = env or LiveEnv(loaded, sessions)
+    _decide(sessions, step_id, "approved", person)
+    handle = RunHandle(
+        waiting.run.playbook, waiting.run.chain, waiting.run.trigger, waiting.run.dry_run
+    )
+    handle.id = waiting.run.id
+    handle.ready.set()
+    return asyncio.run(
+        _with_env(
+            loaded,
+            runner_env,
+            sessions,
+            waiting.run.playbook,
+            on_event,
+            trigger=waiting.run.trigger,
+            resume=handle,
+            start_at=waiting.step.position,
+            approved={waiting.step.position: person},
+        )
+    )
+
+
+def tick_step(
+    loaded: LoadedPlan, sessions: sessionmaker[Session], step_id: int, person: str
+) -> None:
+    """Mark a manual checklist step done by ``person`` (a member of its owner role)."""
+    waiting = _waiting_step(sessions, step_id, "todo")
+    playbook = loaded.plan.playbook(waiting.run.playbook)
+    owner = None
+    if playbook is not None and waiting.step.position < len(playbook.steps):
+        step = playbook.steps[waiting.step.position]
+        owner = getattr(step, "owner", None)
+    _check_member(loaded, owner, person)
+    _decide(sessions, step_id, "done", person)
+
+
+def _decide(sessions: sessionmaker[Session], step_id: int, status: str, person: str) -> None:
+    from datetime import UTC, datetime  # noqa: PLC0415
+
+    from breakglass.store.models import StepEvent  # noqa: PLC0415
+
+    now = datetime.now(UTC)
+    with sessions() as session, session.begin():
+        step = session.get(StepRun, step_id)
+        assert step is not None
+        step.status = status
+        step.decided_by = person
+        step.updated_at = now
+        session.add(StepEvent(step_id=step_id, phase=status, at=now, detail={"by": person}))
+
+
+def sign_proposal(
+    loaded: LoadedPlan,
+    sessions: sessionmaker[Session],
+    proposal_id: int,
+    signer: str,
+    *,
+    env: LiveEnv | None = None,
+) -> tuple[ProposalView, str | None]:
+    """Add ``signer``'s signature to a Safe proposal; execute it when the threshold is met.
+
+    Returns the proposal and, when it executed, the transaction hash.
+    """
+    live = env or LiveEnv(loaded, sessions)
+    view = load_proposal(sessions, proposal_id)
+    safe = _safe_config(loaded, view.tx.safe)
+    account = live.safe_account(safe.chain, view.tx.safe)
+    local = live.local_signer(signer)
+    view = add_signature(sessions, proposal_id, local, account.owners())
+    if not view.ready:
+        return view, None
+
+    async def execute() -> str | None:
+        journal = Journal(sessions)
+        record = _ExistingStep(journal, view.step_id)
+        verify_text = view.meta.get("verify")
+        verify = parse_check(str(verify_text)) if verify_text else None
+        try:
+            outcome = await execute_proposal(live, record, view, account, signer, verify)
+        except StepFailed as exc:
+            record("failed", status="failed", error=str(exc))
+            raise
+        else:
+            record("done", status="done", note=outcome.note)
+            return outcome.tx_hash
+        finally:
+            await journal.close()
+            await live.aclose()
+
+    tx_hash = asyncio.run(execute())
+    return load_proposal(sessions, proposal_id), tx_hash
+
+
+class _ExistingStep:
+    """Records phases onto an already stored step (or nowhere, for an imported proposal)."""
+
+    def __init__(self, journal: Journal, step_id: int | None) -> None:
+        self._journal = journal
+        self._step: StepHandle | None = None
+        if step_id is not None:
+            run = RunHandle("", None, "", False, id=None)
+            self._step = StepHandle(run, 0, "safe-proposal", "auto", "", id=step_id)
+            self._step.ready.set()
+
+    def __call__(self, phase: str, **detail: Any) -> object:
+        if self._step is None:
+            return None
+        return self._journal.phase(self._step, phase, **detail)
+
+    async def step_id(self) -> int | None:
+        return self._step.id if self._step else None
+
+
+def _safe_config(loaded: LoadedPlan, address: str) -> SafeSigner:
+    for config in loaded.plan.signers.values():
+        if isinstance(config, SafeSigner) and config.address.lower() == address.lower():
+            return config
+    raise PlanError(f"the plan has no Safe signer with address {address}")
+
+
+def list_runs(
+    sessions: sessionmaker[Session], limit: int = 20
+) -> list[tuple[PlaybookRun, list[StepRun]]]:
+    """The latest playbook runs with their steps, newest first."""
+    with sessions() as session:
+        runs = session.scalars(
+            select(PlaybookRun).order_by(PlaybookRun.id.desc()).limit(limit)
+        ).all()
+        out = []
+        for run in runs:
+            steps = session.scalars(
+                select(StepRun)
+                .where(StepRun.run_id == run.id)
+                .order_by(StepRun.position, StepRun.id)
+            ).all()
+            out.append((run, list(steps)))
+        return out
