@@ -21,7 +21,8 @@ from pathlib import Path
 
 import pytest
 
-import breakglass.detect.plancheck  # noqa: F401 - registers the rules.params check
+import breakglass.detect.plancheck
+import breakglass.respond.plancheck  # noqa: F401 - registers the playbooks.steps check
 from breakglass.plan import LoadedPlan, load_plan
 from breakglass.plan.checks import (
     CheckResult,
@@ -93,7 +94,7 @@ def _fixture_params(kind: str) -> list[object]:
 
 def test_checks_are_registered_in_checklist_order() -> None:
     ids = [check.id for check in registered_checks()]
-    assert ids == [*CHECKLIST_ORDER, "plan.placeholders", "rules.params"]
+    assert ids == [*CHECKLIST_ORDER, "plan.placeholders", "rules.params", "playbooks.steps"]
 
 
 @pytest.mark.parametrize("check", registered_checks(), ids=lambda check: check.id)

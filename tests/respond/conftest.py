@@ -106,7 +106,7 @@ PlanWriter = Callable[..., LoadedPlan]
 def write_plan(tmp_path: Path, anvil: Anvil, token: Token) -> PlanWriter:
     """Write a plan around the token; ``body`` adds sections (playbooks, more signers)."""
 
-    def write(body: str, **values: Any) -> LoadedPlan:
+    def write(body: str, *, contracts: str = "", **values: Any) -> LoadedPlan:
         head = f"""
         version: 1
         protocol: Test Protocol
@@ -125,7 +125,8 @@ def write_plan(tmp_path: Path, anvil: Anvil, token: Token) -> PlanWriter:
             address: "{token.address}"
             pause: {{function: "pause()", check: "paused()", unpause: "unpause()"}}
         """
-        text = textwrap.dedent(head) + textwrap.dedent(body).format(**values)
+        extra = textwrap.indent(textwrap.dedent(contracts), "  ")
+        text = textwrap.dedent(head) + extra + textwrap.dedent(body).format(**values)
         path = tmp_path / "breakglass.yaml"
         path.write_text(text)
         return load_plan(path)

@@ -65,6 +65,7 @@ class Reference:
     targets: Targets
     allow_address: bool = False
     wrong_kind: str | None = None  # said when the name exists but is filtered out
+    skip: Callable[[dict[str, Any]], bool] | None = None  # on the mapping holding the value
 
 
 REFERENCES: tuple[Reference, ...] = (
@@ -96,7 +97,13 @@ REFERENCES: tuple[Reference, ...] = (
         wrong_kind="is a key signer, not a Safe",
     ),
     Reference(("playbooks", "*", "steps", "*", "channel"), "channel", _keys("channels")),
-    Reference(("playbooks", "*", "steps", "*", "role"), "role", _keys("roles")),
+    Reference(
+        ("playbooks", "*", "steps", "*", "role"),
+        "role",
+        _keys("roles"),
+        # revoke-role's `role` is the contract's own role (MINTER_ROLE), not a plan role
+        skip=lambda step: step.get("action") == "revoke-role",
+    ),
     Reference(("playbooks", "*", "steps", "*", "owner"), "role", _keys("roles")),
     Reference(("playbooks", "*", "steps", "*", "approver"), "role", _keys("roles")),
     Reference(("playbooks", "*", "steps", "*", "on_failure"), "playbook", _ids("playbooks")),
@@ -167,6 +174,19 @@ def _unknown(
     return RefProblem(path=(), message=message, expected=f"one of: {listing}", found=repr(name))
 
 
+def _at(doc: Any, path: Path) -> dict[str, Any]:
+    """The mapping at ``path`` (as ``_walk`` wrote it), or an empty one."""
+    node = doc
+    for key in path:
+        if isinstance(node, dict):
+            node = next((v for k, v in node.items() if str(k) == str(key)), None)
+        elif isinstance(node, list) and isinstance(key, int) and 0 <= key < len(node):
+            node = node[key]
+        else:
+            return {}
+    return node if isinstance(node, dict) else {}
+
+
 def check_references(doc: Any) -> list[RefProblem]:
     """Every dangling reference and duplicate id in a raw plan document."""
     if not isinstance(doc, dict):
@@ -177,6 +197,8 @@ def check_references(doc: Any) -> list[RefProblem]:
         for path, value in _walk(doc, ref.pattern, ()):
             if value is None or isinstance(value, dict | list):
                 continue  # a wrong type is the schema's to report
+            if ref.skip is not None and ref.skip(_at(doc, path[:-1])):
+                continue
             problem = _unknown(ref, str(value), known, doc)
             if problem is not None:
                 problems.append(RefProblem(path, problem.message, problem.expected, problem.found))

@@ -125,7 +125,7 @@ def _document_path(data: Any, loc: tuple[Any, ...]) -> tuple[Path, bool]:
     path: list[str | int] = []
     node = data
     for index, part in enumerate(loc):
-        if part == "[key]":
+        if part == "[key]" and not (isinstance(node, dict) and part in node):
             return tuple(path), True
         if (isinstance(node, dict) and part in node) or (
             isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)

@@ -5,13 +5,15 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from breakglass.errors import BreakglassError
 from breakglass.respond.signers.local import LocalSigner
-from breakglass.respond.signers.safe import SafeAccount
+
+if TYPE_CHECKING:  # safe-eth-py takes a second to import; only Safe steps need it
+    from breakglass.respond.signers.safe import SafeAccount
 
 __all__ = [
     "Action",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import structlog
 
@@ -12,9 +13,11 @@ from breakglass.errors import BreakglassError, ChainError
 from breakglass.respond.actions.base import Action, ActionEnv, Outcome, Record, StepFailed
 from breakglass.respond.actions.contract import check_holds, simulate
 from breakglass.respond.calls import Check
-from breakglass.respond.safes import ProposalView, load_proposal, mark_proposal, save_proposal
 from breakglass.respond.signers.local import LocalSigner
-from breakglass.respond.signers.safe import SafeAccount, sign_safe_tx
+
+if TYPE_CHECKING:
+    from breakglass.respond.safes import ProposalView
+    from breakglass.respond.signers.safe import SafeAccount
 
 __all__ = ["SafeAction", "execute_proposal"]
 
@@ -42,6 +45,10 @@ class SafeAction(Action):
         record("simulate", ok=True, as_safe=self.safe)
         if env.dry_run:
             return await self._as_safe_on_fork(env, record)
+        # safe-eth-py takes a second to import: only Safe steps pay for it.
+        from breakglass.respond.safes import load_proposal, save_proposal  # noqa: PLC0415
+        from breakglass.respond.signers.safe import sign_safe_tx  # noqa: PLC0415
+
         account = env.safe_account(self.chain, self.safe)
         try:
             tx = await asyncio.to_thread(account.build, self.to, self.data)
@@ -124,6 +131,8 @@ async def execute_proposal(
     Raises:
         StepFailed: the execution would revert, was not mined, or did not take effect.
     """
+    from breakglass.respond.safes import mark_proposal  # noqa: PLC0415
+
     calldata = account.exec_calldata(view.tx, view.signatures)
     sender = env.transactor(view.chain, executor)
     rpc = env.rpc(view.chain)
