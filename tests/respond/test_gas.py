@@ -55,8 +55,8 @@ def test_quote_prices_each_urgency_in_one_round_trip_and_caches():
     assert strategy.cached(Urgency.EMERGENCY) is None
     emergency = asyncio.run(strategy.quote(Urgency.EMERGENCY))
     assert rpc.batches == 1
-    assert emergency.max_priority_fee_per_gas > 9 * GWEI
-    assert emergency.max_fee_per_gas == 2 * 10 * GWEI + emergency.max_priority_fee_per_gas
+    assert emergency.max_priority_fee_per_gas > 2 * 9 * GWEI  # twice the highest recent tip
+    assert emergency.max_fee_per_gas == 4 * 10 * GWEI + emergency.max_priority_fee_per_gas
     normal = strategy.cached(Urgency.NORMAL)
     assert normal is not None
     assert normal.max_priority_fee_per_gas < emergency.max_priority_fee_per_gas
@@ -68,7 +68,7 @@ def test_quote_prices_each_urgency_in_one_round_trip_and_caches():
 def test_emergency_floor_on_empty_blocks_and_caps_win():
     rpc = FakeRpc([[0, 0, 0]] * 3, next_base=GWEI)
     fees = asyncio.run(GasStrategy(rpc).quote(Urgency.EMERGENCY))
-    assert fees.max_priority_fee_per_gas >= 2 * GWEI
+    assert fees.max_priority_fee_per_gas >= 5 * GWEI
     capped = GasStrategy(rpc, GasCaps(max_fee_per_gas=3 * GWEI, max_priority_fee_per_gas=GWEI))
     fees = asyncio.run(capped.quote(Urgency.EMERGENCY))
     assert fees == Fees(3 * GWEI, GWEI)

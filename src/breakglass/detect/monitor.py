@@ -18,7 +18,8 @@ import structlog
 from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 
-from breakglass.chain.pool import Endpoint, EndpointPool
+from breakglass.chain.endpoints import plan_endpoints
+from breakglass.chain.pool import EndpointPool
 from breakglass.detect.alerts import Alert, AlertBook, AlertPolicy
 from breakglass.detect.engine import Detector
 from breakglass.detect.finding import Finding
@@ -130,10 +131,7 @@ async def run_monitor(
     """
     config = _chain_config(loaded_plan, chain)
     detector = Detector(chain, build_rules(loaded_plan, chain=chain))
-    endpoints = [
-        Endpoint(rpc.url.resolve(), priority=rpc.priority, weight=rpc.weight) for rpc in config.rpc
-    ]
-    pool = EndpointPool(endpoints, chain=chain)
+    pool = EndpointPool(plan_endpoints(config), chain=chain)
     try:
         fetcher = BlockFetcher(pool, detector.fetch_spec())
         reader = StateReader(pool)
@@ -146,9 +144,9 @@ async def run_monitor(
                 block_time = datetime.fromtimestamp(item.header.timestamp, UTC)
                 findings = detector.evaluate(item, state)
                 if responder is not None:
-                    responder.on_block(item)
                     if findings:
                         await responder.react(findings)
+                    responder.on_block(item)  # after: its refreshes must not slow a reaction
                 alerts = book.record(session, findings=findings, block_time=block_time, now=clock())
             else:
                 retracted = book.retract(session, chain=item.chain, block_hash=item.hash)

@@ -10,6 +10,7 @@ from typing import Any
 import structlog
 from sqlalchemy.orm import Session, sessionmaker
 
+from breakglass.chain.endpoints import plan_endpoints
 from breakglass.chain.pool import Endpoint, EndpointPool
 from breakglass.errors import BreakglassError, ChainError, PlanError
 from breakglass.plan.loader import LoadedPlan
@@ -174,7 +175,10 @@ class LiveEnv:
     def rpc(self, chain: str) -> EndpointPool:
         pool = self._pools.get(chain)
         if pool is None:
-            endpoints = [Endpoint(url, priority=i) for i, url in enumerate(self.urls(chain))]
+            if chain in self._rpc_urls:
+                endpoints = [Endpoint(self._rpc_urls[chain])]
+            else:
+                endpoints = plan_endpoints(self._chain(chain), self._environ)
             pool = self._pools[chain] = EndpointPool(endpoints, chain=chain)
         return pool
 

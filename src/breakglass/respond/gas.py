@@ -37,6 +37,7 @@ GWEI = 10**9
 MIN_BUMP = Fraction(9, 8)
 """Nodes accept a replacement only with both fee fields raised by at least 12.5%."""
 _PERCENTILES = (50.0, 90.0, 99.0)
+EMERGENCY_FLOOR = 5 * GWEI
 
 
 class GasCapError(ChainError):
@@ -123,9 +124,11 @@ def _tip(urgency: Urgency, p50: Sequence[int], p90: Sequence[int], p99: Sequence
         return max(median, GWEI // 10)
     if urgency is Urgency.HIGH:
         return max(max(p90, default=0), median * 3 // 2, GWEI)
-    # First in the next block: above every tip seen lately, with a margin.
+    # First in the next block, against an attacker who repeats the tips it used a block
+    # ago (and a quote that may be a block old): well above every tip seen lately. A pause
+    # costs ~50k gas; overpaying the tip is nothing next to the funds at stake.
     highest = max(p99, default=0)
-    return max(highest + highest // 5 + 1, 2 * median, 2 * GWEI)
+    return max(2 * highest + 1, 4 * median, EMERGENCY_FLOOR)
 
 
 class GasStrategy:
@@ -196,7 +199,7 @@ class GasStrategy:
         next_base = int(history["baseFeePerGas"][-1], 16)
         latest_base = int(block.get("baseFeePerGas") or "0x0", 16)
         fees = {u: self._fees(u, max(next_base, latest_base), *columns) for u in Urgency}
-        _log.info(
+        _log.debug(
             "respond.gas_quoted",
             block=int(block["number"], 16),
             next_base_fee=next_base,
@@ -209,6 +212,10 @@ class GasStrategy:
     ) -> Fees:
         tip = _tip(urgency, p50, p90, p99)
         max_fee = 2 * base + tip
+        if urgency is Urgency.EMERGENCY:
+            # Only base fee + tip is paid; a high cap costs nothing and wins with block
+            # builders that order by it (anvil does). Bid up to the plan's cap.
+            max_fee = max(4 * base + tip, self.caps.max_fee_per_gas or 0)
         capped_max = _cap(max_fee, self.caps.max_fee_per_gas)
         capped_tip = min(_cap(tip, self.caps.max_priority_fee_per_gas), capped_max)
         if (capped_max, capped_tip) != (max_fee, tip):

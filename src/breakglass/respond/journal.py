@@ -84,6 +84,16 @@ class Journal:
         self._clock = clock
         self._queue: asyncio.Queue[Callable[[Session], None]] = asyncio.Queue()
         self._writer: asyncio.Task[None] | None = None
+        self._open = asyncio.Event()
+        self._open.set()
+
+    def hold(self) -> None:
+        """Keep queuing but stop writing: the writer thread's Python code would compete for
+        the interpreter lock with a pause on its way out. :meth:`release` resumes."""
+        self._open.clear()
+
+    def release(self) -> None:
+        self._open.set()
 
     def open_run(
         self,
@@ -208,6 +218,7 @@ class Journal:
     async def _write_loop(self) -> None:
         while True:
             first = await self._queue.get()
+            await self._open.wait()
             batch = [first]
             while not self._queue.empty():
                 batch.append(self._queue.get_nowait())

@@ -102,10 +102,15 @@ class Responder:
                 settled = asyncio.Event()
                 waits.append(settled)
                 self._spawn(self._run(playbook.id, finding, settled))
-        if waits:
+        if not waits:
+            return
+        self.journal.hold()
+        try:
             await asyncio.wait(
                 [asyncio.ensure_future(w.wait()) for w in waits], timeout=self.urgent_wait
             )
+        finally:
+            self.journal.release()
 
     async def _run(self, playbook: str, finding: Finding, settled: asyncio.Event) -> None:
         try:
