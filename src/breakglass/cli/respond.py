@@ -71,10 +71,11 @@ def _print_event(event: PhaseEvent) -> None:
     err.print(f"[dim]{event.at:%H:%M:%S.%f} step {event.step} {event.phase}[/dim] {escape(detail)}")
 
 
-def print_run(result: RunResult, indent: str = "") -> None:
-    """A run's steps as a table, fallback runs below the step that started them."""
+def print_run(result: RunResult, indent: str = "", label: str = "") -> None:
+    """A run's steps as a table, fallback runs below the step that started them; ``label``
+    follows the playbook id in every title (a dry run says so)."""
     table = Table(
-        title=f"{indent}playbook {result.playbook}: {result.status}", title_justify="left"
+        title=f"{indent}playbook {result.playbook}{label}: {result.status}", title_justify="left"
     )
     for column in ("step", "id", "action", "status", "note"):
         table.add_column(column)
@@ -90,7 +91,7 @@ def print_run(result: RunResult, indent: str = "") -> None:
     out.print(table)
     for step in result.steps:
         if step.fallback is not None:
-            print_run(step.fallback, indent + "  fallback → ")
+            print_run(step.fallback, indent + "  fallback → ", label)
 
 
 def _exit_for(result: RunResult) -> None:
@@ -147,7 +148,7 @@ def playbook_run_command(
         else:
             env = _env(loaded, sessions)
             result = service.run_playbook(loaded, sessions, playbook, env=env, on_event=hook)
-    print_run(result)
+    print_run(result, label=" (dry run on a fork, nothing sent)" if dry_run else "")
     _exit_for(result)
 
 

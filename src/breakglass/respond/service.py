@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from breakglass.errors import BreakglassError, PlanError
@@ -227,7 +227,7 @@ def approve_step(
         action = None
     _check_member(loaded, approver_role(loaded.plan, step, action), person)
     runner_env = env or LiveEnv(loaded, sessions)
-    _decide(sessions, step_id, "approved", person)
+    _decide(sessions, step_id, "awaiting-approval", "approved", person)
     handle = RunHandle(
         waiting.run.playbook, waiting.run.chain, waiting.run.trigger, waiting.run.dry_run
     )
@@ -259,21 +259,28 @@ def tick_step(
         step = playbook.steps[waiting.step.position]
         owner = getattr(step, "owner", None)
     _check_member(loaded, owner, person)
-    _decide(sessions, step_id, "done", person)
+    _decide(sessions, step_id, "todo", "done", person)
 
 
-def _decide(sessions: sessionmaker[Session], step_id: int, status: str, person: str) -> None:
+def _decide(
+    sessions: sessionmaker[Session], step_id: int, expected: str, status: str, person: str
+) -> None:
+    """Move the step from ``expected`` to ``status`` in one conditional UPDATE, so that of
+    two people deciding at once only one resumes the run (and sends its transaction)."""
     from datetime import UTC, datetime  # noqa: PLC0415
 
     from breakglass.store.models import StepEvent  # noqa: PLC0415
 
     now = datetime.now(UTC)
     with sessions() as session, session.begin():
-        step = session.get(StepRun, step_id)
-        assert step is not None
-        step.status = status
-        step.decided_by = person
-        step.updated_at = now
+        claimed = session.execute(
+            update(StepRun)
+            .where(StepRun.id == step_id, StepRun.status == expected)
+            .values(status=status, decided_by=person, updated_at=now)
+            .returning(StepRun.id)
+        ).all()
+        if not claimed:
+            raise ApprovalError(f"step {step_id} is no longer {expected}; someone decided it")
         session.add(StepEvent(step_id=step_id, phase=status, at=now, detail={"by": person}))
 
 

@@ -27,7 +27,10 @@ class NotifyAction(Action):
     message: str
 
     async def run(self, env: ActionEnv, record: Record) -> Outcome:
-        _log.info("respond.notify", channel=self.channel, message=self.message, dry_run=env.dry_run)
+        if env.dry_run:
+            record("notify", channel=self.channel, delivery="dry run: not sent")
+            return Outcome("done", f"dry run: would notify {self.channel}")
+        _log.info("respond.notify", channel=self.channel, message=self.message)
         record("notify", channel=self.channel, message=self.message, delivery="logged")
         return Outcome("done", f"logged for {self.channel} (channel delivery not yet built)")
 
@@ -43,6 +46,9 @@ class PageAction(Action):
     message: str
 
     async def run(self, env: ActionEnv, record: Record) -> Outcome:
+        if env.dry_run:
+            record("page", role=self.role, people=self.people, delivery="dry run: not sent")
+            return Outcome("done", f"dry run: would page {self.role}: {', '.join(self.people)}")
         _log.warning("respond.page", role=self.role, people=self.people, message=self.message)
         record("page", role=self.role, people=self.people, delivery="logged")
         who = ", ".join(self.people) or "nobody (the role is empty)"
