@@ -19,7 +19,7 @@ from breakglass.respond.journal import Journal
 from breakglass.respond.runner import PlaybookRunner, RunResult
 from breakglass.respond.safes import export_proposal, import_proposal, load_proposal
 from breakglass.respond.service import sign_proposal
-from breakglass.store.models import SafeProposal, StepRun
+from breakglass.store.models import PlaybookRun, SafeProposal, StepRun
 
 pytestmark = pytest.mark.chain
 
@@ -120,6 +120,8 @@ def test_one_local_owner_waits_for_a_second_signature_from_another_machine(
     with sessions() as session:
         stored = session.get(StepRun, step.step_id)
         assert stored is not None and stored.status == "done"
+        run = session.get(PlaybookRun, stored.run_id)
+        assert run is not None and run.status == "succeeded"
 
 
 def test_a_signer_who_is_not_an_owner_is_refused(

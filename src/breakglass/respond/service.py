@@ -260,6 +260,7 @@ def tick_step(
         owner = getattr(step, "owner", None)
     _check_member(loaded, owner, person)
     _decide(sessions, step_id, "todo", "done", person)
+    refresh_run_status(sessions, step_id)
 
 
 def _decide(
@@ -323,7 +324,34 @@ def sign_proposal(
             await live.aclose()
 
     tx_hash = asyncio.run(execute())
+    if view.step_id is not None:
+        refresh_run_status(sessions, view.step_id)
     return load_proposal(sessions, proposal_id), tx_hash
+
+
+def refresh_run_status(sessions: sessionmaker[Session], step_id: int) -> str | None:
+    """Recompute the status of the run holding ``step_id`` after a step was decided
+    outside it (a Safe executed by ``safe sign``, a ticked checklist item)."""
+    from datetime import UTC, datetime  # noqa: PLC0415
+
+    with sessions() as session, session.begin():
+        step = session.get(StepRun, step_id)
+        run = session.get(PlaybookRun, step.run_id) if step is not None else None
+        if run is None or run.status not in ("waiting", "succeeded"):
+            return None
+        rows = session.scalars(
+            select(StepRun).where(StepRun.run_id == run.id).order_by(StepRun.id)
+        ).all()
+        latest = {row.position: row.status for row in rows}  # the last row of each position
+        statuses = set(latest.values())
+        if "failed" in statuses:
+            run.status = "failed"
+        elif statuses & {"waiting", "todo", "awaiting-approval", "awaiting-signatures", "pending"}:
+            run.status = "waiting"
+        else:
+            run.status = "succeeded"
+            run.finished_at = run.finished_at or datetime.now(UTC)
+        return run.status
 
 
 class _ExistingStep:
