@@ -25,8 +25,21 @@ TABLES = {
     "step_events",
     "safe_proposals",
     "safe_signatures",
+    "incidents",
+    "incident_alerts",
+    "incident_runs",
+    "role_assignments",
+    "timeline_events",
+    "tasks",
+    "affected_addresses",
+    "fund_movements",
+    "attacker_records",
+    "public_updates",
+    "deliveries",
+    "pages",
+    "api_tokens",
 }
-HEAD = "0004"
+HEAD = "0005"
 
 
 def _tables(url: str) -> set[str]:

@@ -23,17 +23,30 @@ from sqlalchemy.types import TypeDecorator
 
 __all__ = [
     "NAMING_CONVENTION",
+    "AffectedAddress",
     "AlertRecord",
+    "ApiToken",
+    "AttackerRecord",
     "Base",
     "CanonicalBlock",
     "Checkpoint",
+    "Delivery",
+    "FundMovement",
+    "Incident",
+    "IncidentAlert",
     "IncidentCandidate",
+    "IncidentRun",
+    "Page",
     "PlanRevision",
     "PlaybookRun",
+    "PublicUpdate",
+    "RoleAssignment",
     "SafeProposal",
     "SafeSignature",
     "StepEvent",
     "StepRun",
+    "Task",
+    "TimelineEvent",
     "UTCDateTime",
 ]
 
@@ -254,3 +267,220 @@ class SafeSignature(Base):
     owner: Mapped[str] = mapped_column(String(42))
     signature: Mapped[str] = mapped_column(String)
     added_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Incident(Base):
+    """An incident: what happened, how bad, where it stands, and its milestones.
+
+    ``severity`` is P1 (worst) … P5; ``status`` follows the lifecycle table in
+    :mod:`breakglass.incidents.lifecycle`. Milestone times give the times to detect,
+    acknowledge, contain and resolve.
+    """
+
+    __tablename__ = "incidents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String)
+    kind: Mapped[str] = mapped_column(String(32))
+    severity: Mapped[str] = mapped_column(String(2))
+    status: Mapped[str] = mapped_column(String(24), index=True)
+    chains: Mapped[list[str]] = mapped_column(JSON)
+    contracts: Mapped[list[str]] = mapped_column(JSON)
+    summary: Mapped[str] = mapped_column(String, default="")
+    duplicate_of: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"))
+    funds_at_risk_usd: Mapped[float | None] = mapped_column(Float)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    detected_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    contained_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    next_update_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class IncidentAlert(Base):
+    """An alert attached to an incident (it opened it, or correlated with it)."""
+
+    __tablename__ = "incident_alerts"
+    __table_args__ = (UniqueConstraint("alert_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id"))
+    attached_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class IncidentRun(Base):
+    """A playbook run carried out for an incident."""
+
+    __tablename__ = "incident_runs"
+    __table_args__ = (UniqueConstraint("run_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("playbook_runs.id"))
+
+
+class RoleAssignment(Base):
+    """Who held an incident role, from when until when (``released_at`` null: still)."""
+
+    __tablename__ = "role_assignments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    role: Mapped[str] = mapped_column(String)
+    person: Mapped[str] = mapped_column(String)
+    assigned_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    released_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class TimelineEvent(Base):
+    """One typed UTC event of an incident: ``alert``, ``action``, ``status``, ``note``,
+    ``comms``, ``tx``, ``external`` (or ``task``). ``public`` events may reach the status
+    page; everything else is internal."""
+
+    __tablename__ = "timeline_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str | None] = mapped_column(String)
+    summary: Mapped[str] = mapped_column(String)
+    tx_hash: Mapped[str | None] = mapped_column(String(66))
+    block_number: Mapped[int | None] = mapped_column(BigInteger)
+    public: Mapped[bool] = mapped_column(Boolean, default=False)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class Task(Base):
+    """An action item: owner, due date, type (detective, preventative, corrective), source
+    (incident or post-mortem) and status (open, done, cancelled)."""
+
+    __tablename__ = "tasks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"), index=True)
+    title: Mapped[str] = mapped_column(String)
+    owner: Mapped[str | None] = mapped_column(String)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    kind: Mapped[str] = mapped_column(String(16))
+    source: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class AffectedAddress(Base):
+    """An address touched by the incident: at-risk, impacted, paused, saved, needs-review or
+    uncertain."""
+
+    __tablename__ = "affected_addresses"
+    __table_args__ = (UniqueConstraint("incident_id", "chain", "address"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    chain: Mapped[str] = mapped_column(String)
+    address: Mapped[str] = mapped_column(String(42))
+    status: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str] = mapped_column(String, default="")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class FundMovement(Base):
+    """Funds that moved in the incident: origin, transaction, asset, amount (exact, as a
+    decimal string), destination and its kind (exchange, bridge, mixer, unknown), and
+    recovery status."""
+
+    __tablename__ = "fund_movements"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    chain: Mapped[str] = mapped_column(String)
+    origin: Mapped[str] = mapped_column(String(42))
+    tx_hash: Mapped[str] = mapped_column(String(66))
+    asset: Mapped[str] = mapped_column(String)
+    amount: Mapped[str] = mapped_column(String)
+    destination: Mapped[str] = mapped_column(String(42))
+    destination_kind: Mapped[str] = mapped_column(String(16))
+    recovery_status: Mapped[str] = mapped_column(String(16))
+    usd_value: Mapped[float | None] = mapped_column(Float)
+
+
+class AttackerRecord(Base):
+    """Something known about the attacker: an address, a contract, a funding source, a tag."""
+
+    __tablename__ = "attacker_records"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    value: Mapped[str] = mapped_column(String)
+    note: Mapped[str] = mapped_column(String, default="")
+
+
+class PublicUpdate(Base):
+    """A status-page update: investigating → identified → monitoring → resolved."""
+
+    __tablename__ = "public_updates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(String)
+    body: Mapped[str] = mapped_column(String)
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    author: Mapped[str | None] = mapped_column(String)
+
+
+class Delivery(Base):
+    """One message to one channel: kept until delivered, retried with backoff, never
+    dropped silently. ``status`` is pending, sent, retrying or failed (gave up)."""
+
+    __tablename__ = "deliveries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String)
+    event: Mapped[str] = mapped_column(String(32))
+    group_key: Mapped[str | None] = mapped_column(String, index=True)
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"), index=True)
+    title: Mapped[str] = mapped_column(String)
+    body: Mapped[str] = mapped_column(String)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(String)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Page(Base):
+    """Paging a role: members in escalation order until one acknowledges."""
+
+    __tablename__ = "pages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"), index=True)
+    role: Mapped[str] = mapped_column(String)
+    people: Mapped[list[str]] = mapped_column(JSON)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    message: Mapped[str] = mapped_column(String)
+    escalate_after_s: Mapped[float] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(16))
+    paged_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    acknowledged_by: Mapped[str | None] = mapped_column(String)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ApiToken(Base):
+    """An API token of a person in the plan; only its SHA-256 is stored."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person: Mapped[str] = mapped_column(String)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

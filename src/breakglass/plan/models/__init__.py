@@ -22,7 +22,7 @@ from breakglass.plan.models.detection import (
     Scenario,
     Severity,
 )
-from breakglass.plan.models.org import Contact, ContactKind, Mitigation, Person, Role
+from breakglass.plan.models.org import Access, Contact, ContactKind, Mitigation, Person, Role
 from breakglass.plan.models.plan import Plan
 from breakglass.plan.models.policy import (
     CauseCoverage,
@@ -57,6 +57,7 @@ from breakglass.plan.models.response import (
 )
 
 __all__ = [
+    "Access",
     "Address",
     "AlertGrouping",
     "Alerting",

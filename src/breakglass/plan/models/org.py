@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from enum import StrEnum
 from typing import Any
 
 from pydantic import Field, model_validator
 
-from breakglass.plan.models.base import Flag, Name, PlanModel
+from breakglass.plan.models.base import Duration, Flag, Name, PlanModel, Secret
 
-__all__ = ["Contact", "ContactKind", "Mitigation", "Person", "Role"]
+__all__ = ["Access", "Contact", "ContactKind", "Mitigation", "Person", "Role"]
 
 
 class ContactKind(StrEnum):
@@ -35,10 +35,27 @@ class Contact(PlanModel):
     reviewed_on: date
 
 
+class Access(StrEnum):
+    """What a person may do through the API: read, act on incidents, or administer."""
+
+    VIEWER = "viewer"
+    RESPONDER = "responder"
+    ADMIN = "admin"
+
+
 class Person(PlanModel):
     name: str = Field(min_length=1)
     timezone: str | None = None
     contacts: list[Contact] = Field(default_factory=list)
+    page: Secret | None = Field(
+        default=None,
+        description="Apprise URL that reaches this person when paged (may hold ${SECRETS}).",
+    )
+    access: Access | None = Field(
+        default=None,
+        description="API access; default: admin for incident leads, responder for members "
+        "of a role that handles a mitigation, viewer otherwise.",
+    )
 
 
 class Mitigation(StrEnum):
@@ -64,6 +81,10 @@ class Role(PlanModel):
     handles: list[Mitigation] = Field(default_factory=list)
     critical: Flag | None = None
     description: str | None = None
+    escalate_after: Duration = Field(
+        default=timedelta(minutes=5),
+        description="How long a page waits for an acknowledgement before the next member.",
+    )
 
     @model_validator(mode="before")
     @classmethod

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pydantic import Field, model_validator
 
-from breakglass.plan.models.base import Duration, Flag, Name, PlanModel
+from breakglass.plan.models.base import Duration, Flag, Name, PlanModel, Secret
 
 __all__ = [
     "CauseCoverage",
@@ -102,6 +102,15 @@ class ExternalParty(PlanModel):
     kind: PartyKind
     contact: str | None = None
     engage_when: str | None = Field(default=None, description="The trigger for reaching out.")
+    engage_if: str | None = Field(
+        default=None,
+        description="Expression that engages them automatically, over severity (1 for P1 … "
+        "5 for P5), funds_at_risk_usd, status and kind; e.g. "
+        "`severity <= 1 and funds_at_risk_usd > 1000000`.",
+    )
+    page: Secret | None = Field(
+        default=None, description="Apprise URL of their contact, for automatic engagement."
+    )
     how: str | None = Field(default=None, description="How they are onboarded.")
     owner: Name | None = Field(default=None, description="Role that reaches out.")
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from breakglass.plan.models.base import Duration, Name, PlanModel, UrlModel
+from breakglass.plan.models.base import Duration, Name, PlanModel, SecretRef, UrlModel
 from breakglass.plan.models.detection import Severity
 
 __all__ = [
@@ -159,6 +159,16 @@ class Channel(UrlModel):
 
     audience: Audience = Audience.INTERNAL
     description: str | None = None
+    events: list[str] = Field(
+        default_factory=list, description="Event types sent here (default: every one)."
+    )
+    max_per_minute: int = Field(
+        default=20, ge=1, description="Messages beyond this are grouped into one digest."
+    )
+    signing_key: SecretRef | None = Field(
+        default=None,
+        description="HMAC-SHA256 key of a JSON webhook; receivers verify the signature header.",
+    )
 
 
 class Communication(PlanModel):
