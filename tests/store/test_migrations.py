@@ -38,8 +38,10 @@ TABLES = {
     "deliveries",
     "pages",
     "api_tokens",
+    "user_losses",
+    "distributions",
 }
-HEAD = "0005"
+HEAD = "0006"
 
 
 def _tables(url: str) -> set[str]:

@@ -31,6 +31,7 @@ __all__ = [
     "CanonicalBlock",
     "Checkpoint",
     "Delivery",
+    "Distribution",
     "FundMovement",
     "Incident",
     "IncidentAlert",
@@ -48,6 +49,7 @@ __all__ = [
     "Task",
     "TimelineEvent",
     "UTCDateTime",
+    "UserLoss",
 ]
 
 # Explicit constraint names keep migrations identical on SQLite and Postgres, and let batch
@@ -484,3 +486,35 @@ class ApiToken(Base):
     token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class UserLoss(Base):
+    """One user's loss of one asset in an incident, exact to the wei (a decimal string of
+    base units), with how it was computed."""
+
+    __tablename__ = "user_losses"
+    __table_args__ = (UniqueConstraint("incident_id", "chain", "address", "asset"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    chain: Mapped[str] = mapped_column(String)
+    address: Mapped[str] = mapped_column(String(42))
+    asset: Mapped[str] = mapped_column(String(42))
+    amount: Mapped[str] = mapped_column(String)
+    usd_value: Mapped[float | None] = mapped_column(Float)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class Distribution(Base):
+    """A compensation Merkle distribution of one token for an incident."""
+
+    __tablename__ = "distributions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    chain: Mapped[str] = mapped_column(String)
+    token: Mapped[str] = mapped_column(String(42))
+    root: Mapped[str] = mapped_column(String(66))
+    total: Mapped[str] = mapped_column(String)
+    tree: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
