@@ -8,7 +8,7 @@ import typer
 from rich.markup import escape
 
 from breakglass import __version__
-from breakglass.cli import backfill, db, init, monitor, plan, respond, rules
+from breakglass.cli import backfill, db, incident, init, monitor, notify, plan, respond, rules
 from breakglass.cli.console import err, out
 from breakglass.errors import BreakglassError
 from breakglass.logs import configure_logging
@@ -35,6 +35,8 @@ app.command("approve")(respond.approve_command)
 app.command("tick")(respond.tick_command)
 app.add_typer(respond.playbook_app, name="playbook")
 app.add_typer(respond.safe_app, name="safe")
+app.add_typer(incident.app, name="incident")
+app.add_typer(notify.app, name="notify")
 
 
 @app.callback()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from sqlalchemy.orm import Session, sessionmaker
@@ -21,6 +21,9 @@ from breakglass.respond.nonces import NonceManager
 from breakglass.respond.sender import PreparedTx, TxSender
 from breakglass.respond.signers.local import LocalSigner, Prompt, load_local_signer
 from breakglass.respond.signers.safe import SafeAccount
+
+if TYPE_CHECKING:
+    from breakglass.notify import Notifier
 
 __all__ = ["DryRunEnv", "ImpersonatedTransactor", "KeyTransactor", "LiveEnv", "chain_urls"]
 
@@ -158,8 +161,8 @@ class LiveEnv:
         self._pools: dict[str, EndpointPool] = {}
         self._signers: dict[str, LocalSigner] = {}
         self._transactors: dict[tuple[str, str], Transactor] = {}
-        self._chain_ids: dict[str, int] = {}
         self._gas: dict[str, GasStrategy] = {}
+        self._notifier: Notifier | None = None
 
     def _chain(self, chain: str) -> Chain:
         config = self.plan.chains.get(chain)
@@ -240,6 +243,21 @@ class LiveEnv:
     def proposals(self) -> sessionmaker[Session]:
         return self._sessions
 
+    def notifier(self) -> Notifier:
+        if self._notifier is None:
+            from breakglass.notify import Notifier  # noqa: PLC0415 - Apprise is slow to import
+
+            self._notifier = Notifier(self.plan, self._sessions, environ=self._environ)
+        return self._notifier
+
+    async def flush_notifications(self) -> None:
+        """Try the queued deliveries once now (the monitor's notifier loop retries them)."""
+        if self._notifier is not None:
+            try:
+                await self._notifier.deliver_due()
+            except BreakglassError as exc:
+                _log.error("respond.delivery_failed", error=str(exc)[:300])
+
     async def refresh(self, chain: str) -> None:
         """On a new head of ``chain``: refresh fees and nonces of its key transactors."""
         jobs = [
@@ -253,6 +271,7 @@ class LiveEnv:
                 _log.warning("respond.refresh_failed", chain=chain, error=str(result)[:200])
 
     async def aclose(self) -> None:
+        await self.flush_notifications()
         for pool in self._pools.values():
             await pool.aclose()
 

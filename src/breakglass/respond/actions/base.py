@@ -13,6 +13,7 @@ from breakglass.errors import BreakglassError
 from breakglass.respond.signers.local import LocalSigner
 
 if TYPE_CHECKING:  # safe-eth-py takes a second to import; only Safe steps need it
+    from breakglass.notify import Notifier
     from breakglass.respond.signers.safe import SafeAccount
 
 __all__ = [
@@ -82,6 +83,9 @@ class ActionEnv(Protocol):
 
     def proposals(self) -> sessionmaker[Session]:
         """Where Safe proposals are kept."""
+
+    def notifier(self) -> Notifier:
+        """Delivers notify and page steps (queued in the database, retried until sent)."""
 
 
 @dataclass(frozen=True)

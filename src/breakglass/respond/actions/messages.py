@@ -1,7 +1,8 @@
 """Steps that speak to people: notify a channel, page a role, a checklist item.
 
-Delivery through the channels arrives with the notification service; until then these
-steps log what they would deliver, and say so in their outcome.
+Messages are queued in the database by the notification service before anything is sent,
+and retried until delivered; a page goes to the role's members in escalation order until
+one acknowledges. A step is done once its message is safely queued.
 """
 
 from __future__ import annotations
@@ -30,9 +31,13 @@ class NotifyAction(Action):
         if env.dry_run:
             record("notify", channel=self.channel, delivery="dry run: not sent")
             return Outcome("done", f"dry run: would notify {self.channel}")
-        _log.info("respond.notify", channel=self.channel, message=self.message)
-        record("notify", channel=self.channel, message=self.message, delivery="logged")
-        return Outcome("done", f"logged for {self.channel} (channel delivery not yet built)")
+        context = {"message": self.message, "title": self.message, "summary": self.summary}
+        deliveries = env.notifier().notify("playbook", context, channels=[self.channel])
+        _log.info("respond.notify", channel=self.channel, deliveries=deliveries)
+        record("notify", channel=self.channel, message=self.message, deliveries=deliveries)
+        return Outcome(
+            "done", f"queued for {self.channel} (delivery {', '.join(map(str, deliveries))})"
+        )
 
 
 @dataclass
@@ -49,10 +54,11 @@ class PageAction(Action):
         if env.dry_run:
             record("page", role=self.role, people=self.people, delivery="dry run: not sent")
             return Outcome("done", f"dry run: would page {self.role}: {', '.join(self.people)}")
-        _log.warning("respond.page", role=self.role, people=self.people, message=self.message)
-        record("page", role=self.role, people=self.people, delivery="logged")
+        page_id = env.notifier().page(self.role, self.message)
+        _log.warning("respond.page", role=self.role, people=self.people, page=page_id)
+        record("page", role=self.role, people=self.people, page=page_id)
         who = ", ".join(self.people) or "nobody (the role is empty)"
-        return Outcome("done", f"page for {self.role} logged: {who}")
+        return Outcome("done", f"paged {self.role} (page {page_id}, in order: {who})")
 
 
 @dataclass

@@ -1,0 +1,336 @@
+"""Incident commands: ``breakglass incident list|show|open|ack|transition|note|task|update``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from breakglass.cli.console import out
+from breakglass.errors import BreakglassError
+from breakglass.plan import load_plan
+from breakglass.settings import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from breakglass.store.models import Incident
+
+__all__ = ["app"]
+
+app = typer.Typer(help="Incidents: status, roles, timeline, tasks, updates.", no_args_is_help=True)
+
+PlanOption = Annotated[Path, typer.Option("--plan", "-p", help="The plan YAML file.")]
+Actor = Annotated[str, typer.Option("--as", help="Who does it (a person in the plan).")]
+IncidentId = Annotated[int, typer.Argument(metavar="ID", help="The incident's id.")]
+
+
+@contextmanager
+def _session() -> Iterator[Session]:
+    """One migrated database session in one transaction, committed on success."""
+    from breakglass import store  # noqa: PLC0415 - SQLAlchemy is slow to import
+
+    url = Settings().resolved_database_url()
+    store.upgrade(url)
+    engine = store.make_engine(url)
+    try:
+        with store.session_factory(engine).begin() as session:
+            yield session
+    finally:
+        engine.dispose()
+
+
+def _when(value: datetime | None) -> str:
+    return f"{value:%Y-%m-%d %H:%M:%S}" if value is not None else "-"
+
+
+def _span(value: timedelta | None) -> str:
+    return str(value) if value is not None else "-"
+
+
+def _date(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise BreakglassError(f"bad date {text!r}; use YYYY-MM-DD or an ISO datetime") from None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+def _line(incident: Incident) -> str:
+    return f"incident #{incident.id} [{incident.severity}] {incident.status}: {incident.title}"
+
+
+@app.command("list")
+def list_command(
+    status: Annotated[str | None, typer.Option("--status", help="Only this status.")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="How many.")] = 50,
+) -> None:
+    """Incidents, newest first."""
+    from breakglass.incidents import list_incidents  # noqa: PLC0415
+
+    with _session() as session:
+        incidents = list_incidents(session, status=status, limit=limit)
+        if not incidents:
+            out.print("no incidents")
+            return
+        table = Table(title="incidents", title_justify="left")
+        for column in ("id", "severity", "status", "kind", "title", "chains", "detected"):
+            table.add_column(column)
+        for i in incidents:
+            table.add_row(
+                str(i.id),
+                i.severity,
+                i.status,
+                escape(i.kind),
+                escape(i.title),
+                escape(", ".join(i.chains)),
+                _when(i.detected_at),
+            )
+        out.print(table)
+
+
+def _table(title: str, columns: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> None:
+    if not rows:
+        return
+    table = Table(title=title, title_justify="left")
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*(escape(cell) for cell in row))
+    out.print(table)
+
+
+@app.command("show")
+def show_command(incident_id: IncidentId) -> None:
+    """An incident: milestones, durations, roles, timeline, tasks and evidence."""
+    from breakglass import incidents as inc  # noqa: PLC0415
+
+    with _session() as session:
+        i = inc.get_incident(session, incident_id)
+        inc.sync_timeline(session, incident_id)
+        out.print(escape(_line(i)))
+        extra = f", duplicate of #{i.duplicate_of}" if i.duplicate_of else ""
+        out.print(
+            escape(
+                f"kind {i.kind}, chains {', '.join(i.chains) or '-'}, contracts "
+                f"{', '.join(i.contracts) or '-'}{extra}"
+            )
+        )
+        if i.summary:
+            out.print(escape(i.summary))
+        milestones = [
+            ("started", _when(i.started_at)),
+            ("detected", _when(i.detected_at)),
+            ("acknowledged", _when(i.acknowledged_at)),
+            ("contained", _when(i.contained_at)),
+            ("resolved", _when(i.resolved_at)),
+            ("closed", _when(i.closed_at)),
+            ("next update", _when(i.next_update_at)),
+        ]
+        _table("milestones", ("milestone", "at (UTC)"), milestones)
+        spans = [(k.replace("_", " "), _span(v)) for k, v in inc.durations(i).items()]
+        _table("durations", ("measure", "duration"), spans)
+        history = [
+            (r.role, r.person, _when(r.assigned_at), _when(r.released_at) if r.released_at else "")
+            for r in inc.role_history(session, incident_id)
+        ]
+        _table("roles", ("role", "person", "from", "until"), history)
+        events = [
+            (_when(e.at), e.kind, e.actor or "", e.summary, e.tx_hash or "")
+            for e in inc.timeline(session, incident_id)
+        ]
+        _table("timeline", ("at (UTC)", "kind", "actor", "event", "tx"), events)
+        tasks = [
+            (
+                str(t.id),
+                t.kind,
+                t.status,
+                t.owner or "",
+                _when(t.due_at) if t.due_at else "",
+                t.title,
+            )
+            for t in inc.list_tasks(session, incident_id)
+        ]
+        _table("tasks", ("id", "kind", "status", "owner", "due", "title"), tasks)
+        addresses = [
+            (a.chain, a.address, a.status, a.note)
+            for a in inc.affected_addresses(session, incident_id)
+        ]
+        _table("affected addresses", ("chain", "address", "status", "note"), addresses)
+        moves = [
+            (
+                m.tx_hash,
+                m.origin,
+                f"{m.amount} {m.asset}",
+                m.destination,
+                m.destination_kind,
+                m.recovery_status,
+            )
+            for m in inc.fund_movements(session, incident_id)
+        ]
+        _table("fund movements", ("tx", "from", "amount", "to", "kind", "recovery"), moves)
+        attacker = [(r.kind, r.value, r.note) for r in inc.attacker_records(session, incident_id)]
+        _table("attacker", ("kind", "value", "note"), attacker)
+
+
+@app.command("open")
+def open_command(
+    title: Annotated[str, typer.Option("--title", help="What happened, in a line.")],
+    severity: Annotated[str, typer.Option("--severity", help="P1 (worst) … P5.")],
+    kind: Annotated[str, typer.Option("--kind", help="e.g. exploit, oracle, governance.")],
+    chain: Annotated[list[str], typer.Option("--chain", help="A chain involved.")],
+    contract: Annotated[
+        list[str] | None, typer.Option("--contract", help="A contract involved.")
+    ] = None,
+    summary: Annotated[str, typer.Option("--summary", help="More detail.")] = "",
+    actor: Annotated[str, typer.Option("--as", help="Who opens it.")] = "cli",
+    plan_file: PlanOption = Path("breakglass.yaml"),
+) -> None:
+    """Open an incident by hand; the plan's roles go to their first members."""
+    from breakglass.incidents import open_incident  # noqa: PLC0415
+
+    plan = load_plan(plan_file).plan
+    with _session() as session:
+        incident = open_incident(
+            session,
+            plan,
+            title=title,
+            kind=kind,
+            severity=severity,
+            chains=chain,
+            contracts=contract or [],
+            detected_at=datetime.now(UTC),
+            summary=summary,
+            actor=actor,
+        )
+        out.print(escape(f"opened {_line(incident)}"))
+
+
+@app.command("ack")
+def ack_command(incident_id: IncidentId, actor: Actor) -> None:
+    """Acknowledge an incident: someone has it."""
+    from breakglass.incidents import acknowledge  # noqa: PLC0415
+
+    with _session() as session:
+        incident = acknowledge(session, incident_id, actor=actor)
+        out.print(escape(f"{_line(incident)}; acknowledged {_when(incident.acknowledged_at)}"))
+
+
+@app.command("transition")
+def transition_command(
+    incident_id: IncidentId,
+    status: Annotated[str, typer.Argument(help="The next status.")],
+    actor: Actor,
+    note: Annotated[str | None, typer.Option("--note", help="Why.")] = None,
+    duplicate_of: Annotated[
+        int | None, typer.Option("--duplicate-of", help="The incident this one duplicates.")
+    ] = None,
+) -> None:
+    """Move an incident to STATUS (detected → triaged → contained → eradicated → recovered
+    → closed; or false-positive, or duplicate with --duplicate-of)."""
+    from breakglass.incidents import allowed_next, transition  # noqa: PLC0415
+
+    with _session() as session:
+        incident = transition(
+            session, incident_id, status, actor=actor, note=note, duplicate_of=duplicate_of
+        )
+        nexts = ", ".join(allowed_next(incident.status)) or "none"
+        out.print(escape(f"{_line(incident)}; next: {nexts}"))
+
+
+@app.command("note")
+def note_command(
+    incident_id: IncidentId,
+    text: Annotated[str, typer.Argument(help="The note.")],
+    actor: Actor,
+) -> None:
+    """Add a note to an incident's timeline."""
+    from breakglass.incidents import add_note  # noqa: PLC0415
+
+    with _session() as session:
+        event = add_note(session, incident_id, text, actor=actor)
+        out.print(f"note added to incident #{incident_id} at {_when(event.at)}")
+
+
+@app.command("task")
+def task_command(
+    incident_id: IncidentId,
+    title: Annotated[str | None, typer.Argument(help="What needs doing.")] = None,
+    owner: Annotated[str | None, typer.Option("--owner", help="Role or person.")] = None,
+    kind: Annotated[
+        str, typer.Option("--kind", help="detective, preventative or corrective.")
+    ] = "corrective",
+    due: Annotated[str | None, typer.Option("--due", help="Due date, YYYY-MM-DD.")] = None,
+    source: Annotated[str, typer.Option("--source", help="incident or post-mortem.")] = "incident",
+    done: Annotated[int | None, typer.Option("--done", help="Mark this task id done.")] = None,
+    cancel: Annotated[int | None, typer.Option("--cancel", help="Cancel this task id.")] = None,
+    actor: Annotated[str, typer.Option("--as", help="Who records it.")] = "cli",
+) -> None:
+    """Add an action item to an incident, or mark one --done (or --cancel) by its id."""
+    from breakglass import incidents as inc  # noqa: PLC0415
+
+    with _session() as session:
+        inc.get_incident(session, incident_id)
+        if done is not None or cancel is not None:
+            task_id, status = (done, "done") if done is not None else (cancel, "cancelled")
+            assert task_id is not None
+            task = inc.set_task_status(session, task_id, status, actor=actor)
+            out.print(escape(f"task #{task.id} {task.status}: {task.title}"))
+            return
+        if title is None:
+            raise BreakglassError("give a TITLE to add a task, or --done TASK_ID")
+        task = inc.add_task(
+            session,
+            incident_id,
+            title,
+            owner=owner,
+            due_at=_date(due),
+            kind=kind,
+            source=source,
+            actor=actor,
+        )
+        out.print(escape(f"task #{task.id} ({task.kind}) added to incident #{incident_id}"))
+
+
+@app.command("update")
+def update_command(
+    incident_id: IncidentId,
+    status: Annotated[str, typer.Argument(help="investigating, identified, monitoring, resolved")],
+    title: Annotated[str, typer.Argument(help="The update's title.")],
+    body: Annotated[str, typer.Argument(help="The update's text.")],
+    actor: Actor,
+    plan_file: PlanOption = Path("breakglass.yaml"),
+) -> None:
+    """Publish a public status update; the plan's update cadence sets when the next is due."""
+    from breakglass.incidents import publish_update  # noqa: PLC0415
+
+    plan = load_plan(plan_file).plan if plan_file.exists() else None
+    cadence = plan.communication.update_cadence if plan and plan.communication else None
+    with _session() as session:
+        update = publish_update(
+            session, incident_id, status, title, body, actor=actor, cadence=cadence
+        )
+        out.print(escape(f"published update #{update.id} ({update.status}) of #{incident_id}"))
+
+
+@app.command("reminders")
+def reminders_command(plan_file: PlanOption = Path("breakglass.yaml")) -> None:
+    """Incidents whose public update is overdue, and who should write it."""
+    from breakglass.incidents import due_reminders  # noqa: PLC0415
+
+    plan = load_plan(plan_file).plan
+    with _session() as session:
+        reminders = due_reminders(session, plan, datetime.now(UTC))
+    if not reminders:
+        out.print("no public update is overdue")
+    for r in reminders:
+        who = r.person or f"someone in {r.role}"
+        out.print(escape(f"#{r.incident_id} {r.title}: update overdue by {r.overdue_by}; {who}"))

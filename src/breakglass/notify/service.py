@@ -1,0 +1,281 @@
+"""The notification service: queue messages for channels, deliver them, page roles."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import structlog
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from breakglass.notify.errors import DeliveryError, NotifyError
+from breakglass.notify.paging import Paging
+from breakglass.notify.queue import LEASE, MAX_ATTEMPTS, DeliveryStatus, backoff, enqueue
+from breakglass.notify.render import render
+from breakglass.notify.transport import Target, send
+from breakglass.plan.models.base import Secret
+from breakglass.plan.models.plan import Plan
+from breakglass.plan.models.response import Audience
+from breakglass.store.models import Delivery
+
+__all__ = ["PUBLIC_EVENTS", "Notifier"]
+
+_log = structlog.get_logger("breakglass.notify")
+
+PUBLIC_EVENTS = frozenset({"status_update"})
+"""What an external (public) channel without an ``events`` list receives."""
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class _Claim:
+    id: int
+    channel: str
+    attempts: int
+    title: str
+    body: str
+    payload: dict[str, Any]
+
+
+class Notifier(Paging):
+    """Renders messages, keeps them in the delivery log and delivers them with retries.
+
+    Nothing is sent by :meth:`notify`: it writes rows, and :meth:`deliver_due` (or
+    :meth:`run`) sends them. A failed attempt is retried with :data:`~.queue.BACKOFF`;
+    after :data:`~.queue.MAX_ATTEMPTS` the row is ``failed`` and an error is logged.
+    """
+
+    def __init__(
+        self,
+        plan: Plan,
+        sessions: sessionmaker[Session],
+        *,
+        clock: Callable[[], datetime] = _utcnow,
+        environ: Mapping[str, str] | None = None,
+        group_window: timedelta = timedelta(minutes=1),
+        max_attempts: int = MAX_ATTEMPTS,
+    ) -> None:
+        self._plan = plan
+        self._sessions = sessions
+        self._clock = clock
+        self._environ = None if environ is None else dict(environ)
+        self._group_window = group_window
+        self._max_attempts = max_attempts
+
+    # -- queueing -------------------------------------------------------------------------
+
+    def channels_for(self, event: str) -> list[str]:
+        """Channels that receive ``event`` when the caller names none.
+
+        A channel with ``events`` gets those; without, an internal channel gets every event
+        and an external one only :data:`PUBLIC_EVENTS`, so alerts never go public by default.
+        """
+        chosen = []
+        for name, channel in self._plan.channels.items():
+            if channel.events:
+                wanted = event in channel.events
+            else:
+                wanted = channel.audience == Audience.INTERNAL or event in PUBLIC_EVENTS
+            if wanted:
+                chosen.append(name)
+        return chosen
+
+    def _context(self, context: Mapping[str, Any], incident_id: int | None) -> dict[str, Any]:
+        merged: dict[str, Any] = {"protocol": self._plan.protocol, **context}
+        if incident_id is not None:
+            merged["incident_id"] = incident_id
+        return merged
+
+    def notify(
+        self,
+        event: str,
+        context: Mapping[str, Any],
+        *,
+        channels: Sequence[str] | None = None,
+        incident_id: int | None = None,
+        group_key: str | None = None,
+    ) -> list[int]:
+        """Render ``event`` and queue one delivery per channel; returns the delivery ids.
+
+        ``channels`` None means :meth:`channels_for`. A rate-limited or grouped message
+        returns the id of the digest that carries it.
+
+        Raises:
+            NotifyError: a named channel is not in the plan.
+        """
+        names = self.channels_for(event) if channels is None else list(channels)
+        unknown = [name for name in names if name not in self._plan.channels]
+        if unknown:
+            raise NotifyError(f"no channel {', '.join(unknown)} in the plan")
+        now = self._clock()
+        message = render(event, self._context(context, incident_id), now=now)
+        ids: list[int] = []
+        with self._sessions.begin() as session:
+            for name in names:
+                ids.append(
+                    enqueue(
+                        session,
+                        name,
+                        message,
+                        {"channel": name},
+                        now=now,
+                        group_key=group_key,
+                        incident_id=message.incident_id,
+                        max_per_minute=self._plan.channels[name].max_per_minute,
+                        group_window=self._group_window,
+                    )
+                )
+        _log.info("notify.queued", notify_event=event, channels=names, deliveries=ids)
+        return ids
+
+    def notify_url(
+        self, url: Secret | str, event: str, context: Mapping[str, Any], *, label: str
+    ) -> int:
+        """Queue ``event`` for a one-off target, such as an external party's contact.
+
+        The URL's *template* is kept so a restart can still deliver: put its tokens in
+        ``${ENV}`` references. ``label`` names the target in the log and the CLI.
+        """
+        template = url if isinstance(url, Secret) else Secret(url)
+        now = self._clock()
+        message = render(event, self._context(context, None), now=now)
+        with self._sessions.begin() as session:
+            delivery = enqueue(
+                session,
+                label,
+                message,
+                {"url": template.template, "label": label},
+                now=now,
+                incident_id=message.incident_id,
+            )
+        _log.info("notify.queued", notify_event=event, channels=[label], deliveries=[delivery])
+        return delivery
+
+    # -- delivery -------------------------------------------------------------------------
+
+    def _target(self, spec: Mapping[str, Any]) -> Target:
+        if "channel" in spec:
+            channel = self._plan.channels.get(spec["channel"])
+            if channel is None:
+                raise DeliveryError(f"channel {spec['channel']} left the plan", permanent=True)
+            return Target(spec["channel"], channel.url, channel.signing_key)
+        if "person" in spec:
+            person = self._plan.people.get(spec["person"])
+            if person is None or person.page is None:
+                raise DeliveryError(f"{spec['person']} has no page URL", permanent=True)
+            return Target(spec["person"], person.page)
+        if "url" in spec:
+            return Target(str(spec.get("label", "url")), Secret(spec["url"]))
+        raise DeliveryError("delivery has no target", permanent=True)
+
+    def _claim(self) -> list[_Claim]:
+        now = self._clock()
+        claims: list[_Claim] = []
+        with self._sessions.begin() as session:
+            rows = session.scalars(
+                select(Delivery)
+                .where(
+                    Delivery.status.in_([DeliveryStatus.PENDING, DeliveryStatus.RETRYING]),
+                    or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now),
+                )
+                .order_by(Delivery.id)
+            ).all()
+            for row in rows:
+                taken = session.execute(
+                    update(Delivery)
+                    .where(Delivery.id == row.id, Delivery.attempts == row.attempts)
+                    .values(attempts=row.attempts + 1, next_attempt_at=now + LEASE)
+                    .execution_options(synchronize_session=False)
+                )
+                if getattr(taken, "rowcount", 0) == 1:
+                    claims.append(
+                        _Claim(
+                            row.id,
+                            row.channel,
+                            row.attempts + 1,
+                            row.title,
+                            row.body,
+                            dict(row.payload),
+                        )
+                    )
+        return claims
+
+    async def _attempt(self, claim: _Claim) -> bool:
+        error: DeliveryError | None = None
+        try:
+            target = self._target(claim.payload.get("target", {}))
+            await send(
+                target,
+                claim.title,
+                claim.body,
+                claim.payload.get("message", {}),
+                environ=self._environ,
+                now=self._clock(),
+            )
+        except DeliveryError as exc:
+            error = exc
+        now = self._clock()
+        with self._sessions.begin() as session:
+            row = session.get_one(Delivery, claim.id)
+            if error is None:
+                row.status, row.sent_at = DeliveryStatus.SENT, now
+                row.next_attempt_at, row.last_error = None, None
+                _log.info(
+                    "notify.sent", delivery=claim.id, channel=claim.channel, attempts=claim.attempts
+                )
+                return True
+            row.last_error = str(error)[:1000]
+            if error.permanent or claim.attempts >= self._max_attempts:
+                row.status, row.next_attempt_at = DeliveryStatus.FAILED, None
+                _log.error(
+                    "notify.delivery_failed",
+                    delivery=claim.id,
+                    channel=claim.channel,
+                    attempts=claim.attempts,
+                    error=row.last_error,
+                    hint="the message was NOT delivered; see `breakglass notify log`",
+                )
+            else:
+                row.status = DeliveryStatus.RETRYING
+                row.next_attempt_at = now + backoff(claim.attempts)
+                _log.warning(
+                    "notify.retrying",
+                    delivery=claim.id,
+                    channel=claim.channel,
+                    attempts=claim.attempts,
+                    error=row.last_error,
+                    next_attempt_at=row.next_attempt_at.isoformat(),
+                )
+        return False
+
+    async def deliver_due(self) -> int:
+        """Send every pending or retrying delivery whose time has come; returns how many
+        were sent. Channels are served concurrently, each one's messages in order."""
+        by_channel: dict[str, list[_Claim]] = defaultdict(list)
+        for claim in self._claim():
+            by_channel[claim.channel].append(claim)
+
+        async def serve(claims: list[_Claim]) -> int:
+            return sum([await self._attempt(claim) for claim in claims])
+
+        return sum(await asyncio.gather(*(serve(c) for c in by_channel.values())))
+
+    async def run(self, stop: asyncio.Event, interval: float = 1.0) -> None:
+        """Deliver and escalate every ``interval`` seconds until ``stop`` is set."""
+        while not stop.is_set():
+            try:
+                await self.escalate_due()
+                await self.deliver_due()
+            except Exception:  # a bad round must not end the loop that pages people
+                _log.exception("notify.round_failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=interval)
