@@ -21,6 +21,10 @@ PACKAGES = [
     "breakglass.contracts",
     "breakglass.detect",
     "breakglass.detect.expr",
+    "breakglass.respond",
+    "breakglass.incidents",
+    "breakglass.notify",
+    "breakglass.recovery",
 ]
 
 

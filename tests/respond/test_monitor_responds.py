@@ -13,10 +13,13 @@ from web3 import Web3
 
 from breakglass.detect.monitor import run_monitor
 from breakglass.devchain import Anvil
+from breakglass.incidents import timeline
+from breakglass.incidents.desk import IncidentDesk
+from breakglass.notify import Notifier
 from breakglass.respond.env import LiveEnv
 from breakglass.respond.journal import PhaseEvent
 from breakglass.respond.responder import Responder
-from breakglass.store.models import AlertRecord, PlaybookRun, StepRun
+from breakglass.store.models import AlertRecord, Delivery, Incident, Page, PlaybookRun, StepRun
 
 pytestmark = pytest.mark.chain
 
@@ -119,3 +122,24 @@ def test_a_drain_is_paused_by_the_playbook_bound_to_its_rule(
         assert [s.status for s in steps] == ["done", "done"]
         alert = session.scalars(select(AlertRecord)).one()
         assert alert.tx_hash == drain_tx
+        pause_tx = steps[0].tx_hash
+
+    # The desk turns the stored alert into an incident and brings the pause onto its timeline.
+    desk = IncidentDesk(loaded.plan, sessions, Notifier(loaded.plan, sessions))
+    incident_id = desk.on_alert(alert.dedupe_key)
+    assert incident_id is not None
+    desk.sync()
+    with sessions() as session:
+        incident = session.get(Incident, incident_id)
+        assert incident is not None
+        assert incident.severity == "P1"
+        assert incident.contracts == ["vault"]
+        events = timeline(session, incident_id)
+        kinds = {e.kind for e in events}
+        assert {"alert", "action", "tx"} <= kinds
+        assert any(e.kind == "tx" and e.tx_hash == pause_tx for e in events)
+        assert any(e.kind == "alert" and e.tx_hash == drain_tx for e in events)
+        page = session.scalars(select(Page).where(Page.incident_id == incident_id)).one()
+        assert page.role == "incident_lead" and page.people == ["alice"]
+        assert session.scalars(select(Delivery)).first() is not None
+    assert desk.on_alert(alert.dedupe_key) == incident_id  # handled once

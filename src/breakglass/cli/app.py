@@ -8,7 +8,18 @@ import typer
 from rich.markup import escape
 
 from breakglass import __version__
-from breakglass.cli import backfill, db, incident, init, monitor, notify, plan, respond, rules
+from breakglass.cli import (
+    backfill,
+    db,
+    incident,
+    init,
+    monitor,
+    notify,
+    plan,
+    recover,
+    respond,
+    rules,
+)
 from breakglass.cli.console import err, out
 from breakglass.errors import BreakglassError
 from breakglass.logs import configure_logging
@@ -37,6 +48,7 @@ app.add_typer(respond.playbook_app, name="playbook")
 app.add_typer(respond.safe_app, name="safe")
 app.add_typer(incident.app, name="incident")
 app.add_typer(notify.app, name="notify")
+app.add_typer(recover.app, name="recover")
 
 
 @app.callback()

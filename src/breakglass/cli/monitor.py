@@ -52,8 +52,8 @@ def monitor_command(
         ),
     ] = True,
 ) -> None:
-    """Watch CHAIN with the plan's rules until Ctrl-C, printing each new alert and running
-    the playbooks the plan binds to it.
+    """Watch CHAIN with the plan's rules until Ctrl-C: print each new alert, run the
+    playbooks the plan binds to it, open or update its incident, and deliver notifications.
 
     Alerts are stored with the stream's checkpoint: a restart resumes where it stopped and
     never records an alert twice. Exit 0 when stopped, 2 on bad input.
@@ -93,6 +93,8 @@ async def _run(
     respond: bool,
 ) -> None:
     from breakglass.detect.monitor import run_monitor  # noqa: PLC0415 - see monitor_command
+    from breakglass.incidents.desk import IncidentDesk  # noqa: PLC0415
+    from breakglass.notify import Notifier  # noqa: PLC0415
     from breakglass.respond.env import LiveEnv  # noqa: PLC0415
     from breakglass.respond.responder import Responder  # noqa: PLC0415
 
@@ -107,18 +109,33 @@ async def _run(
         responder = Responder(
             loaded, chain=chain, sessions=sessions, env=env, on_event=_print_phase
         )
+    notifier = Notifier(loaded.plan, sessions)
+    desk = IncidentDesk(loaded.plan, sessions, notifier)
+
+    def on_alert(alert: Alert) -> None:
+        out.print(format_alert(alert))
+        incident = desk.on_alert(alert.dedupe_key)
+        if incident is not None:
+            out.print(f"  incident {incident}")
+
     err.print(f"{escape(chain)}: monitoring; Ctrl-C to stop")
+    background = [
+        asyncio.create_task(notifier.run(stop)),
+        asyncio.create_task(desk.run(stop)),
+    ]
     try:
         await run_monitor(
             loaded_plan=loaded,
             chain=chain,
             sessions=sessions,
             stop_event=stop,
-            on_alert=lambda alert: out.print(format_alert(alert)),
+            on_alert=on_alert,
             poll_interval=poll_interval,
             responder=responder,
         )
     finally:
+        stop.set()
+        await asyncio.gather(*background, return_exceptions=True)
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
 

@@ -1,0 +1,147 @@
+"""The incident desk: what ``breakglass monitor`` does with alerts once they are stored.
+
+Each new alert opens an incident or attaches to the one it correlates with; a new incident
+tells the internal channels, pages the incident lead and engages the external parties whose
+conditions hold. In the background the desk links playbook runs to their incidents and
+brings their steps onto the timeline, and reminds the comms role when a public update is
+due. Notifications are queued in the database; the notifier's own loop delivers them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import structlog
+from sqlalchemy import ColumnElement, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from breakglass.errors import BreakglassError
+from breakglass.incidents.alerts import incident_for_alert
+from breakglass.incidents.comms import due_reminders, engage_external_parties
+from breakglass.incidents.lifecycle import FINAL
+from breakglass.incidents.timeline import sync_timeline
+from breakglass.notify import Notifier
+from breakglass.plan.models import ExternalParty, Plan
+from breakglass.store.models import AlertRecord, Incident, IncidentAlert
+
+__all__ = ["IncidentDesk"]
+
+_log = structlog.get_logger("breakglass.incidents")
+
+
+class IncidentDesk:
+    """Turns stored alerts into incidents and keeps their timelines and people current."""
+
+    def __init__(
+        self,
+        plan: Plan,
+        sessions: sessionmaker[Session],
+        notifier: Notifier,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.plan = plan
+        self.sessions = sessions
+        self.notifier = notifier
+        self.clock = clock
+        self._reminded: dict[int, datetime] = {}
+
+    def on_alert(self, dedupe_key: str) -> int | None:
+        """Handle the stored alert ``dedupe_key``; returns its incident's id.
+
+        The incident is committed first; notifications are queued after, in their own
+        transactions (SQLite has one writer at a time).
+        """
+        engaged: list[tuple[str, ExternalParty]] = []
+        with self.sessions() as session, session.begin():
+            alert = session.scalars(
+                select(AlertRecord).where(AlertRecord.dedupe_key == dedupe_key)
+            ).first()
+            if alert is None or alert.status == "retracted":
+                return None
+            known = set(session.scalars(select(Incident.id).where(_open())))
+            incident = incident_for_alert(session, self.plan, alert)
+            opened = incident.id not in known and _first_alert(session, incident.id)
+            if opened:
+                engage_external_parties(
+                    session,
+                    self.plan,
+                    incident,
+                    notify=lambda name, party: engaged.append((name, party)),
+                )
+            context = _context(incident, alert.title, alert.description)
+            incident_id, title = incident.id, incident.title
+        if opened:
+            self.notifier.notify("incident_opened", context, incident_id=incident_id)
+            if "incident_lead" in self.plan.roles:
+                self.notifier.page("incident_lead", title, incident_id=incident_id)
+            for name, party in engaged:
+                if party.page is not None:
+                    party_context = {**context, "party": name}
+                    self.notifier.notify_url(
+                        party.page, "external_engaged", party_context, label=name
+                    )
+        else:
+            self.notifier.notify(
+                "alert", context, incident_id=incident_id, group_key=f"incident:{incident_id}"
+            )
+        _log.warning(
+            "incidents.alert_handled", alert=dedupe_key, incident=incident_id, opened=opened
+        )
+        return incident_id
+
+    def sync(self) -> None:
+        """Link runs and bring steps onto the timelines of open incidents; remind comms."""
+        now = self.clock()
+        with self.sessions() as session, session.begin():
+            for incident in session.scalars(select(Incident).where(_open())).all():
+                sync_timeline(session, incident.id)
+            reminders = due_reminders(session, self.plan, now)
+        for reminder in reminders:
+            last = self._reminded.get(reminder.incident_id)
+            if last is not None and now - last < timedelta(minutes=10):
+                continue
+            self._reminded[reminder.incident_id] = now
+            context = {
+                "incident_id": reminder.incident_id,
+                "title": reminder.title,
+                "due_at": reminder.due_at,
+                "role": reminder.role,
+                "person": reminder.person,
+            }
+            self.notifier.notify("update_due", context, incident_id=reminder.incident_id)
+
+    async def run(self, stop: asyncio.Event, interval: float = 2.0) -> None:
+        """Call :meth:`sync` every ``interval`` seconds until ``stop`` is set."""
+        while not stop.is_set():
+            try:
+                await asyncio.to_thread(self.sync)
+            except BreakglassError as exc:
+                _log.error("incidents.sync_failed", error=str(exc)[:300])
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), interval)
+
+
+def _open() -> ColumnElement[bool]:
+    return Incident.status.not_in([str(s) for s in FINAL])
+
+
+def _first_alert(session: Session, incident_id: int) -> bool:
+    links = session.scalars(select(IncidentAlert).where(IncidentAlert.incident_id == incident_id))
+    return len(list(links)) <= 1
+
+
+def _context(incident: Incident, title: str, description: str) -> dict[str, object]:
+    return {
+        "incident_id": incident.id,
+        "title": title,
+        "summary": description,
+        "severity": incident.severity,
+        "status": incident.status,
+        "chains": incident.chains,
+        "contracts": incident.contracts,
+        "funds": "at_risk",
+    }
