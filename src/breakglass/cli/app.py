@@ -14,6 +14,7 @@ from breakglass.cli import (
     incident,
     init,
     monitor,
+    news,
     notify,
     plan,
     recover,
@@ -49,6 +50,7 @@ app.add_typer(respond.safe_app, name="safe")
 app.add_typer(incident.app, name="incident")
 app.add_typer(notify.app, name="notify")
 app.add_typer(recover.app, name="recover")
+app.add_typer(news.app, name="news")
 
 
 @app.callback()

@@ -80,7 +80,7 @@ def _secrets_of(url: str, environ: dict[str, str] | None, template: Secret) -> l
 
 
 def _scrub(text: str, secrets: list[str]) -> str:
-    for secret in sorted(secrets, key=len, reverse=True):
+    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
         text = text.replace(secret, MASK)
     return text
 

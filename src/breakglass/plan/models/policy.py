@@ -21,6 +21,7 @@ __all__ = [
     "ExternalParty",
     "NewsComponent",
     "NewsSource",
+    "NewsSourceKind",
     "NewsSources",
     "PartyKind",
     "Regulatory",
@@ -70,15 +71,39 @@ class ComponentKind(StrEnum):
     OFFCHAIN_SERVICE = "offchain-service"
 
 
+class NewsSourceKind(StrEnum):
+    """How a news source is read (see docs/news.md)."""
+
+    RSS = "rss"
+    ATOM = "atom"
+    GITHUB_ADVISORIES = "github-advisories"
+    PAGE = "page"
+    OSV = "osv"
+    GHSA = "ghsa"
+    OSV_DIR = "osv-dir"
+
+
 class NewsSource(PlanModel):
     name: str = Field(min_length=1)
-    url: str = Field(min_length=1)
-    kind: str = Field(default="rss", description="rss, atom, github-advisories or page.")
+    url: str = Field(min_length=1, description="Feed or JSON URL; a directory for osv-dir.")
+    kind: NewsSourceKind = Field(
+        default=NewsSourceKind.RSS,
+        description="rss, atom, github-advisories, page (followed by hand), osv (OSV JSON), "
+        "ghsa (GitHub Security Advisory JSON) or osv-dir (every *.json in a directory).",
+    )
 
 
 class NewsComponent(PlanModel):
     kind: ComponentKind
     owner: Name | None = Field(default=None, description="Person who follows its news.")
+    version: str | None = Field(
+        default=None, description="The version in use, e.g. 0.8.26 or 4.9.6.", min_length=1
+    )
+    package: str | None = Field(
+        default=None,
+        description="Ecosystem and package name, e.g. npm:@openzeppelin/contracts or PyPI:web3.",
+        min_length=1,
+    )
     sources: list[NewsSource] = Field(default_factory=list)
 
 
@@ -126,16 +151,28 @@ class RegulatoryDuty(PlanModel):
 
 
 class Regulatory(PlanModel):
-    """The regulatory duties that apply, or the reason none do."""
+    """The regulatory duties that apply, or the reason none do.
+
+    ``regimes`` names shipped reporting regimes (``breakglass regulatory list``) whose
+    deadlines breakglass computes for every incident; the times that start their clocks
+    (classification as major, materiality determination) and the filings are recorded on the
+    incident, not here. ``duties`` stay for duties no shipped regime describes.
+    """
 
     applies: Flag = True
     reason: str | None = None
+    regimes: list[Name] = Field(
+        default_factory=list,
+        description="Ids of shipped regulatory regimes that apply, e.g. dora, gdpr, sec-8k.",
+    )
     duties: list[RegulatoryDuty] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _explained(self) -> Regulatory:
-        if not self.applies and self.duties:
-            raise ValueError("'applies: false' contradicts the duties listed")
+        if not self.applies and (self.duties or self.regimes):
+            raise ValueError("'applies: false' contradicts the duties or regimes listed")
+        if len(set(self.regimes)) != len(self.regimes):
+            raise ValueError("a regime is listed twice in 'regimes'")
         return self
 
 
