@@ -18,6 +18,7 @@ from breakglass.cli import (
     notify,
     plan,
     recover,
+    regulatory,
     respond,
     rules,
 )
@@ -51,6 +52,7 @@ app.add_typer(incident.app, name="incident")
 app.add_typer(notify.app, name="notify")
 app.add_typer(recover.app, name="recover")
 app.add_typer(news.app, name="news")
+app.add_typer(regulatory.app, name="regulatory")
 
 
 @app.callback()

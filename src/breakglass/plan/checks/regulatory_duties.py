@@ -24,7 +24,7 @@ class RegulatoryDuties(PlanCheck):
         if regulatory is None:
             yield Finding("the plan does not say which regulatory duties apply")
             return
-        if regulatory.applies and not regulatory.duties:
+        if regulatory.applies and not (regulatory.duties or regulatory.regimes):
             yield Finding("regulatory duties apply but none are listed", ("regulatory",))
         if not regulatory.applies and not regulatory.reason:
             yield Finding("no reason given for why no regulatory duty applies", ("regulatory",))
