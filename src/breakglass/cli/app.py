@@ -21,6 +21,9 @@ from breakglass.cli import (
     regulatory,
     respond,
     rules,
+    serve,
+    status,
+    token,
 )
 from breakglass.cli.console import err, out
 from breakglass.errors import BreakglassError
@@ -53,6 +56,9 @@ app.add_typer(notify.app, name="notify")
 app.add_typer(recover.app, name="recover")
 app.add_typer(news.app, name="news")
 app.add_typer(regulatory.app, name="regulatory")
+app.add_typer(status.app, name="status")
+app.add_typer(token.app, name="token")
+app.command("serve")(serve.serve_command)
 
 
 @app.callback()

@@ -1,0 +1,300 @@
+"""The authenticated endpoints under ``/api``; each declares its permission."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request
+
+from breakglass.api.registry import RouteTable
+from breakglass.api.schemas import (
+    MAX_ID,
+    AccessOut,
+    ApprovalOut,
+    ErrorOut,
+    IncidentIn,
+    IncidentOut,
+    IncidentStatus,
+    MeOut,
+    NoteIn,
+    PublicUpdateIn,
+    PublicUpdateOut,
+    RunOut,
+    StepOut,
+    StepResultOut,
+    TaskIn,
+    TaskOut,
+    TaskStatusIn,
+    TimelineEventOut,
+    TransitionIn,
+)
+from breakglass.api.security import ADMIN, RESPONDER, VIEWER, state_of
+from breakglass.api.tokens import Caller, access_of, live_token_count
+from breakglass.incidents import comms, service
+from breakglass.incidents.lifecycle import UpdateStatus
+from breakglass.respond.runner import RunResult
+from breakglass.store.models import StepRun
+
+__all__ = ["add_api_routes"]
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorOut} for code in (400, 401, 403, 404, 409)
+}
+router = RouteTable("/api")
+_ORDER = [str(status) for status in UpdateStatus]
+
+
+def add_api_routes(app: FastAPI) -> None:
+    """Add every ``/api`` endpoint to ``app``."""
+    for method, path, endpoint, options in router.routes:
+        app.add_api_route(path, endpoint, methods=[method], responses=_ERRORS, **options)
+
+
+IncidentId = Annotated[int, Path(ge=1, le=MAX_ID, description="An incident's id.")]
+Viewer = Annotated[Caller, Depends(VIEWER)]
+Responder = Annotated[Caller, Depends(RESPONDER)]
+
+
+@router.get("/me", tags=["access"])
+def me(request: Request, caller: Viewer) -> MeOut:
+    """Who the token belongs to and what it may do."""
+    person = state_of(request).loaded.plan.people[caller.person]
+    return MeOut(person=caller.person, name=person.name, access=str(caller.access))
+
+
+@router.get("/access", tags=["access"], dependencies=[Depends(ADMIN)])
+def access(request: Request) -> list[AccessOut]:
+    """The plan's people, their API access and how many live tokens each holds."""
+    state = state_of(request)
+    plan = state.loaded.plan
+    with state.sessions() as session:
+        return [
+            AccessOut(
+                person=name,
+                name=person.name,
+                access=str(access_of(plan, name)),
+                live_tokens=live_token_count(session, name),
+            )
+            for name, person in sorted(plan.people.items())
+        ]
+
+
+@router.get("/incidents", tags=["incidents"], dependencies=[Depends(VIEWER)])
+def list_incidents(
+    request: Request,
+    status: IncidentStatus | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> list[IncidentOut]:
+    """Incidents, newest first; optionally only those in ``status``."""
+    with state_of(request).sessions() as session:
+        rows = service.list_incidents(session, status=status, limit=limit)
+        return [IncidentOut.model_validate(row) for row in rows]
+
+
+@router.post("/incidents", status_code=201, tags=["incidents"])
+def create_incident(request: Request, body: IncidentIn, caller: Responder) -> IncidentOut:
+    """Open an incident by hand; the plan's roles are assigned to it."""
+    state = state_of(request)
+    plan = state.loaded.plan
+    unknown = [c for c in body.chains if c not in plan.chains]
+    unknown += [c for c in body.contracts if c not in plan.contracts]
+    if unknown:
+        raise HTTPException(400, f"not in the plan: {', '.join(unknown)}")
+    with state.sessions() as session, session.begin():
+        row = service.open_incident(
+            session,
+            plan,
+            title=body.title,
+            kind=body.kind,
+            severity=body.severity,
+            chains=body.chains,
+            contracts=body.contracts,
+            detected_at=body.detected_at or datetime.now(UTC),
+            started_at=body.started_at,
+            summary=body.summary,
+            actor=caller.person,
+        )
+        return IncidentOut.model_validate(row)
+
+
+@router.get("/incidents/{incident_id}", tags=["incidents"], dependencies=[Depends(VIEWER)])
+def get_incident(request: Request, incident_id: IncidentId) -> IncidentOut:
+    """One incident."""
+    with state_of(request).sessions() as session:
+        return IncidentOut.model_validate(service.get_incident(session, incident_id))
+
+
+@router.post("/incidents/{incident_id}/transitions", tags=["incidents"])
+def transition(
+    request: Request, incident_id: IncidentId, body: TransitionIn, caller: Responder
+) -> IncidentOut:
+    """Move the incident to another status, if the lifecycle allows it (else 409)."""
+    with state_of(request).sessions() as session, session.begin():
+        row = service.transition(
+            session,
+            incident_id,
+            body.to,
+            actor=caller.person,
+            note=body.note,
+            duplicate_of=body.duplicate_of,
+        )
+        return IncidentOut.model_validate(row)
+
+
+@router.post("/incidents/{incident_id}/acknowledge", tags=["incidents"])
+def acknowledge(request: Request, incident_id: IncidentId, caller: Responder) -> IncidentOut:
+    """Take the incident; only the first acknowledgement counts."""
+    with state_of(request).sessions() as session, session.begin():
+        row = service.acknowledge(session, incident_id, actor=caller.person)
+        return IncidentOut.model_validate(row)
+
+
+@router.get("/incidents/{incident_id}/timeline", tags=["timeline"], dependencies=[Depends(VIEWER)])
+def timeline(request: Request, incident_id: IncidentId) -> list[TimelineEventOut]:
+    """The incident's timeline, oldest first (internal: notes, tasks, actions)."""
+    with state_of(request).sessions() as session:
+        service.get_incident(session, incident_id)
+        return [TimelineEventOut.model_validate(e) for e in service.timeline(session, incident_id)]
+
+
+@router.post("/incidents/{incident_id}/notes", status_code=201, tags=["timeline"])
+def add_note(
+    request: Request, incident_id: IncidentId, body: NoteIn, caller: Responder
+) -> TimelineEventOut:
+    """Add a note to the timeline; notes are internal and never reach the status page."""
+    with state_of(request).sessions() as session, session.begin():
+        event = service.add_note(session, incident_id, body.text, actor=caller.person)
+        return TimelineEventOut.model_validate(event)
+
+
+@router.get("/incidents/{incident_id}/tasks", tags=["tasks"], dependencies=[Depends(VIEWER)])
+def incident_tasks(request: Request, incident_id: IncidentId) -> list[TaskOut]:
+    """The incident's action items."""
+    with state_of(request).sessions() as session:
+        service.get_incident(session, incident_id)
+        return [TaskOut.model_validate(t) for t in service.list_tasks(session, incident_id)]
+
+
+@router.post("/incidents/{incident_id}/tasks", status_code=201, tags=["tasks"])
+def add_task(request: Request, incident_id: IncidentId, body: TaskIn, caller: Responder) -> TaskOut:
+    """Add an action item to the incident."""
+    with state_of(request).sessions() as session, session.begin():
+        task = service.add_task(
+            session,
+            incident_id,
+            body.title,
+            owner=body.owner,
+            due_at=body.due_at,
+            kind=body.kind,
+            actor=caller.person,
+        )
+        return TaskOut.model_validate(task)
+
+
+@router.get("/tasks", tags=["tasks"], dependencies=[Depends(VIEWER)])
+def list_tasks(
+    request: Request,
+    incident_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+) -> list[TaskOut]:
+    """Every action item, or one incident's."""
+    with state_of(request).sessions() as session:
+        return [TaskOut.model_validate(t) for t in service.list_tasks(session, incident_id)]
+
+
+@router.patch("/tasks/{task_id}", tags=["tasks"])
+def set_task_status(
+    request: Request,
+    task_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+    body: TaskStatusIn,
+    caller: Responder,
+) -> TaskOut:
+    """Mark a task open, done or cancelled."""
+    with state_of(request).sessions() as session, session.begin():
+        task = service.set_task_status(session, task_id, body.status, actor=caller.person)
+        return TaskOut.model_validate(task)
+
+
+@router.get("/updates", tags=["public updates"], dependencies=[Depends(VIEWER)])
+def list_updates(
+    request: Request,
+    incident_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+) -> list[PublicUpdateOut]:
+    """Public updates, oldest first, with their authors."""
+    with state_of(request).sessions() as session:
+        rows = comms.public_updates(session, incident_id)
+        return [PublicUpdateOut.model_validate(u) for u in rows]
+
+
+@router.post("/incidents/{incident_id}/updates", status_code=201, tags=["public updates"])
+def publish_update(
+    request: Request, incident_id: IncidentId, body: PublicUpdateIn, caller: Responder
+) -> PublicUpdateOut:
+    """Publish a status-page update (investigating → identified → monitoring → resolved)."""
+    state = state_of(request)
+    communication = state.loaded.plan.communication
+    cadence = communication.update_cadence if communication is not None else None
+    with state.sessions() as session, session.begin():
+        latest = comms.public_updates(session, service.get_incident(session, incident_id).id)
+        if latest and _ORDER.index(body.status) < _ORDER.index(latest[-1].status):
+            raise HTTPException(
+                409, f"public updates go forward only: the last one said {latest[-1].status}"
+            )
+        row = comms.publish_update(
+            session,
+            incident_id,
+            body.status,
+            body.title,
+            body.body,
+            actor=caller.person,
+            cadence=cadence,
+        )
+        return PublicUpdateOut.model_validate(row)
+
+
+@router.get("/runs", tags=["playbooks"], dependencies=[Depends(VIEWER)])
+def list_runs(request: Request, limit: Annotated[int, Query(ge=1, le=200)] = 20) -> list[RunOut]:
+    """The latest playbook runs with their steps, newest first."""
+    from breakglass.respond.service import list_runs as runs_of  # noqa: PLC0415
+
+    out = []
+    for run, steps in runs_of(state_of(request).sessions, limit):
+        fields = {k: getattr(run, k) for k in RunOut.model_fields if k != "steps"}
+        out.append(RunOut(**fields, steps=[StepOut.model_validate(s) for s in steps]))
+    return out
+
+
+def _result_out(result: RunResult) -> ApprovalOut:
+    steps = [
+        StepResultOut(
+            position=s.position,
+            summary=s.summary,
+            status=s.status,
+            note=s.note,
+            tx_hash=s.tx_hash,
+            step_id=s.step_id,
+            fallback_run_id=s.fallback.run_id if s.fallback is not None else None,
+        )
+        for s in result.steps
+    ]
+    return ApprovalOut(
+        playbook=result.playbook, run_id=result.run_id, status=result.status, steps=steps
+    )
+
+
+@router.post("/steps/{step_id}/approve", tags=["playbooks"])
+def approve(
+    request: Request, step_id: Annotated[int, Path(ge=1, le=MAX_ID)], caller: Responder
+) -> ApprovalOut:
+    """Approve a step waiting for approval, as the token's person (who must be in the
+    step's approver role), and resume its run with the plan's live chains and keys."""
+    from breakglass.respond.env import LiveEnv  # noqa: PLC0415
+    from breakglass.respond.service import approve_step  # noqa: PLC0415
+
+    state = state_of(request)
+    with state.sessions() as session:
+        if session.get(StepRun, step_id) is None:
+            raise HTTPException(404, f"there is no step {step_id}")
+    env = LiveEnv(state.loaded, state.sessions)
+    result = approve_step(state.loaded, state.sessions, step_id, caller.person, env=env)
+    return _result_out(result)

@@ -1,0 +1,32 @@
+"""``breakglass serve``: the REST API and the public status page over HTTP."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from breakglass.cli.console import err
+from breakglass.cli.status import PlanOption, database
+from breakglass.plan import load_plan
+
+__all__ = ["serve_command"]
+
+
+def serve_command(
+    plan_file: PlanOption = Path("breakglass.yaml"),
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="TCP port.")] = 8080,
+) -> None:
+    """Serve the API (bearer tokens from `breakglass token create`) and the public status
+    page at /status, /status.json and /feed.atom."""
+    import uvicorn  # noqa: PLC0415 - only the server needs it
+
+    from breakglass.api import create_app  # noqa: PLC0415
+
+    loaded = load_plan(plan_file)
+    with database() as sessions:
+        app = create_app(loaded, sessions)
+        err.print(f"serving {loaded.plan.protocol} on http://{host}:{port} (status: /status)")
+        uvicorn.run(app, host=host, port=port, log_level="info")

@@ -1,0 +1,57 @@
+"""``breakglass status render``: write the public status page as static files."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from breakglass.cli.console import err, out
+from breakglass.plan import load_plan
+from breakglass.settings import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+
+__all__ = ["PlanOption", "app", "database", "render_command"]
+
+app = typer.Typer(help="The public status page.", no_args_is_help=True)
+
+PlanOption = Annotated[
+    Path, typer.Option("--plan", "-p", help="The plan YAML file.", show_default=True)
+]
+
+
+@contextmanager
+def database() -> Iterator[sessionmaker[Session]]:
+    """Sessions on the configured database, migrated to the newest schema first."""
+    from breakglass import store  # noqa: PLC0415 - SQLAlchemy is slow to import
+
+    url = Settings().resolved_database_url()
+    store.upgrade(url)
+    engine = store.make_engine(url)
+    try:
+        yield store.session_factory(engine)
+    finally:
+        engine.dispose()
+
+
+@app.command("render")
+def render_command(
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Directory to write the page into.")],
+    plan_file: PlanOption = Path("breakglass.yaml"),
+) -> None:
+    """Write index.html, status.json and feed.atom into DIR, ready to publish anywhere.
+    Only public updates appear; each file is replaced atomically."""
+    from breakglass.report.status import public_content, render_status_page  # noqa: PLC0415
+
+    loaded = load_plan(plan_file)
+    with database() as sessions, sessions() as session:
+        updates, incidents = public_content(session)
+        paths = render_status_page(loaded.plan.protocol, updates, incidents, out_dir)
+    for path in paths:
+        out.print(str(path))
+    err.print(f"{len(updates)} public updates of {len(incidents)} incidents")

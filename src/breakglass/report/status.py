@@ -1,0 +1,221 @@
+"""The public status page: ``index.html``, ``status.json`` and ``feed.atom`` in one directory.
+
+Only :class:`~breakglass.store.models.PublicUpdate` rows reach it: their status, title, body
+and time. Incidents are used only to group updates; their internal titles, severities, notes,
+tasks, alerts and authors never appear. Every file is static (no JavaScript) and written
+atomically, so a web server or a bucket sync never sees half a page.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+import uuid
+import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from breakglass.incidents.comms import public_updates
+from breakglass.store.models import Incident, PublicUpdate
+
+__all__ = [
+    "ATOM_NS",
+    "STATUSES",
+    "public_content",
+    "render_atom",
+    "render_html",
+    "render_json",
+    "render_status_page",
+    "status_document",
+    "write_atomically",
+]
+
+TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+ATOM_NS = "http://www.w3.org/2005/Atom"
+STATUSES = ("investigating", "identified", "monitoring", "resolved")
+"""The public update statuses, in the order an incident goes through them."""
+
+# Characters XML 1.0 forbids (C0 controls but tab/newline/return, surrogates, U+FFFE/FFFF):
+# ElementTree would write them and produce a feed no reader parses, so they are dropped.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+_env = Environment(
+    loader=FileSystemLoader(TEMPLATES_DIR),
+    autoescape=True,
+    keep_trailing_newline=True,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def _clean(text: str) -> str:
+    return _NOT_XML.sub("", text)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def status_document(
+    protocol: str,
+    updates: Sequence[PublicUpdate],
+    incidents: Sequence[Incident],
+    *,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """The public content as plain data: per incident that has public updates, its current
+    public status and its updates, newest first. Incidents without a public update are left
+    out (not disclosed); nothing but public update fields is copied."""
+    known = {incident.id for incident in incidents}
+    grouped: dict[int, list[PublicUpdate]] = {}
+    for update in sorted(updates, key=lambda u: (u.published_at, u.id)):
+        if update.incident_id in known:
+            grouped.setdefault(update.incident_id, []).append(update)
+    entries: list[dict[str, Any]] = []
+    for incident_id, items in grouped.items():
+        latest = items[-1]
+        entries.append(
+            {
+                "id": incident_id,
+                "status": latest.status,
+                "title": _clean(latest.title),
+                "started_at": _iso(items[0].published_at),
+                "updated_at": _iso(latest.published_at),
+                "resolved": latest.status == "resolved",
+                "updates": [
+                    {
+                        "id": u.id,
+                        "status": u.status,
+                        "title": _clean(u.title),
+                        "body": _clean(u.body),
+                        "published_at": _iso(u.published_at),
+                    }
+                    for u in reversed(items)
+                ],
+            }
+        )
+    # Ongoing incidents first, then the most recently updated.
+    entries.sort(key=lambda e: e["updated_at"], reverse=True)
+    entries.sort(key=lambda e: e["resolved"])
+    active = [e for e in entries if not e["resolved"]]
+    updated: str | None = max((str(e["updated_at"]) for e in entries), default=None)
+    return {
+        "protocol": _clean(protocol),
+        "status": "incident" if active else "operational",
+        "updated_at": updated or _iso(now or datetime.now(UTC)),
+        "incidents": entries,
+    }
+
+
+def render_html(document: dict[str, Any]) -> str:
+    """``index.html``: static, no JavaScript; every text is escaped by autoescape."""
+    return _env.get_template("status.html.j2").render(doc=document)
+
+
+_JSON_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"}
+
+
+def render_json(document: dict[str, Any]) -> str:
+    """``status.json``: the document, ASCII-only so no reader trips on an encoding, with
+    ``<``, ``>`` and ``&`` as ``\\u`` escapes so it stays inert even if pasted into HTML."""
+    text = json.dumps(document, indent=2, ensure_ascii=True)
+    for char, escaped in _JSON_ESCAPES.items():
+        text = text.replace(char, escaped)  # only ever inside strings: JSON has no bare <>&
+    return text + "\n"
+
+
+def _feed_id(protocol: str, suffix: str = "") -> str:
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"breakglass:status:{protocol}{suffix}").urn
+
+
+def render_atom(document: dict[str, Any]) -> bytes:
+    """``feed.atom``: one entry per public update; built with ElementTree, so every text
+    is XML-escaped."""
+    ET.register_namespace("", ATOM_NS)
+
+    def sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
+        element = ET.SubElement(parent, f"{{{ATOM_NS}}}{tag}", attrs)
+        element.text = text
+        return element
+
+    protocol = document["protocol"]
+    feed = ET.Element(f"{{{ATOM_NS}}}feed")
+    sub(feed, "id", _feed_id(protocol))
+    sub(feed, "title", f"{protocol} status")
+    sub(feed, "updated", document["updated_at"])
+    author = sub(feed, "author")
+    sub(author, "name", protocol)
+    sub(feed, "generator", "breakglass")
+    updates = [
+        (incident, update) for incident in document["incidents"] for update in incident["updates"]
+    ]
+    updates.sort(key=lambda pair: (pair[1]["published_at"], pair[1]["id"]), reverse=True)
+    for incident, update in updates:
+        entry = sub(feed, "entry")
+        sub(entry, "id", _feed_id(protocol, f":update:{update['id']}"))
+        sub(entry, "title", f"[{update['status']}] {update['title']}")
+        sub(entry, "updated", update["published_at"])
+        sub(entry, "published", update["published_at"])
+        sub(entry, "category", term=update["status"])
+        sub(entry, "summary", f"Incident {incident['id']}: {incident['title']}")
+        sub(entry, "content", update["body"], type="text")
+    ET.indent(feed)
+    data: bytes = ET.tostring(feed, encoding="utf-8", xml_declaration=True)
+    return data + b"\n"
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same directory and a
+    rename, so readers see the old file or the new one, never a part."""
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temp, 0o644)
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+def render_status_page(
+    protocol: str,
+    updates: list[PublicUpdate],
+    incidents: list[Incident],
+    out_dir: Path,
+    *,
+    now: datetime | None = None,
+) -> list[Path]:
+    """Write ``index.html``, ``status.json`` and ``feed.atom`` into ``out_dir`` (created if
+    missing), each atomically, and return their paths. ``now`` dates an empty page."""
+    document = status_document(protocol, updates, incidents, now=now)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files = {
+        "index.html": render_html(document).encode("utf-8"),
+        "status.json": render_json(document).encode("utf-8"),
+        "feed.atom": render_atom(document),
+    }
+    paths = []
+    for name, data in files.items():
+        path = out_dir / name
+        write_atomically(path, data)
+        paths.append(path)
+    return paths
+
+
+def public_content(session: Session) -> tuple[list[PublicUpdate], list[Incident]]:
+    """Every public update and the incidents they belong to: all a status page may show."""
+    updates = public_updates(session)
+    ids = sorted({update.incident_id for update in updates})
+    incidents = list(session.scalars(select(Incident).where(Incident.id.in_(ids)))) if ids else []
+    return updates, incidents

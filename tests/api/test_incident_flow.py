@@ -1,0 +1,125 @@
+"""The incident endpoints end to end: a responder works an incident, errors are JSON 4xx
+with the right status, and the public endpoints show only the public updates."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from .conftest import Api
+
+
+def _post(client: TestClient, api: Api, path: str, body: Any = None) -> Any:
+    return client.post(path, json=body, headers=api.headers("responder"))
+
+
+def test_work_an_incident(api: Api, client: TestClient) -> None:
+    created = _post(
+        client,
+        api,
+        "/api/incidents",
+        {"title": "Pool drained", "severity": "P1", "kind": "exploit", "summary": "SECRET"},
+    )
+    assert created.status_code == 201, created.text
+    incident = created.json()
+    assert incident["status"] == "detected" and incident["severity"] == "P1"
+    iid = incident["id"]
+
+    acked = _post(client, api, f"/api/incidents/{iid}/acknowledge").json()
+    assert acked["acknowledged_at"] is not None
+    moved = _post(client, api, f"/api/incidents/{iid}/transitions", {"to": "triaged"}).json()
+    assert moved["status"] == "triaged"
+    note = _post(client, api, f"/api/incidents/{iid}/notes", {"text": "INTERNAL NOTE"}).json()
+    assert note["kind"] == "note" and note["actor"] == "pauser" and note["public"] is False
+    task = _post(
+        client,
+        api,
+        f"/api/incidents/{iid}/tasks",
+        {"title": "INTERNAL TASK", "kind": "corrective", "due_at": "2030-01-01T00:00:00Z"},
+    ).json()
+    assert task["status"] == "open" and task["due_at"] == "2030-01-01T00:00:00Z"
+    done = client.patch(
+        f"/api/tasks/{task['id']}", json={"status": "done"}, headers=api.headers("responder")
+    ).json()
+    assert done["status"] == "done" and done["done_at"] is not None
+    update = _post(
+        client,
+        api,
+        f"/api/incidents/{iid}/updates",
+        {"status": "investigating", "title": "We are looking", "body": "Deposits paused."},
+    ).json()
+    assert update["author"] == "pauser"
+
+    viewer = api.headers("viewer")
+    kinds = [e["kind"] for e in client.get(f"/api/incidents/{iid}/timeline", headers=viewer).json()]
+    assert {"status", "note", "task", "comms"} <= set(kinds)
+    tasks = client.get(f"/api/tasks?incident_id={iid}", headers=viewer).json()
+    assert [t["title"] for t in tasks] == ["INTERNAL TASK"]
+    listed = client.get("/api/incidents?status=triaged", headers=viewer).json()
+    assert iid in [i["id"] for i in listed]
+
+    public = client.get("/status.json").text + client.get("/status").text
+    public += client.get("/feed.atom").text
+    assert "We are looking" in public
+    for internal in ("INTERNAL NOTE", "INTERNAL TASK", "Pool drained", "SECRET", "pauser"):
+        assert internal not in public
+
+
+def test_errors_are_json_4xx(api: Api, client: TestClient) -> None:
+    headers = api.headers("admin")
+    iid = _post(client, api, "/api/incidents", {"title": "x", "severity": "P3"}).json()["id"]
+    cases = [
+        ("GET", "/api/incidents/999999", None, 404),
+        ("GET", "/api/incidents/0", None, 422),
+        ("GET", "/api/incidents/abc", None, 422),
+        ("GET", "/api/incidents/99999999999999999999", None, 422),
+        ("GET", "/api/incidents?status=nonsense", None, 422),
+        ("PATCH", "/api/tasks/999999", {"status": "done"}, 404),
+        ("POST", f"/api/incidents/{iid}/transitions", {"to": "closed"}, 409),
+        ("POST", f"/api/incidents/{iid}/transitions", {"to": "duplicate"}, 400),
+        ("POST", f"/api/incidents/{iid}/transitions", {"to": "triaged", "x": 1}, 422),
+        ("POST", f"/api/incidents/{iid}/notes", {"text": "a\x00b"}, 422),
+        ("POST", f"/api/incidents/{iid}/notes", {"text": "   "}, 400),
+        ("POST", "/api/incidents", {"title": "x", "severity": "P9"}, 422),
+        ("POST", "/api/incidents", {"title": "x", "severity": "P1", "chains": ["moon"]}, 400),
+        ("POST", "/api/incidents", {"title": "x", "severity": "P1", "detected_at": 5}, 422),
+        (
+            "POST",
+            "/api/incidents",
+            {"title": "x", "severity": "P1", "detected_at": "2024-01-01"},
+            422,
+        ),
+        ("POST", "/api/steps/5/approve", None, 404),
+        ("PUT", "/api/incidents", None, 405),
+        ("GET", "/nowhere", None, 404),
+    ]
+    for method, path, body, status in cases:
+        response = client.request(method, path, json=body, headers=headers)
+        assert response.status_code == status, (method, path, response.text)
+        assert "detail" in response.json()
+    malformed = client.post(
+        "/api/incidents",
+        content=b"{not json",
+        headers={**headers, "Content-Type": "application/json"},
+    )
+    assert malformed.status_code == 422
+    assert client.put("/api/incidents", headers=headers).headers["allow"] == "GET, HEAD, POST"
+
+
+def test_public_updates_only_go_forward(api: Api, client: TestClient) -> None:
+    iid = _post(client, api, "/api/incidents", {"title": "x", "severity": "P2"}).json()["id"]
+    path = f"/api/incidents/{iid}/updates"
+    assert _post(client, api, path, {"status": "monitoring", "title": "t", "body": "b"}).is_success
+    back = _post(client, api, path, {"status": "identified", "title": "t", "body": "b"})
+    assert back.status_code == 409
+    assert "forward only" in back.json()["detail"]
+    assert (
+        _post(
+            client,
+            api,
+            "/api/incidents/999999/updates",
+            {"status": "resolved", "title": "t", "body": "b"},
+        ).status_code
+        == 404
+    )
