@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -48,12 +49,13 @@ class Api:
         return {"Authorization": f"Bearer {self.tokens[caller]}"}
 
 
-def build_api(directory: Path) -> Api:
-    """Plan, database, app and tokens for viewer, responder, admin and a revoked one."""
+def build_api(directory: Path, url: str | None = None) -> Api:
+    """Plan, database (SQLite unless ``url``), app and tokens for viewer, responder, admin
+    and a revoked one."""
     plan_file = directory / "breakglass.yaml"
     plan_file.write_text(PLAN)
     loaded = load_plan(plan_file)
-    url = f"sqlite:///{directory / 'api.db'}"
+    url = url or f"sqlite:///{directory / 'api.db'}"
     store.upgrade(url)
     sessions = store.session_factory(store.make_engine(url))
     with sessions() as session, session.begin():
@@ -68,9 +70,23 @@ def build_api(directory: Path) -> Api:
     return Api(create_app(loaded, sessions), loaded, sessions, tokens)
 
 
-@pytest.fixture(scope="module")
-def api(tmp_path_factory: pytest.TempPathFactory) -> Api:
-    return build_api(tmp_path_factory.mktemp("api"))
+# The store tests own the PostgreSQL fixture (a throwaway database per module); reuse it.
+_spec = importlib.util.spec_from_file_location(
+    "store_fixtures_api", Path(__file__).parents[1] / "store" / "conftest.py"
+)
+assert _spec is not None and _spec.loader is not None
+_fixtures = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_fixtures)
+postgres_url = _fixtures.postgres_url
+
+
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Api:
+    """The same API on SQLite and on a throwaway PostgreSQL database."""
+    url = request.getfixturevalue("postgres_url") if request.param == "postgres" else None
+    return build_api(tmp_path_factory.mktemp("api"), url)
 
 
 @pytest.fixture(scope="module")
