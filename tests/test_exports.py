@@ -25,6 +25,7 @@ PACKAGES = [
     "breakglass.incidents",
     "breakglass.notify",
     "breakglass.recovery",
+    "breakglass.analysis",
 ]
 
 

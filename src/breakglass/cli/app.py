@@ -9,6 +9,7 @@ from rich.markup import escape
 
 from breakglass import __version__
 from breakglass.cli import (
+    analyze,
     backfill,
     db,
     incident,
@@ -59,6 +60,7 @@ app.add_typer(regulatory.app, name="regulatory")
 app.add_typer(status.app, name="status")
 app.add_typer(token.app, name="token")
 app.command("serve")(serve.serve_command)
+app.add_typer(analyze.app, name="analyze")
 
 
 @app.callback()

@@ -1,5 +1,6 @@
 """Plan models: the schema of ``breakglass.yaml``."""
 
+from breakglass.plan.models.analysis import Analysis, Label, LabelKind, Position
 from breakglass.plan.models.base import Address, Duration, Name, PlanModel, Secret, SecretRef
 from breakglass.plan.models.chain import (
     Chain,
@@ -61,6 +62,7 @@ __all__ = [
     "Address",
     "AlertGrouping",
     "Alerting",
+    "Analysis",
     "Audience",
     "CallStep",
     "CauseCoverage",
@@ -82,6 +84,8 @@ __all__ = [
     "ExternalParty",
     "GasCaps",
     "KeystoreSigner",
+    "Label",
+    "LabelKind",
     "Likelihood",
     "ManualStep",
     "Mitigation",
@@ -99,6 +103,7 @@ __all__ = [
     "Plan",
     "PlanModel",
     "Playbook",
+    "Position",
     "Regulatory",
     "RegulatoryDuty",
     "RevokeRoleStep",

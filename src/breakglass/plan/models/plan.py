@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from breakglass.plan.models.analysis import Analysis
 from breakglass.plan.models.base import Name, PlanModel
 from breakglass.plan.models.chain import Chain, Contract, Dependency, Signer
 from breakglass.plan.models.detection import Alerting, Rule, Scenario
@@ -47,6 +48,7 @@ class Plan(PlanModel):
     regulatory: Regulatory | None = None
     scenarios: dict[Name, Scenario] = Field(default_factory=dict)
     drills: Drills | None = None
+    analysis: Analysis | None = None
 
     def rule(self, rule_id: str) -> Rule | None:
         return next((r for r in self.rules if r.id == rule_id), None)

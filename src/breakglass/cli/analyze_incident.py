@@ -1,0 +1,186 @@
+"""``breakglass analyze incident|losses``: measure an incident's losses and show them.
+
+``incident`` reads the chain (exploit receipts and traces, the vault's logs, positions at the
+block before the first exploit and at containment) and stores the affected users, their
+losses, the attacker cluster and the fund movements as the incident's evidence, replacing an
+earlier run's. ``losses`` prints what is stored as a table, CSV or JSON.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.markup import escape
+
+from breakglass.cli.console import out
+from breakglass.plan import load_plan
+from breakglass.settings import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from breakglass.analysis.incident import IncidentAnalysis
+    from breakglass.plan.loader import LoadedPlan
+
+__all__ = ["LossFormat", "app", "incident_command", "losses_command"]
+
+app = typer.Typer(help="Incident losses: affected users, attacker cluster.", no_args_is_help=True)
+
+IncidentId = Annotated[int, typer.Argument(metavar="ID", help="The incident's id.")]
+
+
+class LossFormat(StrEnum):
+    """Output formats of ``analyze losses``."""
+
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+@contextmanager
+def _session() -> Iterator[Session]:
+    from breakglass import store  # noqa: PLC0415 - SQLAlchemy is slow to import
+
+    url = Settings().resolved_database_url()
+    store.upgrade(url)
+    engine = store.make_engine(url)
+    try:
+        with store.session_factory(engine).begin() as session:
+            yield session
+    finally:
+        engine.dispose()
+
+
+async def _analyze(
+    loaded: LoadedPlan,
+    chain: str | None,
+    txs: list[str],
+    containment_block: int | None,
+    contracts: list[str] | None,
+) -> IncidentAnalysis:
+    from breakglass.analysis.incident import analyze_incident, incident_chain  # noqa: PLC0415
+    from breakglass.cli.backfill import chain_pool  # noqa: PLC0415
+
+    name = incident_chain(loaded.plan, chain)
+    pool = chain_pool(loaded, name)
+    try:
+        return await analyze_incident(
+            pool,
+            loaded.plan,
+            txs,
+            containment_block=containment_block,
+            chain=name,
+            contracts=contracts,
+        )
+    finally:
+        await pool.aclose()
+
+
+@app.command("incident")
+def incident_command(
+    incident_id: IncidentId,
+    plan_file: Annotated[
+        Path, typer.Option("--plan", "-p", metavar="PLAN", help="The plan YAML file.")
+    ],
+    txs: Annotated[
+        list[str], typer.Option("--tx", metavar="HASH", help="An exploit transaction (repeat).")
+    ],
+    containment_block: Annotated[
+        int | None,
+        typer.Option(
+            "--containment-block",
+            min=0,
+            help="Block where the attack was contained (default: latest, users at-risk).",
+        ),
+    ] = None,
+    chain: Annotated[
+        str | None, typer.Option("--chain", help="Chain of the plan's positions, if several.")
+    ] = None,
+) -> None:
+    """Compute the losses of incident ID from its exploit transactions and store them.
+
+    Users' positions are valued with the plan's `analysis.positions` of the incident's
+    contracts (all of them when the incident names none of them). Running it again
+    replaces the stored losses, attacker records, fund movements and affected addresses.
+    Exit 0 when done, 2 on bad input.
+    """
+    from breakglass.analysis.incident import store_incident_analysis  # noqa: PLC0415
+    from breakglass.analysis.losses import losses_table  # noqa: PLC0415
+    from breakglass.incidents.service import get_incident  # noqa: PLC0415
+
+    loaded = load_plan(plan_file)
+    with _session() as session:
+        named = [
+            c for c in get_incident(session, incident_id).contracts if c in loaded.plan.contracts
+        ]
+    scope = named if set(named) & _positions(loaded) else None
+    analysis = asyncio.run(_analyze(loaded, chain, txs, containment_block, scope))
+    with _session() as session:
+        store_incident_analysis(session, incident_id, analysis)
+    out.print(losses_table(analysis.losses))
+    for asset, total in sorted(analysis.total_losses().items()):
+        out.print(f"total loss of {asset}: {total}")
+    out.print(f"attacker cluster ({len(analysis.cluster.members)}):")
+    for member in analysis.cluster.members.values():
+        out.print(f"  {member.address} {member.kind}: {escape(member.note)}")
+    statuses = [row.status for row in analysis.affected]
+    summary = ", ".join(f"{statuses.count(s)} {s}" for s in sorted(set(statuses)))
+    out.print(
+        f"incident #{incident_id}: blocks {analysis.first_block}..{analysis.end_block}, "
+        f"{len(analysis.losses)} loss rows, {len(analysis.movements)} fund movements, "
+        f"affected: {summary or 'none'}"
+    )
+
+
+@app.command("losses")
+def losses_command(
+    incident_id: IncidentId,
+    fmt: Annotated[
+        LossFormat, typer.Option("--format", help="table for people, csv or json for tools.")
+    ] = LossFormat.table,
+) -> None:
+    """Print the stored losses of incident ID (exact base units). Exit 0, 2 on bad input."""
+    from sqlalchemy import select  # noqa: PLC0415
+
+    from breakglass.analysis.losses import (  # noqa: PLC0415
+        Loss,
+        losses_csv,
+        losses_json,
+        losses_table,
+    )
+    from breakglass.incidents.service import get_incident  # noqa: PLC0415
+    from breakglass.store.models import UserLoss  # noqa: PLC0415
+
+    with _session() as session:
+        get_incident(session, incident_id)
+        query = select(UserLoss).where(UserLoss.incident_id == incident_id)
+        rows = list(session.scalars(query.order_by(UserLoss.address, UserLoss.asset)))
+        losses = [
+            Loss(
+                address=r.address,
+                asset=r.asset,
+                amount=int(r.amount),
+                **{k: int(r.detail.get(k, 0)) for k in _TERMS},
+            )
+            for r in rows
+        ]
+    if fmt is LossFormat.table:
+        out.print(losses_table(losses))
+    elif fmt is LossFormat.csv:
+        out.print(losses_csv(losses), end="", markup=False, highlight=False, soft_wrap=True)
+    else:
+        out.print(losses_json(losses), markup=False, highlight=False, soft_wrap=True)
+
+
+_TERMS = ("before", "after", "received", "paid_in", "taken")
+
+
+def _positions(loaded: LoadedPlan) -> set[str]:
+    analysis = loaded.plan.analysis
+    return {p.contract for p in analysis.positions} if analysis is not None else set()
