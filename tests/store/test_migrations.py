@@ -40,8 +40,10 @@ TABLES = {
     "api_tokens",
     "user_losses",
     "distributions",
+    "drills",
+    "postmortems",
 }
-HEAD = "0006"
+HEAD = "0007"
 
 
 def _tables(url: str) -> set[str]:

@@ -32,6 +32,7 @@ __all__ = [
     "Checkpoint",
     "Delivery",
     "Distribution",
+    "Drill",
     "FundMovement",
     "Incident",
     "IncidentAlert",
@@ -40,6 +41,7 @@ __all__ = [
     "Page",
     "PlanRevision",
     "PlaybookRun",
+    "Postmortem",
     "PublicUpdate",
     "RoleAssignment",
     "SafeProposal",
@@ -518,3 +520,39 @@ class Distribution(Base):
     total: Mapped[str] = mapped_column(String)
     tree: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Drill(Base):
+    """A drill that was run: a scripted attack on a local chain, or a tabletop exercise.
+
+    ``measurements`` holds the times to detect and contain and the funds saved; ``answers``
+    a tabletop's phases, answers and times. ``plan check`` reads the dates.
+    """
+
+    __tablename__ = "drills"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scenario: Mapped[str] = mapped_column(String, index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    plan_sha256: Mapped[str | None] = mapped_column(String(64))
+    participants: Mapped[list[str]] = mapped_column(JSON)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16))
+    measurements: Mapped[dict[str, Any]] = mapped_column(JSON)
+    findings: Mapped[list[Any]] = mapped_column(JSON)
+    answers: Mapped[list[Any]] = mapped_column(JSON)
+    report_path: Mapped[str | None] = mapped_column(String)
+
+
+class Postmortem(Base):
+    """The post-mortem of an incident: draft → in-review → published."""
+
+    __tablename__ = "postmortems"
+    __table_args__ = (UniqueConstraint("incident_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"))
+    status: Mapped[str] = mapped_column(String(16))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
