@@ -148,6 +148,9 @@ class BlockStream:
             return
         last = self._delivered.tip
         lowest = self._seen.lowest
+        if last is not None and lowest is not None and lowest > last.number + 1:
+            await self._fill_gap(last, lowest)
+            lowest = self._seen.lowest
         start = last.number + 1 if last is not None else (tip.number if lowest is None else lowest)
         for number in range(start, tip.number - self.confirmations + 1):
             found = self._seen.get(number)
@@ -160,6 +163,23 @@ class BlockStream:
             self._delivered.append(found)
         if self._seen.depth > self.depth:
             self._seen = CanonicalRing(self.depth, self._seen)  # caught up: back to the window
+
+    async def _fill_gap(self, last: BlockHeader, lowest: int) -> None:
+        """The window restarted above the last delivered block (heads skipped blocks while
+        a reorg or a slow endpoint was handled): fetch the missing headers by parent hash so
+        that delivery stays contiguous, or re-anchor if they no longer descend from it."""
+        cursor = self._seen.get(lowest)
+        assert cursor is not None
+        missing: list[BlockHeader] = []
+        while cursor.number > last.number + 1:
+            cursor = await self.fetcher.header_by_hash(cursor.parent_hash)
+            missing.append(cursor)
+        if cursor.parent_hash != last.hash:
+            raise ReorgTooDeep(
+                f"block {cursor.number} does not descend from delivered block {last.number}"
+            )
+        headers = [*missing, *self._seen]
+        self._seen = CanonicalRing(max(self.depth, len(headers)), headers)
 
     async def _reanchor(self, head: BlockHeader, received_at: float, exc: ReorgTooDeep) -> None:
         """No common ancestor in reach: retract everything delivered and restart at ``head``.
