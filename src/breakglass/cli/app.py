@@ -18,6 +18,7 @@ from breakglass.cli import (
     news,
     notify,
     plan,
+    postmortem,
     recover,
     regulatory,
     respond,
@@ -60,6 +61,7 @@ app.add_typer(regulatory.app, name="regulatory")
 app.add_typer(status.app, name="status")
 app.add_typer(token.app, name="token")
 app.command("serve")(serve.serve_command)
+app.command("postmortem")(postmortem.postmortem_command)
 app.add_typer(analyze.app, name="analyze")
 
 

@@ -1,0 +1,136 @@
+"""The numbers of a post-mortem: durations, UTC times, USD, the impact per chain and asset,
+and the distribution measured against the plan's written compensation policy."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from breakglass.incidents.evidence import fund_movements
+from breakglass.plan.models import Plan
+from breakglass.recovery.policy import RecoveryError
+from breakglass.recovery.service import compute_compensation
+from breakglass.store.models import Distribution, UserLoss
+
+__all__ = ["fmt_duration", "fmt_usd", "fmt_utc", "impact_rows", "recovery_against_policy"]
+
+
+def fmt_duration(delta: timedelta | None) -> str:
+    """``1h 02m 03s``, ``4m 05s``, ``12s``; ``n/a`` when unknown."""
+    if delta is None:
+        return "n/a"
+    total = int(delta.total_seconds())
+    sign, total = ("-", -total) if total < 0 else ("", total)
+    days, rest = divmod(total, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, seconds = divmod(rest, 60)
+    if days:
+        return f"{sign}{days}d {hours:02d}h {minutes:02d}m"
+    if hours:
+        return f"{sign}{hours}h {minutes:02d}m {seconds:02d}s"
+    return f"{sign}{minutes}m {seconds:02d}s" if minutes else f"{sign}{seconds}s"
+
+
+def fmt_utc(moment: datetime | None) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if moment else "n/a"
+
+
+def _dec(text: str) -> Decimal:
+    try:
+        return Decimal(text)
+    except InvalidOperation:
+        return Decimal(0)
+
+
+def _num(value: Decimal) -> str:
+    return format(value.normalize(), "f") if value else "0"
+
+
+def fmt_usd(value: float | Decimal | None) -> str:
+    """``$1,234.50``; ``n/a`` when unknown."""
+    return "n/a" if value is None else f"${value:,.2f}"
+
+
+def impact_rows(session: Session, incident_id: int) -> list[dict[str, Any]]:
+    """Per (chain, asset): lost by users, moved, recovered, frozen, unrecovered, distributed."""
+    keys = ("lost", "moved", "recovered", "frozen", "partial", "unrecovered", "distributed")
+    rows: dict[tuple[str, str], dict[str, Any]] = defaultdict(
+        lambda: {k: Decimal(0) for k in keys} | {"users": 0, "lost_usd": None}
+    )
+    query = select(UserLoss).where(UserLoss.incident_id == incident_id)
+    for loss in session.scalars(query):
+        row = rows[(loss.chain, loss.asset.lower())]
+        row["lost"] += _dec(loss.amount)
+        row["users"] += 1
+        if loss.usd_value is not None:
+            row["lost_usd"] = (row["lost_usd"] or 0.0) + loss.usd_value
+    for move in fund_movements(session, incident_id):
+        row = rows[(move.chain, move.asset.lower())]
+        amount = _dec(move.amount)
+        row["moved"] += amount
+        status = move.recovery_status
+        bucket = status if status in ("recovered", "frozen", "partial") else "unrecovered"
+        row[bucket] += amount
+    for dist in session.scalars(
+        select(Distribution).where(Distribution.incident_id == incident_id)
+    ):
+        rows[(dist.chain, dist.token.lower())]["distributed"] += _dec(dist.total)
+    return [
+        {"chain": chain, "asset": asset, **{k: _num(v[k]) for k in keys}}
+        | {"users": v["users"], "lost_usd": fmt_usd(v["lost_usd"])}
+        for (chain, asset), v in sorted(rows.items())
+    ]
+
+
+def recovery_against_policy(
+    session: Session, plan: Plan | None, incident_id: int
+) -> dict[str, Any]:
+    """The plan's compensation policy, and per token what it entitles against what was
+    distributed."""
+    policy = plan.compensation_policy if plan is not None else None
+    result: dict[str, Any] = {"policy": [], "tokens": [], "note": None}
+    if policy is None:
+        result["note"] = "The plan has no compensation_policy to measure the distribution against."
+        return result
+    for name, value in policy.model_dump(exclude_none=True, mode="json").items():
+        if isinstance(value, dict):
+            text = ", ".join(f"{k}: {v}" for k, v in value.items())
+        elif isinstance(value, list):
+            text = ", ".join(str(v) for v in value) or "none"
+        else:
+            text = str(value)
+        result["policy"].append({"rule": name.replace("_", " "), "value": text})
+    distributed: dict[str, int] = defaultdict(int)
+    for dist in session.scalars(
+        select(Distribution).where(Distribution.incident_id == incident_id)
+    ):
+        distributed[dist.token.lower()] += int(_dec(dist.total))
+    assert plan is not None
+    try:
+        compensation = compute_compensation(session, plan, incident_id)
+    except RecoveryError as exc:
+        result["note"] = f"The policy could not be applied: {exc}"
+        return result
+    losses: dict[str, int] = defaultdict(int)
+    for entitlement in compensation.entitlements:
+        losses[entitlement.asset.lower()] += entitlement.loss
+    for token in sorted(set(losses) | set(distributed)):
+        entitled, paid = compensation.total(token), distributed.get(token, 0)
+        verdict = "matches the policy" if paid == entitled else "differs from the policy"
+        if paid == 0:
+            verdict = "not distributed yet"
+        result["tokens"].append(
+            {
+                "token": token,
+                "lost": str(losses.get(token, 0)),
+                "entitled": str(entitled),
+                "distributed": str(paid),
+                "verdict": verdict,
+            }
+        )
+    return result
