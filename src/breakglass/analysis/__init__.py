@@ -35,8 +35,10 @@ from breakglass.errors import ConfigError as _ConfigError
 from breakglass.errors import PlanError as _PlanError
 
 if typing.TYPE_CHECKING:
+    from breakglass.analysis.pricing import Price, UsdFigure
     from breakglass.chain.pool import EndpointPool
     from breakglass.plan.loader import LoadedPlan
+    from breakglass.plan.models.analysis import AssetPrice
 
 __all__ = [
     "CALL_TRACER",
@@ -89,6 +91,8 @@ class TxAnalysis:
         flash: flash loans and flash swaps taken (:class:`FlashLoan`).
         native_check: how the native changes compare with the node's ``prestateTracer`` diff.
         labels: address → name from the plan, for display.
+        prices: token address → its USD price at the block, for the assets the plan's
+            ``analysis.prices`` configures (:mod:`breakglass.analysis.pricing`).
     """
 
     tx_hash: str
@@ -104,6 +108,7 @@ class TxAnalysis:
     flash: list[FlashLoan]
     native_check: NativeCheck
     labels: dict[str, str] = field(default_factory=dict)
+    prices: dict[str, Price] = field(default_factory=dict)
 
     @property
     def succeeded(self) -> bool:
@@ -113,6 +118,16 @@ class TxAnalysis:
     def label(self, address: str) -> str:
         """The plan's name of ``address`` when it has one, else the address itself."""
         return self.labels.get(address.lower(), address)
+
+    def usd(self, asset: str, amount: int) -> UsdFigure:
+        """The USD figure of ``amount`` of ``asset`` at the block, naming its price source."""
+        from breakglass.analysis.pricing import figure  # noqa: PLC0415 - keeps imports light
+
+        return figure(self.prices, asset, amount)
+
+    def _usd_keys(self, asset: str, amount: int) -> dict[str, Any]:
+        doc = self.usd(asset, amount).to_dict()
+        return {"usd_value": doc["usd_value"], "price_source": doc["price_source"]}
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON document (keys in :mod:`breakglass.analysis.render`)."""
@@ -127,13 +142,23 @@ class TxAnalysis:
             "gas_used": self.gas_used,
             "labels": dict(sorted(self.labels.items())),
             "calls": self.calls.to_dict(),
-            "transfers": [t.to_dict() for t in self.transfers],
+            "transfers": [t.to_dict() | self._usd_keys(t.asset, t.amount) for t in self.transfers],
             "balance_changes": [
                 {"address": address, "asset": asset, "change": str(change)}
+                | self._usd_keys(asset, change)
                 for (address, asset), change in self.balance_changes.items()
             ],
             "flash": [f.to_dict() for f in self.flash],
             "native_check": self.native_check.to_dict(),
+            "prices": [
+                {
+                    "asset": p.asset,
+                    "price_usd": None if p.usd is None else str(p.usd),
+                    "decimals": p.decimals,
+                    "price_source": p.source,
+                }
+                for p in self.prices.values()
+            ],
         }
 
     @classmethod
@@ -145,6 +170,19 @@ class TxAnalysis:
         """
         if doc.get("schema") != SCHEMA:
             raise ValueError(f"not a {SCHEMA} document")
+        from decimal import Decimal  # noqa: PLC0415
+
+        from breakglass.analysis.pricing import Price  # noqa: PLC0415 - keeps imports light
+
+        prices = {
+            p["asset"]: Price(
+                p["asset"],
+                None if p["price_usd"] is None else Decimal(p["price_usd"]),
+                p["decimals"],
+                p["price_source"],
+            )
+            for p in doc.get("prices") or ()
+        }
         return cls(
             tx_hash=doc["tx_hash"],
             block_number=doc["block_number"],
@@ -161,6 +199,7 @@ class TxAnalysis:
             flash=[FlashLoan.from_dict(f) for f in doc["flash"]],
             native_check=NativeCheck.from_dict(doc["native_check"]),
             labels=dict(doc["labels"]),
+            prices=prices,
         )
 
 
@@ -187,6 +226,7 @@ async def analyze_tx(
     *,
     abis: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
     labels: Mapping[str, str] | None = None,
+    prices: Mapping[str, AssetPrice] | None = None,
 ) -> TxAnalysis:
     """Analyse one mined transaction.
 
@@ -195,6 +235,8 @@ async def analyze_tx(
         tx_hash: the transaction hash.
         abis: address → JSON ABI (the plan's contracts) for decoding calls and events.
         labels: address → display name (the plan's contract names).
+        prices: token address → USD price source (the plan's ``analysis.prices``); the
+            transferred tokens are priced at the transaction's block.
 
     Raises:
         AnalysisError: the transaction or its receipt is unknown, or it cannot be traced.
@@ -239,9 +281,20 @@ async def analyze_tx(
             coinbase=coinbase,
         )
     to = tx.get("to") or receipt.get("contractAddress")
+    block_number = _int(receipt["blockNumber"])
+    priced: dict[str, Price] = {}
+    if prices:
+        from breakglass.analysis.pricing import read_prices  # noqa: PLC0415
+
+        configs = {a.lower(): p for a, p in prices.items()}
+        assets = {t.asset for t in transfers if t.asset != NATIVE}
+        try:
+            priced = await read_prices(pool, configs, assets, block_number)
+        except _ChainError as exc:
+            raise AnalysisError(f"cannot read prices at block {block_number}: {exc}") from None
     return TxAnalysis(
         tx_hash=tx_hash,
-        block_number=_int(receipt["blockNumber"]),
+        block_number=block_number,
         status=_int(receipt.get("status")),
         sender=sender,
         to=str(to).lower() if to else None,
@@ -253,6 +306,7 @@ async def analyze_tx(
         flash=_find_flash_loans(root, transfers),
         native_check=check,
         labels={a.lower(): n for a, n in (labels or {}).items()},
+        prices=priced,
     )
 
 
@@ -306,7 +360,8 @@ def plan_contracts(
 async def analyze_plan_tx(
     loaded: LoadedPlan, tx_hash: str, *, chain: str | None = None
 ) -> TxAnalysis:
-    """:func:`analyze_tx` on the plan's chain RPC, with the plan's ABIs and contract names.
+    """:func:`analyze_tx` on the plan's chain RPC, with the plan's ABIs, contract names and
+    ``analysis.prices``.
 
     Raises:
         PlanError: unknown chain, or several and none chosen.
@@ -320,6 +375,9 @@ async def analyze_plan_tx(
     abis, labels = plan_contracts(loaded, name)
     pool = EndpointPool(plan_endpoints(loaded.plan.chains[name], prefer_ws=False), chain=name)
     try:
-        return await analyze_tx(pool, tx_hash, abis=abis, labels=labels)
+        from breakglass.analysis.pricing import plan_prices  # noqa: PLC0415
+
+        prices = plan_prices(loaded.plan)
+        return await analyze_tx(pool, tx_hash, abis=abis, labels=labels, prices=prices)
     finally:
         await pool.aclose()

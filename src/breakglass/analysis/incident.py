@@ -21,9 +21,11 @@ from breakglass.analysis.losses import (
     fetch_transfers,
     find_users,
     parse_transfer,
+    price_losses,
     read_positions,
     resolve_positions,
 )
+from breakglass.analysis.pricing import Price, plan_prices, read_prices
 from breakglass.chain.pool import EndpointPool
 from breakglass.errors import BreakglassError, PlanError
 from breakglass.plan.models import Plan
@@ -64,7 +66,8 @@ class Movement:
 
 @dataclass(slots=True)
 class IncidentAnalysis:
-    """Everything :func:`analyze_incident` found, addresses lower-case, amounts exact ints."""
+    """Everything :func:`analyze_incident` found, addresses lower-case, amounts exact ints;
+    ``prices`` are the assets' USD prices at ``end_block`` (those the plan configures)."""
 
     chain: str
     tx_hashes: list[str]
@@ -78,6 +81,7 @@ class IncidentAnalysis:
     affected: list[Affected]
     movements: list[Movement]
     transfers: list[LogTransfer] = field(default_factory=list, repr=False)
+    prices: dict[str, Price] = field(default_factory=dict)
 
     def total_losses(self) -> dict[str, int]:
         """Sum of the users' losses per asset."""
@@ -200,6 +204,9 @@ async def analyze_incident(
         exploit_txs=hashes,
         cluster=cluster.addresses,
     )
+    # Valued at the containment block (or the latest), with the plan's price sources.
+    prices = await read_prices(pool, plan_prices(plan), {x.asset for x in losses}, end)
+    losses = price_losses(losses, prices)
     return IncidentAnalysis(
         chain=chain,
         tx_hashes=[str(t["hash"]).lower() for t in txs],
@@ -213,6 +220,7 @@ async def analyze_incident(
         affected=_affected(losses, after, exploit_transfers, victims, contained=contained),
         movements=_movements(plan, exploit_transfers, victims, cluster),
         transfers=transfers,
+        prices=prices,
     )
 
 
@@ -268,6 +276,12 @@ def _movements(
     return moves
 
 
+def _float(loss: Loss) -> float | None:
+    """The ``usd_value`` column (a float: the exact figure is ``detail["usd_value"]``)."""
+    usd = loss.figure.usd if loss.figure is not None else None
+    return None if usd is None else float(usd)
+
+
 def store_incident_analysis(session: Session, incident_id: int, analysis: IncidentAnalysis) -> None:
     """Write ``analysis`` as the incident's UserLoss, AttackerRecord, FundMovement and
     AffectedAddress rows, replacing every such row of the incident (idempotent).
@@ -298,6 +312,7 @@ def store_incident_analysis(session: Session, incident_id: int, analysis: Incide
                 address=loss.address,
                 asset=loss.asset,
                 amount=str(loss.amount),
+                usd_value=_float(loss),
                 detail=loss.detail(),
             )
         )

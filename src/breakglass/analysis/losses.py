@@ -27,12 +27,14 @@ import csv
 import io
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import orjson
 from eth_utils.crypto import keccak
 
+from breakglass.analysis.pricing import Price, UsdFigure, figure
 from breakglass.chain.pool import EndpointPool
 from breakglass.errors import ChainError, PlanError
 from breakglass.plan.models import Plan
@@ -42,6 +44,7 @@ __all__ = [
     "ZERO_ADDRESS",
     "LogTransfer",
     "Loss",
+    "PricedLoss",
     "ResolvedPosition",
     "compute_losses",
     "fetch_logs",
@@ -51,6 +54,7 @@ __all__ = [
     "losses_json",
     "losses_table",
     "parse_transfer",
+    "price_losses",
     "read_positions",
     "resolve_positions",
 ]
@@ -100,9 +104,46 @@ class Loss:
     paid_in: int
     taken: int
 
-    def detail(self) -> dict[str, str]:
+    def detail(self) -> dict[str, Any]:
         """The terms as decimal strings (for JSON columns: exact, no float)."""
-        return {k: str(v) for k, v in asdict(self).items() if k not in ("address", "asset")}
+        return {k: str(getattr(self, k)) for k in _TERMS}
+
+    @property
+    def figure(self) -> UsdFigure | None:
+        """The USD figure, once priced (see :class:`PricedLoss`)."""
+        return None
+
+
+_TERMS = ("amount", "before", "after", "received", "paid_in", "taken")
+
+
+@dataclass(frozen=True, slots=True)
+class PricedLoss(Loss):
+    """A :class:`Loss` with its USD figure (:func:`price_losses`)."""
+
+    usd: UsdFigure
+
+    def detail(self) -> dict[str, Any]:
+        """The terms, and ``usd_value``, ``price_usd`` (decimal strings or null), ``decimals``
+        and ``price_source``: what the recovery package reads for USD caps."""
+        return {k: str(getattr(self, k)) for k in _TERMS} | self.usd.to_dict()
+
+    @property
+    def figure(self) -> UsdFigure:
+        """The USD figure."""
+        return self.usd
+
+
+def price_losses(losses: Iterable[Loss], prices: Mapping[str, Price]) -> list[Loss]:
+    """``losses`` as :class:`PricedLoss` with figures from ``prices`` (by lower-case asset);
+    an asset without a price gets a figure without value that says so."""
+    return [
+        PricedLoss(**{f: getattr(x, f) for f in _FIELDS}, usd=figure(prices, x.asset, x.amount))
+        for x in losses
+    ]
+
+
+_FIELDS = ("address", "asset", *_TERMS)
 
 
 def _topic_address(topic: str) -> str | None:
@@ -342,13 +383,28 @@ def losses_table(losses: Iterable[Loss]) -> Any:
     """A Rich table of the losses with a total per asset (returns ``rich.table.Table``)."""
     from rich.table import Table  # noqa: PLC0415
 
+    rows = list(losses)
+    priced = any(x.figure is not None for x in rows)
     table = Table(title="Losses per user and asset (base units)")
     for column in _COLUMNS:
         table.add_column(column, justify="right" if column not in ("address", "asset") else "left")
+    if priced:
+        table.add_column("usd (price source)")
     totals: dict[str, int] = defaultdict(int)
-    for loss in losses:
-        table.add_row(*(str(getattr(loss, c)) for c in _COLUMNS))
+    usd_totals: dict[str, Decimal | None] = {}
+    for loss in rows:
+        cells = [str(getattr(loss, c)) for c in _COLUMNS]
+        if priced:
+            cells.append(loss.figure.text() if loss.figure is not None else "")
+        table.add_row(*cells)
         totals[loss.asset] += loss.amount
+        usd = loss.figure.usd if loss.figure is not None else None
+        so_far = usd_totals.get(loss.asset, Decimal(0))
+        usd_totals[loss.asset] = None if usd is None or so_far is None else so_far + usd
     for asset, total in sorted(totals.items()):
-        table.add_row("total", asset, str(total), "", "", "", "", "", style="bold")
+        cells = ["total", asset, str(total), "", "", "", "", ""]
+        if priced:
+            usd_total = usd_totals.get(asset)
+            cells.append("" if usd_total is None else f"${usd_total:,.2f}")
+        table.add_row(*cells, style="bold")
     return table

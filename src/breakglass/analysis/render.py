@@ -9,10 +9,16 @@ JSON (``schema: breakglass.tx-analysis/1``), keys in a fixed order:
   ``reverted``, ``selector``, ``function`` (``null`` when unknown: read ``input``), ``args``
   and ``outputs`` (lists of ``{name, type, value}`` or ``null``), ``logs`` (each ``address``,
   ``topics``, ``data``, ``seq``, ``log_index``, ``event``, ``args``) and ``calls``;
-* ``transfers``: ``{asset, from, to, amount, log_index, seq}``, asset ``"ETH"`` for native;
-* ``balance_changes``: ``{address, asset, change}``;
+* ``transfers``: ``{asset, from, to, amount, log_index, seq, usd_value, price_source}``, asset
+  ``"ETH"`` for native;
+* ``balance_changes``: ``{address, asset, change, usd_value, price_source}``;
 * ``flash``: ``{kind, lender, borrower, borrowed, repaid, call_seq, callback_seq}``;
-* ``native_check``: ``{ok, gas_fee, priority_fee, coinbase, state, mismatches, note}``.
+* ``native_check``: ``{ok, gas_fee, priority_fee, coinbase, state, mismatches, note}``;
+* ``prices``: ``{asset, price_usd, decimals, price_source}`` of the assets the plan prices.
+
+``usd_value`` is ``null`` and ``price_source`` ``"no price configured"`` for an asset the plan's
+``analysis.prices`` does not price; otherwise the source names the feed or pair and the block
+(``"chainlink feed 0x… at block N"``, ``"uniswap-v2 pair 0x… at block N"``) or ``"static"``.
 
 Amounts, values, fees and balance changes are decimal strings (256-bit values do not fit a
 JavaScript number); decoded argument values are JSON numbers, strings, booleans and lists.
@@ -118,17 +124,23 @@ def render_tree(analysis: TxAnalysis) -> Group:
     status = "success" if analysis.succeeded else "REVERTED"
     tree = Tree(Text(f"tx {analysis.tx_hash} · block {analysis.block_number} · {status}"))
     _add(analysis, tree, analysis.calls)
-    transfers = _table("Transfers", "#", "asset", "from", "to", "amount")
+    priced = bool(analysis.prices)  # a USD column only when the plan prices some asset here
+    usd_column = ("usd (price source)",) if priced else ()
+    transfers = _table("Transfers", "#", "asset", "from", "to", "amount", *usd_column)
     for t in analysis.transfers:
         asset = t.asset if t.asset == NATIVE else analysis.label(t.asset)
         index = "trace" if t.log_index is None else str(t.log_index)
+        usd = (analysis.usd(t.asset, t.amount).text(),) if priced else ()
         transfers.add_row(
-            index, asset, analysis.label(t.from_), analysis.label(t.to), str(t.amount)
+            index, asset, analysis.label(t.from_), analysis.label(t.to), str(t.amount), *usd
         )
-    changes = _table("Net balance changes (gas excluded)", "address", "asset", "change")
+    changes = _table(
+        "Net balance changes (gas excluded)", "address", "asset", "change", *usd_column
+    )
     for (address, asset), change in analysis.balance_changes.items():
         shown = asset if asset == NATIVE else analysis.label(asset)
-        changes.add_row(analysis.label(address), shown, f"{change:+d}")
+        usd = (analysis.usd(asset, change).text(),) if priced else ()
+        changes.add_row(analysis.label(address), shown, f"{change:+d}", *usd)
     parts: list[Any] = [tree, transfers, changes]
     for loan in analysis.flash:
         borrowed = ", ".join(f"{v} {analysis.label(k)}" for k, v in loan.borrowed.items())

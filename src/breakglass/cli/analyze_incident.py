@@ -26,7 +26,9 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from breakglass.analysis.incident import IncidentAnalysis
+    from breakglass.analysis.losses import Loss
     from breakglass.plan.loader import LoadedPlan
+    from breakglass.store.models import UserLoss
 
 __all__ = ["LossFormat", "app", "incident_command", "losses_command"]
 
@@ -149,7 +151,6 @@ def losses_command(
     from sqlalchemy import select  # noqa: PLC0415
 
     from breakglass.analysis.losses import (  # noqa: PLC0415
-        Loss,
         losses_csv,
         losses_json,
         losses_table,
@@ -161,15 +162,7 @@ def losses_command(
         get_incident(session, incident_id)
         query = select(UserLoss).where(UserLoss.incident_id == incident_id)
         rows = list(session.scalars(query.order_by(UserLoss.address, UserLoss.asset)))
-        losses = [
-            Loss(
-                address=r.address,
-                asset=r.asset,
-                amount=int(r.amount),
-                **{k: int(r.detail.get(k, 0)) for k in _TERMS},
-            )
-            for r in rows
-        ]
+        losses = [_stored_loss(r) for r in rows]
     if fmt is LossFormat.table:
         out.print(losses_table(losses))
     elif fmt is LossFormat.csv:
@@ -184,3 +177,15 @@ _TERMS = ("before", "after", "received", "paid_in", "taken")
 def _positions(loaded: LoadedPlan) -> set[str]:
     analysis = loaded.plan.analysis
     return {p.contract for p in analysis.positions} if analysis is not None else set()
+
+
+def _stored_loss(row: UserLoss) -> Loss:
+    """A stored loss row as a :class:`Loss`, with its USD figure when it was priced."""
+    from breakglass.analysis.losses import Loss, PricedLoss  # noqa: PLC0415
+    from breakglass.analysis.pricing import UsdFigure  # noqa: PLC0415
+
+    terms = {k: int(row.detail.get(k, 0)) for k in _TERMS}
+    if "price_source" in row.detail:
+        figure = UsdFigure.from_dict(row.detail)
+        return PricedLoss(row.address, row.asset, int(row.amount), **terms, usd=figure)
+    return Loss(address=row.address, asset=row.asset, amount=int(row.amount), **terms)

@@ -12,7 +12,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from breakglass.cli.console import out
+from breakglass.cli.console import err, out
 from breakglass.plan import PlanLoadError, load_plan
 from breakglass.plan.checks import (
     CheckSeverity,
@@ -66,12 +66,56 @@ def check_command(
             }
             out.print(orjson.dumps(payload, option=orjson.OPT_INDENT_2).decode(), markup=False)
         raise
+    lessons = _open_lessons()
     if output is OutputFormat.JSON:
-        out.print(orjson.dumps(report.as_dict(), option=orjson.OPT_INDENT_2).decode(), markup=False)
+        document: dict[str, object] = {**report.as_dict(), "open_lessons": lessons}
+        out.print(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode(), markup=False)
     else:
         _print_table(report)
-    if report.failed(fail_on):
+        for lesson in lessons:
+            err.print(
+                f"[yellow]warn[/yellow] {lesson['section']}: open lesson from incident "
+                f"#{lesson['incident']}: {escape(str(lesson['title']))} "
+                f"(task {lesson['task']}, owner {lesson['owner'] or 'nobody'})"
+            )
+    if report.failed(fail_on) or (lessons and fail_on is CheckSeverity.WARNING):
         raise typer.Exit(1)
+
+
+def _open_lessons() -> list[dict[str, object]]:
+    """Post-mortem action items that change a plan section and are still open, from the
+    database when there is one (the plan check itself never needs it)."""
+    from breakglass.errors import StoreError  # noqa: PLC0415
+    from breakglass.settings import Settings  # noqa: PLC0415
+
+    url = Settings().resolved_database_url()
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        return []
+    from sqlalchemy.exc import SQLAlchemyError  # noqa: PLC0415
+
+    from breakglass import store  # noqa: PLC0415
+    from breakglass.report.postmortem_notes import open_plan_changes  # noqa: PLC0415
+
+    try:
+        engine = store.make_engine(url)
+        try:
+            with store.session_factory(engine)() as session:
+                changes = open_plan_changes(session)
+        finally:
+            engine.dispose()
+    except (StoreError, SQLAlchemyError):
+        return []  # no database, or one without incidents yet: nothing to say
+    return [
+        {
+            "task": c.task_id,
+            "incident": c.incident_id,
+            "section": c.section,
+            "title": c.title,
+            "owner": c.owner,
+            "due": c.due_at.isoformat() if c.due_at else None,
+        }
+        for c in changes
+    ]
 
 
 @app.command("checks-doc")

@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from enum import StrEnum
+from typing import Self
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from breakglass.plan.models.base import Address, Name, PlanModel
 
-__all__ = ["Analysis", "Label", "LabelKind", "Position"]
+__all__ = [
+    "Analysis",
+    "AssetPrice",
+    "FeedPrice",
+    "Label",
+    "LabelKind",
+    "PairPrice",
+    "Position",
+    "StaticPrice",
+]
 
 _ADDRESS_VIEW = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*\(address\)$")
 _NO_ARG_VIEW = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*\(\)$")
@@ -60,6 +71,38 @@ class Label(PlanModel):
     name: str | None = None
 
 
+class StaticPrice(PlanModel):
+    """A fixed price, e.g. ``{usd: 1.0}`` for a stablecoin (as detection's large-outflow)."""
+
+    usd: Decimal = Field(gt=0, description="USD price of one whole unit of the asset.")
+
+
+class FeedPrice(PlanModel):
+    """A Chainlink-style feed whose ``latestRoundData()`` answer, read at the block, is the
+    USD price of one whole unit."""
+
+    feed: Address = Field(description="Feed whose latestRoundData() answer is the price.")
+    feed_decimals: int = Field(default=8, ge=0, le=77, description="Decimals of the answer.")
+
+
+class PairPrice(PlanModel):
+    """A Uniswap V2 pair of the asset and ``quote`` (a USD stablecoin): the price is the
+    ratio of its reserves read at the block."""
+
+    pair: Address = Field(description="Uniswap V2 pair whose getReserves() give the price.")
+    quote: Address = Field(description="The pair's other token, taken as one USD per unit.")
+    quote_decimals: int = Field(default=18, ge=0, le=77, description="Decimals of quote.")
+
+
+class AssetPrice(PlanModel):
+    """How one asset is valued in USD: its decimals and where its price comes from."""
+
+    decimals: int = Field(ge=0, le=77, description="Decimals of the asset's base units.")
+    source: StaticPrice | FeedPrice | PairPrice = Field(
+        description="{usd: ...}, {feed: ..., feed_decimals: ...} or {pair: ..., quote: ...}."
+    )
+
+
 class Analysis(PlanModel):
     """How breakglass measures losses after an incident."""
 
@@ -68,6 +111,26 @@ class Analysis(PlanModel):
     from_block: int = Field(
         default=0, ge=0, description="First block searched for depositors (e.g. deployment)."
     )
+    prices: dict[Address, AssetPrice] = Field(
+        default_factory=dict, description="USD price source of each asset (token address)."
+    )
+
+    @model_validator(mode="after")
+    def _prices(self) -> Self:
+        seen: set[str] = set()
+        for asset, price in self.prices.items():
+            if asset.lower() in seen:
+                raise ValueError(f"analysis.prices names {asset} twice")
+            seen.add(asset.lower())
+            source = price.source
+            if isinstance(source, PairPrice) and source.quote.lower() == asset.lower():
+                raise ValueError(f"analysis.prices.{asset}: quote is the asset itself")
+        return self
+
+    def price(self, asset: str) -> AssetPrice | None:
+        """How ``asset`` (any case) is priced, if the plan says."""
+        wanted = asset.lower()
+        return next((p for a, p in self.prices.items() if a.lower() == wanted), None)
 
     def label(self, address: str) -> Label | None:
         """The label of ``address`` (any case), if the plan names it."""
