@@ -5,7 +5,7 @@ bootstrap:
 	@bash scripts/bootstrap.sh
 
 demo: bootstrap
-	.venv/bin/breakglass plan check examples/plans/full.yaml
+	.venv/bin/breakglass demo
 
 test: bootstrap
 	.venv/bin/pytest

@@ -30,6 +30,8 @@ roles:
   incident_lead: [lead]
   pauser: {members: [pauser, former], handles: [pause]}
   scribe: [watcher]
+regulatory:
+  regimes: [gdpr, dora]
 """
 
 

@@ -123,3 +123,22 @@ def test_public_updates_only_go_forward(api: Api, client: TestClient) -> None:
         ).status_code
         == 404
     )
+
+
+def test_regulatory_clocks_of_an_incident(api: Api, client: TestClient) -> None:
+    created = client.post(
+        "/api/incidents",
+        json={"title": "drain", "severity": "P1"},
+        headers=api.headers("responder"),
+    )
+    incident = created.json()["id"]
+    clocks = client.get(f"/api/incidents/{incident}/clocks", headers=api.headers("viewer"))
+    assert clocks.status_code == 200
+    by_name = {(c["regime"], c["name"]): c for c in clocks.json()}
+    gdpr = next(c for (regime, _), c in by_name.items() if regime == "gdpr")
+    assert gdpr["status"] == "due"
+    assert 71 * 3600 < gdpr["seconds_left"] <= 72 * 3600
+    assert any(regime == "dora" for regime, _ in by_name)
+    assert (
+        client.get("/api/incidents/999999/clocks", headers=api.headers("viewer")).status_code == 404
+    )

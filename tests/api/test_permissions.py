@@ -28,6 +28,7 @@ ENDPOINTS: list[tuple[str, str, dict[str, Any] | None, str, int]] = [
     ("POST", "/api/incidents/{incident}/transitions", {"to": "triaged"}, "responder", 200),
     ("POST", "/api/incidents/{incident}/acknowledge", None, "responder", 200),
     ("GET", "/api/incidents/{incident}/timeline", None, "viewer", 200),
+    ("GET", "/api/incidents/{incident}/clocks", None, "viewer", 200),
     ("POST", "/api/incidents/{incident}/notes", {"text": "looking"}, "responder", 201),
     ("GET", "/api/incidents/{incident}/tasks", None, "viewer", 200),
     (

@@ -12,6 +12,7 @@ from breakglass.api.schemas import (
     MAX_ID,
     AccessOut,
     ApprovalOut,
+    DeadlineOut,
     ErrorOut,
     IncidentIn,
     IncidentOut,
@@ -123,6 +124,32 @@ def get_incident(request: Request, incident_id: IncidentId) -> IncidentOut:
     """One incident."""
     with state_of(request).sessions() as session:
         return IncidentOut.model_validate(service.get_incident(session, incident_id))
+
+
+@router.get("/incidents/{incident_id}/clocks", tags=["incidents"], dependencies=[Depends(VIEWER)])
+def regulatory_clocks(request: Request, incident_id: IncidentId) -> list[DeadlineOut]:
+    """The incident's regulatory deadlines under the plan's regimes, as of now."""
+    from breakglass.report.regulatory import clocks_for_incident  # noqa: PLC0415
+
+    state = state_of(request)
+    with state.sessions() as session:
+        service.get_incident(session, incident_id)
+        deadlines = clocks_for_incident(session, state.loaded.plan, incident_id, datetime.now(UTC))
+    return [
+        DeadlineOut(
+            regime=d.regime,
+            name=d.name,
+            recipient=d.recipient,
+            start_event=d.start_event,
+            started_at=d.started_at,
+            due=d.due,
+            status=str(d.status),
+            seconds_left=d.time_left.total_seconds() if d.time_left is not None else None,
+            filed_at=d.filed_at,
+            late=d.late,
+        )
+        for d in deadlines
+    ]
 
 
 @router.post("/incidents/{incident_id}/transitions", tags=["incidents"])

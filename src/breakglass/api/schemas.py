@@ -182,6 +182,21 @@ class TaskOut(_Out):
     done_at: datetime | None
 
 
+class DeadlineOut(BaseModel):
+    """One regulatory deadline of an incident and where it stands."""
+
+    regime: str
+    name: str
+    recipient: str
+    start_event: str
+    started_at: datetime | None
+    due: datetime | None
+    status: str
+    seconds_left: float | None
+    filed_at: datetime | None
+    late: bool
+
+
 class PublicUpdateIn(_In):
     """A status-page update; statuses only go forward."""
 

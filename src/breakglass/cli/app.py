@@ -12,6 +12,7 @@ from breakglass.cli import (
     analyze,
     backfill,
     db,
+    demo,
     incident,
     init,
     monitor,
@@ -61,6 +62,7 @@ app.add_typer(regulatory.app, name="regulatory")
 app.add_typer(status.app, name="status")
 app.add_typer(token.app, name="token")
 app.command("serve")(serve.serve_command)
+app.command("demo")(demo.demo_command)
 app.command("postmortem")(postmortem.postmortem_command)
 app.add_typer(analyze.app, name="analyze")
 

@@ -1,0 +1,205 @@
+"""The live part of the demo: breakglass watches, the attacker drains, breakglass pauses.
+
+The monitor runs in-process with the same wiring as ``breakglass monitor``: ``run_monitor``
+with a :class:`~breakglass.respond.responder.Responder`, an
+:class:`~breakglass.incidents.desk.IncidentDesk` and a :class:`~breakglass.notify.Notifier`.
+Blocks are mined explicitly (automine off), one per attack step, so every run gives the same
+blocks: after each block the demo waits until the monitor has processed it (and, after a
+successful drain, until the pause is broadcast) before the attacker sends its next drain.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from breakglass import store
+from breakglass.demo.attack import Attacker
+from breakglass.detect.alerts import Alert
+from breakglass.detect.monitor import run_monitor
+from breakglass.devchain import Anvil
+from breakglass.errors import DevchainError
+from breakglass.incidents.desk import IncidentDesk
+from breakglass.notify import Notifier
+from breakglass.plan.loader import LoadedPlan
+from breakglass.respond.env import LiveEnv
+from breakglass.respond.journal import PhaseEvent
+from breakglass.respond.responder import Responder
+from breakglass.scenario.vault import calldata
+
+__all__ = ["LiveOutcome", "run_live"]
+
+CHAIN = "local"
+_READY_TIMEOUT = 20.0
+_PAUSE_TIMEOUT = 15.0
+_SETTLE_TIMEOUT = 15.0
+
+Say = Callable[[str], None]
+
+
+@dataclass(slots=True)
+class LiveOutcome:
+    """What happened on chain while breakglass watched."""
+
+    attack_txs: list[tuple[str, int, bool]] = field(default_factory=list)
+    """(hash, block, succeeded) of every drain the attacker sent, in order."""
+    unsent: int = 0
+    """Drains the attacker never sent because it saw the pool paused."""
+    alert_block: int | None = None
+    alert_rules: list[str] = field(default_factory=list)
+    pause_tx: str | None = None
+    pause_block: int | None = None
+    pause_phases: list[str] = field(default_factory=list)
+    incident_id: int | None = None
+
+
+class _Watch:
+    """Collects alerts and step events from the monitor's callbacks."""
+
+    def __init__(self, desk: IncidentDesk, say: Say) -> None:
+        self.desk = desk
+        self.say = say
+        self.outcome = LiveOutcome()
+        self.broadcast = asyncio.Event()
+        self.settled = asyncio.Event()
+
+    def on_alert(self, alert: Alert) -> None:
+        found = alert.finding
+        if self.outcome.alert_block is None:
+            self.outcome.alert_block = found.block_number
+        self.outcome.alert_rules.append(found.rule)
+        incident = self.desk.on_alert(alert.dedupe_key)
+        if incident is not None and self.outcome.incident_id is None:
+            self.outcome.incident_id = incident
+            self.say(f"  alert in block {found.block_number}: {found.title}; incident #{incident}")
+
+    def on_event(self, event: PhaseEvent) -> None:
+        if event.action != "pause":
+            return
+        self.outcome.pause_phases.append(event.phase)
+        if event.phase == "broadcast" and self.outcome.pause_tx is None:
+            self.outcome.pause_tx = str(event.detail.get("tx_hash", "")) or None
+            self.say(f"  guardian pause broadcast: {self.outcome.pause_tx}")
+            self.broadcast.set()
+        if event.phase in ("done", "failed", "fallback", "skipped"):
+            self.settled.set()
+
+
+async def _rpc(anvil: Anvil, method: str, *params: Any) -> Any:
+    return await asyncio.to_thread(anvil.rpc, method, list(params))
+
+
+async def _receipt(anvil: Anvil, tx_hash: str, timeout: float = 10.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        receipt = await _rpc(anvil, "eth_getTransactionReceipt", tx_hash)
+        if receipt is not None:
+            return dict(receipt)
+        await asyncio.sleep(0.01)
+    raise DevchainError(f"no receipt for {tx_hash}")
+
+
+async def _processed(sessions: sessionmaker[Session], block: int, task: asyncio.Task[None]) -> None:
+    """Wait until the monitor's checkpoint reaches ``block``."""
+    deadline = time.monotonic() + _READY_TIMEOUT
+    while True:
+        if task.done():
+            task.result()
+            raise DevchainError("the monitor stopped early")
+        with sessions() as session:
+            found = store.get_checkpoint(session, chain=CHAIN)
+        if found is not None and found.block_number >= block:
+            return
+        if time.monotonic() > deadline:
+            raise DevchainError(f"the monitor did not process block {block} in time")
+        await asyncio.sleep(0.02)
+
+
+async def _paused(anvil: Anvil, pool: str) -> bool:
+    result = await _rpc(anvil, "eth_call", {"to": pool, "data": calldata("paused()")}, "latest")
+    return int(result, 16) != 0
+
+
+async def run_live(
+    anvil: Anvil,
+    loaded: LoadedPlan,
+    sessions: sessionmaker[Session],
+    attacker: Attacker,
+    say: Say,
+) -> LiveOutcome:
+    """Start the monitor, run the attack block by block, and return what happened."""
+    stop = asyncio.Event()
+    notifier = Notifier(loaded.plan, sessions)
+    desk = IncidentDesk(loaded.plan, sessions, notifier)
+    watch = _Watch(desk, say)
+    env = LiveEnv(loaded, sessions, prompt=None)
+    responder = Responder(loaded, chain=CHAIN, sessions=sessions, env=env, on_event=watch.on_event)
+    monitor = asyncio.create_task(
+        run_monitor(
+            loaded_plan=loaded,
+            chain=CHAIN,
+            sessions=sessions,
+            stop_event=stop,
+            on_alert=watch.on_alert,
+            poll_interval=0.2,
+            responder=responder,
+        )
+    )
+    background = [asyncio.create_task(notifier.run(stop)), asyncio.create_task(desk.run(stop))]
+    try:
+        height = int(await _rpc(anvil, "eth_blockNumber"), 16)
+        await _processed(sessions, height, monitor)
+        say(f"  breakglass is watching from block {height}")
+        await _rpc(anvil, "evm_setAutomine", False)
+        await _attack(anvil, attacker, sessions, monitor, watch)
+        await _rpc(anvil, "evm_setAutomine", True)
+    finally:
+        stop.set()
+        await asyncio.gather(monitor, *background, return_exceptions=True)
+    # Once more, now that the desk's own loop has stopped (two syncs at once would both
+    # link the playbook run to the incident): the run's steps reach the timeline.
+    desk.sync()
+    await notifier.deliver_due()
+    return watch.outcome
+
+
+async def _attack(
+    anvil: Anvil,
+    attacker: Attacker,
+    sessions: sessionmaker[Session],
+    monitor: asyncio.Task[None],
+    watch: _Watch,
+) -> None:
+    outcome, pool = watch.outcome, attacker.protocol.pool
+    for index, (raw, tx_hash) in enumerate(attacker.signed):
+        if await _paused(anvil, pool):
+            outcome.unsent = len(attacker.signed) - index
+            watch.say(f"  the attacker sees the pool paused; {outcome.unsent} drains never sent")
+            break
+        await _rpc(anvil, "eth_sendRawTransaction", raw)
+        await _rpc(anvil, "evm_mine")
+        receipt = await _receipt(anvil, tx_hash)
+        block, ok = int(receipt["blockNumber"], 16), receipt["status"] == "0x1"
+        outcome.attack_txs.append((tx_hash, block, ok))
+        watch.say(f"  drain {index + 1} in block {block}: {'succeeded' if ok else 'REVERTED'}")
+        await _processed(sessions, block, monitor)
+        if ok and not watch.broadcast.is_set():
+            try:
+                await asyncio.wait_for(watch.broadcast.wait(), _PAUSE_TIMEOUT)
+            except TimeoutError:
+                watch.say(f"  no pause broadcast {_PAUSE_TIMEOUT:g} s after block {block}")
+    if outcome.pause_tx is not None:
+        pending = await _rpc(anvil, "eth_getTransactionReceipt", outcome.pause_tx)
+        if pending is None:  # the attacker stopped first: mine the pause on its own
+            await _rpc(anvil, "evm_mine")
+        receipt = await _receipt(anvil, outcome.pause_tx)
+        outcome.pause_block = int(receipt["blockNumber"], 16)
+        try:
+            await asyncio.wait_for(watch.settled.wait(), _SETTLE_TIMEOUT)
+        except TimeoutError:
+            watch.say(f"  the pause step did not finish within {_SETTLE_TIMEOUT:g} s")
