@@ -3,8 +3,9 @@
 Each new alert opens an incident or attaches to the one it correlates with; a new incident
 tells the internal channels, pages the incident lead and engages the external parties whose
 conditions hold. In the background the desk links playbook runs to their incidents and
-brings their steps onto the timeline, and reminds the comms role when a public update is
-due. Notifications are queued in the database; the notifier's own loop delivers them.
+brings their steps onto the timeline, and reminds people when a public update is due or a
+regulatory filing deadline draws near. Notifications are queued in the database; the
+notifier's own loop delivers them.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from breakglass.incidents.lifecycle import FINAL
 from breakglass.incidents.timeline import sync_timeline
 from breakglass.notify import Notifier
 from breakglass.plan.models import ExternalParty, Plan
+from breakglass.report.regulatory import Deadline, clocks_for_incident, reminders_due
 from breakglass.store.models import AlertRecord, Incident, IncidentAlert
 
 __all__ = ["IncidentDesk"]
@@ -48,6 +50,7 @@ class IncidentDesk:
         self.notifier = notifier
         self.clock = clock
         self._reminded: dict[int, datetime] = {}
+        self._filing_reminded: dict[tuple[int, str, str], datetime] = {}
 
     def on_alert(self, dedupe_key: str) -> int | None:
         """Handle the stored alert ``dedupe_key``; returns its incident's id.
@@ -96,10 +99,15 @@ class IncidentDesk:
     def sync(self) -> None:
         """Link runs and bring steps onto the timelines of open incidents; remind comms."""
         now = self.clock()
+        filings: list[tuple[int, Deadline]] = []
         with self.sessions() as session, session.begin():
             for incident in session.scalars(select(Incident).where(_open())).all():
                 sync_timeline(session, incident.id)
+                if self.plan.regulatory is not None and self.plan.regulatory.regimes:
+                    clocks = clocks_for_incident(session, self.plan, incident.id, now)
+                    filings += [(incident.id, d) for d in reminders_due(clocks, now=now)]
             reminders = due_reminders(session, self.plan, now)
+        self._remind_filings(filings, now)
         for reminder in reminders:
             last = self._reminded.get(reminder.incident_id)
             if last is not None and now - last < timedelta(minutes=10):
@@ -113,6 +121,29 @@ class IncidentDesk:
                 "person": reminder.person,
             }
             self.notifier.notify("update_due", context, incident_id=reminder.incident_id)
+
+    def _remind_filings(self, filings: list[tuple[int, Deadline]], now: datetime) -> None:
+        """A regulatory deadline in its last quarter or overdue: remind the role that files
+        (the duty's owner, else the incident lead), at most once an hour per deadline."""
+        for incident_id, deadline in filings:
+            key = (incident_id, deadline.regime, deadline.name)
+            last = self._filing_reminded.get(key)
+            if last is not None and now - last < timedelta(hours=1):
+                continue
+            self._filing_reminded[key] = now
+            context = {
+                "incident_id": incident_id,
+                "title": f"{deadline.regime} {deadline.name} due {deadline.due:%Y-%m-%d %H:%M} UTC",
+                "message": f"File the {deadline.name} report with {deadline.recipient}; "
+                f"status {deadline.status}.",
+                "due_at": deadline.due,
+            }
+            self.notifier.notify(
+                "regulatory_due",
+                context,
+                incident_id=incident_id,
+                group_key=f"regulatory:{incident_id}:{deadline.regime}:{deadline.name}",
+            )
 
     async def run(self, stop: asyncio.Event, interval: float = 2.0) -> None:
         """Call :meth:`sync` every ``interval`` seconds until ``stop`` is set."""
