@@ -108,6 +108,13 @@ def _add_public_routes(app: FastAPI) -> None:
         return JSONResponse(app.openapi())
 
 
+def _add_dashboard(app: FastAPI) -> None:
+    """The server-rendered dashboard (``breakglass.web``); its routes declare permissions too."""
+    from breakglass.web import add_web_routes  # noqa: PLC0415 - web imports this module
+
+    add_web_routes(app)
+
+
 def create_app(loaded_plan: LoadedPlan, sessions: sessionmaker[Session]) -> FastAPI:
     """The API of ``loaded_plan``'s protocol over the database behind ``sessions``.
 
@@ -128,6 +135,7 @@ def create_app(loaded_plan: LoadedPlan, sessions: sessionmaker[Session]) -> Fast
     app.add_exception_handler(StarletteHTTPException, _http_error)
     add_api_routes(app)
     _add_public_routes(app)
+    _add_dashboard(app)
     undeclared = [
         getattr(route, "path", repr(route))
         for route in app.routes

@@ -1,4 +1,4 @@
-"""``breakglass serve``: the REST API and the public status page over HTTP."""
+"""``breakglass serve``: the dashboard, the REST API and the public status page over HTTP."""
 
 from __future__ import annotations
 
@@ -19,8 +19,9 @@ def serve_command(
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=1, max=65535, help="TCP port.")] = 8080,
 ) -> None:
-    """Serve the API (bearer tokens from `breakglass token create`) and the public status
-    page at /status, /status.json and /feed.atom."""
+    """Serve the dashboard (sign in at / with a token from `breakglass token create`), the
+    API under /api (the same tokens as bearer tokens) and the public status page at
+    /status, /status.json and /feed.atom."""
     import uvicorn  # noqa: PLC0415 - only the server needs it
 
     from breakglass.api import create_app  # noqa: PLC0415
@@ -28,5 +29,6 @@ def serve_command(
     loaded = load_plan(plan_file)
     with database() as sessions:
         app = create_app(loaded, sessions)
-        err.print(f"serving {loaded.plan.protocol} on http://{host}:{port} (status: /status)")
+        base = f"http://{host}:{port}"
+        err.print(f"serving {loaded.plan.protocol} on {base} (dashboard /, API /api, /status)")
         uvicorn.run(app, host=host, port=port, log_level="info")

@@ -1,0 +1,22 @@
+"""The server-rendered dashboard: FastAPI + Jinja2 pages over the same services as the CLI
+and the API, signed in with an API token held in an HttpOnly, SameSite=Strict cookie.
+
+:func:`add_web_routes` adds the pages to an app made by ``breakglass.api.create_app``; each
+page declares its permission like the API's endpoints do.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+__all__ = ["add_web_routes"]
+
+
+def add_web_routes(app: FastAPI) -> None:
+    """Add the dashboard's pages and forms to ``app``, and its sign-in and 403 handling."""
+    from breakglass.web.routes import install  # noqa: PLC0415 - keeps imports lazy
+
+    install(app)

@@ -1,0 +1,228 @@
+"""The dashboard's forms (POST): sign in and out, and the incident actions a responder may
+take. Each declares its permission; the incident actions also check the CSRF token.
+
+A successful action redirects back to the incident page (POST/redirect/GET); a refused one
+shows the page again with the reason, and the status the API would answer.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, Path, Request
+from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from breakglass.api.app import error_status
+from breakglass.api.registry import RouteTable
+from breakglass.api.schemas import MAX_ID, NoteIn, PublicUpdateIn, TransitionIn
+from breakglass.api.security import state_of
+from breakglass.api.tokens import Caller, authenticate
+from breakglass.errors import BreakglassError
+from breakglass.incidents import comms, service
+from breakglass.incidents.lifecycle import UpdateStatus
+from breakglass.store.models import StepRun
+from breakglass.web.auth import (
+    LOGIN_CSRF_COOKIE,
+    SESSION_COOKIE,
+    SESSION_MAX_AGE,
+    WEB_PUBLIC,
+    WEB_RESPONDER,
+    WEB_VIEWER_FORM,
+    form_of,
+    set_cookie,
+)
+from breakglass.web.pages import incident_page, safe_next
+from breakglass.web.render import page
+
+__all__ = ["actions"]
+
+actions = RouteTable("")
+IncidentId = Annotated[int, Path(ge=1, le=MAX_ID, description="An incident's id.")]
+StepId = Annotated[int, Path(ge=1, le=MAX_ID, description="A step run's id.")]
+Responder = Annotated[Caller, Depends(WEB_RESPONDER)]
+_ORDER = [str(s) for s in UpdateStatus]
+
+
+class _Refused(BreakglassError):
+    """A form the dashboard refuses before any service sees it."""
+
+
+def _validation_message(exc: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+
+
+def _act(
+    request: Request, incident_id: int | None, work: Callable[[], object], anchor: str
+) -> Response:
+    """Run ``work``, then redirect to the incident; on a refusal, show the incident page
+    (or an error page) with the reason and the status the API would answer."""
+    try:
+        work()
+    except (ValidationError, BreakglassError) as exc:
+        if isinstance(exc, ValidationError):
+            message, status = _validation_message(exc), 400
+        else:
+            message, status = str(exc), error_status(exc)
+        if incident_id is None:
+            return page(request, "error.html.j2", {"message": message}, status_code=status)
+        return incident_page(request, incident_id, error=message, status_code=status)
+    target = f"/incidents/{incident_id}{anchor}" if incident_id is not None else "/incidents"
+    return RedirectResponse(target, status_code=303)
+
+
+async def _run(
+    request: Request,
+    incident_id: int | None,
+    work: Callable[[Session], object],
+    *,
+    anchor: str = "",
+    own_session: bool = False,
+) -> Response:
+    """:func:`_act` off the event loop (the services block; approving runs its own loop).
+    ``work`` gets a session in a transaction, or None with ``own_session``."""
+
+    def call() -> object:
+        if own_session:
+            return work(None)  # type: ignore[arg-type]
+        with state_of(request).sessions() as session, session.begin():
+            return work(session)
+
+    return await run_in_threadpool(_act, request, incident_id, call, anchor)
+
+
+@actions.post("/login", dependencies=[Depends(WEB_PUBLIC)], include_in_schema=False)
+async def login(request: Request) -> Response:
+    """Sign in with an API token; the session cookie holds it (HttpOnly, SameSite=Strict)."""
+    form = await form_of(request)
+    expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    sent = form.get("csrf_token", "")
+    target = safe_next(form.get("next"))
+    caller = None
+    if expected and hmac.compare_digest(expected.encode(), sent.encode()):
+        state = state_of(request)
+        with state.sessions() as session:
+            caller = authenticate(session, state.loaded.plan, form.get("token", "").strip())
+    if caller is None:
+        context = {
+            "next": target,
+            "login_csrf": expected or "",
+            "error": "That token is not valid.",
+        }
+        if not expected or not hmac.compare_digest(expected.encode(), sent.encode()):
+            context["error"] = "The sign-in form expired; try again."
+        return page(request, "login.html.j2", context, status_code=401)
+    response = RedirectResponse(target, status_code=303)
+    set_cookie(request, response, SESSION_COOKIE, form["token"].strip(), max_age=SESSION_MAX_AGE)
+    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/")
+    return response
+
+
+@actions.post("/logout", dependencies=[Depends(WEB_VIEWER_FORM)], include_in_schema=False)
+def logout() -> Response:
+    """Sign out: forget the session cookie."""
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@actions.post("/incidents/{incident_id}/acknowledge", include_in_schema=False)
+async def acknowledge(request: Request, incident_id: IncidentId, caller: Responder) -> Response:
+    """Take the incident; only the first acknowledgement counts."""
+    return await _run(
+        request, incident_id, lambda s: service.acknowledge(s, incident_id, actor=caller.person)
+    )
+
+
+@actions.post("/incidents/{incident_id}/transition", include_in_schema=False)
+async def transition(request: Request, incident_id: IncidentId, caller: Responder) -> Response:
+    """Move the incident along its lifecycle, as the API's transition does."""
+    form = await form_of(request)
+
+    def work(session: Session) -> object:
+        duplicate = form.get("duplicate_of") or None
+        body = TransitionIn.model_validate(
+            {
+                "to": form.get("to", ""),
+                "note": form.get("note") or None,
+                "duplicate_of": int(duplicate) if duplicate and duplicate.isdigit() else None,
+            }
+        )
+        return service.transition(
+            session,
+            incident_id,
+            body.to,
+            actor=caller.person,
+            note=body.note,
+            duplicate_of=body.duplicate_of,
+        )
+
+    return await _run(request, incident_id, work)
+
+
+@actions.post("/incidents/{incident_id}/notes", include_in_schema=False)
+async def add_note(request: Request, incident_id: IncidentId, caller: Responder) -> Response:
+    """Add an internal note to the timeline."""
+    form = await form_of(request)
+
+    def work(session: Session) -> object:
+        body = NoteIn.model_validate({"text": form.get("text", "")})
+        return service.add_note(session, incident_id, body.text, actor=caller.person)
+
+    return await _run(request, incident_id, work, anchor="#timeline")
+
+
+@actions.post("/incidents/{incident_id}/updates", include_in_schema=False)
+async def publish_update(request: Request, incident_id: IncidentId, caller: Responder) -> Response:
+    """Publish a status-page update; statuses only go forward, as in the API."""
+    form = await form_of(request)
+    communication = state_of(request).loaded.plan.communication
+    cadence = communication.update_cadence if communication is not None else None
+
+    def work(session: Session) -> object:
+        body = PublicUpdateIn.model_validate(
+            {
+                "status": form.get("status", ""),
+                "title": form.get("title", ""),
+                "body": form.get("body", ""),
+            }
+        )
+        latest = comms.public_updates(session, service.get_incident(session, incident_id).id)
+        if latest and _ORDER.index(body.status) < _ORDER.index(latest[-1].status):
+            raise _Refused(f"public updates go forward only: the last one said {latest[-1].status}")
+        return comms.publish_update(
+            session,
+            incident_id,
+            body.status,
+            body.title,
+            body.body,
+            actor=caller.person,
+            cadence=cadence,
+        )
+
+    return await _run(request, incident_id, work)
+
+
+@actions.post("/steps/{step_id}/approve", include_in_schema=False)
+async def approve(request: Request, step_id: StepId, caller: Responder) -> Response:
+    """Approve a waiting step and resume its run, exactly as ``POST /api/steps/{id}/approve``."""
+    form = await form_of(request)
+    back = form.get("incident_id", "")
+    incident_id = int(back) if back.isdigit() and 0 < int(back) <= MAX_ID else None
+
+    def work(_: Session) -> object:
+        from breakglass.respond.env import LiveEnv  # noqa: PLC0415
+        from breakglass.respond.service import approve_step  # noqa: PLC0415
+
+        state = state_of(request)
+        with state.sessions() as session:
+            if session.get(StepRun, step_id) is None:
+                raise _Refused(f"there is no step {step_id}")
+        env = LiveEnv(state.loaded, state.sessions)
+        return approve_step(state.loaded, state.sessions, step_id, caller.person, env=env)
+
+    return await _run(request, incident_id, work, anchor="#steps", own_session=True)
