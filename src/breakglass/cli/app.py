@@ -13,6 +13,7 @@ from breakglass.cli import (
     backfill,
     db,
     demo,
+    drill,
     incident,
     init,
     monitor,
@@ -63,6 +64,7 @@ app.add_typer(status.app, name="status")
 app.add_typer(token.app, name="token")
 app.command("serve")(serve.serve_command)
 app.command("demo")(demo.demo_command)
+app.add_typer(drill.app, name="drill")
 app.command("postmortem")(postmortem.postmortem_command)
 app.add_typer(analyze.app, name="analyze")
 

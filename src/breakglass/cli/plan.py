@@ -19,6 +19,7 @@ from breakglass.plan.checks import (
     CheckStatus,
     PlanReport,
     check_plan,
+    drills_schedule,
     render_checks_markdown,
 )
 
@@ -56,6 +57,8 @@ def check_command(
     """Say what the plan lacks. Exit 0 when it passes, 1 when a check fails, 2 on bad input."""
     today = _parse_day(as_of)
     _register_detect_checks()
+    lessons, drill_dates = _stored_facts()
+    drills_schedule.drill_dates_provider = lambda: drill_dates  # stored drills count as run
     try:
         report = check_plan(load_plan(plan_file), today=today)
     except PlanLoadError as exc:
@@ -66,7 +69,6 @@ def check_command(
             }
             out.print(orjson.dumps(payload, option=orjson.OPT_INDENT_2).decode(), markup=False)
         raise
-    lessons = _open_lessons()
     if output is OutputFormat.JSON:
         document: dict[str, object] = {**report.as_dict(), "open_lessons": lessons}
         out.print(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode(), markup=False)
@@ -82,30 +84,33 @@ def check_command(
         raise typer.Exit(1)
 
 
-def _open_lessons() -> list[dict[str, object]]:
-    """Post-mortem action items that change a plan section and are still open, from the
-    database when there is one (the plan check itself never needs it)."""
+def _stored_facts() -> tuple[list[dict[str, object]], dict[str, date]]:
+    """Open post-mortem lessons and the dates of stored drills, from the database when
+    there is one (the plan check itself never needs one, and never creates one)."""
     from breakglass.errors import StoreError  # noqa: PLC0415
     from breakglass.settings import Settings  # noqa: PLC0415
 
     url = Settings().resolved_database_url()
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
-        return []
+        return [], {}
     from sqlalchemy.exc import SQLAlchemyError  # noqa: PLC0415
 
     from breakglass import store  # noqa: PLC0415
+    from breakglass.drills.report import stored_drill_dates  # noqa: PLC0415
     from breakglass.report.postmortem_notes import open_plan_changes  # noqa: PLC0415
 
     try:
         engine = store.make_engine(url)
         try:
-            with store.session_factory(engine)() as session:
+            sessions = store.session_factory(engine)
+            with sessions() as session:
                 changes = open_plan_changes(session)
+            drills = stored_drill_dates(sessions)
         finally:
             engine.dispose()
     except (StoreError, SQLAlchemyError):
-        return []  # no database, or one without incidents yet: nothing to say
-    return [
+        return [], {}  # no database, or one from before incidents and drills: nothing to say
+    lessons: list[dict[str, object]] = [
         {
             "task": c.task_id,
             "incident": c.incident_id,
@@ -116,6 +121,7 @@ def _open_lessons() -> list[dict[str, object]]:
         }
         for c in changes
     ]
+    return lessons, drills
 
 
 @app.command("checks-doc")

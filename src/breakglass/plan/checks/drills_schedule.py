@@ -1,10 +1,30 @@
+"""The ``drills.schedule`` check: every scenario drilled on schedule.
+
+A drill's last run is the later of the plan's ``last_run`` and, when the caller set
+:data:`drill_dates_provider`, the date of the latest stored drill of that scenario. The check
+context has no database, so the CLI installs the provider (e.g.
+``breakglass.drills.report.stored_dates_provider(sessions)``) before running the checks.
+"""
+
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
+from datetime import date
 
 from breakglass.plan.checks.base import CheckContext, CheckSeverity, Finding, PlanCheck
 from breakglass.plan.models import Drill
 from breakglass.plan.models.base import format_duration
+
+DrillDatesProvider = Callable[[], Mapping[str, date]]
+"""Returns the date of the latest stored drill of each scenario name."""
+
+drill_dates_provider: DrillDatesProvider | None = None
+"""Set by the CLI to make the check use stored drill dates; ``None`` (default): plan only."""
+
+
+def _last_runs() -> Mapping[str, date]:
+    provider = drill_dates_provider
+    return provider() if provider is not None else {}
 
 
 class DrillSchedule(PlanCheck):
@@ -46,8 +66,13 @@ class DrillSchedule(PlanCheck):
         for name in plan.scenarios:
             if name not in scheduled:
                 yield Finding(f"scenario '{name}' is never drilled", ("scenarios", name))
-        for index, drill in scheduled.values():
+        stored = _last_runs()
+        for index, planned in scheduled.values():
             path = ("drills", "schedule", index)
+            drill = planned
+            ran = stored.get(planned.scenario)
+            if ran is not None and (planned.last_run is None or ran > planned.last_run):
+                drill = planned.model_copy(update={"last_run": ran})
             if drill.last_run is None:
                 yield Finding(f"the '{drill.scenario}' drill has never been run", path)
             elif drill.last_run > ctx.today:

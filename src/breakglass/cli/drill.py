@@ -1,0 +1,128 @@
+"""``breakglass drill …``: scripted attack drills on a local chain, and tabletop exercises."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from breakglass.cli.console import err, out
+from breakglass.drills.library import get_scenario, scenario_names
+from breakglass.drills.service import DrillResult, open_sessions, run_service, tabletop_service
+
+__all__ = ["app", "list_command", "run_command", "tabletop_command"]
+
+app = typer.Typer(
+    help="Drills: scripted attacks against the real monitor, and tabletop exercises.",
+    no_args_is_help=True,
+)
+
+PlanOption = Annotated[
+    Path | None,
+    typer.Option("--plan", "-p", help="Your plan: its people and roles join the drill."),
+]
+TemplateOption = Annotated[
+    Path | None, typer.Option("--template", help="Jinja2 report template (default: shipped).")
+]
+OutputOption = Annotated[
+    Path | None, typer.Option("--output", "-o", help="Report file (default: <home>/drills/).")
+]
+DatabaseOption = Annotated[
+    str | None, typer.Option("--database-url", help="Where the drill is stored.")
+]
+ParticipantOption = Annotated[
+    list[str] | None,
+    typer.Option("--participant", help="'Name (role)' of a participant; repeat for more."),
+]
+AsOption = Annotated[
+    str | None,
+    typer.Option("--as", help="Record the drill under this plan scenario name."),
+]
+
+
+def _say(line: str) -> None:
+    out.print(escape(line))
+
+
+def _summary(result: DrillResult) -> None:
+    report = result.report
+    out.print(f"\n[bold]{escape(report.title)}[/bold]: {escape(report.status)}")
+    for finding in report.findings:
+        out.print(f"  - {escape(finding)}")
+    out.print(f"report: {escape(str(result.report_path))}  (drill #{result.drill_id})")
+    out.print(f"next drill due {report.next.due.isoformat()}")
+
+
+@app.command("list")
+def list_command() -> None:
+    """List the built-in drill scenarios."""
+    for name in scenario_names():
+        scenario = get_scenario(name)
+        out.print(f"[bold]{name}[/bold]: {escape(scenario.title)}")
+
+
+@app.command("run")
+def run_command(
+    scenario: Annotated[str, typer.Argument(help="Built-in scenario, see `drill list`.")],
+    plan: PlanOption = None,
+    fork: Annotated[
+        bool, typer.Option("--fork", help="Fork the plan's chain when an endpoint answers.")
+    ] = False,
+    template: TemplateOption = None,
+    output: OutputOption = None,
+    database_url: DatabaseOption = None,
+    participant: ParticipantOption = None,
+    record_as: AsOption = None,
+) -> None:
+    """Attack a local chain with SCENARIO while breakglass watches, and report."""
+    result = run_service(
+        scenario,
+        plan_path=plan,
+        fork=fork,
+        template=template,
+        output=output,
+        sessions=open_sessions(database_url),
+        participants=participant or [],
+        record_as=record_as,
+        say=_say,
+    )
+    _summary(result)
+    if result.report.status != "contained":
+        err.print("[red]the drill's attack was not contained[/red]")
+        raise typer.Exit(1)
+
+
+@app.command("tabletop")
+def tabletop_command(
+    scenario: Annotated[str, typer.Argument(help="Built-in scenario, see `drill list`.")],
+    plan: PlanOption = None,
+    answers: Annotated[
+        Path | None,
+        typer.Option("--answers", help="YAML answers per phase, for a non-interactive run."),
+    ] = None,
+    template: TemplateOption = None,
+    output: OutputOption = None,
+    database_url: DatabaseOption = None,
+    participant: ParticipantOption = None,
+    record_as: AsOption = None,
+) -> None:
+    """Walk the team through SCENARIO: discovery, gathering, analysis, action, reflection."""
+
+    def ask(question: str) -> str:
+        return str(typer.prompt(question, default="", show_default=False))
+
+    result = tabletop_service(
+        scenario,
+        plan_path=plan,
+        answers_path=answers,
+        ask=ask,
+        show=_say,
+        template=template,
+        output=output,
+        sessions=open_sessions(database_url),
+        participants=participant or [],
+        record_as=record_as,
+    )
+    _summary(result)

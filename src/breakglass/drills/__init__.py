@@ -1,0 +1,1 @@
+"""Drills: scripted attacks on a local chain and tabletop exercises, with reports."""

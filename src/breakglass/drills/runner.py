@@ -1,0 +1,308 @@
+"""Run a scripted drill: deploy the scenario, watch it with the real monitor and playbooks,
+attack, and measure how fast breakglass detected and contained it and how much it saved.
+
+The monitor is :func:`breakglass.detect.monitor.run_monitor` with a
+:class:`~breakglass.respond.responder.Responder` acting through a
+:class:`~breakglass.respond.env.LiveEnv` whose environment holds the guardian key, on the
+drill plan (the scenario's fragment merged with the user's people and roles). Alerts and step
+runs go to a scratch database in ``workdir``; only the drill's own row goes to the team's.
+The attacker sends one step per block and waits for the monitor to finish each block before
+its next move, so every run gives the same blocks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from sqlalchemy.orm import Session, sessionmaker
+
+from breakglass import store
+from breakglass.detect.alerts import Alert
+from breakglass.detect.monitor import run_monitor
+from breakglass.devchain import Anvil
+from breakglass.drills.library import CHAIN, GUARDIAN_ENV, Deployment, DrillScenario, build_plan
+from breakglass.errors import DevchainError
+from breakglass.plan.loader import LoadedPlan, load_plan
+from breakglass.respond.env import LiveEnv
+from breakglass.respond.journal import PhaseEvent
+from breakglass.respond.responder import Responder
+
+__all__ = ["AttackRecord", "DrillOutcome", "run_drill"]
+
+Say = Callable[[str], None]
+_READY_TIMEOUT = 20.0
+_BROADCAST_WAIT = 5.0
+_RECEIPT_TIMEOUT = 15.0
+_SETTLE_TIMEOUT = 15.0
+
+
+@dataclass(frozen=True, slots=True)
+class AttackRecord:
+    """One attacker transaction: its step, hash, block and whether it succeeded."""
+
+    step: str
+    tx_hash: str
+    block: int
+    ok: bool
+
+
+@dataclass(slots=True)
+class DrillOutcome:
+    """What happened during a scripted drill, and the plan it ran with."""
+
+    scenario: DrillScenario
+    loaded: LoadedPlan
+    deployment: Deployment
+    attack: list[AttackRecord] = field(default_factory=list)
+    first_exploit_block: int | None = None
+    alert_block: int | None = None
+    alert_rules: list[str] = field(default_factory=list)
+    detect_seconds: float | None = None
+    pause_tx: str | None = None
+    pause_block: int | None = None
+    contain_seconds: float | None = None
+    playbook_status: list[str] = field(default_factory=list)
+    contained: bool = False
+    value_before: int | None = None
+    value_after: int | None = None
+
+    @property
+    def detect_blocks(self) -> int | None:
+        if self.alert_block is None or self.first_exploit_block is None:
+            return None
+        return self.alert_block - self.first_exploit_block
+
+    @property
+    def contain_blocks(self) -> int | None:
+        if self.pause_block is None or self.first_exploit_block is None:
+            return None
+        return self.pause_block - self.first_exploit_block
+
+    @property
+    def saved_share(self) -> float | None:
+        """Share of the value at risk still in place after the attack (drains only)."""
+        if not self.value_before or self.value_after is None:
+            return None
+        return self.value_after / self.value_before
+
+    @property
+    def last_attack_block(self) -> int | None:
+        return max((r.block for r in self.attack), default=None)
+
+    def measurements(self) -> dict[str, Any]:
+        """The figures stored with the drill and shown in the report."""
+        return {
+            "first_exploit_block": self.first_exploit_block,
+            "alert_block": self.alert_block,
+            "alert_rules": sorted(set(self.alert_rules)),
+            "detect_blocks": self.detect_blocks,
+            "detect_seconds": self.detect_seconds,
+            "pause_tx": self.pause_tx,
+            "pause_block": self.pause_block,
+            "contain_blocks": self.contain_blocks,
+            "contain_seconds": self.contain_seconds,
+            "contained": self.contained,
+            "playbook_status": self.playbook_status,
+            "value_before": str(self.value_before) if self.value_before is not None else None,
+            "value_after": str(self.value_after) if self.value_after is not None else None,
+            "saved_share": self.saved_share,
+            "attack_txs": len(self.attack),
+            "attack_txs_succeeded": sum(1 for r in self.attack if r.ok),
+            "last_attack_block": self.last_attack_block,
+        }
+
+
+class _Watch:
+    """Collects alerts and pause step events from the monitor's callbacks."""
+
+    def __init__(self, outcome: DrillOutcome, say: Say) -> None:
+        self.outcome = outcome
+        self.say = say
+        self.exploit_seen: float | None = None
+        """When the first exploit step was sent (detection is timed from there)."""
+        self.broadcast = asyncio.Event()
+        self.settled = asyncio.Event()
+
+    def on_alert(self, alert: Alert) -> None:
+        found = alert.finding
+        if self.outcome.alert_block is None:
+            self.outcome.alert_block = found.block_number
+            if self.exploit_seen is not None:
+                self.outcome.detect_seconds = time.monotonic() - self.exploit_seen
+            self.say(f"  alert in block {found.block_number}: {found.rule}: {found.title}")
+        self.outcome.alert_rules.append(found.rule)
+
+    def on_event(self, event: PhaseEvent) -> None:
+        if event.phase == "broadcast" and self.outcome.pause_tx is None:
+            self.outcome.pause_tx = str(event.detail.get("tx_hash", "")) or None
+            self.say(f"  {event.action} broadcast: {self.outcome.pause_tx}")
+            self.broadcast.set()
+        if event.phase in ("done", "failed", "fallback", "skipped"):
+            self.outcome.playbook_status.append(f"{event.action}:{event.phase}")
+            self.settled.set()
+
+
+async def _rpc(anvil: Anvil, method: str, *params: Any) -> Any:
+    return await asyncio.to_thread(anvil.rpc, method, list(params))
+
+
+async def _receipt(anvil: Anvil, tx_hash: str, *, mine: bool) -> dict[str, Any]:
+    deadline = time.monotonic() + _RECEIPT_TIMEOUT
+    while time.monotonic() < deadline:
+        receipt = await _rpc(anvil, "eth_getTransactionReceipt", tx_hash)
+        if receipt is not None:
+            return dict(receipt)
+        if mine:
+            await _rpc(anvil, "evm_mine")
+        await asyncio.sleep(0.02)
+    raise DevchainError(f"no receipt for {tx_hash}")
+
+
+async def _processed(sessions: sessionmaker[Session], block: int, task: asyncio.Task[None]) -> None:
+    deadline = time.monotonic() + _READY_TIMEOUT
+    while True:
+        if task.done():
+            task.result()
+            raise DevchainError("the monitor stopped early")
+        with sessions() as session:
+            found = store.get_checkpoint(session, chain=CHAIN)
+        if found is not None and found.block_number >= block:
+            return
+        if time.monotonic() > deadline:
+            raise DevchainError(f"the monitor did not process block {block} in time")
+        await asyncio.sleep(0.02)
+
+
+async def _block_time(anvil: Anvil, number: int) -> int:
+    block = await _rpc(anvil, "eth_getBlockByNumber", hex(number), False)
+    return int(block["timestamp"], 16)
+
+
+def write_plan(
+    scenario: DrillScenario,
+    anvil: Anvil,
+    deployment: Deployment,
+    workdir: Path,
+    user_plan: Mapping[str, Any] | None = None,
+) -> LoadedPlan:
+    """Write the drill plan to ``workdir/drill-plan.yaml`` and load it."""
+    path = workdir / "drill-plan.yaml"
+    document = build_plan(scenario, anvil, deployment, user_plan)
+    path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+    return load_plan(path)
+
+
+async def run_drill(
+    scenario: DrillScenario,
+    anvil: Anvil,
+    workdir: Path,
+    *,
+    user_plan: Mapping[str, Any] | None = None,
+    mine: bool = False,
+    say: Say = lambda _line: None,
+) -> DrillOutcome:
+    """Deploy ``scenario`` on ``anvil``, defend it with breakglass, attack, and measure.
+
+    Args:
+        workdir: where the drill plan and the scratch monitor database are written.
+        user_plan: the user's raw plan document, whose people and roles are merged in.
+        mine: mine each attacker step with ``evm_mine`` instead of waiting for anvil's
+            block time (for chains started without ``block_time``).
+    """
+    workdir.mkdir(parents=True, exist_ok=True)
+    say(f"deploying {scenario.name} on {anvil.http_url}")
+    deployment = await asyncio.to_thread(scenario.deploy, anvil)
+    loaded = write_plan(scenario, anvil, deployment, workdir, user_plan)
+    outcome = DrillOutcome(scenario=scenario, loaded=loaded, deployment=deployment)
+    url = f"sqlite:///{(workdir / 'monitor.db').as_posix()}"
+    await asyncio.to_thread(store.upgrade, url)
+    engine = store.make_engine(url)
+    sessions = store.session_factory(engine)
+    try:
+        await _watch_attack(scenario, anvil, outcome, sessions, mine=mine, say=say)
+    finally:
+        engine.dispose()
+    return outcome
+
+
+async def _watch_attack(
+    scenario: DrillScenario,
+    anvil: Anvil,
+    outcome: DrillOutcome,
+    sessions: sessionmaker[Session],
+    *,
+    mine: bool,
+    say: Say,
+) -> None:
+    loaded, deployment = outcome.loaded, outcome.deployment
+    watch = _Watch(outcome, say)
+    env = LiveEnv(loaded, sessions, environ={GUARDIAN_ENV: deployment.guardian_key})
+    responder = Responder(loaded, chain=CHAIN, sessions=sessions, env=env, on_event=watch.on_event)
+    stop = asyncio.Event()
+    monitor = asyncio.create_task(
+        run_monitor(
+            loaded_plan=loaded,
+            chain=CHAIN,
+            sessions=sessions,
+            stop_event=stop,
+            on_alert=watch.on_alert,
+            poll_interval=0.2,
+            responder=responder,
+        )
+    )
+    try:
+        height = int(await _rpc(anvil, "eth_blockNumber"), 16)
+        await _processed(sessions, height, monitor)
+        say(f"breakglass is watching from block {height}; attack starts")
+        outcome.value_before = await asyncio.to_thread(scenario.value_at_risk, anvil, deployment)
+        await _attack(scenario, anvil, outcome, sessions, monitor, watch, mine=mine)
+        if outcome.pause_tx is not None:
+            receipt = await _receipt(anvil, outcome.pause_tx, mine=True)
+            outcome.pause_block = int(receipt["blockNumber"], 16)
+            if outcome.first_exploit_block is not None:
+                start = await _block_time(anvil, outcome.first_exploit_block)
+                outcome.contain_seconds = await _block_time(anvil, outcome.pause_block) - start
+            await asyncio.wait_for(watch.settled.wait(), _SETTLE_TIMEOUT)
+        outcome.value_after = await asyncio.to_thread(scenario.value_at_risk, anvil, deployment)
+        outcome.contained = await asyncio.to_thread(scenario.contained, anvil, deployment)
+    finally:
+        stop.set()
+        await asyncio.gather(monitor, return_exceptions=True)
+
+
+async def _attack(
+    scenario: DrillScenario,
+    anvil: Anvil,
+    outcome: DrillOutcome,
+    sessions: sessionmaker[Session],
+    monitor: asyncio.Task[None],
+    watch: _Watch,
+    *,
+    mine: bool,
+) -> None:
+    for step in scenario.attack(anvil, outcome.deployment):
+        if step.exploit and watch.exploit_seen is None:
+            watch.exploit_seen = time.monotonic()
+        hashes = await asyncio.to_thread(step.send, anvil)
+        last = int(await _rpc(anvil, "eth_blockNumber"), 16)
+        for tx_hash in hashes:
+            receipt = await _receipt(anvil, tx_hash, mine=mine)
+            block, ok = int(receipt["blockNumber"], 16), receipt["status"] == "0x1"
+            outcome.attack.append(AttackRecord(step.label, tx_hash, block, ok))
+            last = max(last, block)
+        if step.exploit and outcome.first_exploit_block is None:
+            outcome.first_exploit_block = last
+        status = ", ".join("ok" if r.ok else "REVERTED" for r in outcome.attack[-len(hashes) :])
+        watch.say(f"  block {last}: {step.label}" + (f" ({status})" if hashes else ""))
+        await _processed(sessions, last, monitor)
+        if outcome.alert_block is not None and not watch.broadcast.is_set():
+            try:
+                await asyncio.wait_for(watch.broadcast.wait(), _BROADCAST_WAIT)
+            except TimeoutError:
+                watch.say("  the alert fired but no pause was broadcast")
