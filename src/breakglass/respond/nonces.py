@@ -113,7 +113,7 @@ class NonceManager:
                 chain_pending=chain_pending,
                 reason="transactions sent outside breakglass from the same key",
             )
-        _log.info(
+        _log.debug(
             "respond.nonce_synced",
             address=self.address,
             next=self._next,
