@@ -11,25 +11,22 @@ successful drain, until the pause is broadcast) before the attacker sends its ne
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from breakglass import store
 from breakglass.demo.attack import Attacker
 from breakglass.detect.alerts import Alert
 from breakglass.detect.monitor import run_monitor
 from breakglass.devchain import Anvil
-from breakglass.errors import DevchainError
 from breakglass.incidents.desk import IncidentDesk
 from breakglass.notify import Notifier
 from breakglass.plan.loader import LoadedPlan
 from breakglass.respond.env import LiveEnv
 from breakglass.respond.journal import PhaseEvent
 from breakglass.respond.responder import Responder
+from breakglass.scenario.live import anvil_rpc, wait_processed, wait_receipt
 from breakglass.scenario.vault import calldata
 
 __all__ = ["LiveOutcome", "run_live"]
@@ -90,38 +87,10 @@ class _Watch:
             self.settled.set()
 
 
-async def _rpc(anvil: Anvil, method: str, *params: Any) -> Any:
-    return await asyncio.to_thread(anvil.rpc, method, list(params))
-
-
-async def _receipt(anvil: Anvil, tx_hash: str, timeout: float = 10.0) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        receipt = await _rpc(anvil, "eth_getTransactionReceipt", tx_hash)
-        if receipt is not None:
-            return dict(receipt)
-        await asyncio.sleep(0.01)
-    raise DevchainError(f"no receipt for {tx_hash}")
-
-
-async def _processed(sessions: sessionmaker[Session], block: int, task: asyncio.Task[None]) -> None:
-    """Wait until the monitor's checkpoint reaches ``block``."""
-    deadline = time.monotonic() + _READY_TIMEOUT
-    while True:
-        if task.done():
-            task.result()
-            raise DevchainError("the monitor stopped early")
-        with sessions() as session:
-            found = store.get_checkpoint(session, chain=CHAIN)
-        if found is not None and found.block_number >= block:
-            return
-        if time.monotonic() > deadline:
-            raise DevchainError(f"the monitor did not process block {block} in time")
-        await asyncio.sleep(0.02)
-
-
 async def _paused(anvil: Anvil, pool: str) -> bool:
-    result = await _rpc(anvil, "eth_call", {"to": pool, "data": calldata("paused()")}, "latest")
+    result = await anvil_rpc(
+        anvil, "eth_call", {"to": pool, "data": calldata("paused()")}, "latest"
+    )
     return int(result, 16) != 0
 
 
@@ -152,12 +121,12 @@ async def run_live(
     )
     background = [asyncio.create_task(notifier.run(stop)), asyncio.create_task(desk.run(stop))]
     try:
-        height = int(await _rpc(anvil, "eth_blockNumber"), 16)
-        await _processed(sessions, height, monitor)
+        height = int(await anvil_rpc(anvil, "eth_blockNumber"), 16)
+        await wait_processed(sessions, CHAIN, height, monitor, timeout=_READY_TIMEOUT)
         say(f"  breakglass is watching from block {height}")
-        await _rpc(anvil, "evm_setAutomine", False)
+        await anvil_rpc(anvil, "evm_setAutomine", False)
         await _attack(anvil, attacker, sessions, monitor, watch)
-        await _rpc(anvil, "evm_setAutomine", True)
+        await anvil_rpc(anvil, "evm_setAutomine", True)
     finally:
         stop.set()
         await asyncio.gather(monitor, *background, return_exceptions=True)
@@ -181,23 +150,23 @@ async def _attack(
             outcome.unsent = len(attacker.signed) - index
             watch.say(f"  the attacker sees the pool paused; {outcome.unsent} drains never sent")
             break
-        await _rpc(anvil, "eth_sendRawTransaction", raw)
-        await _rpc(anvil, "evm_mine")
-        receipt = await _receipt(anvil, tx_hash)
+        await anvil_rpc(anvil, "eth_sendRawTransaction", raw)
+        await anvil_rpc(anvil, "evm_mine")
+        receipt = await wait_receipt(anvil, tx_hash, timeout=10.0)
         block, ok = int(receipt["blockNumber"], 16), receipt["status"] == "0x1"
         outcome.attack_txs.append((tx_hash, block, ok))
         watch.say(f"  drain {index + 1} in block {block}: {'succeeded' if ok else 'REVERTED'}")
-        await _processed(sessions, block, monitor)
+        await wait_processed(sessions, CHAIN, block, monitor, timeout=_READY_TIMEOUT)
         if ok and not watch.broadcast.is_set():
             try:
                 await asyncio.wait_for(watch.broadcast.wait(), _PAUSE_TIMEOUT)
             except TimeoutError:
                 watch.say(f"  no pause broadcast {_PAUSE_TIMEOUT:g} s after block {block}")
     if outcome.pause_tx is not None:
-        pending = await _rpc(anvil, "eth_getTransactionReceipt", outcome.pause_tx)
+        pending = await anvil_rpc(anvil, "eth_getTransactionReceipt", outcome.pause_tx)
         if pending is None:  # the attacker stopped first: mine the pause on its own
-            await _rpc(anvil, "evm_mine")
-        receipt = await _receipt(anvil, outcome.pause_tx)
+            await anvil_rpc(anvil, "evm_mine")
+        receipt = await wait_receipt(anvil, outcome.pause_tx, timeout=10.0)
         outcome.pause_block = int(receipt["blockNumber"], 16)
         try:
             await asyncio.wait_for(watch.settled.wait(), _SETTLE_TIMEOUT)

@@ -27,11 +27,11 @@ from breakglass.detect.alerts import Alert
 from breakglass.detect.monitor import run_monitor
 from breakglass.devchain import Anvil
 from breakglass.drills.library import CHAIN, GUARDIAN_ENV, Deployment, DrillScenario, build_plan
-from breakglass.errors import DevchainError
 from breakglass.plan.loader import LoadedPlan, load_plan
 from breakglass.respond.env import LiveEnv
 from breakglass.respond.journal import PhaseEvent
 from breakglass.respond.responder import Responder
+from breakglass.scenario.live import anvil_rpc, wait_processed, wait_receipt
 
 __all__ = ["AttackRecord", "DrillOutcome", "run_drill"]
 
@@ -148,39 +148,8 @@ class _Watch:
             self.settled.set()
 
 
-async def _rpc(anvil: Anvil, method: str, *params: Any) -> Any:
-    return await asyncio.to_thread(anvil.rpc, method, list(params))
-
-
-async def _receipt(anvil: Anvil, tx_hash: str, *, mine: bool) -> dict[str, Any]:
-    deadline = time.monotonic() + _RECEIPT_TIMEOUT
-    while time.monotonic() < deadline:
-        receipt = await _rpc(anvil, "eth_getTransactionReceipt", tx_hash)
-        if receipt is not None:
-            return dict(receipt)
-        if mine:
-            await _rpc(anvil, "evm_mine")
-        await asyncio.sleep(0.02)
-    raise DevchainError(f"no receipt for {tx_hash}")
-
-
-async def _processed(sessions: sessionmaker[Session], block: int, task: asyncio.Task[None]) -> None:
-    deadline = time.monotonic() + _READY_TIMEOUT
-    while True:
-        if task.done():
-            task.result()
-            raise DevchainError("the monitor stopped early")
-        with sessions() as session:
-            found = store.get_checkpoint(session, chain=CHAIN)
-        if found is not None and found.block_number >= block:
-            return
-        if time.monotonic() > deadline:
-            raise DevchainError(f"the monitor did not process block {block} in time")
-        await asyncio.sleep(0.02)
-
-
 async def _block_time(anvil: Anvil, number: int) -> int:
-    block = await _rpc(anvil, "eth_getBlockByNumber", hex(number), False)
+    block = await anvil_rpc(anvil, "eth_getBlockByNumber", hex(number), False)
     return int(block["timestamp"], 16)
 
 
@@ -257,13 +226,15 @@ async def _watch_attack(
         )
     )
     try:
-        height = int(await _rpc(anvil, "eth_blockNumber"), 16)
-        await _processed(sessions, height, monitor)
+        height = int(await anvil_rpc(anvil, "eth_blockNumber"), 16)
+        await wait_processed(sessions, CHAIN, height, monitor, timeout=_READY_TIMEOUT)
         say(f"breakglass is watching from block {height}; attack starts")
         outcome.value_before = await asyncio.to_thread(scenario.value_at_risk, anvil, deployment)
         await _attack(scenario, anvil, outcome, sessions, monitor, watch, mine=mine)
         if outcome.pause_tx is not None:
-            receipt = await _receipt(anvil, outcome.pause_tx, mine=True)
+            receipt = await wait_receipt(
+                anvil, outcome.pause_tx, timeout=_RECEIPT_TIMEOUT, mine=True
+            )
             outcome.pause_block = int(receipt["blockNumber"], 16)
             if outcome.first_exploit_block is not None:
                 start = await _block_time(anvil, outcome.first_exploit_block)
@@ -290,9 +261,9 @@ async def _attack(
         if step.exploit and watch.exploit_seen is None:
             watch.exploit_seen = time.monotonic()
         hashes = await asyncio.to_thread(step.send, anvil)
-        last = int(await _rpc(anvil, "eth_blockNumber"), 16)
+        last = int(await anvil_rpc(anvil, "eth_blockNumber"), 16)
         for tx_hash in hashes:
-            receipt = await _receipt(anvil, tx_hash, mine=mine)
+            receipt = await wait_receipt(anvil, tx_hash, timeout=_RECEIPT_TIMEOUT, mine=mine)
             block, ok = int(receipt["blockNumber"], 16), receipt["status"] == "0x1"
             outcome.attack.append(AttackRecord(step.label, tx_hash, block, ok))
             last = max(last, block)
@@ -300,7 +271,7 @@ async def _attack(
             outcome.first_exploit_block = last
         status = ", ".join("ok" if r.ok else "REVERTED" for r in outcome.attack[-len(hashes) :])
         watch.say(f"  block {last}: {step.label}" + (f" ({status})" if hashes else ""))
-        await _processed(sessions, last, monitor)
+        await wait_processed(sessions, CHAIN, last, monitor, timeout=_READY_TIMEOUT)
         if outcome.alert_block is not None and not watch.broadcast.is_set():
             try:
                 await asyncio.wait_for(watch.broadcast.wait(), _BROADCAST_WAIT)
