@@ -16,10 +16,7 @@ fixed amounts, one transaction per block in a fixed order.
 
 from __future__ import annotations
 
-import json
-import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from eth_abi.abi import encode
@@ -28,8 +25,7 @@ from eth_utils.crypto import keccak
 
 from breakglass.contracts import compile_file
 from breakglass.devchain import Anvil
-from breakglass.errors import DevchainError
-from breakglass.nodepkgs import find_node_file
+from breakglass.scenario.setup import SetupChain, artifact, bytecode
 from breakglass.scenario.vault import calldata
 
 __all__ = ["UNIT", "Protocol", "deploy_protocol", "user_keys"]
@@ -62,19 +58,6 @@ LENDER_USD, LENDER_BTC = 1_000_000 * UNIT, 25 * UNIT  # dUSD/dBTC pair the attac
 ATTACKER_ETH = 50 * UNIT  # dETH the attacker bought beforehand, to post as collateral
 
 
-def _artifact(relpath: str) -> dict[str, Any]:
-    path = find_node_file(Path(relpath))
-    if path is None:
-        raise DevchainError(f"{relpath} not found; run `npm install` in the project root")
-    loaded: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    return loaded
-
-
-def _bytecode(artifact: dict[str, Any]) -> str:
-    code = str(artifact["bytecode"])
-    return code if code.startswith("0x") else "0x" + code
-
-
 def user_keys(count: int = SUPPLIERS + BORROWERS) -> list[str]:
     """The honest users' private keys, derived from fixed strings."""
     return ["0x" + keccak(text=f"breakglass demo user {i}").hex() for i in range(count)]
@@ -105,51 +88,13 @@ class Protocol:
     token_abi: list[dict[str, Any]]
 
 
-class _Chain:
-    """Sends transactions from unlocked or impersonated accounts, one per block (automine)."""
-
-    def __init__(self, anvil: Anvil) -> None:
-        self.anvil = anvil
-
-    def send(self, sender: str, data: str, to: str | None = None, gas: int = 8_000_000) -> Any:
-        tx: dict[str, Any] = {"from": sender, "data": data, "gas": hex(gas)}
-        if to is not None:
-            tx["to"] = to
-        tx_hash = self.anvil.rpc("eth_sendTransaction", [tx])
-        receipt = None
-        for _ in range(400):  # automine answers before the receipt is stored
-            receipt = self.anvil.rpc("eth_getTransactionReceipt", [tx_hash])
-            if receipt is not None:
-                break
-            time.sleep(0.005)
-        if receipt is None or receipt["status"] != "0x1":
-            raise DevchainError(f"demo set-up transaction failed: {to} {data[:10]}")
-        return receipt
-
-    def deploy(self, sender: str, code: str, args: bytes = b"") -> str:
-        receipt = self.send(sender, code + args.hex())
-        return str(receipt["contractAddress"]).lower()
-
-    def call(self, to: str, data: str) -> str:
-        result: str = self.anvil.rpc("eth_call", [{"to": to, "data": data}, "latest"])
-        return result
-
-    def as_user(self, user: str, calls: list[tuple[str, str]]) -> None:
-        self.anvil.rpc("anvil_impersonateAccount", [user])
-        try:
-            for to, data in calls:
-                self.send(user, data, to, gas=500_000)
-        finally:
-            self.anvil.rpc("anvil_stopImpersonatingAccount", [user])
-
-
 def _address_word(word: str) -> str:
     return "0x" + word.removeprefix("0x")[-40:].lower()
 
 
-def _deploy_safe(chain: _Chain, deployer: str, owners: list[str]) -> str:
-    built = {name: _artifact(_SAFE.format(rel)) for name, rel in _SAFE_PARTS.items()}
-    addresses = {name: chain.deploy(deployer, _bytecode(art)) for name, art in built.items()}
+def _deploy_safe(chain: SetupChain, deployer: str, owners: list[str]) -> str:
+    built = {name: artifact(_SAFE.format(rel)) for name, rel in _SAFE_PARTS.items()}
+    addresses = {name: chain.deploy(deployer, bytecode(art)) for name, art in built.items()}
     setup = calldata(
         "setup(address[],uint256,address,bytes,address,address,uint256,address)",
         owners, 2, _ZERO, b"", addresses["CompatibilityFallbackHandler"], _ZERO, 0, _ZERO,
@@ -163,7 +108,7 @@ def _deploy_safe(chain: _Chain, deployer: str, owners: list[str]) -> str:
     return proxy
 
 
-def _add_liquidity(chain: _Chain, deployer: str, pair: str, amounts: dict[str, int]) -> None:
+def _add_liquidity(chain: SetupChain, deployer: str, pair: str, amounts: dict[str, int]) -> None:
     for token, amount in amounts.items():
         chain.send(deployer, calldata("mint(address,uint256)", pair, amount), token)
     chain.send(deployer, calldata("mint(address)", deployer), pair)
@@ -171,17 +116,17 @@ def _add_liquidity(chain: _Chain, deployer: str, pair: str, amounts: dict[str, i
 
 def deploy_protocol(anvil: Anvil) -> Protocol:
     """Deploy everything and have the honest users supply and borrow; see the module doc."""
-    chain = _Chain(anvil)
+    chain = SetupChain(anvil, mine=False, label="demo set-up")
     accounts = [a.lower() for a in anvil.accounts]
     deployer, guardian, attacker = accounts[DEPLOYER], accounts[GUARDIAN], accounts[ATTACKER]
     owners = [accounts[i] for i in SAFE_OWNERS]
-    token = _artifact(_OZ)
+    token = artifact(_OZ)
     usd, eth, btc = (
-        chain.deploy(deployer, _bytecode(token), encode(["string", "string"], [name, symbol]))
+        chain.deploy(deployer, bytecode(token), encode(["string", "string"], [name, symbol]))
         for name, symbol in (("Demo USD", "dUSD"), ("Demo ETH", "dETH"), ("Demo BTC", "dBTC"))
     )
-    factory_art = _artifact(_UNI.format("UniswapV2Factory"))  # creates UniswapV2Pair pairs
-    factory = chain.deploy(deployer, _bytecode(factory_art), encode(["address"], [deployer]))
+    factory_art = artifact(_UNI.format("UniswapV2Factory"))  # creates UniswapV2Pair pairs
+    factory = chain.deploy(deployer, bytecode(factory_art), encode(["address"], [deployer]))
     pairs = {}
     for a, b in ((eth, usd), (usd, btc)):
         chain.send(deployer, calldata("createPair(address,address)", a, b), factory)

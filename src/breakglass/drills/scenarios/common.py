@@ -7,14 +7,10 @@ transactions are only sent: the runner waits for the chain to mine them, like a 
 
 from __future__ import annotations
 
-import json
-import time
-from pathlib import Path
 from typing import Any
 
 from breakglass.devchain import Anvil
-from breakglass.errors import DevchainError
-from breakglass.nodepkgs import find_node_file
+from breakglass.scenario.setup import SetupChain, artifact, bytecode
 from breakglass.scenario.vault import calldata
 
 __all__ = [
@@ -36,67 +32,6 @@ UNIT = 10**18
 OZ = "node_modules/@openzeppelin/contracts/build/contracts/{}.json"
 UNI = "node_modules/@uniswap/v2-core/build/{}.json"
 _GWEI = 10**9
-
-
-def artifact(relpath: str) -> dict[str, Any]:
-    """A Hardhat/Truffle build artefact from ``node_modules``."""
-    path = find_node_file(Path(relpath))
-    if path is None:
-        raise DevchainError(f"{relpath} not found; run `npm install` in the project root")
-    loaded: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    return loaded
-
-
-def bytecode(built: dict[str, Any]) -> str:
-    """The creation code of an artefact, ``0x``-prefixed."""
-    code = str(built["bytecode"])
-    return code if code.startswith("0x") else "0x" + code
-
-
-class SetupChain:
-    """Sends set-up transactions and mines each at once; fails on a revert."""
-
-    def __init__(self, anvil: Anvil) -> None:
-        self.anvil = anvil
-
-    def send(self, sender: str, data: str, to: str | None = None, gas: int = 8_000_000) -> Any:
-        """Send, mine and return the receipt of one transaction from ``sender``."""
-        tx: dict[str, Any] = {"from": sender, "data": data, "gas": hex(gas)}
-        if to is not None:
-            tx["to"] = to
-        tx_hash = self.anvil.rpc("eth_sendTransaction", [tx])
-        receipt = None
-        for _ in range(200):
-            receipt = self.anvil.rpc("eth_getTransactionReceipt", [tx_hash])
-            if receipt is not None:
-                break
-            self.anvil.rpc("evm_mine", [])
-            time.sleep(0.002)
-        if receipt is None or receipt["status"] != "0x1":
-            raise DevchainError(f"drill set-up transaction failed: to={to} {data[:10]}")
-        return receipt
-
-    def deploy(self, sender: str, code: str, args: bytes = b"") -> str:
-        """Deploy ``code`` with ABI-encoded ``args``; the new contract's lower-case address."""
-        receipt = self.send(sender, code + args.hex())
-        return str(receipt["contractAddress"]).lower()
-
-    def call(self, to: str, data: str) -> str:
-        result: str = self.anvil.rpc("eth_call", [{"to": to, "data": data}, "latest"])
-        return result
-
-    def uint(self, to: str, signature: str, *args: Any) -> int:
-        """A view returning one ``uint256``."""
-        return int(self.call(to, calldata(signature, *args)), 16)
-
-    def as_user(self, user: str, calls: list[tuple[str, str]]) -> None:
-        """Send ``calls`` (to, data) from an impersonated account."""
-        self.anvil.rpc("anvil_impersonateAccount", [user])
-        try:
-            for to, data in calls:
-                self.send(user, data, to, gas=500_000)
-        finally:
-            self.anvil.rpc("anvil_stopImpersonatingAccount", [user])
 
 
 def attacker_send(anvil: Anvil, sender: str, to: str, data: str, *, gas: int = 1_000_000) -> str:
