@@ -1,0 +1,61 @@
+"""Database tables, as SQLAlchemy 2 typed declarative models, one module per domain."""
+
+from __future__ import annotations
+
+from breakglass.store.models.alerts import AlertRecord, IncidentCandidate
+from breakglass.store.models.base import NAMING_CONVENTION, Base, UTCDateTime
+from breakglass.store.models.chain import CanonicalBlock, Checkpoint, PlanRevision
+from breakglass.store.models.incidents import (
+    AffectedAddress,
+    AttackerRecord,
+    FundMovement,
+    Incident,
+    IncidentAlert,
+    IncidentRun,
+    PublicUpdate,
+    RoleAssignment,
+    Task,
+    TimelineEvent,
+)
+from breakglass.store.models.learning import Distribution, Drill, Postmortem, UserLoss
+from breakglass.store.models.notify import ApiToken, Delivery, Page
+from breakglass.store.models.respond import (
+    PlaybookRun,
+    SafeProposal,
+    SafeSignature,
+    StepEvent,
+    StepRun,
+)
+
+__all__ = [
+    "NAMING_CONVENTION",
+    "AffectedAddress",
+    "AlertRecord",
+    "ApiToken",
+    "AttackerRecord",
+    "Base",
+    "CanonicalBlock",
+    "Checkpoint",
+    "Delivery",
+    "Distribution",
+    "Drill",
+    "FundMovement",
+    "Incident",
+    "IncidentAlert",
+    "IncidentCandidate",
+    "IncidentRun",
+    "Page",
+    "PlanRevision",
+    "PlaybookRun",
+    "Postmortem",
+    "PublicUpdate",
+    "RoleAssignment",
+    "SafeProposal",
+    "SafeSignature",
+    "StepEvent",
+    "StepRun",
+    "Task",
+    "TimelineEvent",
+    "UTCDateTime",
+    "UserLoss",
+]

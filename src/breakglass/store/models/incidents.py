@@ -1,0 +1,197 @@
+"""Incidents: links to alerts and runs, roles, timeline, tasks, evidence, public updates."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Float,
+    ForeignKey,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from breakglass.store.models.base import Base, UTCDateTime
+
+__all__ = [
+    "AffectedAddress",
+    "AttackerRecord",
+    "FundMovement",
+    "Incident",
+    "IncidentAlert",
+    "IncidentRun",
+    "PublicUpdate",
+    "RoleAssignment",
+    "Task",
+    "TimelineEvent",
+]
+
+
+class Incident(Base):
+    """An incident: what happened, how bad, where it stands, and its milestones.
+
+    ``severity`` is P1 (worst) … P5; ``status`` follows the lifecycle table in
+    :mod:`breakglass.incidents.lifecycle`. Milestone times give the times to detect,
+    acknowledge, contain and resolve.
+    """
+
+    __tablename__ = "incidents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String)
+    kind: Mapped[str] = mapped_column(String(32))
+    severity: Mapped[str] = mapped_column(String(2))
+    status: Mapped[str] = mapped_column(String(24), index=True)
+    chains: Mapped[list[str]] = mapped_column(JSON)
+    contracts: Mapped[list[str]] = mapped_column(JSON)
+    summary: Mapped[str] = mapped_column(String, default="")
+    duplicate_of: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"))
+    funds_at_risk_usd: Mapped[float | None] = mapped_column(Float)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    detected_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    contained_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    next_update_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class IncidentAlert(Base):
+    """An alert attached to an incident (it opened it, or correlated with it)."""
+
+    __tablename__ = "incident_alerts"
+    __table_args__ = (UniqueConstraint("alert_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id"))
+    attached_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class IncidentRun(Base):
+    """A playbook run carried out for an incident."""
+
+    __tablename__ = "incident_runs"
+    __table_args__ = (UniqueConstraint("run_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("playbook_runs.id"))
+
+
+class RoleAssignment(Base):
+    """Who held an incident role, from when until when (``released_at`` null: still)."""
+
+    __tablename__ = "role_assignments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    role: Mapped[str] = mapped_column(String)
+    person: Mapped[str] = mapped_column(String)
+    assigned_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    released_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class TimelineEvent(Base):
+    """One typed UTC event of an incident: ``alert``, ``action``, ``status``, ``note``,
+    ``comms``, ``tx``, ``external`` (or ``task``). ``public`` events may reach the status
+    page; everything else is internal."""
+
+    __tablename__ = "timeline_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str | None] = mapped_column(String)
+    summary: Mapped[str] = mapped_column(String)
+    tx_hash: Mapped[str | None] = mapped_column(String(66))
+    block_number: Mapped[int | None] = mapped_column(BigInteger)
+    public: Mapped[bool] = mapped_column(Boolean, default=False)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class Task(Base):
+    """An action item: owner, due date, type (detective, preventative, corrective), source
+    (incident or post-mortem) and status (open, done, cancelled)."""
+
+    __tablename__ = "tasks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"), index=True)
+    title: Mapped[str] = mapped_column(String)
+    owner: Mapped[str | None] = mapped_column(String)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    kind: Mapped[str] = mapped_column(String(16))
+    source: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class AffectedAddress(Base):
+    """An address touched by the incident: at-risk, impacted, paused, saved, needs-review or
+    uncertain."""
+
+    __tablename__ = "affected_addresses"
+    __table_args__ = (UniqueConstraint("incident_id", "chain", "address"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    chain: Mapped[str] = mapped_column(String)
+    address: Mapped[str] = mapped_column(String(42))
+    status: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str] = mapped_column(String, default="")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class FundMovement(Base):
+    """Funds that moved in the incident: origin, transaction, asset, amount (exact, as a
+    decimal string), destination and its kind (exchange, bridge, mixer, unknown), and
+    recovery status."""
+
+    __tablename__ = "fund_movements"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    chain: Mapped[str] = mapped_column(String)
+    origin: Mapped[str] = mapped_column(String(42))
+    tx_hash: Mapped[str] = mapped_column(String(66))
+    asset: Mapped[str] = mapped_column(String)
+    amount: Mapped[str] = mapped_column(String)
+    destination: Mapped[str] = mapped_column(String(42))
+    destination_kind: Mapped[str] = mapped_column(String(16))
+    recovery_status: Mapped[str] = mapped_column(String(16))
+    usd_value: Mapped[float | None] = mapped_column(Float)
+
+
+class AttackerRecord(Base):
+    """Something known about the attacker: an address, a contract, a funding source, a tag."""
+
+    __tablename__ = "attacker_records"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    value: Mapped[str] = mapped_column(String)
+    note: Mapped[str] = mapped_column(String, default="")
+
+
+class PublicUpdate(Base):
+    """A status-page update: investigating → identified → monitoring → resolved."""
+
+    __tablename__ = "public_updates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(String)
+    body: Mapped[str] = mapped_column(String)
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    author: Mapped[str | None] = mapped_column(String)
