@@ -15,7 +15,7 @@ from breakglass.analysis.incident import (
     analyze_incident,
     store_incident_analysis,
 )
-from breakglass.analysis.losses import losses_csv, losses_json
+from breakglass.analysis.loss_report import losses_csv, losses_json
 from breakglass.chain.pool import Endpoint, EndpointPool
 from breakglass.devchain import Anvil
 from breakglass.plan.models import Plan

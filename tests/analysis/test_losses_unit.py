@@ -10,15 +10,13 @@ from pydantic import ValidationError
 from rich.console import Console
 
 from breakglass.analysis.cluster import build_cluster, create_address
+from breakglass.analysis.loss_report import losses_csv, losses_json, losses_table
 from breakglass.analysis.losses import (
     TRANSFER_TOPIC,
     LogTransfer,
     Loss,
     ResolvedPosition,
     compute_losses,
-    losses_csv,
-    losses_json,
-    losses_table,
     parse_transfer,
     resolve_positions,
 )

@@ -22,7 +22,8 @@ from rich.console import Console
 
 from breakglass.analysis import analyze_tx
 from breakglass.analysis.incident import analyze_incident, store_incident_analysis
-from breakglass.analysis.losses import Loss, PricedLoss, losses_json, losses_table, price_losses
+from breakglass.analysis.loss_report import losses_json, losses_table
+from breakglass.analysis.losses import Loss, PricedLoss, price_losses
 from breakglass.analysis.pricing import NO_PRICE, Price, figure, read_prices, to_decimal
 from breakglass.analysis.render import from_json, render_tree, to_json
 from breakglass.chain.pool import Endpoint, EndpointPool

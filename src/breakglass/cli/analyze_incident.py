@@ -113,7 +113,7 @@ def incident_command(
     Exit 0 when done, 2 on bad input.
     """
     from breakglass.analysis.incident import store_incident_analysis  # noqa: PLC0415
-    from breakglass.analysis.losses import losses_table  # noqa: PLC0415
+    from breakglass.analysis.loss_report import losses_table  # noqa: PLC0415
     from breakglass.incidents.service import get_incident  # noqa: PLC0415
 
     loaded = load_plan(plan_file)
@@ -150,7 +150,7 @@ def losses_command(
     """Print the stored losses of incident ID (exact base units). Exit 0, 2 on bad input."""
     from sqlalchemy import select  # noqa: PLC0415
 
-    from breakglass.analysis.losses import (  # noqa: PLC0415
+    from breakglass.analysis.loss_report import (  # noqa: PLC0415
         losses_csv,
         losses_json,
         losses_table,
