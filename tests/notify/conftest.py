@@ -3,6 +3,7 @@ plan builder and a clock the tests move by hand."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import threading
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ from typing import Any
 
 import pytest
 import structlog
+from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
 from breakglass import store
@@ -88,11 +90,34 @@ def receiver() -> Iterator[Receiver]:
         thread.join(5)
 
 
-@pytest.fixture
-def db_url(tmp_path: Path) -> str:
-    url = f"sqlite:///{tmp_path / 'breakglass.db'}"
+# The store tests own the PostgreSQL fixture (a throwaway database per module); reuse it.
+_spec = importlib.util.spec_from_file_location(
+    "store_fixtures_notify", Path(__file__).parents[1] / "store" / "conftest.py"
+)
+assert _spec is not None and _spec.loader is not None
+_fixtures = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_fixtures)
+postgres_url = _fixtures.postgres_url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A migrated, empty database: a SQLite file, or the module's PostgreSQL database with
+    the previous test's rows truncated and its id sequences restarted."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'breakglass.db'}"
+        store.upgrade(url)
+        return url
+    url = request.getfixturevalue("postgres_url")
     store.upgrade(url)
-    return url
+    engine = store.make_engine(url)
+    try:
+        tables = ", ".join(f'"{t.name}"' for t in store.Base.metadata.sorted_tables)
+        with engine.begin() as connection:
+            connection.execute(text(f"TRUNCATE TABLE {tables} RESTART IDENTITY CASCADE"))
+    finally:
+        engine.dispose()
+    return str(url)
 
 
 @pytest.fixture
