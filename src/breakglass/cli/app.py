@@ -1,76 +1,144 @@
-"""Entry point of the ``breakglass`` command."""
+"""Entry point of the ``breakglass`` command.
+
+Startup imports typer and nothing heavy: each command's module is imported only when that
+command runs (see :mod:`breakglass.cli.lazy`), so ``--help``, ``version`` and the break-glass
+``pause`` do not pay for the drills, safe-eth-py or the dashboard. To add a command, add a row to
+``COMMANDS``; its summary must be the first sentence of the command's help (a test checks).
+"""
 
 from __future__ import annotations
 
 import sys
 
 import typer
-from rich.markup import escape
 
 from breakglass import __version__
-from breakglass.cli import (
-    analyze,
-    backfill,
-    db,
-    demo,
-    drill,
-    incident,
-    init,
-    monitor,
-    news,
-    notify,
-    plan,
-    postmortem,
-    recover,
-    regulatory,
-    respond,
-    rules,
-    serve,
-    status,
-    token,
-)
-from breakglass.cli.console import err, out
+from breakglass.cli.lazy import LazyCommand, LazyGroup
 from breakglass.errors import BreakglassError
-from breakglass.logs import configure_logging
-from breakglass.plan.issues import PlanLoadError
-from breakglass.settings import Settings
 
-__all__ = ["app", "main"]
+__all__ = ["COMMANDS", "app", "main"]
+
+_CLI = "breakglass.cli"
+
+COMMANDS: tuple[LazyCommand, ...] = (
+    LazyCommand(
+        "init",
+        f"{_CLI}.init:init_command",
+        "Write a commented starter plan to DIRECTORY/breakglass.yaml.",
+    ),
+    LazyCommand("plan", f"{_CLI}.plan:app", "Check the incident-response plan."),
+    LazyCommand("db", f"{_CLI}.db:app", "Manage the breakglass database schema."),
+    LazyCommand("rules", f"{_CLI}.rules:app", "List, document and try detection rules."),
+    LazyCommand(
+        "backfill",
+        f"{_CLI}.backfill:backfill_command",
+        "Fetch every log of the plan's contracts on CHAIN in blocks FROM..TO, in order.",
+    ),
+    LazyCommand(
+        "doctor",
+        f"{_CLI}.doctor:doctor_command",
+        "Preflight the plan against the live chain and this machine.",
+    ),
+    LazyCommand(
+        "monitor",
+        f"{_CLI}.monitor:monitor_command",
+        "Watch CHAIN with the plan's rules until Ctrl-C: print each new alert, run the"
+        " playbooks the plan binds to it, open or update its incident, and deliver"
+        " notifications.",
+    ),
+    LazyCommand("pause", f"{_CLI}.respond:pause_command", "Break glass: pause CONTRACT now."),
+    LazyCommand(
+        "approve",
+        f"{_CLI}.respond:approve_command",
+        "Approve a step waiting for approval and resume its playbook from there, live.",
+    ),
+    LazyCommand(
+        "tick",
+        f"{_CLI}.respond:tick_command",
+        "Tick a manual checklist step as done (PERSON must be in the step's owner role).",
+    ),
+    LazyCommand("playbook", f"{_CLI}.respond:playbook_app", "Run playbooks and see their runs."),
+    LazyCommand(
+        "safe",
+        f"{_CLI}.respond:safe_app",
+        "Collect Safe signatures, execute, export and import.",
+    ),
+    LazyCommand(
+        "incident",
+        f"{_CLI}.incident:app",
+        "Incidents: status, roles, timeline, tasks, updates.",
+    ),
+    LazyCommand(
+        "notify", f"{_CLI}.notify:app", "Notification deliveries, test messages and paging."
+    ),
+    LazyCommand(
+        "recover", f"{_CLI}.recover:app", "Compensation: entitlements and Merkle distributions."
+    ),
+    LazyCommand("news", f"{_CLI}.news:app", "Vulnerability news for the plan's components."),
+    LazyCommand(
+        "regulatory",
+        f"{_CLI}.regulatory:app",
+        "Regulatory clocks: shipped regimes, deadlines per incident, events and filings.",
+    ),
+    LazyCommand("status", f"{_CLI}.status:app", "The public status page."),
+    LazyCommand("token", f"{_CLI}.token:app", "API tokens: create and revoke."),
+    LazyCommand(
+        "serve",
+        f"{_CLI}.serve:serve_command",
+        "Serve the dashboard (sign in at / with a token from `breakglass token create`), the"
+        " API under /api (the same tokens as bearer tokens) and the public status page at"
+        " /status, /status.json and /feed.atom.",
+    ),
+    LazyCommand(
+        "demo",
+        f"{_CLI}.demo:demo_command",
+        "Deploy a lending protocol on a local anvil chain, attack it with a flash-swap price"
+        " manipulation, and watch breakglass detect it, pause the pool, open the incident,"
+        " measure the losses, compute the compensation Merkle root and write the status page"
+        " and the post-mortem.",
+    ),
+    LazyCommand(
+        "drill",
+        f"{_CLI}.drill:app",
+        "Drills: scripted attacks against the real monitor, and tabletop exercises.",
+    ),
+    LazyCommand(
+        "postmortem",
+        f"{_CLI}.postmortem:postmortem_command",
+        "Write postmortem-INCIDENT.FORMAT into DIR from the incident store.",
+    ),
+    LazyCommand(
+        "analyze",
+        f"{_CLI}.analyze:app",
+        "Post-incident analysis: transactions, losses, the attacker cluster.",
+    ),
+)
+
+# Commands that log nothing skip structlog's import (a tenth of a second) and the settings.
+_UNLOGGED = frozenset({"version"})
+
+
+class _Group(LazyGroup):
+    lazy_commands = COMMANDS
+
 
 app = typer.Typer(
     name="breakglass",
+    cls=_Group,
     help="Incident response and recovery for smart-contract protocols.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-app.add_typer(plan.app, name="plan")
-app.add_typer(db.app, name="db")
-app.add_typer(rules.app, name="rules")
-app.command("init")(init.init_command)
-app.command("backfill")(backfill.backfill_command)
-app.command("monitor")(monitor.monitor_command)
-app.command("pause")(respond.pause_command)
-app.command("approve")(respond.approve_command)
-app.command("tick")(respond.tick_command)
-app.add_typer(respond.playbook_app, name="playbook")
-app.add_typer(respond.safe_app, name="safe")
-app.add_typer(incident.app, name="incident")
-app.add_typer(notify.app, name="notify")
-app.add_typer(recover.app, name="recover")
-app.add_typer(news.app, name="news")
-app.add_typer(regulatory.app, name="regulatory")
-app.add_typer(status.app, name="status")
-app.add_typer(token.app, name="token")
-app.command("serve")(serve.serve_command)
-app.command("demo")(demo.demo_command)
-app.add_typer(drill.app, name="drill")
-app.command("postmortem")(postmortem.postmortem_command)
-app.add_typer(analyze.app, name="analyze")
 
 
 @app.callback()
-def _configure() -> None:
+def _configure(ctx: typer.Context) -> None:
+    if ctx.invoked_subcommand in _UNLOGGED:
+        return
+    from breakglass.logs import configure_logging  # noqa: PLC0415 - structlog is slow to import
+    from breakglass.settings import Settings  # noqa: PLC0415
+
     settings = Settings()
     configure_logging(settings.log_level, settings.log_format)
 
@@ -78,19 +146,26 @@ def _configure() -> None:
 @app.command()
 def version() -> None:
     """Print the breakglass version."""
-    out.print(__version__)
+    typer.echo(__version__)
 
 
 def main() -> None:
     """Run the CLI; bad input becomes a message and exit code 2, never a traceback."""
     try:
         app()
-    except PlanLoadError as exc:
-        for issue in exc.issues:
-            err.print(f"[red]error[/red] {escape(str(issue))}")
-        if (count := len(exc.issues)) > 1:
-            err.print(f"{count} problems in the plan")
-        sys.exit(2)
     except BreakglassError as exc:
-        err.print(f"[red]error[/red] {escape(str(exc))}")
+        # Imported only now: rich is slow to import, and the plan package pulls in its loader
+        # (a PlanLoadError means the plan was loaded already).
+        from rich.markup import escape  # noqa: PLC0415
+
+        from breakglass.cli.console import err  # noqa: PLC0415
+        from breakglass.plan.issues import PlanLoadError  # noqa: PLC0415
+
+        if isinstance(exc, PlanLoadError):
+            for issue in exc.issues:
+                err.print(f"[red]error[/red] {escape(str(issue))}")
+            if (count := len(exc.issues)) > 1:
+                err.print(f"{count} problems in the plan")
+        else:
+            err.print(f"[red]error[/red] {escape(str(exc))}")
         sys.exit(2)
