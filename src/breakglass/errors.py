@@ -9,7 +9,8 @@ Every error breakglass raises on purpose derives from one root, with one base pe
     ├── ChainError           talking to a chain (breakglass.chain.errors has the endpoint
     │   │                    failures; breakglass.ingest the stream's own)
     │   └── DevchainError    the local anvil chain could not be started or stopped
-    └── StoreError           the database and its migrations
+    ├── StoreError           the database and its migrations
+    └── OutputError          a file or directory a command writes could not be created
 
 The CLI turns any ``BreakglassError`` into a message and exit code 2; anything else is a bug.
 """
@@ -21,6 +22,7 @@ __all__ = [
     "ChainError",
     "ConfigError",
     "DevchainError",
+    "OutputError",
     "PlanError",
     "StoreError",
 ]
@@ -48,3 +50,7 @@ class DevchainError(ChainError):
 
 class StoreError(BreakglassError):
     """The database or its migrations failed."""
+
+
+class OutputError(BreakglassError):
+    """A file or directory a command was asked to write could not be created."""

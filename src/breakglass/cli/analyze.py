@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -12,6 +13,8 @@ import typer
 
 from breakglass.cli import analyze_incident
 from breakglass.cli.console import err, out
+from breakglass.cli.options import DEFAULT_PLAN, PlanOption
+from breakglass.outputs import output_file, write_text
 from breakglass.plan import load_plan
 
 __all__ = ["app", "tx_command"]
@@ -35,9 +38,7 @@ class TxFormat(StrEnum):
 @app.command("tx")
 def tx_command(
     tx_hash: Annotated[str, typer.Argument(metavar="HASH", help="The transaction hash.")],
-    plan_file: Annotated[
-        Path, typer.Option("--plan", "-p", metavar="PLAN", help="The plan YAML file.")
-    ],
+    plan_file: PlanOption = DEFAULT_PLAN,
     chain: Annotated[
         str | None,
         typer.Option("--chain", help="A chain named in the plan (default: its only one)."),
@@ -58,19 +59,21 @@ def tx_command(
     from breakglass.analysis.render import render_svg, render_tree, to_json  # noqa: PLC0415
 
     loaded = load_plan(plan_file)
+    if out_file is not None:
+        out_file = output_file(out_file)  # a bad --out fails before the trace is fetched
     analysis = asyncio.run(analyze_plan_tx(loaded, tx_hash, chain=chain))
     if fmt is TxFormat.tree:
         if out_file is None:
             out.print(render_tree(analysis))
             return
-        with out_file.open("w", encoding="utf-8") as handle:
-            from rich.console import Console  # noqa: PLC0415
+        from rich.console import Console  # noqa: PLC0415
 
-            Console(file=handle, width=160, soft_wrap=True).print(render_tree(analysis))
+        buffer = io.StringIO()
+        Console(file=buffer, width=160, soft_wrap=True).print(render_tree(analysis))
+        text = buffer.getvalue()
     else:
         text = to_json(analysis) if fmt is TxFormat.json else render_svg(analysis)
         if out_file is None:
             sys.stdout.write(text)
             return
-        out_file.write_text(text, encoding="utf-8")
-    err.print(f"wrote {out_file}")
+    err.print(f"wrote {write_text(out_file, text)}")

@@ -12,13 +12,13 @@ import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 
 from breakglass.cli.console import out
+from breakglass.cli.options import DEFAULT_PLAN, PlanOption
 from breakglass.plan import load_plan
 from breakglass.settings import Settings
 
@@ -87,12 +87,10 @@ async def _analyze(
 @app.command("incident")
 def incident_command(
     incident_id: IncidentId,
-    plan_file: Annotated[
-        Path, typer.Option("--plan", "-p", metavar="PLAN", help="The plan YAML file.")
-    ],
     txs: Annotated[
         list[str], typer.Option("--tx", metavar="HASH", help="An exploit transaction (repeat).")
     ],
+    plan_file: PlanOption = DEFAULT_PLAN,
     containment_block: Annotated[
         int | None,
         typer.Option(

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
@@ -20,6 +19,7 @@ from rich.progress import (
 
 from breakglass.chain.pool import Endpoint, EndpointPool
 from breakglass.cli.console import err, out
+from breakglass.cli.options import DEFAULT_PLAN, PlanOption
 from breakglass.errors import PlanError
 from breakglass.plan import load_plan
 from breakglass.settings import Settings
@@ -57,11 +57,9 @@ def chain_pool(loaded: LoadedPlan, chain: str) -> EndpointPool:
 
 
 def backfill_command(
-    plan_file: Annotated[
-        Path, typer.Option("--plan", metavar="PLAN", help="The plan YAML file.", show_default=False)
-    ],
     chain: Annotated[str, typer.Option("--chain", help="A chain named in the plan.")],
     start: Annotated[int, typer.Option("--from", help="First block.", show_default=False)],
+    plan_file: PlanOption = DEFAULT_PLAN,
     to: Annotated[str, typer.Option("--to", help="Last block, or 'latest'.")] = "latest",
     concurrency: Annotated[
         int, typer.Option("--concurrency", min=1, help="eth_getLogs calls in flight.")

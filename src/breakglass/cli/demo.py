@@ -7,6 +7,7 @@ Registered in :mod:`breakglass.cli.app` with ``app.command("demo")(demo.demo_com
 from __future__ import annotations
 
 import os
+import shlex
 from pathlib import Path
 from typing import Annotated
 
@@ -45,11 +46,20 @@ def demo_command(
     result = run_demo(directory, say=lambda line: out.print(escape(line)))
     for line in format_summary(result):
         out.print(escape(line))
+    _point_at(result.paths["plan"], result.paths["database"])
     if result.pause_block is None:
         err.print("[red]the pause did not land[/red]")
         raise typer.Exit(1)
     if serve:
         _serve(result.paths["plan"], result.paths["database"], host, port)
+
+
+def _point_at(plan_file: Path, database: Path) -> None:
+    """Later commands find the demo's plan and database only when told where they are."""
+    plan = shlex.quote(str(plan_file.resolve()))
+    url = shlex.quote(f"sqlite:///{database.resolve().as_posix()}")
+    out.print("\nto explore it with the other commands (`incident list`, `notify log`, ...):")
+    out.print(escape(f"  export BREAKGLASS_PLAN={plan} BREAKGLASS_DATABASE_URL={url}"))
 
 
 def _serve(plan_file: Path, database: Path, host: str, port: int) -> None:

@@ -9,6 +9,7 @@ import typer
 from rich.markup import escape
 
 from breakglass.cli.console import err, out
+from breakglass.cli.options import MaybePlanOption, default_plan
 from breakglass.drills.library import get_scenario, scenario_names
 from breakglass.drills.service import DrillResult, open_sessions, run_service, tabletop_service
 
@@ -19,10 +20,6 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-PlanOption = Annotated[
-    Path | None,
-    typer.Option("--plan", "-p", help="Your plan: its people and roles join the drill."),
-]
 TemplateOption = Annotated[
     Path | None, typer.Option("--template", help="Jinja2 report template (default: shipped).")
 ]
@@ -66,7 +63,7 @@ def list_command() -> None:
 @app.command("run")
 def run_command(
     scenario: Annotated[str, typer.Argument(help="Built-in scenario, see `drill list`.")],
-    plan: PlanOption = None,
+    plan: MaybePlanOption = None,
     fork: Annotated[
         bool, typer.Option("--fork", help="Fork the plan's chain when an endpoint answers.")
     ] = False,
@@ -79,7 +76,7 @@ def run_command(
     """Attack a local chain with SCENARIO while breakglass watches, and report."""
     result = run_service(
         scenario,
-        plan_path=plan,
+        plan_path=default_plan(plan),
         fork=fork,
         template=template,
         output=output,
@@ -97,7 +94,7 @@ def run_command(
 @app.command("tabletop")
 def tabletop_command(
     scenario: Annotated[str, typer.Argument(help="Built-in scenario, see `drill list`.")],
-    plan: PlanOption = None,
+    plan: MaybePlanOption = None,
     answers: Annotated[
         Path | None,
         typer.Option("--answers", help="YAML answers per phase, for a non-interactive run."),
@@ -115,7 +112,7 @@ def tabletop_command(
 
     result = tabletop_service(
         scenario,
-        plan_path=plan,
+        plan_path=default_plan(plan),
         answers_path=answers,
         ask=ask,
         show=_say,

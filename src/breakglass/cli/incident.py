@@ -13,6 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from breakglass.cli.console import out
+from breakglass.cli.options import MaybePlanOption, PlanOption, default_plan
 from breakglass.errors import BreakglassError
 from breakglass.plan import load_plan
 from breakglass.settings import Settings
@@ -26,7 +27,6 @@ __all__ = ["app"]
 
 app = typer.Typer(help="Incidents: status, roles, timeline, tasks, updates.", no_args_is_help=True)
 
-PlanOption = Annotated[Path, typer.Option("--plan", "-p", help="The plan YAML file.")]
 Actor = Annotated[str, typer.Option("--as", help="Who does it (a person in the plan).")]
 IncidentId = Annotated[int, typer.Argument(metavar="ID", help="The incident's id.")]
 
@@ -307,12 +307,13 @@ def update_command(
     title: Annotated[str, typer.Argument(help="The update's title.")],
     body: Annotated[str, typer.Argument(help="The update's text.")],
     actor: Actor,
-    plan_file: PlanOption = Path("breakglass.yaml"),
+    plan_file: MaybePlanOption = None,
 ) -> None:
     """Publish a public status update; the plan's update cadence sets when the next is due."""
     from breakglass.incidents import publish_update  # noqa: PLC0415
 
-    plan = load_plan(plan_file).plan if plan_file.exists() else None
+    found = default_plan(plan_file)
+    plan = load_plan(found).plan if found is not None else None
     cadence = plan.communication.update_cadence if plan and plan.communication else None
     with _session() as session:
         update = publish_update(

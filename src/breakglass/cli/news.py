@@ -14,6 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from breakglass.cli.console import err, out
+from breakglass.cli.options import DEFAULT_PLAN, PlanOption
 from breakglass.plan import load_plan
 from breakglass.settings import Settings
 
@@ -25,7 +26,6 @@ __all__ = ["app", "fetch_command", "list_command"]
 
 app = typer.Typer(help="Vulnerability news for the plan's components.", no_args_is_help=True)
 
-PlanOption = Annotated[Path, typer.Option("--plan", "-p", help="The plan YAML file.")]
 StoreOption = Annotated[
     Path | None,
     typer.Option("--store", help="News store file; default <home>/news.json."),
@@ -96,7 +96,7 @@ def _poster(plan: Plan) -> Iterator[Callable[[NewsPost], None]]:
 
 @app.command("fetch")
 def fetch_command(
-    plan_file: PlanOption = Path("breakglass.yaml"),
+    plan_file: PlanOption = DEFAULT_PLAN,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Fetch and show; store and post nothing.")
     ] = False,

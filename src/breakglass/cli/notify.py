@@ -13,6 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from breakglass.cli.console import err, out
+from breakglass.cli.options import DEFAULT_PLAN, PlanOption
 from breakglass.plan import load_plan
 from breakglass.settings import Settings
 
@@ -25,7 +26,6 @@ __all__ = ["app"]
 
 app = typer.Typer(help="Notification deliveries, test messages and paging.", no_args_is_help=True)
 
-PlanOption = Annotated[Path, typer.Option("--plan", "-p", help="The plan YAML file.")]
 _STATUS = {"sent": "green", "pending": "cyan", "retrying": "yellow", "failed": "bold red"}
 
 
@@ -100,7 +100,7 @@ def log_command(
 @app.command("test")
 def test_command(
     channel: Annotated[str, typer.Argument(help="A channel named in the plan.")],
-    plan_file: PlanOption = Path("breakglass.yaml"),
+    plan_file: PlanOption = DEFAULT_PLAN,
 ) -> None:
     """Send a test message to CHANNEL now. Exit 1 if it was not delivered."""
     with _notifier(plan_file) as notifier:
@@ -118,7 +118,7 @@ def page_command(
     role: Annotated[str, typer.Argument(help="A role named in the plan.")],
     message: Annotated[str, typer.Argument(help="What the person must do.")],
     incident: Annotated[int | None, typer.Option("--incident", help="Incident id.")] = None,
-    plan_file: PlanOption = Path("breakglass.yaml"),
+    plan_file: PlanOption = DEFAULT_PLAN,
 ) -> None:
     """Page ROLE: its first member now. Escalation to the next members runs in `breakglass
     monitor`, which keeps delivering and escalating."""
@@ -132,7 +132,7 @@ def page_command(
 def ack_command(
     page_id: Annotated[int, typer.Argument(metavar="PAGE", help="The page id.")],
     person: Annotated[str, typer.Option("--as", help="Who acknowledges (a plan person).")],
-    plan_file: PlanOption = Path("breakglass.yaml"),
+    plan_file: PlanOption = DEFAULT_PLAN,
 ) -> None:
     """Acknowledge page PAGE: escalation stops."""
     with _notifier(plan_file) as notifier:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from breakglass.cli.console import err, out
+from breakglass.cli.options import MaybePlanOption, default_plan
 from breakglass.cli.status import database
 from breakglass.plan import load_plan
 
@@ -38,12 +39,8 @@ class PostmortemStatus(StrEnum):
 
 
 def _plan(plan_file: Path | None) -> Plan | None:
-    if plan_file is None:
-        default = Path("breakglass.yaml")
-        if not default.exists():
-            return None
-        plan_file = default
-    return load_plan(plan_file).plan
+    found = default_plan(plan_file)
+    return load_plan(found).plan if found is not None else None
 
 
 def _analyses(files: list[Path]) -> list[TxAnalysis]:
@@ -68,15 +65,7 @@ def postmortem_command(
     out_dir: Annotated[
         Path, typer.Option("--out", "-o", help="Directory for the report and its notes file.")
     ] = Path(),
-    plan_file: Annotated[
-        Path | None,
-        typer.Option(
-            "--plan",
-            "-p",
-            help="The plan (compensation policy, regulatory regimes); "
-            "default breakglass.yaml when it exists.",
-        ),
-    ] = None,
+    plan_file: MaybePlanOption = None,
     status: Annotated[
         PostmortemStatus | None,
         typer.Option("--status", help="Move the post-mortem to draft, in-review or published."),

@@ -12,6 +12,7 @@ import typer
 from rich.markup import escape
 
 from breakglass.cli.console import err, out
+from breakglass.cli.options import DEFAULT_PLAN, PlanOption
 from breakglass.plan import load_plan
 from breakglass.settings import Settings
 
@@ -39,7 +40,6 @@ class OutputFormat(StrEnum):
     JSON = "json"
 
 
-PlanOption = Annotated[Path, typer.Option("--plan", "-p", help="The plan YAML file.")]
 IncidentId = Annotated[int, typer.Argument(metavar="INCIDENT", help="The incident's id.")]
 CauseOption = Annotated[
     CauseChoice, typer.Option("--cause", help="What caused the losses.", case_sensitive=False)
@@ -64,7 +64,7 @@ def _session() -> Iterator[Session]:
 @app.command("compute")
 def compute_command(
     incident: IncidentId,
-    plan: PlanOption,
+    plan: PlanOption = DEFAULT_PLAN,
     cause: CauseOption = CauseChoice.CONTRACT_FLAW,
     output: Annotated[
         OutputFormat, typer.Option("--format", "-f", help="table, csv or json.")
@@ -97,7 +97,7 @@ def compute_command(
 def distribution_command(
     incident: IncidentId,
     token: Annotated[str, typer.Option("--token", "-t", help="The token's address.")],
-    plan: PlanOption,
+    plan: PlanOption = DEFAULT_PLAN,
     cause: CauseOption = CauseChoice.CONTRACT_FLAW,
     out_dir: Annotated[
         Path, typer.Option("--out", "-o", help="Directory for tree.json and claims.json.")

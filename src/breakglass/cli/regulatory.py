@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -13,6 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from breakglass.cli.console import out
+from breakglass.cli.options import DEFAULT_PLAN, PlanOption
 from breakglass.errors import BreakglassError
 from breakglass.settings import Settings
 
@@ -112,7 +112,7 @@ def list_command() -> None:
 @app.command("clocks")
 def clocks_command(
     incident_id: IncidentId,
-    plan: Annotated[Path, typer.Option("--plan", "-p", help="The plan YAML file.")],
+    plan: PlanOption = DEFAULT_PLAN,
     now: Annotated[
         str | None, typer.Option("--now", help="Evaluate at this ISO time instead of now.")
     ] = None,

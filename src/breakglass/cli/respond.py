@@ -15,6 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from breakglass.cli.console import err, out
+from breakglass.cli.options import PlanOption
 from breakglass.errors import BreakglassError
 from breakglass.plan import load_plan
 from breakglass.settings import Settings
@@ -33,9 +34,6 @@ safe_app = typer.Typer(
     help="Collect Safe signatures, execute, export and import.", no_args_is_help=True
 )
 
-PlanOption = Annotated[
-    Path, typer.Option("--plan", "-p", help="The plan YAML file.", show_default=True)
-]
 _STATUS = {
     "done": "green",
     "skipped": "cyan",
@@ -271,8 +269,10 @@ def safe_export_command(
     if output is None:
         sys.stdout.write(text + "\n")
     else:
-        output.write_text(text + "\n")
-        err.print(f"wrote {output}")
+        from breakglass.outputs import write_text  # noqa: PLC0415
+
+        written = write_text(output, text + "\n")
+        err.print(f"wrote {written}")
 
 
 @safe_app.command("import")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -11,6 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from breakglass.cli.console import out
+from breakglass.cli.options import DEFAULT_PLAN, PlanOption
 from breakglass.plan import load_plan
 
 if TYPE_CHECKING:
@@ -50,9 +50,7 @@ def test_command(
     tx_hash: Annotated[
         str, typer.Option("--tx", metavar="HASH", help="A mined transaction.", show_default=False)
     ],
-    plan_file: Annotated[
-        Path, typer.Option("--plan", metavar="PLAN", help="The plan YAML file.", show_default=False)
-    ],
+    plan_file: PlanOption = DEFAULT_PLAN,
     chain: Annotated[
         str | None, typer.Option("--chain", help="A chain of the plan; default: the rule's.")
     ] = None,

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from breakglass.cli.console import err
-from breakglass.cli.status import PlanOption, database
+from breakglass.cli.options import DEFAULT_PLAN, PlanOption
+from breakglass.cli.status import database
 from breakglass.plan import load_plan
 
 __all__ = ["serve_command"]
 
 
 def serve_command(
-    plan_file: PlanOption = Path("breakglass.yaml"),
+    plan_file: PlanOption = DEFAULT_PLAN,
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=1, max=65535, help="TCP port.")] = 8080,
 ) -> None:

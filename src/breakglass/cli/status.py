@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from breakglass.cli.console import err, out
+from breakglass.cli.options import DEFAULT_PLAN, PlanOption
 from breakglass.plan import load_plan
 from breakglass.settings import Settings
 
@@ -19,10 +20,6 @@ if TYPE_CHECKING:
 __all__ = ["PlanOption", "app", "database", "render_command"]
 
 app = typer.Typer(help="The public status page.", no_args_is_help=True)
-
-PlanOption = Annotated[
-    Path, typer.Option("--plan", "-p", help="The plan YAML file.", show_default=True)
-]
 
 
 @contextmanager
@@ -42,7 +39,7 @@ def database() -> Iterator[sessionmaker[Session]]:
 @app.command("render")
 def render_command(
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="Directory to write the page into.")],
-    plan_file: PlanOption = Path("breakglass.yaml"),
+    plan_file: PlanOption = DEFAULT_PLAN,
 ) -> None:
     """Write index.html, status.json and feed.atom into DIR, ready to publish anywhere.
     Only public updates appear; each file is replaced atomically."""

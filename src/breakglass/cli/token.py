@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.markup import escape
 
 from breakglass.cli.console import err
-from breakglass.cli.status import PlanOption, database
+from breakglass.cli.options import DEFAULT_PLAN, PlanOption
+from breakglass.cli.status import database
 from breakglass.plan import load_plan
 
 __all__ = ["app", "create_command", "revoke_command"]
@@ -21,7 +21,7 @@ Person = Annotated[str, typer.Argument(metavar="PERSON", help="A person in the p
 
 
 @app.command("create")
-def create_command(person: Person, plan_file: PlanOption = Path("breakglass.yaml")) -> None:
+def create_command(person: Person, plan_file: PlanOption = DEFAULT_PLAN) -> None:
     """Create an API token for PERSON and print it, once: only its SHA-256 is kept.
     Its access (viewer, responder, admin) comes from the plan."""
     from breakglass.api.tokens import access_of, create_token  # noqa: PLC0415

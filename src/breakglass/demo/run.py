@@ -32,6 +32,7 @@ from breakglass.demo.protocol import UNIT, Protocol, deploy_protocol
 from breakglass.demo.webhook import Webhook
 from breakglass.devchain import Anvil
 from breakglass.errors import BreakglassError
+from breakglass.outputs import output_dir
 from breakglass.plan import load_plan
 from breakglass.plan.checks.base import CheckSeverity
 from breakglass.plan.checks.report import check_plan
@@ -97,7 +98,7 @@ class DemoResult:
 
 
 def _fresh(directory: Path) -> None:
-    directory.mkdir(parents=True, exist_ok=True)
+    output_dir(directory)
     for name in _OUTPUTS:
         target = directory / name
         if target.is_dir():

@@ -33,6 +33,7 @@ from breakglass.drills.report import (
 from breakglass.drills.runner import run_drill
 from breakglass.drills.tabletop import Ask, load_answers, run_tabletop, tabletop_findings
 from breakglass.errors import BreakglassError
+from breakglass.outputs import output_file, write_text
 from breakglass.plan.loader import LoadedPlan, load_plan
 from breakglass.settings import Settings
 
@@ -87,17 +88,16 @@ def find_fork_url(loaded: LoadedPlan, say: Say) -> str | None:
 
 
 def _output(output: Path | None, scenario: str, kind: str, started: datetime) -> Path:
-    if output is not None:
-        return output
-    stamp = started.strftime("%Y%m%d-%H%M%S")
-    return Settings().home / "drills" / f"{stamp}-{kind}-{scenario}.md"
+    """The report's path, its directory created before the drill starts: a bad ``--output``
+    fails in a second, not after the whole drill. A directory gets the default name."""
+    name = f"{started.strftime('%Y%m%d-%H%M%S')}-{kind}-{scenario}.md"
+    return output_file(output or Settings().home / "drills", default_name=name)
 
 
 def _finish(
     report: DrillReport, sessions: sessionmaker[Session], template: Path | None, out: Path
 ) -> DrillResult:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render_report(report, template), encoding="utf-8")
+    write_text(out, render_report(report, template))
     return DrillResult(save_drill(sessions, report, out), out, report)
 
 
@@ -126,6 +126,7 @@ def run_service(
             if fork_url is None:
                 say("no endpoint of the plan answered; deploying on a fresh local chain")
     started = datetime.now(UTC)
+    out = _output(output, record_as or scenario.name, "run", started)
     with (
         tempfile.TemporaryDirectory(prefix="breakglass-drill-") as tmp,
         Anvil.start(block_time=1, fork_url=fork_url) as anvil,
@@ -154,7 +155,7 @@ def run_service(
         corrective_actions=actions,
         attack=[asdict(record) for record in outcome.attack],
     )
-    return _finish(report, sessions, template, _output(output, report.scenario, "run", started))
+    return _finish(report, sessions, template, out)
 
 
 def tabletop_service(
@@ -176,6 +177,7 @@ def tabletop_service(
     sessions = sessions or open_sessions()
     answers = load_answers(answers_path) if answers_path is not None else {}
     started = datetime.now(UTC)
+    out = _output(output, record_as or scenario.name, "tabletop", started)
     show(f"Tabletop: {scenario.title}\n{scenario.summary}")
     phases = run_tabletop(scenario, answers=answers, ask=ask, show=show)
     finished = datetime.now(UTC)
@@ -200,5 +202,4 @@ def tabletop_service(
         corrective_actions=actions,
         phases=phases,
     )
-    out = _output(output, report.scenario, "tabletop", started)
     return _finish(report, sessions, template, out)

@@ -8,6 +8,7 @@ from pathlib import Path
 from string import Template
 
 from breakglass.errors import PlanError
+from breakglass.outputs import write_text
 
 __all__ = ["render_starter_plan", "write_starter_plan"]
 
@@ -25,14 +26,10 @@ def write_starter_plan(directory: Path, *, protocol: str, today: date, force: bo
     """Write ``breakglass.yaml`` into ``directory``.
 
     Raises:
-        PlanError: the file exists and ``force`` is false, or it cannot be written.
+        PlanError: the file exists and ``force`` is false.
+        OutputError: it cannot be written.
     """
     target = directory / PLAN_FILE_NAME
     if target.exists() and not force:
         raise PlanError(f"{target} already exists; pass --force to overwrite it")
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        target.write_text(render_starter_plan(protocol=protocol, today=today), "utf-8")
-    except OSError as exc:
-        raise PlanError(f"cannot write {target}: {exc.strerror}") from exc
-    return target
+    return write_text(target, render_starter_plan(protocol=protocol, today=today))

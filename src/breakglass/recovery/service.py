@@ -17,6 +17,7 @@ import orjson
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from breakglass.outputs import output_dir, write_bytes
 from breakglass.plan.models import Plan
 from breakglass.recovery.merkle import MerkleDistribution
 from breakglass.recovery.policy import (
@@ -149,8 +150,11 @@ def build_distribution(
 
 def write_distribution(tree: MerkleDistribution, directory: Path) -> tuple[Path, Path]:
     """Write ``tree.json`` (for ``StandardMerkleTree.load``) and ``claims.json`` there."""
-    directory.mkdir(parents=True, exist_ok=True)
-    tree_path, claims_path = directory / "tree.json", directory / "claims.json"
-    tree_path.write_bytes(orjson.dumps(tree.dump(), option=orjson.OPT_INDENT_2))
-    claims_path.write_bytes(orjson.dumps(tree.claims(), option=orjson.OPT_INDENT_2))
+    output_dir(directory)
+    tree_path = write_bytes(
+        directory / "tree.json", orjson.dumps(tree.dump(), option=orjson.OPT_INDENT_2)
+    )
+    claims_path = write_bytes(
+        directory / "claims.json", orjson.dumps(tree.claims(), option=orjson.OPT_INDENT_2)
+    )
     return tree_path, claims_path

@@ -19,6 +19,7 @@ from urllib.parse import urlparse
 import httpx
 
 from breakglass.errors import StoreError
+from breakglass.outputs import output_dir, writing
 from breakglass.plan.models import Plan
 from breakglass.plan.models.policy import NewsComponent, NewsSource, NewsSourceKind
 from breakglass.report.news_parse import (
@@ -134,10 +135,11 @@ class NewsStore:
 
     def save(self) -> None:
         """Write the file atomically."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        output_dir(self.path.parent)
         tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"version": 1, "items": self._items}, indent=1), "utf-8")
-        os.replace(tmp, self.path)
+        with writing(self.path):
+            tmp.write_text(json.dumps({"version": 1, "items": self._items}, indent=1), "utf-8")
+            os.replace(tmp, self.path)
 
     def items(self) -> list[NewsItem]:
         """Every stored item, newest first."""

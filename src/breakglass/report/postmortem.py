@@ -24,6 +24,7 @@ from breakglass.incidents.evidence import affected_addresses, attacker_records, 
 from breakglass.incidents.roles import role_history
 from breakglass.incidents.service import durations, get_incident, list_tasks
 from breakglass.incidents.timeline import timeline
+from breakglass.outputs import writing
 from breakglass.plan.models import Plan
 from breakglass.report.postmortem_chart import flow_svg, timeline_svg
 from breakglass.report.postmortem_impact import (
@@ -303,5 +304,6 @@ def write_postmortem(
         from breakglass.report.postmortem_pdf import render_pdf  # noqa: PLC0415
 
         data = render_pdf(document)
-    write_atomically(target, data)
+    with writing(target):
+        write_atomically(target, data)
     return target, notes_file

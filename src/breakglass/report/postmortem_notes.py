@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from breakglass.errors import BreakglassError
 from breakglass.incidents.service import TaskSource, TaskStatus, add_task, get_incident
+from breakglass.outputs import output_dir, writing
 from breakglass.plan.models import Plan
 from breakglass.store.models import Postmortem, Task
 
@@ -166,12 +167,13 @@ def write_notes_template(path: Path, incident_id: int, title: str) -> bool:
     """Create the notes file with empty prompts; never touch an existing one. True if
     written."""
     flat = " ".join(title.split())
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        with path.open("x", encoding="utf-8") as handle:
-            handle.write(_TEMPLATE.format(id=incident_id, title=flat))
-    except FileExistsError:
-        return False
+    output_dir(path.parent)
+    with writing(path):
+        try:
+            with path.open("x", encoding="utf-8") as handle:
+                handle.write(_TEMPLATE.format(id=incident_id, title=flat))
+        except FileExistsError:
+            return False
     return True
 
 

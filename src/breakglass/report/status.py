@@ -24,6 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from breakglass.incidents.comms import public_updates
+from breakglass.outputs import output_dir, writing
 from breakglass.store.models import Incident, PublicUpdate
 
 __all__ = [
@@ -199,7 +200,7 @@ def render_status_page(
     """Write ``index.html``, ``status.json`` and ``feed.atom`` into ``out_dir`` (created if
     missing), each atomically, and return their paths. ``now`` dates an empty page."""
     document = status_document(protocol, updates, incidents, now=now)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    output_dir(out_dir)
     files = {
         "index.html": render_html(document).encode("utf-8"),
         "status.json": render_json(document).encode("utf-8"),
@@ -208,7 +209,8 @@ def render_status_page(
     paths = []
     for name, data in files.items():
         path = out_dir / name
-        write_atomically(path, data)
+        with writing(path):
+            write_atomically(path, data)
         paths.append(path)
     return paths
 
