@@ -34,6 +34,7 @@ PATHS[Status.DUPLICATE] = [Status.DUPLICATE]
 
 ALLOWED = {
     (Status.DETECTED, Status.TRIAGED),
+    (Status.DETECTED, Status.CONTAINED),  # a verified automatic pause, before any triage
     (Status.TRIAGED, Status.CONTAINED),
     (Status.CONTAINED, Status.ERADICATED),
     (Status.ERADICATED, Status.RECOVERED),

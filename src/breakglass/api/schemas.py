@@ -15,7 +15,10 @@ from pydantic import (
     Field,
     Strict,
     TypeAdapter,
+    computed_field,
 )
+
+from breakglass.incidents.service import durations as incident_durations
 
 __all__ = [
     "AccessOut",
@@ -131,6 +134,17 @@ class IncidentOut(_Out):
     closed_at: datetime | None
     next_update_at: datetime | None
     updated_at: datetime
+
+    @computed_field(  # type: ignore[prop-decorator]
+        description="Seconds to detect (from the first exploit block), and to acknowledge, "
+        "contain and resolve (from detection); null where a milestone is missing."
+    )
+    @property
+    def durations(self) -> dict[str, float | None]:
+        return {
+            name: None if span is None else span.total_seconds()
+            for name, span in incident_durations(self).items()
+        }
 
 
 class TransitionIn(_In):

@@ -28,7 +28,7 @@ from breakglass.chain.endpoints import plan_endpoints
 from breakglass.chain.pool import EndpointPool
 from breakglass.errors import BreakglassError
 from breakglass.incidents.comms import publish_update
-from breakglass.incidents.service import transition
+from breakglass.incidents.service import acknowledge, get_incident, transition
 from breakglass.plan.loader import LoadedPlan
 from breakglass.recovery.merkle import MerkleDistribution
 from breakglass.recovery.service import build_distribution, write_distribution
@@ -101,12 +101,16 @@ def publish(
     out_dir: Path,
     result: Aftermath,
 ) -> None:
-    """Triage and contain the incident, post two public updates, render the status page."""
+    """Triage and contain the incident (or, when the desk already contained it on the
+    verified pause, acknowledge it), post two public updates, render the status page."""
     cadence = loaded.plan.communication.update_cadence if loaded.plan.communication else None
     with sessions() as session, session.begin():
         try:
-            transition(session, incident_id, "triaged", actor="alice", note="confirmed exploit")
-            transition(session, incident_id, "contained", actor="bob", note="pool paused")
+            if get_incident(session, incident_id).status == "contained":  # the desk saw it
+                acknowledge(session, incident_id, actor="alice")
+            else:
+                transition(session, incident_id, "triaged", actor="alice", note="confirmed exploit")
+                transition(session, incident_id, "contained", actor="bob", note="pool paused")
         except BreakglassError as exc:
             result.notes.append(f"incident not moved to contained: {exc}")
         publish_update(

@@ -18,6 +18,7 @@ from breakglass.incidents.comms import (
     public_updates,
     publish_update,
 )
+from breakglass.incidents.containment import PauseTarget, contain_if_verified, pause_targets
 from breakglass.incidents.errors import IncidentError, IncidentNotFound, TaskNotFound
 from breakglass.incidents.evidence import (
     AddressStatus,
@@ -87,6 +88,7 @@ __all__ = [
     "IncidentNotFound",
     "InvalidTransition",
     "Notify",
+    "PauseTarget",
     "RecoveryStatus",
     "Reminder",
     "Status",
@@ -107,6 +109,7 @@ __all__ = [
     "attach_alert",
     "attacker_records",
     "comms_role",
+    "contain_if_verified",
     "current_roles",
     "due_reminders",
     "durations",
@@ -120,6 +123,7 @@ __all__ = [
     "next_update_due",
     "open_incident",
     "parse_severity",
+    "pause_targets",
     "public_updates",
     "publish_update",
     "record_event",

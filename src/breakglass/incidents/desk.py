@@ -2,10 +2,11 @@
 
 Each new alert opens an incident or attaches to the one it correlates with; a new incident
 tells the internal channels, pages the incident lead and engages the external parties whose
-conditions hold. In the background the desk links playbook runs to their incidents and
-brings their steps onto the timeline, and reminds people when a public update is due or a
-regulatory filing deadline draws near. Notifications are queued in the database; the
-notifier's own loop delivers them.
+conditions hold; a later alert is told with its own severity. In the background the desk
+links playbook runs to their incidents and brings their steps onto the timeline, moves an
+incident to ``contained`` (and says so) once every contract its playbooks pause is verified
+paused, and reminds people when a public update is due or a regulatory filing deadline
+draws near. Notifications are queued in the database; the notifier's own loop delivers them.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from breakglass.errors import BreakglassError
 from breakglass.incidents.alerts import incident_for_alert
 from breakglass.incidents.comms import due_reminders, engage_external_parties
+from breakglass.incidents.containment import AUTO_ACTOR, PauseTarget, contain_if_verified
 from breakglass.incidents.lifecycle import FINAL
 from breakglass.incidents.timeline import sync_timeline
 from breakglass.notify import Notifier
@@ -76,6 +78,7 @@ class IncidentDesk:
                     notify=lambda name, party: engaged.append((name, party)),
                 )
             context = _context(incident, alert.title, alert.description)
+            alert_context = {**context, **_alert_fields(alert)}
             incident_id, title = incident.id, incident.title
         if opened:
             self.notifier.notify("incident_opened", context, incident_id=incident_id)
@@ -89,7 +92,10 @@ class IncidentDesk:
                     )
         else:
             self.notifier.notify(
-                "alert", context, incident_id=incident_id, group_key=f"incident:{incident_id}"
+                "alert",
+                alert_context,
+                incident_id=incident_id,
+                group_key=f"incident:{incident_id}",
             )
         _log.warning(
             "incidents.alert_handled", alert=dedupe_key, incident=incident_id, opened=opened
@@ -97,16 +103,26 @@ class IncidentDesk:
         return incident_id
 
     def sync(self) -> None:
-        """Link runs and bring steps onto the timelines of open incidents; remind comms."""
+        """Link runs and bring steps onto the timelines of open incidents, contain those
+        whose pauses are all verified; remind comms."""
         now = self.clock()
         filings: list[tuple[int, Deadline]] = []
+        contained: list[dict[str, object]] = []
         with self.sessions() as session, session.begin():
             for incident in session.scalars(select(Incident).where(_open())).all():
                 sync_timeline(session, incident.id)
+                moved = contain_if_verified(session, self.plan, incident.id)
+                if moved is not None:
+                    contained.append(_contained_context(*moved))
                 if self.plan.regulatory is not None and self.plan.regulatory.regimes:
                     clocks = clocks_for_incident(session, self.plan, incident.id, now)
                     filings += [(incident.id, d) for d in reminders_due(clocks, now=now)]
             reminders = due_reminders(session, self.plan, now)
+        for context in contained:
+            incident_id = context["incident_id"]
+            assert isinstance(incident_id, int)
+            _log.warning("incidents.contained", incident=incident_id, by=AUTO_ACTOR)
+            self.notifier.notify("contained", context, incident_id=incident_id)
         self._remind_filings(filings, now)
         for reminder in reminders:
             last = self._reminded.get(reminder.incident_id)
@@ -165,12 +181,44 @@ def _first_alert(session: Session, incident_id: int) -> bool:
     return len(list(links)) <= 1
 
 
+def _alert_fields(alert: AlertRecord) -> dict[str, object]:
+    """What an ``alert`` message says of the alert itself: its own severity (critical …
+    low), not the P1 … P5 of the incident it joined, which stays as ``incident_severity``."""
+    return {
+        "severity": alert.severity,
+        "rule": alert.rule,
+        "chain": alert.chain,
+        "block_number": alert.block_number,
+        "tx_hash": alert.tx_hash,
+        "addresses": list(alert.addresses),
+        "description": alert.description,
+    }
+
+
+def _contained_context(incident: Incident, targets: list[PauseTarget]) -> dict[str, object]:
+    return {
+        "incident_id": incident.id,
+        "title": incident.title,
+        "summary": incident.summary,
+        "severity": incident.severity,
+        "status": incident.status,
+        "chains": incident.chains,
+        "contracts": incident.contracts,
+        "contracts_paused": [t.contract for t in targets],
+        "contained_at": incident.contained_at,
+        "funds_at_risk_usd": incident.funds_at_risk_usd,
+        "next_update_at": incident.next_update_at,
+        "by": AUTO_ACTOR,
+    }
+
+
 def _context(incident: Incident, title: str, description: str) -> dict[str, object]:
     return {
         "incident_id": incident.id,
         "title": title,
         "summary": description,
         "severity": incident.severity,
+        "incident_severity": incident.severity,
         "status": incident.status,
         "chains": incident.chains,
         "contracts": incident.contracts,

@@ -2,6 +2,8 @@
 vocabularies (task kinds, public update statuses) the services check input against.
 
 The main line is ``detected → triaged → contained → eradicated → recovered → closed``.
+``detected → contained`` skips triage: an automatic playbook can pause and verify every
+contract before anyone has looked, and triage must not be faked to record that.
 The side exits ``false-positive`` and ``duplicate`` (of another incident; ``duplicate-of``
 is accepted as its spelling too) are open until the incident is contained or later: a pause
 that an automatic playbook made on a false alarm still ends as a false positive.
@@ -50,7 +52,7 @@ _SIDE_EXITS = (Status.FALSE_POSITIVE, Status.DUPLICATE)
 
 TRANSITIONS: Mapping[Status, tuple[Status, ...]] = MappingProxyType(
     {
-        Status.DETECTED: (Status.TRIAGED, *_SIDE_EXITS),
+        Status.DETECTED: (Status.TRIAGED, Status.CONTAINED, *_SIDE_EXITS),
         Status.TRIAGED: (Status.CONTAINED, *_SIDE_EXITS),
         Status.CONTAINED: (Status.ERADICATED, *_SIDE_EXITS),
         Status.ERADICATED: (Status.RECOVERED,),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -24,6 +25,7 @@ from breakglass.plan.models import Plan
 from breakglass.store.models import Incident, Task, TimelineEvent
 
 __all__ = [
+    "Milestones",
     "TaskKind",
     "TaskSource",
     "TaskStatus",
@@ -290,7 +292,22 @@ def _between(start: datetime | None, end: datetime | None) -> timedelta | None:
     return end - start if start is not None and end is not None else None
 
 
-def durations(incident: Incident) -> dict[str, timedelta | None]:
+class Milestones(Protocol):
+    """What :func:`durations` reads: an :class:`Incident`, or a copy of its milestones."""
+
+    @property
+    def started_at(self) -> datetime | None: ...
+    @property
+    def detected_at(self) -> datetime: ...
+    @property
+    def acknowledged_at(self) -> datetime | None: ...
+    @property
+    def contained_at(self) -> datetime | None: ...
+    @property
+    def resolved_at(self) -> datetime | None: ...
+
+
+def durations(incident: Milestones) -> dict[str, timedelta | None]:
     """The times to detect (from ``started_at``, the first exploit block), and to
     acknowledge, contain and resolve (from detection); None where a milestone is missing."""
     return {

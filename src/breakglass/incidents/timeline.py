@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from breakglass.store.models import (
     AlertRecord,
+    Incident,
     IncidentAlert,
     IncidentRun,
     PlaybookRun,
@@ -27,11 +28,13 @@ from breakglass.store.models import (
 
 __all__ = [
     "EventKind",
+    "add_chains",
     "alert_event",
     "link_runs",
     "record_event",
     "sync_timeline",
     "timeline",
+    "touched_chains",
     "utcnow",
 ]
 
@@ -157,13 +160,41 @@ def link_runs(session: Session, incident_id: int) -> list[int]:
     return found
 
 
+def add_chains(incident: Incident, chains: list[str]) -> None:
+    """Add to the incident's chains those of ``chains`` it does not name yet, in order."""
+    missing = [c for c in dict.fromkeys(chains) if c not in incident.chains]
+    if missing:
+        incident.chains = [*incident.chains, *missing]
+
+
+def touched_chains(session: Session, incident_id: int) -> list[str]:
+    """The chains of the incident's attached alerts and of its linked playbook runs."""
+    alert_chains = session.scalars(
+        select(AlertRecord.chain)
+        .join(IncidentAlert, IncidentAlert.alert_id == AlertRecord.id)
+        .where(IncidentAlert.incident_id == incident_id)
+        .order_by(AlertRecord.id)
+    ).all()
+    run_chains = session.scalars(
+        select(PlaybookRun.chain)
+        .join(IncidentRun, IncidentRun.run_id == PlaybookRun.id)
+        .where(IncidentRun.incident_id == incident_id, PlaybookRun.chain.is_not(None))
+        .order_by(PlaybookRun.id)
+    ).all()
+    return list(dict.fromkeys(c for c in [*alert_chains, *run_chains] if c))
+
+
 def sync_timeline(session: Session, incident_id: int) -> list[TimelineEvent]:
     """Import the incident's attached alerts and the step phases (with their transactions,
     as ``tx`` events) of its playbook runs into its timeline; returns the events added.
+    The incident's chains gain those of its alerts and runs.
 
     Idempotent: running it again adds only what appeared since.
     """
     link_runs(session, incident_id)
+    incident = session.get(Incident, incident_id)
+    if incident is not None:
+        add_chains(incident, touched_chains(session, incident_id))
     sources = _sources(session, incident_id)
     added: list[TimelineEvent] = []
     alerts = session.scalars(
