@@ -34,13 +34,17 @@ def _overrides(rule: Rule, name: str) -> bool:
 class Detector:
     """Rules of one chain, indexed for evaluation.
 
-    A rule that raises ``failure_budget`` times in a row is disabled; a finding says so and
-    the other rules go on.
+    A rule that raises ``failure_budget`` times in a row is disabled and the other rules go
+    on. With ``report_disabled`` a finding of kind ``rule-disabled`` says so in the block
+    that tripped it (backfills and replays); the live monitor turns it off and reports the
+    open breaker as a standing health condition instead, because a finding under the
+    rule's own id would start the playbooks bound to that rule.
     """
 
     chain: str
     rules: Sequence[Rule]
     failure_budget: int = 5
+    report_disabled: bool = True
     _by_key: dict[tuple[str, str], list[tuple[LogCodec, list[Rule]]]] = field(
         init=False, repr=False
     )
@@ -48,6 +52,7 @@ class Detector:
     _tracers: list[Rule] = field(init=False, repr=False)
     _block_rules: list[Rule] = field(init=False, repr=False)
     _failures: dict[str, int] = field(init=False, repr=False)
+    _errors: dict[str, str] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         by_key: defaultdict[tuple[str, str], list[Rule]] = defaultdict(list)
@@ -74,10 +79,15 @@ class Detector:
         ]
         self._block_rules = [r for r in self.rules if _overrides(r, "on_block")]
         self._failures = {rule.rule_id: 0 for rule in self.rules}
+        self._errors = {}
 
     @property
     def disabled(self) -> list[str]:
         return [r for r, n in self._failures.items() if n >= self.failure_budget]
+
+    def disabled_errors(self) -> dict[str, str]:
+        """Each disabled rule's last error, by rule id."""
+        return {rule: self._errors.get(rule, "") for rule in self.disabled}
 
     def state_calls(self) -> list[StateCall]:
         """Every view call the rules read per block, each once."""
@@ -193,6 +203,7 @@ class Detector:
     def _failed(self, rule: Rule, block: BlockAdded, exc: Exception) -> list[Finding]:
         self._failures[rule.rule_id] += 1
         count = self._failures[rule.rule_id]
+        self._errors[rule.rule_id] = repr(exc)[:300]
         _log.error(
             "detect.rule_failed",
             rule=rule.rule_id,
@@ -200,7 +211,7 @@ class Detector:
             consecutive=count,
             error=repr(exc)[:300],
         )
-        if count < self.failure_budget:
+        if count < self.failure_budget or not self.report_disabled:
             return []
         return [
             Finding(

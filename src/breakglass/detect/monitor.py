@@ -23,6 +23,8 @@ from breakglass.chain.pool import EndpointPool
 from breakglass.detect.alerts import Alert, AlertBook, AlertPolicy
 from breakglass.detect.engine import Detector
 from breakglass.detect.finding import Finding
+from breakglass.detect.health import Condition, MonitorStatus
+from breakglass.detect.selfwatch import SelfWatch
 from breakglass.detect.setup import build_rules
 from breakglass.detect.state import StateReader
 from breakglass.errors import ChainError, PlanError
@@ -113,8 +115,16 @@ async def run_monitor(
     poll_interval: float = 0.5,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     responder: Reactor | None = None,
+    on_block: Callable[[BlockAdded, int], None] | None = None,
+    on_status: Callable[[MonitorStatus], None] | None = None,
+    status_every: float = 60.0,
+    on_clear: Callable[[Condition], None] | None = None,
 ) -> None:
     """Watch ``chain`` with the plan's rules until ``stop_event`` is set.
+
+    The monitor also watches itself (:mod:`breakglass.detect.health`): its own trouble is
+    raised through ``on_alert`` like a rule's alert, and the plan's heartbeat is pinged
+    while the chain is followed.
 
     Args:
         sessions: a migrated database; alerts and the checkpoint go there.
@@ -124,19 +134,34 @@ async def run_monitor(
             held up by the database; it must be idempotent, since a crash before the
             commit delivers the block again.
         poll_interval: seconds between head polls when no WebSocket endpoint works.
+        on_block: sees each delivered block and its number of findings.
+        on_status: gets a status snapshot every ``status_every`` seconds.
+        on_clear: told when a health condition that alerted has cleared.
 
     Raises:
         PlanError: the chain is not in the plan, or its rules cannot run.
         ConfigError: an endpoint URL refers to an unset environment variable.
     """
     config = _chain_config(loaded_plan, chain)
-    detector = Detector(chain, build_rules(loaded_plan, chain=chain))
+    # The open breaker is reported by the health watch, not as a finding under the rule's id
+    # (which would start that rule's playbooks).
+    detector = Detector(chain, build_rules(loaded_plan, chain=chain), report_disabled=False)
+    book = AlertBook(policy or AlertPolicy.from_plan(loaded_plan.plan))
+    watch = SelfWatch(
+        plan=loaded_plan.plan,
+        chain=chain,
+        book=book,
+        sessions=sessions,
+        on_alert=on_alert,
+        on_clear=on_clear,
+        on_block=on_block,
+        clock=clock,
+    )
     pool = EndpointPool(plan_endpoints(config), chain=chain)
     try:
         fetcher = BlockFetcher(pool, detector.fetch_spec())
         reader = StateReader(pool)
         calls = detector.state_calls()
-        book = AlertBook(policy or AlertPolicy.from_plan(loaded_plan.plan))
 
         async def sink(item: StreamEvent, session: Session) -> None:
             if isinstance(item, BlockAdded):
@@ -148,6 +173,7 @@ async def run_monitor(
                         await responder.react(findings)
                     responder.on_block(item)  # after: its refreshes must not slow a reaction
                 alerts = book.record(session, findings=findings, block_time=block_time, now=clock())
+                watch.observe(item, state, len(findings))
             else:
                 retracted = book.retract(session, chain=item.chain, block_hash=item.hash)
                 if retracted:
@@ -164,7 +190,7 @@ async def run_monitor(
         def _notify(alerts: list[Alert]) -> None:
             for alert in alerts:
                 try:
-                    on_alert(alert)
+                    watch.alerted(alert)
                 except Exception as exc:  # a broken printer or channel must not stop watching
                     _log.error("detect.on_alert_failed", alert=alert.dedupe_key, error=repr(exc))
 
@@ -177,9 +203,18 @@ async def run_monitor(
         )
         if responder is not None:
             await responder.start()
+        watch.start(
+            pool=pool,
+            detector=detector,
+            responder=responder,
+            stop=stop_event,
+            on_status=on_status,
+            status_every=status_every,
+        )
         _log.info("detect.monitor_started", chain=chain, rules=len(detector.rules))
         await _until_stopped(stream.run(_heads(config, fetcher, poll_interval)), stop_event)
     finally:
+        await watch.aclose()
         if responder is not None:
             await responder.aclose()
         await pool.aclose()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
@@ -11,6 +12,7 @@ from pydantic import Field, model_validator
 
 from breakglass.plan.models.base import (
     Address,
+    Duration,
     Flag,
     Name,
     PlanModel,
@@ -21,11 +23,13 @@ from breakglass.plan.models.base import (
 
 __all__ = [
     "Chain",
+    "ChainHealth",
     "Contract",
     "Dependency",
     "DependencyKind",
     "EnvSigner",
     "GasCaps",
+    "Heartbeat",
     "KeystoreSigner",
     "PauseMethod",
     "RpcEndpoint",
@@ -51,6 +55,38 @@ class GasCaps(PlanModel):
     max_priority_fee_gwei: Decimal | None = Field(default=None, gt=0)
 
 
+class Heartbeat(UrlModel):
+    """An outside dead-man's switch the monitor pings while it is watching the chain.
+
+    ``url`` is a plain ``https://`` URL (fetched with GET, as healthchecks.io, Better Stack
+    and Uptime Kuma push monitors expect) or any Apprise URL.
+    """
+
+    every: Duration = Field(default=timedelta(seconds=60), description="Time between pings.")
+
+
+class ChainHealth(PlanModel):
+    """When the monitor's own trouble becomes a ``breakglass.health`` alert on this chain."""
+
+    no_head_after: Duration | None = Field(
+        default=None,
+        description="No new head for this long is a condition (default: 3 block times, "
+        "at least 30s).",
+    )
+    grace: Duration = Field(
+        default=timedelta(seconds=60),
+        description="How long a condition must last before it alerts and pages.",
+    )
+    check_every: Duration = Field(
+        default=timedelta(seconds=15), description="Time between health checks."
+    )
+    guardian_min_txs: int = Field(
+        default=3,
+        ge=1,
+        description="Emergency transactions each auto-step key must be able to pay for.",
+    )
+
+
 class Chain(PlanModel):
     chain_id: int = Field(gt=0)
     rpc: list[RpcEndpoint] = Field(min_length=1)
@@ -60,6 +96,15 @@ class Chain(PlanModel):
         default=None, ge=1, description="Endpoints that must agree on a new head's hash."
     )
     gas: GasCaps = Field(default_factory=GasCaps)
+    heartbeat: Heartbeat | None = None
+    health: ChainHealth = Field(default_factory=ChainHealth)
+
+    def no_head_after(self) -> timedelta:
+        """How long without a new head is trouble: the plan's ``health.no_head_after``, else
+        three block times and at least 30 seconds."""
+        if self.health.no_head_after is not None:
+            return self.health.no_head_after
+        return max(timedelta(seconds=3 * (self.block_time or 0)), timedelta(seconds=30))
 
 
 class PauseMethod(PlanModel):
