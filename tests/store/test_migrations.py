@@ -43,7 +43,7 @@ TABLES = {
     "drills",
     "postmortems",
 }
-HEAD = "0007"
+HEAD = "0008"
 
 
 def _tables(url: str) -> set[str]:

@@ -17,7 +17,8 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from breakglass.chain.pool import Endpoint, EndpointPool
+from breakglass.chain.endpoints import plan_endpoints
+from breakglass.chain.pool import EndpointPool
 from breakglass.cli.console import err, out
 from breakglass.cli.options import DEFAULT_PLAN, PlanOption
 from breakglass.errors import PlanError
@@ -40,20 +41,19 @@ __all__ = ["backfill_command", "chain_pool"]
 
 
 def chain_pool(loaded: LoadedPlan, chain: str) -> EndpointPool:
-    """The endpoints of the plan's chain ``chain``; the caller closes the pool.
+    """The HTTP endpoints of the plan's chain ``chain``; the caller closes the pool.
+
+    Endpoints whose URL refers to an unset environment variable are left out with a warning.
 
     Raises:
         PlanError: the plan has no such chain.
-        ConfigError: an endpoint URL refers to an unset environment variable.
+        ConfigError: every endpoint URL refers to an unset environment variable.
     """
     config = loaded.plan.chains.get(chain)
     if config is None:
         known = ", ".join(sorted(loaded.plan.chains)) or "none"
         raise PlanError(f"the plan has no chain {chain!r} (chains: {known})")
-    endpoints = [
-        Endpoint(rpc.url.resolve(), priority=rpc.priority, weight=rpc.weight) for rpc in config.rpc
-    ]
-    return EndpointPool(endpoints, chain=chain)
+    return EndpointPool(plan_endpoints(config, prefer_ws=False, name=chain), chain=chain)
 
 
 def backfill_command(
@@ -129,11 +129,13 @@ async def _run(
 ) -> tuple[BackfillResult, int, LogReplay | None]:
     from breakglass.detect.replay import log_replay  # noqa: PLC0415 - see backfill_command
     from breakglass.ingest.backfill import backfill  # noqa: PLC0415
+    from breakglass.ingest.checkpoint import fetch_chain_identity  # noqa: PLC0415
 
     pool = chain_pool(loaded, chain)
     decoded = 0
     began = time.monotonic()
     try:
+        checkpoint.verify(await fetch_chain_identity(pool))
         replay = log_replay(loaded_plan=loaded, chain=chain, pool=pool, sessions=sessions)
     except BaseException:
         await pool.aclose()

@@ -9,6 +9,7 @@ import typer
 from rich.markup import escape
 
 from breakglass.cli.console import err, out
+from breakglass.cli.listing import FormatOption, ListFormat, print_json
 from breakglass.cli.options import MaybePlanOption, default_plan
 from breakglass.drills.library import get_scenario, scenario_names
 from breakglass.drills.service import DrillResult, open_sessions, run_service, tabletop_service
@@ -53,11 +54,14 @@ def _summary(result: DrillResult) -> None:
 
 
 @app.command("list")
-def list_command() -> None:
+def list_command(fmt: FormatOption = ListFormat.table) -> None:
     """List the built-in drill scenarios."""
-    for name in scenario_names():
-        scenario = get_scenario(name)
-        out.print(f"[bold]{name}[/bold]: {escape(scenario.title)}")
+    scenarios = [get_scenario(name) for name in scenario_names()]
+    if fmt is ListFormat.json:
+        print_json([{"name": s.name, "title": s.title, "summary": s.summary} for s in scenarios])
+        return
+    for scenario in scenarios:
+        out.print(f"[bold]{scenario.name}[/bold]: {escape(scenario.title)}")
 
 
 @app.command("run")

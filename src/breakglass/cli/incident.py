@@ -13,6 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from breakglass.cli.console import out
+from breakglass.cli.listing import FormatOption, ListFormat, print_json, table_with
 from breakglass.cli.options import MaybePlanOption, PlanOption, default_plan
 from breakglass.errors import BreakglassError
 from breakglass.plan import load_plan
@@ -72,18 +73,25 @@ def _line(incident: Incident) -> str:
 def list_command(
     status: Annotated[str | None, typer.Option("--status", help="Only this status.")] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, help="How many.")] = 50,
+    fmt: FormatOption = ListFormat.table,
 ) -> None:
     """Incidents, newest first."""
     from breakglass.incidents import list_incidents  # noqa: PLC0415
 
     with _session() as session:
         incidents = list_incidents(session, status=status, limit=limit)
+        if fmt is ListFormat.json:
+            keys = ("id", "severity", "status", "kind", "title", "chains", "detected_at")
+            print_json([{key: getattr(i, key) for key in keys} for i in incidents])
+            return
         if not incidents:
             out.print("no incidents")
             return
-        table = Table(title="incidents", title_justify="left")
-        for column in ("id", "severity", "status", "kind", "title", "chains", "detected"):
-            table.add_column(column)
+        table = table_with(
+            ("id", "severity", "status", "kind", "title", "chains", "detected"),
+            title="incidents",
+            title_justify="left",
+        )
         for i in incidents:
             table.add_row(
                 str(i.id),

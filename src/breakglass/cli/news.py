@@ -6,6 +6,7 @@ import asyncio
 import importlib
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -14,6 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from breakglass.cli.console import err, out
+from breakglass.cli.listing import FormatOption, ListFormat, print_json, table_with
 from breakglass.cli.options import DEFAULT_PLAN, PlanOption
 from breakglass.plan import load_plan
 from breakglass.settings import Settings
@@ -37,9 +39,12 @@ def _store_path(path: Path | None) -> Path:
 
 
 def _table(title: str, items: Iterable[NewsItem]) -> Table:
-    table = Table(title=title, title_justify="left")
-    for column in ("component", "title", "affects?", "owner", "first seen"):
-        table.add_column(column)
+    table = table_with(
+        ("component", "title", "affects?", "owner", "first seen"),
+        ids=("component",),
+        title=title,
+        title_justify="left",
+    )
     for item in items:
         affects = "[bold red]yes[/bold red]" if item.affects else "no"
         table.add_row(
@@ -142,6 +147,7 @@ def list_command(
         bool, typer.Option("--affects", help="Only items that affect a declared version.")
     ] = False,
     limit: Annotated[int, typer.Option("--limit", "-n", help="Newest items shown.")] = 50,
+    fmt: FormatOption = ListFormat.table,
 ) -> None:
     """List stored news items, newest first."""
     from breakglass.report.news import NewsStore  # noqa: PLC0415
@@ -151,4 +157,7 @@ def list_command(
         for item in NewsStore(_store_path(store_file)).items()
         if (component is None or item.component == component) and (item.affects or not affects)
     ]
+    if fmt is ListFormat.json:
+        print_json([asdict(item) for item in items[:limit]])
+        return
     out.print(_table("news", items[:limit]))

@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from breakglass.cli.console import err, out
+from breakglass.cli.listing import FormatOption, ListFormat, print_json, table_with
 from breakglass.cli.options import DEFAULT_PLAN, PlanOption
 from breakglass.plan import load_plan
 from breakglass.settings import Settings
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
     from breakglass.notify import Notifier
+    from breakglass.store.models import Delivery
 
 __all__ = ["app"]
 
@@ -62,6 +63,7 @@ def log_command(
         str | None, typer.Option("--status", help="Only pending, sent, retrying or failed.")
     ] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", help="Newest deliveries shown.")] = 50,
+    fmt: FormatOption = ListFormat.table,
 ) -> None:
     """List deliveries, newest first, with their attempts and last error. Exit 1 when a
     listed delivery failed for good."""
@@ -74,9 +76,18 @@ def log_command(
         if status:
             query = query.where(Delivery.status == status)
         rows = session.scalars(query).all()
-    table = Table(title="deliveries", title_justify="left")
-    for column in ("id", "channel", "event", "status", "attempts", "next attempt", "title"):
-        table.add_column(column)
+    failed = any(row.status == "failed" for row in rows)
+    if fmt is ListFormat.json:
+        print_json([_delivery(row) for row in rows])
+        if failed:
+            raise typer.Exit(1)
+        return
+    table = table_with(
+        ("id", "channel", "event", "status", "attempts", "next attempt", "title"),
+        ids=("id", "channel"),
+        title="deliveries",
+        title_justify="left",
+    )
     for row in rows:
         colour = _STATUS.get(row.status, "white")
         due = f"{row.next_attempt_at:%Y-%m-%d %H:%M:%S}" if row.next_attempt_at else ""
@@ -93,8 +104,21 @@ def log_command(
             note,
         )
     out.print(table)
-    if any(row.status == "failed" for row in rows):
+    if failed:
         raise typer.Exit(1)
+
+
+def _delivery(row: Delivery) -> dict[str, object]:
+    return {
+        "id": row.id,
+        "channel": row.channel,
+        "event": row.event,
+        "status": row.status,
+        "attempts": row.attempts,
+        "next_attempt_at": row.next_attempt_at,
+        "title": row.title,
+        "last_error": row.last_error,
+    }
 
 
 @app.command("test")

@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from breakglass.cli.console import out
+from breakglass.cli.listing import FormatOption, ListFormat, print_json, table_with
 from breakglass.cli.options import DEFAULT_PLAN, PlanOption
 from breakglass.errors import BreakglassError
 from breakglass.settings import Settings
@@ -84,13 +84,18 @@ def _status(clock: Deadline) -> str:
 
 
 @app.command("list")
-def list_command() -> None:
+def list_command(fmt: FormatOption = ListFormat.table) -> None:
     """The shipped regimes: id, jurisdiction, legal reference and deadlines."""
     from breakglass.report.regulatory import load_regimes  # noqa: PLC0415
 
-    table = Table(title="regulatory regimes", title_justify="left")
-    for column in ("id", "name", "jurisdiction", "deadlines", "reference"):
-        table.add_column(column)
+    if fmt is ListFormat.json:
+        print_json([regime.model_dump(mode="json") for regime in load_regimes().values()])
+        return
+    table = table_with(
+        ("id", "name", "jurisdiction", "deadlines", "reference"),
+        title="regulatory regimes",
+        title_justify="left",
+    )
     for regime in load_regimes().values():
         spans = []
         for d in regime.deadlines:
@@ -116,6 +121,7 @@ def clocks_command(
     now: Annotated[
         str | None, typer.Option("--now", help="Evaluate at this ISO time instead of now.")
     ] = None,
+    fmt: FormatOption = ListFormat.table,
 ) -> None:
     """The deadlines of the plan's regimes for an incident, with status and time left."""
     from breakglass.plan import load_plan  # noqa: PLC0415
@@ -125,13 +131,19 @@ def clocks_command(
     at = _instant(now)
     with _session() as session:
         clocks = clocks_for_incident(session, loaded.plan, incident_id, at)
+    urgent = {(c.regime, c.name) for c in reminders_due(clocks, now=at)}
+    if fmt is ListFormat.json:
+        print_json([_clock(c, urgent=(c.regime, c.name) in urgent) for c in clocks])
+        return
     if not clocks:
         out.print("no regulatory regimes in the plan (regulatory.regimes)")
         return
-    urgent = {(c.regime, c.name) for c in reminders_due(clocks, now=at)}
-    table = Table(title=f"regulatory clocks of incident #{incident_id}", title_justify="left")
-    for column in ("regime", "deadline", "due", "status", "time left"):
-        table.add_column(column)
+    table = table_with(
+        ("regime", "deadline", "due", "status", "time left"),
+        ids=("regime", "deadline"),
+        title=f"regulatory clocks of incident #{incident_id}",
+        title_justify="left",
+    )
     for clock in clocks:
         mark = " !" if (clock.regime, clock.name) in urgent else ""
         due = _when(clock.due) + (f" (capped: {clock.capped_by})" if clock.capped_by else "")
@@ -143,6 +155,23 @@ def clocks_command(
             _span(clock.time_left),
         )
     out.print(table)
+
+
+def _clock(clock: Deadline, *, urgent: bool) -> dict[str, object]:
+    return {
+        "regime": clock.regime,
+        "deadline": clock.name,
+        "recipient": clock.recipient,
+        "start_event": clock.start_event,
+        "started_at": clock.started_at,
+        "due": clock.due,
+        "capped_by": clock.capped_by,
+        "status": str(clock.status),
+        "time_left_seconds": clock.time_left,
+        "filed_at": clock.filed_at,
+        "late": clock.late,
+        "urgent": urgent,
+    }
 
 
 @app.command("event")

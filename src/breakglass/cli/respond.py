@@ -15,6 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from breakglass.cli.console import err, out
+from breakglass.cli.listing import FormatOption, ListFormat, print_json, table_with
 from breakglass.cli.options import PlanOption
 from breakglass.errors import BreakglassError
 from breakglass.plan import load_plan
@@ -153,20 +154,35 @@ def playbook_run_command(
 @playbook_app.command("runs")
 def playbook_runs_command(
     limit: Annotated[int, typer.Option("--limit", min=1, help="How many runs.")] = 10,
+    fmt: FormatOption = ListFormat.table,
 ) -> None:
     """The latest playbook runs and the state of each step (ids for approve and tick)."""
     from breakglass.respond.service import list_runs  # noqa: PLC0415
 
     with _database() as sessions:
         runs = list_runs(sessions, limit)
+    if fmt is ListFormat.json:
+        run_keys = ("id", "playbook", "dry_run", "status", "trigger")
+        step_keys = ("id", "summary", "mode", "status", "error", "tx_hash", "decided_by")
+        print_json(
+            [
+                {key: getattr(run, key) for key in run_keys}
+                | {"steps": [{key: getattr(step, key) for key in step_keys} for step in steps]}
+                for run, steps in runs
+            ]
+        )
+        return
     if not runs:
         out.print("no playbook runs yet")
     for run, steps in runs:
         kind = " (dry run)" if run.dry_run else ""
         title = f"run {run.id}: {run.playbook}{kind}, {run.status}, trigger {run.trigger}"
-        table = Table(title=escape(title), title_justify="left")
-        for column in ("step id", "action", "mode", "status", "detail"):
-            table.add_column(column)
+        table = table_with(
+            ("step id", "action", "mode", "status", "detail"),
+            ids=("step id",),
+            title=escape(title),
+            title_justify="left",
+        )
         for step in steps:
             colour = _STATUS.get(step.status, "")
             status = f"[{colour}]{step.status}[/{colour}]" if colour else step.status
@@ -226,7 +242,7 @@ def safe_sign_command(
 
 
 @safe_app.command("list")
-def safe_list_command() -> None:
+def safe_list_command(fmt: FormatOption = ListFormat.table) -> None:
     """Safe proposals and their signatures."""
     from sqlalchemy import select  # noqa: PLC0415
 
@@ -234,14 +250,27 @@ def safe_list_command() -> None:
 
     with _database() as sessions, sessions() as session:
         rows = session.scalars(select(SafeProposal).order_by(SafeProposal.id.desc())).all()
-        table = Table()
-        for column in ("id", "safe", "nonce", "signatures", "status", "safe tx hash"):
-            table.add_column(column)
+        table = table_with(
+            ("id", "safe", "nonce", "signatures", "status", "safe tx hash"),
+            ids=("id", "safe", "safe tx hash"),
+        )
+        listed = []
         for row in rows:
             count = len(
                 session.scalars(
                     select(SafeSignature).where(SafeSignature.proposal_id == row.id)
                 ).all()
+            )
+            listed.append(
+                {
+                    "id": row.id,
+                    "safe": row.tx.get("safe"),
+                    "nonce": row.tx.get("nonce"),
+                    "signatures": count,
+                    "threshold": row.threshold,
+                    "status": row.status,
+                    "safe_tx_hash": row.safe_tx_hash,
+                }
             )
             table.add_row(
                 str(row.id),
@@ -251,6 +280,9 @@ def safe_list_command() -> None:
                 row.status,
                 row.safe_tx_hash,
             )
+    if fmt is ListFormat.json:
+        print_json(listed)
+        return
     out.print(table)
 
 

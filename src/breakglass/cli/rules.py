@@ -10,6 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from breakglass.cli.console import out
+from breakglass.cli.listing import FormatOption, ListFormat, print_json, table_with
 from breakglass.cli.options import DEFAULT_PLAN, PlanOption
 from breakglass.plan import load_plan
 
@@ -23,16 +24,29 @@ app = typer.Typer(help="List, document and try detection rules.", no_args_is_hel
 
 
 @app.command("list")
-def list_command() -> None:
+def list_command(fmt: FormatOption = ListFormat.table) -> None:
     """List every built-in and plugin rule."""
     from breakglass.detect import load_plugins, registered_rules  # noqa: PLC0415 - fast start
 
     load_plugins()
-    table = Table()
-    for column in ("id", "category", "severity", "title"):
-        table.add_column(column)
-    for rule in sorted(registered_rules().values(), key=lambda r: (r.category, r.id)):
-        table.add_row(rule.id, rule.category, rule.severity.value, rule.title)
+    rules = sorted(registered_rules().values(), key=lambda r: (r.category, r.id))
+    if fmt is ListFormat.json:
+        print_json(
+            [
+                {
+                    "id": rule.id,
+                    "category": rule.category,
+                    "severity": rule.severity.value,
+                    "confidence": rule.confidence.value,
+                    "title": rule.title,
+                }
+                for rule in rules
+            ]
+        )
+        return
+    table = table_with(("id", "category", "severity", "title"))
+    for rule in rules:
+        table.add_row(rule.id, rule.category, rule.severity.value, escape(rule.title))
     out.print(table)
 
 

@@ -18,7 +18,7 @@ import structlog
 from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 
-from breakglass.chain.endpoints import plan_endpoints
+from breakglass.chain.endpoints import ResolvedEndpoint, pool_members, resolve_endpoints
 from breakglass.chain.pool import EndpointPool
 from breakglass.detect.alerts import Alert, AlertBook, AlertPolicy
 from breakglass.detect.engine import Detector
@@ -39,6 +39,7 @@ from breakglass.ingest import (
     QuorumHeads,
     StreamEvent,
     WsHeads,
+    fetch_chain_identity,
 )
 from breakglass.plan.loader import LoadedPlan
 from breakglass.plan.models.chain import Chain
@@ -79,10 +80,12 @@ def _chain_config(loaded_plan: LoadedPlan, chain: str) -> Chain:
 
 
 def _heads(
-    config: Chain, fetcher: BlockFetcher, poll_interval: float
+    config: Chain,
+    endpoints: list[ResolvedEndpoint],
+    fetcher: BlockFetcher,
+    poll_interval: float,
 ) -> AsyncIterable[tuple[BlockHeader, float]]:
-    ordered = sorted(config.rpc, key=lambda rpc: rpc.priority)
-    ws_url = next((rpc.ws.resolve() for rpc in ordered if rpc.ws is not None), None)
+    ws_url = next((e.ws for e in endpoints if e.ws is not None), None)  # priority order
     heads: AsyncIterable[tuple[BlockHeader, float]] = FollowHeads(
         WsHeads(ws_url) if ws_url else None, PollHeads(fetcher, poll_interval)
     )
@@ -140,7 +143,9 @@ async def run_monitor(
 
     Raises:
         PlanError: the chain is not in the plan, or its rules cannot run.
-        ConfigError: an endpoint URL refers to an unset environment variable.
+        ConfigError: every endpoint URL refers to an unset environment variable, or the
+            responder cannot load a signer it needs.
+        ChainMismatch: the database's checkpoint was written on another chain.
     """
     config = _chain_config(loaded_plan, chain)
     # The open breaker is reported by the health watch, not as a finding under the rule's id
@@ -157,7 +162,8 @@ async def run_monitor(
         on_block=on_block,
         clock=clock,
     )
-    pool = EndpointPool(plan_endpoints(config), chain=chain)
+    endpoints = resolve_endpoints(config, name=chain)
+    pool = EndpointPool(pool_members(endpoints), chain=chain)
     try:
         fetcher = BlockFetcher(pool, detector.fetch_spec())
         reader = StateReader(pool)
@@ -194,10 +200,12 @@ async def run_monitor(
                 except Exception as exc:  # a broken printer or channel must not stop watching
                     _log.error("detect.on_alert_failed", alert=alert.dedupe_key, error=repr(exc))
 
+        checkpoints = CheckpointStore(sessions, chain)
+        checkpoints.verify(await fetch_chain_identity(pool))
         stream = BlockStream(
             chain=chain,
             fetcher=fetcher,
-            checkpoints=CheckpointStore(sessions, chain),
+            checkpoints=checkpoints,
             sinks=[sink],
             confirmations=config.confirmations,
         )
@@ -212,7 +220,8 @@ async def run_monitor(
             status_every=status_every,
         )
         _log.info("detect.monitor_started", chain=chain, rules=len(detector.rules))
-        await _until_stopped(stream.run(_heads(config, fetcher, poll_interval)), stop_event)
+        heads = _heads(config, endpoints, fetcher, poll_interval)
+        await _until_stopped(stream.run(heads), stop_event)
     finally:
         await watch.aclose()
         if responder is not None:

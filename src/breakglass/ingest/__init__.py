@@ -9,7 +9,13 @@ from breakglass.ingest.backfill import (
     backfill,
     backfill_key,
 )
-from breakglass.ingest.checkpoint import CheckpointStore
+from breakglass.ingest.checkpoint import (
+    ChainIdentity,
+    ChainMismatch,
+    CheckpointStore,
+    check_chain_identity,
+    fetch_chain_identity,
+)
 from breakglass.ingest.events import (
     BadChainData,
     BlockAdded,
@@ -38,6 +44,8 @@ __all__ = [
     "BlockStream",
     "Branch",
     "CanonicalRing",
+    "ChainIdentity",
+    "ChainMismatch",
     "CheckpointStore",
     "FetchSpec",
     "FollowHeads",
@@ -53,5 +61,7 @@ __all__ = [
     "WsHeads",
     "backfill",
     "backfill_key",
+    "check_chain_identity",
+    "fetch_chain_identity",
     "resolve_branch",
 ]

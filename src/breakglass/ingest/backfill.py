@@ -25,6 +25,7 @@ from breakglass.chain.codec import CodecError, LogCodec
 from breakglass.chain.errors import AllEndpointsFailed, EndpointError, ResponseTooLarge, RpcError
 from breakglass.chain.pool import EndpointPool
 from breakglass.errors import ChainError, ConfigError
+from breakglass.ingest.checkpoint import ChainIdentity, check_chain_identity
 from breakglass.plan import LoadedPlan
 from breakglass.plan.models.chain import Chain
 from breakglass.store import get_checkpoint, save_checkpoint
@@ -131,6 +132,18 @@ class BackfillCheckpoint:
     sessions: sessionmaker[Session]
     key: str
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    identity: ChainIdentity | None = None
+    """Stamped on every save; set by :meth:`verify`."""
+
+    def verify(self, found: ChainIdentity) -> None:
+        """Refuse to resume progress made on another chain; stamp ``found`` from now on.
+
+        Raises:
+            ChainMismatch: the saved progress was made on another chain.
+        """
+        with self.sessions() as session, session.begin():
+            check_chain_identity(session, key=self.key, found=found)
+        self.identity = found
 
     def load(self) -> int | None:
         """The highest contiguous block done, or ``None`` when this backfill never ran."""
@@ -147,6 +160,8 @@ class BackfillCheckpoint:
                 block_number=block_number,
                 block_hash=block_hash,
                 now=self.clock(),
+                chain_id=self.identity.chain_id if self.identity else None,
+                genesis_hash=self.identity.genesis_hash if self.identity else None,
             )
 
 

@@ -1,18 +1,100 @@
-"""Where the stream left off: the delivered recent chain, saved with each delivery."""
+"""Where the stream left off: the delivered recent chain, saved with each delivery.
+
+A checkpoint is only meaningful on the chain that wrote it. Block numbers of a restarted
+devnet or of a wrong endpoint look like a chain far behind the checkpoint, whose blocks the
+stream would skip as stale for ever. So each checkpoint carries the chain id and genesis
+hash it was written on, and a start against another chain is refused.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any, Protocol
 
+import structlog
 from sqlalchemy.orm import Session, sessionmaker
 
+from breakglass.errors import ChainError
 from breakglass.ingest.events import BlockHeader
-from breakglass.store import add_canonical_block, canonical_blocks, remove_canonical_block
+from breakglass.store import (
+    add_canonical_block,
+    canonical_blocks,
+    get_checkpoint,
+    remove_canonical_block,
+)
 
-__all__ = ["CheckpointStore"]
+__all__ = [
+    "ChainIdentity",
+    "ChainMismatch",
+    "CheckpointStore",
+    "check_chain_identity",
+    "fetch_chain_identity",
+]
+
+_log = structlog.get_logger("breakglass.ingest")
+
+
+class _Rpc(Protocol):
+    async def request(self, method: str, params: Sequence[Any] = ...) -> Any: ...
+
+
+@dataclass(frozen=True)
+class ChainIdentity:
+    """Which chain block numbers belong to: its id and its block 0."""
+
+    chain_id: int
+    genesis_hash: str
+
+    def __str__(self) -> str:
+        return f"chain id {self.chain_id}, genesis {self.genesis_hash}"
+
+
+class ChainMismatch(ChainError):
+    """The database's checkpoint was written on another chain than the endpoints serve."""
+
+    def __init__(self, key: str, stored: ChainIdentity, found: ChainIdentity) -> None:
+        super().__init__(
+            f"checkpoint {key!r} belongs to another chain: the database holds {stored}, "
+            f"the endpoints serve {found}. Resuming would skip every block below the stored "
+            "height; point BREAKGLASS_DATABASE_URL at a database for this chain"
+        )
+        self.key = key
+        self.stored = stored
+        self.found = found
+
+
+async def fetch_chain_identity(rpc: _Rpc) -> ChainIdentity:
+    """The chain id and genesis hash the endpoints behind ``rpc`` serve.
+
+    Raises:
+        ChainError: no endpoint answered, or the genesis block is missing.
+    """
+    chain_id = int(await rpc.request("eth_chainId", []), 16)
+    genesis = await rpc.request("eth_getBlockByNumber", ["0x0", False])
+    if not isinstance(genesis, dict) or not isinstance(genesis.get("hash"), str):
+        raise ChainError(f"chain id {chain_id}: the endpoint does not return block 0")
+    return ChainIdentity(chain_id, genesis["hash"].lower())
+
+
+def check_chain_identity(session: Session, *, key: str, found: ChainIdentity) -> None:
+    """Refuse a checkpoint written on another chain; stamp one written before identities.
+
+    Raises:
+        ChainMismatch: the checkpoint under ``key`` records another chain id or genesis.
+    """
+    row = get_checkpoint(session, chain=key)
+    if row is None:
+        return
+    if row.chain_id is None or row.genesis_hash is None:
+        row.chain_id, row.genesis_hash = found.chain_id, found.genesis_hash
+        _log.info("ingest.checkpoint_identity_recorded", checkpoint=key, chain_id=found.chain_id)
+        return
+    stored = ChainIdentity(row.chain_id, row.genesis_hash)
+    if stored != found:
+        raise ChainMismatch(key, stored, found)
 
 
 @dataclass
@@ -28,6 +110,19 @@ class CheckpointStore:
     chain: str
     depth: int = 64
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    identity: ChainIdentity | None = None
+    """Stamped on every checkpoint written; set by :meth:`verify`."""
+
+    def verify(self, found: ChainIdentity) -> None:
+        """Check that the stored checkpoint is of the chain ``found``, and stamp ``found``
+        on every checkpoint written from now on.
+
+        Raises:
+            ChainMismatch: the stored checkpoint was written on another chain.
+        """
+        with self.sessions() as session, session.begin():
+            check_chain_identity(session, key=self.chain, found=found)
+        self.identity = found
 
     def load(self) -> list[BlockHeader]:
         with self.sessions() as session:
@@ -52,6 +147,8 @@ class CheckpointStore:
             timestamp=header.timestamp,
             keep=self.depth,
             now=self.clock(),
+            chain_id=self.identity.chain_id if self.identity else None,
+            genesis_hash=self.identity.genesis_hash if self.identity else None,
         )
 
     def removed(self, session: Session, header: BlockHeader) -> None:

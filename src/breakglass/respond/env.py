@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 from sqlalchemy.orm import Session, sessionmaker
 
-from breakglass.chain.endpoints import plan_endpoints
+from breakglass.chain.endpoints import plan_endpoints, resolve_endpoints
 from breakglass.chain.pool import Endpoint, EndpointPool
 from breakglass.errors import BreakglassError, ChainError, PlanError
 from breakglass.plan.loader import LoadedPlan
@@ -35,10 +35,15 @@ def _wei(gwei: Decimal | None) -> int | None:
     return None if gwei is None else int(gwei * _GWEI)
 
 
-def chain_urls(chain: Chain, environ: Mapping[str, str] | None = None) -> list[str]:
-    """The chain's RPC URLs in priority order, references resolved."""
-    ordered = sorted(chain.rpc, key=lambda r: r.priority)
-    return [rpc.url.resolve(dict(environ) if environ is not None else None) for rpc in ordered]
+def chain_urls(
+    chain: Chain, environ: Mapping[str, str] | None = None, *, name: str | None = None
+) -> list[str]:
+    """The HTTP URLs of the chain's usable endpoints in priority order, references resolved.
+
+    Raises:
+        NoUsableEndpoint: every endpoint refers to an unset environment variable.
+    """
+    return [endpoint.url for endpoint in resolve_endpoints(chain, environ, name=name)]
 
 
 class KeyTransactor:
@@ -173,7 +178,7 @@ class LiveEnv:
     def urls(self, chain: str) -> list[str]:
         if chain in self._rpc_urls:
             return [self._rpc_urls[chain]]
-        return chain_urls(self._chain(chain), self._environ)
+        return chain_urls(self._chain(chain), self._environ, name=chain)
 
     def rpc(self, chain: str) -> EndpointPool:
         pool = self._pools.get(chain)
@@ -181,7 +186,7 @@ class LiveEnv:
             if chain in self._rpc_urls:
                 endpoints = [Endpoint(self._rpc_urls[chain])]
             else:
-                endpoints = plan_endpoints(self._chain(chain), self._environ)
+                endpoints = plan_endpoints(self._chain(chain), self._environ, name=chain)
             pool = self._pools[chain] = EndpointPool(endpoints, chain=chain)
         return pool
 

@@ -52,15 +52,34 @@ def get_checkpoint(session: Session, *, chain: str) -> Checkpoint | None:
 
 
 def save_checkpoint(
-    session: Session, *, chain: str, block_number: int, block_hash: str, now: datetime
+    session: Session,
+    *,
+    chain: str,
+    block_number: int,
+    block_hash: str,
+    now: datetime,
+    chain_id: int | None = None,
+    genesis_hash: str | None = None,
 ) -> Checkpoint:
     """Insert or replace the checkpoint of ``chain`` in one atomic statement.
+
+    Args:
+        chain_id: with ``genesis_hash``, the chain the block belongs to; when omitted, an
+            identity the row already holds is kept.
 
     Raises:
         StoreError: the database is neither SQLite nor PostgreSQL.
     """
     dialect = session.get_bind().dialect.name
-    values = {"block_number": block_number, "block_hash": block_hash, "updated_at": now}
+    values: dict[str, object] = {
+        "block_number": block_number,
+        "block_hash": block_hash,
+        "updated_at": now,
+    }
+    if chain_id is not None:
+        values["chain_id"] = chain_id
+    if genesis_hash is not None:
+        values["genesis_hash"] = genesis_hash
     # Both dialects spell the upsert the same way, but as different classes.
     upsert: Insert
     if dialect == "postgresql":
@@ -93,8 +112,11 @@ def add_canonical_block(
     timestamp: int,
     keep: int,
     now: datetime,
+    chain_id: int | None = None,
+    genesis_hash: str | None = None,
 ) -> None:
-    """Record a delivered block, forget blocks ``keep`` or more below it, move the checkpoint."""
+    """Record a delivered block, forget blocks ``keep`` or more below it, move the checkpoint
+    (stamped with ``chain_id`` and ``genesis_hash`` when given)."""
     session.merge(
         CanonicalBlock(
             chain=chain,
@@ -109,7 +131,15 @@ def add_canonical_block(
             CanonicalBlock.chain == chain, CanonicalBlock.number <= number - keep
         )
     )
-    save_checkpoint(session, chain=chain, block_number=number, block_hash=block_hash, now=now)
+    save_checkpoint(
+        session,
+        chain=chain,
+        block_number=number,
+        block_hash=block_hash,
+        now=now,
+        chain_id=chain_id,
+        genesis_hash=genesis_hash,
+    )
 
 
 def remove_canonical_block(session: Session, *, chain: str, number: int, now: datetime) -> None:

@@ -25,7 +25,13 @@ class PlanRevision(Base):
 
 
 class Checkpoint(Base):
-    """Per chain, the last block that downstream stages acknowledged."""
+    """Per chain, the last block that downstream stages acknowledged.
+
+    ``chain_id`` and ``genesis_hash`` say which chain the block numbers belong to, so a
+    database reused against another chain (a restarted devnet, a wrong endpoint) is refused
+    instead of skipping every block below the old height. Rows written before they existed
+    hold ``None`` until the next start records them.
+    """
 
     __tablename__ = "checkpoints"
 
@@ -33,6 +39,8 @@ class Checkpoint(Base):
     block_number: Mapped[int] = mapped_column(BigInteger)
     block_hash: Mapped[str] = mapped_column(String(66))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    chain_id: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    genesis_hash: Mapped[str | None] = mapped_column(String(66), default=None)
 
 
 class CanonicalBlock(Base):
