@@ -6,27 +6,29 @@ installed wheel without an ``alembic.ini``.
 
 from __future__ import annotations
 
+import re
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.util import CommandError
-from sqlalchemy import URL, Connection, Engine, create_engine, event
+from sqlalchemy import URL, Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from breakglass.errors import StoreError
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 __all__ = [
     "MIGRATIONS_DIR",
     "current_revision",
     "downgrade",
     "make_engine",
+    "script_head",
     "session_factory",
     "upgrade",
 ]
@@ -64,10 +66,16 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 def upgrade(url: str, revision: str = "head") -> None:
     """Migrate the database at ``url`` up to ``revision``.
 
+    A database already at the head is left alone without importing Alembic: every command
+    that opens the database calls this, and Alembic's import and script loading cost a
+    break-glass ``pause`` about a third of a second.
+
     Raises:
         StoreError: the database is unreachable or a migration failed.
     """
-    _migrate(url, lambda config: command.upgrade(config, revision))
+    if revision == "head" and _at_head(url):
+        return
+    _migrate(url, lambda config: _alembic_command().upgrade(config, revision))
 
 
 def downgrade(url: str, revision: str) -> None:
@@ -76,7 +84,7 @@ def downgrade(url: str, revision: str) -> None:
     Raises:
         StoreError: the database is unreachable or a migration failed.
     """
-    _migrate(url, lambda config: command.downgrade(config, revision))
+    _migrate(url, lambda config: _alembic_command().downgrade(config, revision))
 
 
 def current_revision(url: str) -> str | None:
@@ -85,11 +93,54 @@ def current_revision(url: str) -> str | None:
     Raises:
         StoreError: the database is unreachable.
     """
+    from alembic.runtime.migration import MigrationContext  # noqa: PLC0415 - slow import
+
     with _connect(url) as connection:
         return MigrationContext.configure(connection).get_current_revision()
 
 
+_REVISION = re.compile(r"^revision\b[^=]*=\s*[\"']([^\"']+)[\"']", re.MULTILINE)
+_DOWN_REVISION = re.compile(r"^down_revision\b[^=]*=\s*(.+)$", re.MULTILINE)
+
+
+def script_head() -> str | None:
+    """The head revision of the migration scripts, read from their ``revision`` and
+    ``down_revision`` lines without Alembic; None when that is not one plain answer (a
+    branch, a computed value), so the caller falls back to Alembic."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in (MIGRATIONS_DIR / "versions").glob("*.py"):
+        source = path.read_text(encoding="utf-8")
+        revision, down = _REVISION.search(source), _DOWN_REVISION.search(source)
+        if revision is None or down is None:
+            return None
+        revisions.add(revision.group(1))
+        parents.update(re.findall(r"[\"']([^\"']+)[\"']", down.group(1)))
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 else None
+
+
+def _at_head(url: str) -> bool:
+    head = script_head()
+    if head is None:
+        return False
+    try:
+        with _connect(url) as connection:
+            rows = connection.execute(text("SELECT version_num FROM alembic_version")).all()
+    except StoreError:
+        return False  # no alembic_version table yet, or no database: Alembic says which
+    return [row[0] for row in rows] == [head]
+
+
+def _alembic_command() -> Any:
+    from alembic import command  # noqa: PLC0415 - slow import, needed only to migrate
+
+    return command
+
+
 def _migrate(url: str, run: Callable[[Config], None]) -> None:
+    from alembic.config import Config  # noqa: PLC0415 - slow import, needed only to migrate
+
     with _connect(url) as connection:
         if connection.dialect.name == "sqlite":
             # Batch migrations copy and drop tables; with enforcement on, that would cascade
@@ -111,7 +162,13 @@ def _connect(url: str) -> Iterator[Connection]:
     try:
         with engine.connect() as connection:
             yield connection
-    except (SQLAlchemyError, CommandError) as exc:
+    except SQLAlchemyError as exc:
+        raise StoreError(f"database {_masked(engine.url)}: {_describe(exc, engine.url)}") from exc
+    except Exception as exc:
+        # Alembic is imported only to migrate, so only then can its CommandError arrive.
+        alembic_util = sys.modules.get("alembic.util")
+        if alembic_util is None or not isinstance(exc, alembic_util.CommandError):
+            raise
         raise StoreError(f"database {_masked(engine.url)}: {_describe(exc, engine.url)}") from exc
     finally:
         engine.dispose()
