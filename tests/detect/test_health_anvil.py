@@ -5,6 +5,10 @@ balance drained below the gas of three pauses."""
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import subprocess
+import sys
 import textwrap
 import threading
 import time
@@ -295,3 +299,38 @@ def test_a_drained_guardian_pages_and_clears_when_topped_up(
             select(AlertRecord).where(AlertRecord.rule == "breakglass.health.guardian-balance")
         ).one()
         assert "resolved_at" in row.data
+
+
+def test_cli_prints_a_line_per_block_with_v_and_a_status_line(anvil: Anvil, tmp_path: Path) -> None:
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(HEAD.format(url=anvil.http_url, no_head="60s", grace="1s") + "rules: []\n")
+    env = {**os.environ, "BREAKGLASS_HOME": str(tmp_path / "home")}
+    env.pop("BREAKGLASS_DATABASE_URL", None)
+    args = [str(plan), "-v", "--status-every", "0.3", "--watch-only", "--poll-interval", "0.05"]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "breakglass", "monitor", *args],
+        cwd=Path(__file__).parents[2],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stderr is not None
+        assert "monitoring" in process.stderr.readline()
+        time.sleep(1.0)
+        for _ in range(2):
+            anvil.rpc("evm_mine", [])
+        time.sleep(1.0)
+        process.send_signal(signal.SIGINT)
+        _, rest = process.communicate(timeout=15)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, rest
+    head = int(anvil.rpc("eth_blockNumber", []), 16)
+    assert f"local: block {head} " in rest
+    status = [line for line in rest.splitlines() if line.startswith("local: head")]
+    assert status, rest
+    assert f"local: head {head} (" in status[-1]
+    assert "| endpoints 1/1 healthy | rules 0 | armed ? | health ok | last alert none" in status[-1]

@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
     from breakglass.detect.alerts import Alert
+    from breakglass.detect.health import Condition, MonitorStatus
+    from breakglass.ingest import BlockAdded
     from breakglass.plan.loader import LoadedPlan
     from breakglass.respond.journal import PhaseEvent
 
@@ -51,6 +53,15 @@ def monitor_command(
             help="Run the playbooks the plan binds to the alerts (default), or only watch.",
         ),
     ] = True,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Print one line per block.")
+    ] = False,
+    status_every: Annotated[
+        float,
+        typer.Option(
+            "--status-every", min=0, help="Seconds between status lines on stderr; 0 for none."
+        ),
+    ] = 60.0,
 ) -> None:
     """Watch CHAIN with the plan's rules until Ctrl-C: print each new alert, run the
     playbooks the plan binds to it, open or update its incident, and deliver notifications.
@@ -68,7 +79,15 @@ def monitor_command(
     engine = store.make_engine(url)
     try:
         asyncio.run(
-            _run(loaded, name, store.session_factory(engine), poll_interval, respond=respond)
+            _run(
+                loaded,
+                name,
+                store.session_factory(engine),
+                poll_interval,
+                respond=respond,
+                verbose=verbose,
+                status_every=status_every,
+            )
         )
     finally:
         engine.dispose()
@@ -91,6 +110,8 @@ async def _run(
     poll_interval: float,
     *,
     respond: bool,
+    verbose: bool = False,
+    status_every: float = 60.0,
 ) -> None:
     from breakglass.detect.monitor import run_monitor  # noqa: PLC0415 - see monitor_command
     from breakglass.incidents.desk import IncidentDesk  # noqa: PLC0415
@@ -132,6 +153,10 @@ async def _run(
             on_alert=on_alert,
             poll_interval=poll_interval,
             responder=responder,
+            on_block=_print_block if verbose else None,
+            on_status=_print_status if status_every else None,
+            status_every=status_every,
+            on_clear=_print_cleared,
         )
     finally:
         stop.set()
@@ -154,3 +179,20 @@ def format_alert(alert: Alert) -> str:
 def _print_phase(event: PhaseEvent) -> None:
     detail = ", ".join(f"{k}={v}" for k, v in event.detail.items())
     out.print(f"  [bold]{event.action}[/bold] step {event.step}: {event.phase} {escape(detail)}")
+
+
+def _print_block(block: BlockAdded, findings: int) -> None:
+    found = f", {findings} finding{'s' if findings != 1 else ''}" if findings else ""
+    err.print(
+        f"[dim]{escape(block.chain)}: block {block.number} {block.hash[:10]}… "
+        f"{len(block.logs)} logs{found}[/]"
+    )
+
+
+def _print_status(status: MonitorStatus) -> None:
+    colour = "red" if status.standing else "dim"
+    err.print(f"[{colour}]{escape(status.summary())}[/]")
+
+
+def _print_cleared(condition: Condition) -> None:
+    err.print(f"[green]CLEARED[/]  breakglass.health.{condition.check}  {escape(condition.title)}")
