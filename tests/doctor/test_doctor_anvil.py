@@ -1,0 +1,228 @@
+"""``breakglass doctor`` as a team runs it before going live: a real process against a real
+OpenZeppelin pausable token and a real Safe 1.4.1 on anvil, a keystore, a webhook receiver.
+One plan passes every check; each broken copy of it fails the check that names the fault."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from breakglass.devchain import Anvil
+from breakglass.notify.signing import SIGNATURE_HEADER
+
+from .conftest import GUARDIAN, INTRUDER, DoctorCli, Setup, broken, write_keystore
+
+pytestmark = pytest.mark.chain
+
+
+def test_a_plan_that_can_act_passes_every_check(setup: Setup, doctor_cli: DoctorCli) -> None:
+    run = doctor_cli(setup.write(setup.plan()), "--format", "json", environ=setup.environ())
+    report = run.json()
+    assert run.code == 0, run.stdout + run.stderr
+    assert report["ok"] is True
+    not_passed = [r for r in report["results"] if r["status"] != "pass"]
+    assert not_passed == []
+    checked = {r["id"] for r in report["results"]}
+    assert checked == {
+        "env.variables",
+        "signers.keys",
+        "endpoints.distinct",
+        "endpoints.chain-id",
+        "contracts.code",
+        "pause.authority",
+        "safes.config",
+        "paging.reachable",
+        "channels.delivery",
+        "gas.funds",
+    }
+
+
+def _wrong_chain_id(plan: dict[str, Any]) -> None:
+    plan["chains"]["local"]["chain_id"] = 1
+
+
+def _duplicate_endpoint(plan: dict[str, Any]) -> None:
+    plan["chains"]["local"]["rpc"].append("${RPC_BACKUP}")
+
+
+def _wrong_threshold(plan: dict[str, Any]) -> None:
+    plan["signers"]["ops_safe"]["threshold"] = 3
+
+
+def _no_code(plan: dict[str, Any]) -> None:
+    plan["contracts"]["vault"] = {
+        "chain": "local",
+        "address": "0x00000000000000000000000000000000deadbeef",
+    }
+
+
+def _no_role(plan: dict[str, Any]) -> None:
+    plan["signers"]["guardian"]["path"] = "intruder.json"
+    del plan["signers"]["guardian"]["address"]
+
+
+def _drained(anvil: Anvil) -> None:
+    # 0.001 ETH: a ~56k-gas pause at the plan's 100 gwei cap needs up to 0.0068 ETH.
+    anvil.rpc("anvil_setBalance", [anvil.accounts[GUARDIAN], hex(10**15)])
+
+
+def _unset(environ: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in environ.items() if k != "HOOK_KEY"}
+
+
+def _backup(environ: dict[str, str]) -> dict[str, str]:
+    return {**environ, "RPC_BACKUP": environ["RPC_URL"] + "/"}
+
+
+def _wrong_password(environ: dict[str, str]) -> dict[str, str]:
+    return {**environ, "GUARDIAN_PASSWORD": "not the password"}
+
+
+def _same(plan: dict[str, Any]) -> None:
+    return None
+
+
+def _keep(environ: dict[str, str]) -> dict[str, str]:
+    return environ
+
+
+# fault → (plan change, environment change, checks that must fail, words the failure says)
+CHAIN_CHANGES: dict[str, Callable[[Anvil], None]] = {"unpayable gas": _drained}
+FAULTS: dict[str, tuple[Any, Callable[..., dict[str, str]], set[str], str]] = {
+    "wrong chain id": (_wrong_chain_id, _keep, {"endpoints.chain-id"}, "is chain 31337"),
+    "guardian without the role": (_no_role, _keep, {"pause.authority"}, "PAUSER_ROLE"),
+    "wrong Safe threshold": (_wrong_threshold, _keep, {"safes.config"}, "threshold on chain is 2"),
+    "unset variable": (
+        _same,
+        _unset,
+        {"env.variables", "channels.delivery"},
+        "HOOK_KEY",
+    ),
+    "duplicate endpoint": (
+        _duplicate_endpoint,
+        _backup,
+        {"endpoints.distinct"},
+        "same node",
+    ),
+    "no code at an address": (_no_code, _keep, {"contracts.code"}, "no code at"),
+    "undecryptable keystore": (
+        _same,
+        _wrong_password,
+        {"signers.keys"},
+        "cannot decrypt",
+    ),
+    "unpayable gas": (_same, _keep, {"gas.funds"}, "holds 0.001 ETH"),
+}
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+def test_each_fault_fails_its_own_check(
+    fault: str, setup: Setup, doctor_cli: DoctorCli, fresh_chain: Anvil
+) -> None:
+    change_plan, change_env, failing, words = FAULTS[fault]
+    anvil = fresh_chain
+    CHAIN_CHANGES.get(fault, lambda _: None)(anvil)
+    write_keystore(setup.dir / "intruder.json", anvil.private_keys[INTRUDER])
+    plan = setup.write(broken(setup.plan(), change_plan))
+    run = doctor_cli(plan, "--format", "json", environ=change_env(setup.environ()))
+    assert run.code == 1, run.stdout + run.stderr
+    assert run.failing() == failing
+    failures = [r for r in run.json()["results"] if r["status"] == "fail"]
+    assert any(words in r["message"] for r in failures), failures
+    for secret in (setup.environ()["HOOK_TOKEN"], setup.environ()["HOOK_KEY"], "correct horse"):
+        assert secret not in run.stdout + run.stderr
+
+
+def test_the_table_says_what_passed(setup: Setup, doctor_cli: DoctorCli) -> None:
+    run = doctor_cli(setup.write(setup.plan()), "--chain", "local", environ=setup.environ())
+    assert run.code == 0, run.stdout + run.stderr
+    assert "0 failed, 0 warnings" in run.stdout
+    assert "can pause token (simulated); it holds PAUSER_ROLE" in run.stdout
+
+
+def test_a_plan_that_does_not_load_exits_2(setup: Setup, doctor_cli: DoctorCli) -> None:
+    plan = broken(setup.plan(), lambda p: p["signers"]["guardian"].update(type="hardware"))
+    path = setup.write(plan)
+    run = doctor_cli(path, "--format", "json", environ=setup.environ())
+    assert run.code == 2
+    assert run.json()["errors"][0]["path"].startswith("signers.guardian")
+    table = doctor_cli(path, environ=setup.environ())
+    assert table.code == 2
+    assert "signers.guardian" in table.stderr
+
+
+def test_an_unknown_chain_exits_2(setup: Setup, doctor_cli: DoctorCli) -> None:
+    run = doctor_cli(setup.write(setup.plan()), "--chain", "mainnet", environ=setup.environ())
+    assert run.code == 2
+    assert "the plan has no chain 'mainnet' (chains: local)" in run.stderr
+
+
+def test_an_endpoint_that_does_not_answer_is_named_without_its_key(
+    setup: Setup, doctor_cli: DoctorCli
+) -> None:
+    secret = "k3y-0f-the-backup-provider"
+    plan = broken(setup.plan(), lambda p: p["chains"]["local"]["rpc"].append("${BACKUP_RPC}"))
+    environ = {**setup.environ(), "BACKUP_RPC": f"http://127.0.0.1:9/v2/{secret}"}
+    run = doctor_cli(setup.write(plan), "--format", "json", environ=environ)
+    assert run.code == 1
+    assert run.failing() == {"endpoints.chain-id"}
+    (failure,) = [r for r in run.json()["results"] if r["status"] == "fail"]
+    assert failure["subject"] == "local rpc[1]"
+    assert "${BACKUP_RPC} (http://127.0.0.1:9/…) does not answer" in failure["message"]
+    assert secret not in run.stdout + run.stderr
+    # The other endpoint still answers, so everything else is checked through it.
+    assert {r["status"] for r in run.json()["results"] if r["id"] == "pause.authority"} == {"pass"}
+
+
+def test_deliver_test_sends_one_message_per_channel_directly(
+    setup: Setup, doctor_cli: DoctorCli, tmp_path: Path
+) -> None:
+    run = doctor_cli(setup.write(setup.plan()), "--deliver-test", environ=setup.environ())
+    assert run.code == 0, run.stdout + run.stderr
+    assert setup.receiver.paths() == [f"/hook/{setup.environ()['HOOK_TOKEN']}"]
+    (request,) = setup.receiver.requests
+    assert request.json()["event"] == "doctor_test"
+    assert SIGNATURE_HEADER.lower() in {h.lower() for h in request.headers}
+    assert "received a test message" in run.stdout
+    assert not (tmp_path / "never.db").exists()  # no delivery log, so no retry queue
+
+
+def test_a_channel_that_refuses_the_test_fails_once_without_retry(
+    setup: Setup, doctor_cli: DoctorCli
+) -> None:
+    setup.receiver.fail_first = -1
+    run = doctor_cli(
+        setup.write(setup.plan()), "--deliver-test", "--format", "json", environ=setup.environ()
+    )
+    assert run.code == 1
+    assert run.failing() == {"channels.delivery"}
+    assert setup.receiver.calls == 1
+    (failure,) = [r for r in run.json()["results"] if r["status"] == "fail"]
+    assert "HTTP 500" in failure["message"]
+    assert setup.environ()["HOOK_TOKEN"] not in run.stdout
+
+
+def test_an_already_paused_contract_is_judged_by_its_role(
+    setup: Setup, doctor_cli: DoctorCli, fresh_chain: Anvil, token: Any
+) -> None:
+    token.set_paused(True)
+    run = doctor_cli(setup.write(setup.plan()), "--format", "json", environ=setup.environ())
+    assert run.code == 0, run.stdout + run.stderr
+    pauses = [r for r in run.json()["results"] if r["id"] == "pause.authority"]
+    assert {r["status"] for r in pauses} == {"pass"}
+    assert all("already paused (paused())" in r["message"] for r in pauses)
+    assert all("holds PAUSER_ROLE" in r["message"] for r in pauses)
+
+
+def test_a_member_of_a_critical_role_without_a_page_url_fails(
+    setup: Setup, doctor_cli: DoctorCli
+) -> None:
+    plan = broken(setup.plan(), lambda p: p["roles"]["pauser"]["members"].append("carol"))
+    run = doctor_cli(setup.write(plan), "--format", "json", environ=setup.environ())
+    assert run.code == 1
+    assert run.failing() == {"paging.reachable"}
+    (failure,) = [r for r in run.json()["results"] if r["status"] == "fail"]
+    assert failure["subject"] == "pauser: carol"

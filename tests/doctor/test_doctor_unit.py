@@ -1,0 +1,91 @@
+"""The doctor's rules without a chain: when two endpoints are one node, its docs, its surface."""
+
+from __future__ import annotations
+
+import importlib
+import re
+import types
+from pathlib import Path
+
+import pytest
+
+from breakglass.doctor import CHECKS, node_key, provider_key
+from breakglass.doctor.base import DoctorCheck
+from breakglass.doctor.context import shown_url
+from breakglass.plan.models.base import Secret
+
+ROOT = Path(__file__).parents[2]
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("http://localhost:8545", "http://127.0.0.1:8545/"),
+        ("https://eth.example.org/v2/KEY", "wss://ETH.example.org/v2/KEY"),
+        ("https://eth.example.org:443/rpc?key=1&x=2", "https://eth.example.org/rpc?x=2&key=1"),
+    ],
+)
+def test_the_same_node_behind_two_spellings(a: str, b: str) -> None:
+    assert node_key(a) == node_key(b)
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("http://127.0.0.1:8545", "http://127.0.0.1:8546"),
+        ("https://eth-mainnet.g.alchemy.com/v2/KEY1", "https://eth-mainnet.g.alchemy.com/v2/KEY2"),
+        ("https://mainnet.infura.io/v3/a", "https://rpc.ankr.com/eth"),
+    ],
+)
+def test_different_nodes(a: str, b: str) -> None:
+    assert node_key(a) != node_key(b)
+
+
+def test_two_keys_at_one_provider_are_one_provider() -> None:
+    a = provider_key("https://eth-mainnet.g.alchemy.com/v2/KEY1")
+    assert a == "alchemy.com"
+    assert a == provider_key("wss://arb-mainnet.g.alchemy.com/v2/KEY2")
+    assert provider_key("https://mainnet.infura.io/v3/x") == "infura.io"
+    # A team's own nodes are not a provider that fails as one.
+    assert provider_key("http://127.0.0.1:8545") is None
+    assert provider_key("http://10.0.0.7:8545") is None
+
+
+def test_urls_are_shown_without_the_values_of_their_variables() -> None:
+    whole = Secret("${RPC_URL}")
+    assert shown_url(whole, "https://eth.example.org/v2/s3cret") == (
+        "${RPC_URL} (https://eth.example.org/…)"
+    )
+    part = Secret("https://eth.example.org/v2/${KEY}")
+    assert shown_url(part, "https://eth.example.org/v2/s3cret") == part.template
+    literal = Secret("https://eth.example.org/v2/literal-key")
+    assert "literal-key" not in shown_url(literal, literal.template)
+
+
+def test_every_check_is_documented_with_what_it_needs_and_the_fix() -> None:
+    doc = (ROOT / "docs" / "doctor.md").read_text()
+    headings = re.findall(r"^### `([a-z.-]+)`", doc, flags=re.MULTILINE)
+    assert headings == [check.id for check in CHECKS]
+    assert len({check.id for check in CHECKS}) == len(CHECKS)
+    flat = " ".join(doc.split())
+    for check in CHECKS:
+        assert f"*Needs:* {' '.join(check.needs.split())}" in flat, check.id
+        assert f"*How to fix a failure:* {' '.join(check.fix.split())}" in flat, check.id
+
+
+def test_a_check_without_its_metadata_is_refused() -> None:
+    with pytest.raises(TypeError, match="must define fix"):
+        type("Broken", (DoctorCheck,), {"id": "x.y", "title": "t", "needs": "n"})
+
+
+def test_all_matches_public_names() -> None:
+    module = importlib.import_module("breakglass.doctor")
+    public = {
+        name
+        for name, value in vars(module).items()
+        if not name.startswith("_")
+        and not isinstance(value, types.ModuleType)
+        and getattr(value, "__module__", "breakglass").startswith("breakglass")
+        and name != "annotations"
+    }
+    assert public == set(module.__all__)
