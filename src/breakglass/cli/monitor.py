@@ -53,6 +53,14 @@ def monitor_command(
             help="Run the playbooks the plan binds to the alerts (default), or only watch.",
         ),
     ] = True,
+    allow_unarmed: Annotated[
+        bool,
+        typer.Option(
+            "--allow-unarmed",
+            help="Start even when a signer of an automatic step cannot be loaded "
+            "(its steps then cannot act); without it such a monitor refuses to start.",
+        ),
+    ] = False,
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Print one line per block.")
     ] = False,
@@ -67,7 +75,9 @@ def monitor_command(
     playbooks the plan binds to it, open or update its incident, and deliver notifications.
 
     Alerts are stored with the stream's checkpoint: a restart resumes where it stopped and
-    never records an alert twice. Exit 0 when stopped, 2 on bad input.
+    never records an alert twice. Exit 0 when stopped, 2 on bad input, when the database's
+    checkpoint is of another chain, when no endpoint is usable, or when a signer of an
+    automatic step cannot be loaded (unless --allow-unarmed or --watch-only).
     """
     # SQLAlchemy and Alembic take a second to import; other commands should not pay for it.
     from breakglass import store  # noqa: PLC0415
@@ -85,6 +95,7 @@ def monitor_command(
                 store.session_factory(engine),
                 poll_interval,
                 respond=respond,
+                allow_unarmed=allow_unarmed,
                 verbose=verbose,
                 status_every=status_every,
             )
@@ -110,6 +121,7 @@ async def _run(
     poll_interval: float,
     *,
     respond: bool,
+    allow_unarmed: bool = False,
     verbose: bool = False,
     status_every: float = 60.0,
 ) -> None:
@@ -128,8 +140,14 @@ async def _run(
         prompt = getpass.getpass if sys.stdin.isatty() else None
         env = LiveEnv(loaded, sessions, prompt=prompt)
         responder = Responder(
-            loaded, chain=chain, sessions=sessions, env=env, on_event=_print_phase
+            loaded,
+            chain=chain,
+            sessions=sessions,
+            env=env,
+            on_event=_print_phase,
+            allow_unarmed=allow_unarmed,
         )
+        responder.preflight()  # refuse before saying "monitoring"
     notifier = Notifier(loaded.plan, sessions)
     desk = IncidentDesk(loaded.plan, sessions, notifier)
 

@@ -1,10 +1,15 @@
 """Playbooks run by the monitor: findings in, containment out, as fast as the chain allows.
 
-On start, every automatic contract step of the playbooks bound to this chain's rules is
-armed: gas estimated and fees priced, so that when a finding arrives its precheck and
-simulation take one round trip and the signed broadcast one more. On each new block fees
-and nonces are refreshed in the background. A playbook runs once per trigger window: the
-same drain seen in three blocks starts one run, not three.
+On start, every automatic contract step of the playbooks bound to this chain's rules (and
+of the fallbacks they name) is armed: gas estimated and fees priced, so that when a finding
+arrives its precheck and simulation take one round trip and the signed broadcast one more.
+On each new block fees and nonces are refreshed in the background. A playbook runs once per
+trigger window: the same drain seen in three blocks starts one run, not three.
+
+A signer such a step needs whose key cannot be loaded (its variable unset, its keystore
+unreadable) stops the start: a monitor that watches while its pause cannot be sent is the
+failure found only when the exploit comes. ``allow_unarmed`` starts it anyway, and
+:attr:`Responder.arm_failures` says what cannot act.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import structlog
 from sqlalchemy.orm import Session, sessionmaker
 
 from breakglass.detect.finding import Finding
-from breakglass.errors import BreakglassError
+from breakglass.errors import BreakglassError, ConfigError
 from breakglass.ingest import BlockAdded
 from breakglass.plan.loader import LoadedPlan
 from breakglass.plan.models.response import Mode, Playbook
@@ -28,9 +33,31 @@ from breakglass.respond.env import LiveEnv
 from breakglass.respond.journal import Journal, OnStepEvent
 from breakglass.respond.runner import PlaybookRunner, RunResult, playbooks_for
 
-__all__ = ["Responder"]
+__all__ = ["Responder", "UnarmedResponder"]
 
 _log = structlog.get_logger("breakglass.respond")
+
+
+class UnarmedResponder(ConfigError):
+    """Signers that automatic steps need cannot be loaded, and running unarmed was not allowed.
+
+    Attributes:
+        problems: per signer name, why its key cannot be loaded.
+    """
+
+    def __init__(self, chain: str, problems: dict[str, str], users: dict[str, list[str]]) -> None:
+        lines = "\n".join(
+            f"  {reason} (needed by: {'; '.join(users[signer])})"
+            for signer, reason in problems.items()
+        )
+        super().__init__(
+            f"chain {chain!r}: automatic steps could not act, because the keys of their "
+            f"signers cannot be loaded:\n{lines}\n"
+            "Fix the signers, or start with --allow-unarmed to watch and alert without them, "
+            "or --watch-only to run no playbooks."
+        )
+        self.chain = chain
+        self.problems = problems
 
 
 class Responder:
@@ -41,6 +68,10 @@ class Responder:
         on_event: sees every step phase as it happens (timeline, benchmarks).
         urgent_wait: the most :meth:`react` holds up the block's processing, in seconds,
             while the first steps of the started playbooks get their transactions out.
+        allow_unarmed: start even when signers of automatic steps cannot be loaded.
+
+    After :meth:`start`, ``armed`` is the number of armed actions and ``arm_failures`` has
+    one sentence per automatic action that cannot act, naming its signer and why.
     """
 
     def __init__(
@@ -52,6 +83,7 @@ class Responder:
         env: LiveEnv | None = None,
         on_event: OnStepEvent | None = None,
         urgent_wait: float = 2.0,
+        allow_unarmed: bool = False,
     ) -> None:
         self.loaded = loaded
         self.chain = chain
@@ -59,6 +91,10 @@ class Responder:
         self.journal = Journal(sessions, on_event=on_event)
         self.runner = PlaybookRunner(loaded.plan, self.env, self.journal)
         self.urgent_wait = urgent_wait
+        self.allow_unarmed = allow_unarmed
+        self.armed = 0
+        self.arm_failures: list[str] = []
+        self._signer_problems: dict[str, str] | None = None
         self.window = loaded.plan.alerting.suppress_for
         self.results: list[RunResult] = []
         self._last_run: dict[str, float] = {}
@@ -69,23 +105,82 @@ class Responder:
         rules = {r.id for r in self.loaded.plan.rules if r.chain in (None, self.chain)}
         return [p for p in self.loaded.plan.playbooks if set(p.on) & rules or p.severities]
 
-    async def start(self) -> None:
-        armed = 0
-        for playbook in self.playbooks():
-            for step, action in zip(playbook.steps, self.runner.actions(playbook), strict=True):
-                if step.mode is Mode.AUTO and isinstance(action, ContractAction):
-                    armed += await self._arm(action)
-        _log.info("respond.armed", chain=self.chain, actions=armed)
+    def preflight(self) -> dict[str, str]:
+        """Load the key of every signer an automatic contract step may use.
 
-    async def _arm(self, action: Action) -> int:
-        if action.chain != self.chain:
-            return 0
+        Returns:
+            Per signer that cannot be loaded, why (empty when all can).
+
+        Raises:
+            UnarmedResponder: a signer cannot be loaded and ``allow_unarmed`` is false.
+        """
+        if self._signer_problems is None:
+            problems: dict[str, str] = {}
+            users: dict[str, list[str]] = {}
+            for playbook, action in self._auto_actions():
+                users.setdefault(action.signer, []).append(f"{action.summary} in {playbook}")
+                if self.env.dry_run or action.signer in problems:
+                    continue
+                try:
+                    self.env.local_signer(action.signer)
+                except BreakglassError as exc:
+                    problems[action.signer] = str(exc)
+            if problems and not self.allow_unarmed:
+                raise UnarmedResponder(self.chain, problems, users)
+            self._signer_problems = problems
+        return self._signer_problems
+
+    async def start(self) -> None:
+        """Check the signers (see :meth:`preflight`), then arm every automatic action.
+
+        Raises:
+            UnarmedResponder: a signer cannot be loaded and ``allow_unarmed`` is false.
+        """
+        problems = self.preflight()
+        armed = 0
+        failures: list[str] = []
+        for playbook, action in self._auto_actions():
+            if action.signer in problems:
+                failures.append(
+                    f"{action.summary} (playbook {playbook}) cannot act: {problems[action.signer]}"
+                )
+            elif action.chain == self.chain:
+                error = await self._arm(action)
+                if error is None:
+                    armed += 1
+                else:
+                    failures.append(f"{action.summary} (playbook {playbook}) is not armed: {error}")
+        self.armed, self.arm_failures = armed, failures
+        _log.info("respond.armed", chain=self.chain, actions=armed)
+        if failures:
+            _log.error("respond.unarmed", chain=self.chain, failures=failures)
+
+    def _auto_actions(self) -> list[tuple[str, ContractAction]]:
+        """Automatic contract actions of the bound playbooks and of the fallbacks they name."""
+        known = {p.id: p for p in self.loaded.plan.playbooks}
+        queue = list(self.playbooks())
+        seen: set[str] = set()
+        found: list[tuple[str, ContractAction]] = []
+        while queue:
+            playbook = queue.pop(0)
+            if playbook.id in seen:
+                continue
+            seen.add(playbook.id)
+            for step, action in zip(playbook.steps, self.runner.actions(playbook), strict=True):
+                if step.on_failure in known:
+                    queue.append(known[step.on_failure])
+                if step.mode is Mode.AUTO and isinstance(action, ContractAction):
+                    found.append((playbook.id, action))
+        return found
+
+    async def _arm(self, action: Action) -> str | None:
+        """Arm ``action``; why it could not be, or ``None``."""
         try:
             await action.arm(self.env)
         except BreakglassError as exc:
             _log.warning("respond.arm_failed", action=action.summary, error=str(exc)[:300])
-            return 0
-        return 1
+            return str(exc)[:300]
+        return None
 
     def on_block(self, block: BlockAdded) -> None:
         self._spawn(self.env.refresh(self.chain))
