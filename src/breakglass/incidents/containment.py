@@ -99,10 +99,12 @@ def pause_targets(session: Session, plan: Plan, incident_id: int) -> list[PauseT
     ):
         events.setdefault(event.step_id, []).append(event)
     # A resumed run (after an approval) stores a position again: any of its rows may verify.
-    verified: dict[tuple[int, int], list[datetime]] = {}
+    # The action is part of the key so a plan edited since the run cannot credit a pause
+    # with another step's verification.
+    verified: dict[tuple[int, int, str], list[datetime]] = {}
     for step in steps:
         at = _verified_at(events.get(step.id, [])) if step.status != "failed" else None
-        times = verified.setdefault((step.run_id, step.position), [])
+        times = verified.setdefault((step.run_id, step.position, step.action), [])
         if at is not None:
             times.append(at)
     targets: dict[str, tuple[str | None, list[datetime]]] = {}
@@ -115,13 +117,13 @@ def pause_targets(session: Session, plan: Plan, incident_id: int) -> list[PauseT
                     contract = plan.contracts.get(name)
                     chain = contract.chain if contract is not None else run.chain
                     _, times = targets.setdefault(name, (chain, []))
-                    times.extend(verified.get((run.id, position), []))
+                    times.extend(verified.get((run.id, position, spec.action), []))
             continue
         for step in steps:
             if step.run_id == run.id and step.action in _PAUSING:
                 key = f"run {run.id} step {step.position}: {step.summary}"
                 _, times = targets.setdefault(key, (run.chain, []))
-                times.extend(verified.get((run.id, step.position), []))
+                times.extend(verified.get((run.id, step.position, step.action), []))
     return [
         PauseTarget(name, chain, min(times) if times else None)
         for name, (chain, times) in sorted(targets.items())
