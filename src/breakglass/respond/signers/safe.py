@@ -12,19 +12,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from eth_account.signers.local import LocalAccount
 from eth_typing import URI, Hash32
+from eth_utils.address import to_checksum_address
 from hexbytes import HexBytes
-from safe_eth.eth import EthereumClient
-from safe_eth.safe import SafeTx
-from safe_eth.safe.safe import SafeV141
-from safe_eth.safe.safe_signature import SafeSignature, SafeSignatureType
-from web3 import Web3
-from web3.exceptions import Web3Exception
 
 from breakglass.errors import ChainError
+
+# safe-eth-py (and web3.py under it) take about a second to import: they are imported where a
+# Safe is really used, so a key signer's break-glass pause does not wait for them.
+if TYPE_CHECKING:
+    from eth_account.signers.local import LocalAccount
+    from safe_eth.eth import EthereumClient
+    from safe_eth.safe import SafeTx
 
 __all__ = [
     "SafeAccount",
@@ -42,7 +43,6 @@ SAFE_VERSION = "1.4.1"
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 _SIGNATURE_LENGTH = 65
 _UINT256 = 2**256
-_ECDSA_TYPES = (SafeSignatureType.EOA, SafeSignatureType.ETH_SIGN)
 _T = TypeVar("_T")
 _CALL_FIELDS = "to value data operation safe_tx_gas base_gas gas_price gas_token refund_receiver"
 _SHOWN_LENGTH = 44  # longer input is not echoed: it might be a private key pasted by mistake
@@ -71,7 +71,7 @@ def _hex(value: bytes) -> str:
 
 def _address(value: str, what: str) -> str:
     try:
-        return str(Web3.to_checksum_address(value))
+        return str(to_checksum_address(value))
     except (ValueError, TypeError) as exc:
         raise SafeError(f"{what} is not an address: {_shown(value)}") from exc
 
@@ -112,6 +112,9 @@ class SafeTxData:
 
     def to_safe_tx(self, client: EthereumClient | None = None) -> SafeTx:
         """This transaction as a safe-eth-py ``SafeTx`` (``client`` is only needed to send it)."""
+        from safe_eth.eth import EthereumClient  # noqa: PLC0415
+        from safe_eth.safe import SafeTx  # noqa: PLC0415
+
         return SafeTx(
             cast(EthereumClient, client),  # hashing reads nothing: nonce, version, chain are given
             cast(Any, self.safe), cast(Any, self.to), self.value, self.data, self.operation,
@@ -139,8 +142,10 @@ def recover_signer(tx: SafeTxData, signature: bytes) -> str:
     """
     if len(signature) != _SIGNATURE_LENGTH:
         raise SafeSignatureError(f"a signature is 65 bytes, got {len(signature)}")
+    from safe_eth.safe.safe_signature import SafeSignature, SafeSignatureType  # noqa: PLC0415
+
     (parsed,) = SafeSignature.parse_signature(signature, tx.safe_tx_hash)
-    if parsed.signature_type not in _ECDSA_TYPES:
+    if parsed.signature_type not in (SafeSignatureType.EOA, SafeSignatureType.ETH_SIGN):
         raise SafeSignatureError(
             f"signature with v={signature[-1]} is a {parsed.signature_type.name} signature; "
             "only ECDSA owner signatures (v 27/28/31/32) can be checked off-chain"
@@ -168,6 +173,9 @@ class SafeAccount:
 
     def __init__(self, address: str, rpc_url: str) -> None:
         """Connect to the Safe at ``address`` through ``rpc_url`` (nothing is read yet)."""
+        from safe_eth.eth import EthereumClient  # noqa: PLC0415
+        from safe_eth.safe.safe import SafeV141  # noqa: PLC0415
+
         self.address = _address(address, "Safe address")
         self._client = EthereumClient(URI(rpc_url))
         self._safe = SafeV141(cast(Any, self.address), self._client)
@@ -177,6 +185,8 @@ class SafeAccount:
         return f"SafeAccount({self.address!r})"
 
     def _read(self, what: str, call: Callable[[], _T]) -> _T:
+        from web3.exceptions import Web3Exception  # noqa: PLC0415
+
         try:
             return call()
         except (Web3Exception, OSError, ValueError) as exc:
