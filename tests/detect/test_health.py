@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -43,6 +43,7 @@ from breakglass.detect.state import StateCall
 from breakglass.incidents.desk import IncidentDesk
 from breakglass.ingest import BlockAdded, BlockHeader
 from breakglass.notify import Notifier
+from breakglass.plan import load_plan
 from breakglass.plan.models import Plan
 from breakglass.plan.models.base import Secret
 from breakglass.plan.models.chain import Chain
@@ -385,10 +386,17 @@ def test_the_heartbeat_pings_while_alive_and_never_logs_its_url(
     alive = [True]
     beat = Heartbeat(url=url, every=0.05, alive=lambda: alive[0], environ={"HC_UUID": secret})
 
+    async def until(check: Callable[[], bool]) -> None:
+        for _ in range(500):
+            if check():
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError("timed out")
+
     async def scenario() -> None:
         stop = asyncio.Event()
         task = asyncio.create_task(beat.run(stop))
-        await asyncio.sleep(0.3)
+        await until(lambda: beat.sent >= 3)
         alive[0] = False
         await asyncio.sleep(0.1)  # a ping already on its way lands
         sent = beat.sent
@@ -396,7 +404,7 @@ def test_the_heartbeat_pings_while_alive_and_never_logs_its_url(
         assert beat.sent == sent  # withheld while the chain is not followed
         pings.status = 500
         alive[0] = True
-        await asyncio.sleep(0.2)
+        await until(lambda: beat.failed >= 1)
         stop.set()
         await task
 
@@ -407,3 +415,13 @@ def test_the_heartbeat_pings_while_alive_and_never_logs_its_url(
     failed = [e for e in logs if e["event"] == "detect.heartbeat_failed"]
     assert failed and failed[0]["target"] == f"http://127.0.0.1:{port}/…"
     assert secret not in repr(logs)
+
+
+def test_the_full_example_plan_sets_health_and_heartbeat() -> None:
+    full = load_plan(Path(__file__).parents[2] / "examples" / "plans" / "full.yaml").plan
+    mainnet = full.chains["mainnet"]
+    assert mainnet.health.grace == timedelta(minutes=2)
+    assert mainnet.health.guardian_min_txs == 5
+    assert mainnet.no_head_after() == timedelta(seconds=60)
+    assert mainnet.heartbeat is not None
+    assert mainnet.heartbeat.url == Secret("https://hc-ping.com/${HEALTHCHECKS_UUID}")

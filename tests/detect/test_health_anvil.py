@@ -200,8 +200,8 @@ def test_a_killed_endpoint_pages_within_its_grace_and_silences_the_heartbeat(
     ((no_head_at, no_head),) = run.raised("breakglass.health.no-head")
     assert len(run.alerts) == 2
     # Grace 1s, checks every 0.1s; no new head is a condition 1s after the last block.
-    assert 1.0 <= endpoints_at - killed[0] < 2.5
-    assert 1.0 <= no_head_at - killed[0] < 3.5
+    assert 1.0 <= endpoints_at - killed[0] < 3.0
+    assert 1.0 <= no_head_at - killed[0] < 4.0
     assert "every RPC endpoint of local is failing" in endpoints.finding.title
     assert endpoints.finding.severity == "high"
     for alert in (endpoints, no_head):
@@ -288,7 +288,7 @@ def test_a_drained_guardian_pages_and_clears_when_topped_up(
         anvil.rpc("anvil_setBalance", [guardian, before])
 
     ((at, alert),) = run.raised("breakglass.health.guardian-balance")
-    assert 0.5 <= at - drained[0] < 2.5
+    assert 0.5 <= at - drained[0] < 3.0
     assert alert.finding.title == "signer guardian can pay for 1 of 3 emergency transactions"
     assert alert.finding.addresses == (guardian.lower(),)
     assert alert.finding.data["required_wei"] == str(3 * 100_000 * 10 * 10**9)
