@@ -59,6 +59,7 @@ assert _spec is not None and _spec.loader is not None
 _respond = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_respond)
 token = _respond.token
+pausing_safe = _respond.pausing_safe
 fresh_chain = _respond.fresh_chain
 sessions = _respond.sessions
 Token = _respond.Token
@@ -82,7 +83,8 @@ def bridge(anvil: Anvil, token: Any) -> Any:
 
 @pytest.fixture
 def write_plan(tmp_path: Path, anvil: Anvil, token: Any, bridge: Any) -> Callable[..., LoadedPlan]:
-    """A plan watching the vault on ``local``; ``playbooks`` is its playbooks section."""
+    """A plan watching the vault on ``local``; ``playbooks`` is its playbooks section and
+    ``signers`` more lines of its signers section."""
 
     def write(playbooks: str, *, signers: str = "") -> LoadedPlan:
         text = f"""
@@ -120,8 +122,9 @@ def write_plan(tmp_path: Path, anvil: Anvil, token: Any, bridge: Any) -> Callabl
             severity: medium
             params: {{token: "{token.address}", threshold: 100, decimals: 18}}
         """
+        text = textwrap.dedent(text).replace("signers:\n", "signers:\n" + signers, 1)
         path = tmp_path / "breakglass.yaml"
-        path.write_text(textwrap.dedent(text) + textwrap.dedent(playbooks))
+        path.write_text(text + textwrap.dedent(playbooks))
         return load_plan(path)
 
     return write
@@ -155,6 +158,18 @@ playbooks:
     on: [drain]
     steps:
       - {action: pause, contract: bridge, signer: bridge_guardian, verify: "paused()"}
+"""
+
+
+SAFE_FALLBACK = """
+playbooks:
+  - id: contain
+    on: [drain]
+    steps:
+      - {action: pause, contract: token, signer: guardian, on_failure: safe-pause}
+  - id: safe-pause
+    steps:
+      - {action: safe-proposal, safe: ops_safe, contract: token, verify: "paused()"}
 """
 
 
@@ -393,6 +408,39 @@ def test_one_unverified_target_of_several_runs_keeps_it_open(
         targets = {t.contract: t.verified_at for t in found}
         assert targets["token"] is not None and targets["bridge"] is None
     assert _deliveries(sessions, "contained") == []
+
+
+def test_a_safe_fallback_that_verifies_contains_it(
+    fresh_chain: Anvil,
+    token: Any,
+    pausing_safe: str,
+    write_plan: Callable[..., LoadedPlan],
+    sessions: sessionmaker[Session],
+) -> None:
+    owners = f"""  ops_safe: {{type: safe, chain: local, address: "{pausing_safe}", threshold: 2,
+             local_owners: [owner_a, owner_b]}}
+  owner_a: {{type: env, key: "${{OWNER_A_KEY}}"}}
+  owner_b: {{type: env, key: "${{OWNER_B_KEY}}"}}
+"""
+    loaded = write_plan(SAFE_FALLBACK, signers=owners)
+    keys = _keys(fresh_chain, guardian=INTRUDER) | {
+        "OWNER_A_KEY": fresh_chain.private_keys[_respond.SAFE_OWNERS[0]],
+        "OWNER_B_KEY": fresh_chain.private_keys[_respond.SAFE_OWNERS[1]],
+    }
+    env = LiveEnv(loaded, sessions, environ=keys, receipt_timeout=30)
+    watched = _watch(loaded, sessions, env, token, fresh_chain)
+
+    assert token.paused()
+    with sessions() as session:
+        runs = {r.playbook: r.status for r in session.scalars(select(PlaybookRun))}
+        assert runs == {"contain": "failed", "safe-pause": "succeeded"}
+        assert len(session.scalars(select(IncidentRun)).all()) == 2
+        incident = session.get(Incident, watched.incident_id)
+        assert incident is not None and incident.status == "contained"
+        last = _status_events(session, watched.incident_id)[-1]
+        assert last.actor == "breakglass"
+        assert last.summary == "detected → contained: verified paused: token"
+    assert len(_deliveries(sessions, "contained")) == 1
 
 
 @pytest.fixture
