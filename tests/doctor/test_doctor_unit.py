@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from breakglass.doctor import CHECKS, node_key, provider_key
+from breakglass.doctor import CHECKS, node_key, provider_key, run_doctor
 from breakglass.doctor.base import DoctorCheck
 from breakglass.doctor.context import shown_url
+from breakglass.plan import load_plan
+from breakglass.plan.checks.base import CheckStatus
 from breakglass.plan.models.base import Secret
 
 ROOT = Path(__file__).parents[2]
@@ -89,3 +91,32 @@ def test_all_matches_public_names() -> None:
         and name != "annotations"
     }
     assert public == set(module.__all__)
+
+
+def test_malformed_urls_fail_their_rows_without_quoting_them(tmp_path: Path) -> None:
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(
+        "protocol: X\n"
+        'chains: {a: {chain_id: 1, rpc: ["http://[::1", "foo", "${U}", "${MISSING}"]}}\n'
+        'channels: {c: "not-a-url", d: "${U}"}\n'
+    )
+    secret = "http://[s3cret"
+    report = run_doctor(loaded=load_plan(plan), environ={"U": secret})
+    rows = {(r.check_id, r.subject): r for r in report.results}
+    assert report.failed
+    assert rows["endpoints.chain-id", "a rpc[0]"].message == (
+        "the URL as the plan writes it does not parse"
+    )
+    assert rows["endpoints.chain-id", "a rpc[1]"].message.endswith(
+        "is not an http(s):// or ws(s):// URL"
+    )
+    assert rows["endpoints.chain-id", "a rpc[2]"].message == "${U} does not parse"
+    missing = rows["endpoints.chain-id", "a rpc[3]"]
+    assert (missing.status, missing.message) == (
+        CheckStatus.WARN,
+        "not checked: environment variable MISSING is not set",
+    )
+    assert rows["env.variables", "${MISSING}"].status is CheckStatus.FAIL
+    assert rows["channels.delivery", "c"].status is CheckStatus.FAIL
+    assert rows["channels.delivery", "d"].status is CheckStatus.FAIL
+    assert all("s3cret" not in r.message for r in report.results)

@@ -9,6 +9,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+import httpx
 
 from breakglass.chain.errors import EndpointError
 from breakglass.chain.rpc import JsonRpcClient, RpcClient, redact_url
@@ -28,11 +31,16 @@ __all__ = ["DoctorContext", "EndpointProbe", "shown_url"]
 def shown_url(template: Secret, resolved: str | None) -> str:
     """A URL fit for a message: the plan's ``${VAR}`` form, and where it points without
     path or query (where API keys live); a literal URL only in its redacted form."""
-    if resolved is None:
-        return template.template
-    if len(template.env_vars) == 1 and template.template == f"${{{template.env_vars[0]}}}":
-        return f"{template.template} ({redact_url(resolved)})"
-    return template.template if template.is_reference else redact_url(resolved)
+    whole = len(template.env_vars) == 1 and template.template == f"${{{template.env_vars[0]}}}"
+    if template.is_reference:
+        where = _redacted(resolved) if whole and resolved is not None else None
+        return f"{template.template} ({where})" if where else template.template
+    return _redacted(template.template) or "the URL as the plan writes it"
+
+
+def _redacted(url: str) -> str | None:
+    shown = redact_url(url)
+    return None if shown.startswith(("?", "<")) or "://?" in shown else shown
 
 
 @dataclass
@@ -43,6 +51,7 @@ class EndpointProbe:
     kind: str  # "url" or "ws"
     template: Secret
     url: str | None = field(default=None, repr=False)  # resolved; None when a variable is unset
+    resolved: bool = False  # its variables are set (the URL may still be malformed)
     chain_id: int | None = None
     error: str | None = None
 
@@ -199,8 +208,28 @@ def _probes_of(chain: Chain, environ: Mapping[str, str]) -> list[EndpointProbe]:
                 continue
             probe = EndpointProbe(index, kind, template)
             try:
-                probe.url = template.resolve(dict(environ))
+                url = template.resolve(dict(environ))
             except ConfigError as exc:
                 probe.error = str(exc)
+            else:
+                probe.resolved = True
+                probe.error = _url_problem(url)
+                probe.url = url if probe.error is None else None
             probes.append(probe)
     return probes
+
+
+def _url_problem(url: str) -> str | None:
+    """Why ``url`` is no JSON-RPC endpoint URL, or None; the text never quotes it."""
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # a malformed port raises here
+        if parts.scheme.lower() in {"http", "https"}:
+            httpx.URL(url)  # what the client will send to must parse
+    except (ValueError, httpx.InvalidURL):
+        return "does not parse"
+    if parts.scheme.lower() not in {"http", "https", "ws", "wss"}:
+        return "is not an http(s):// or ws(s):// URL"
+    if not parts.hostname:
+        return "has no host"
+    return None

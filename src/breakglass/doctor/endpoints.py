@@ -127,8 +127,10 @@ class ChainIdCheck(DoctorCheck):
             for probe in await ctx.probe(chain):
                 path = ("chains", chain, "rpc", *probe.path)
                 subject = f"{chain} rpc[{probe.index}]{'.ws' if probe.kind == 'ws' else ''}"
-                if probe.url is None:
+                if not probe.resolved:
                     yield Finding.not_checked(subject, probe.error, path)
+                elif probe.url is None:
+                    yield Finding.fail(subject, f"{probe.shown} {probe.error}", path)
                 elif probe.error is not None:
                     message = f"{probe.shown} does not answer: {probe.error}"
                     yield Finding.fail(subject, message, path)
