@@ -10,8 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy.orm import Session, sessionmaker
 from web3 import Web3
 
+from breakglass import store
 from breakglass.chain.pool import Endpoint, EndpointPool
 from breakglass.detect import Detector, Finding, StateReader
 from breakglass.devchain import Anvil
@@ -100,3 +102,13 @@ def evaluate(anvil: Anvil) -> Iterator[Any]:
     yield run
     loop.run_until_complete(pool.aclose())
     loop.close()
+
+
+@pytest.fixture
+def sessions(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
+    """A migrated SQLite database of the test's own."""
+    url = f"sqlite:///{tmp_path / 'breakglass.db'}"
+    store.upgrade(url)
+    engine = store.make_engine(url)
+    yield store.session_factory(engine)
+    engine.dispose()

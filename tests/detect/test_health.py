@@ -18,7 +18,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from structlog.testing import capture_logs
 
-from breakglass import store
 from breakglass.detect import (
     Confidence,
     Detector,
@@ -105,15 +104,6 @@ class Switch:
 
 
 COND = Condition("switch", "pool", "pool is unhappy", "details", addresses=(TOKEN,))
-
-
-@pytest.fixture
-def sessions(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
-    url = f"sqlite:///{tmp_path / 'breakglass.db'}"
-    store.upgrade(url)
-    engine = store.make_engine(url)
-    yield store.session_factory(engine)
-    engine.dispose()
 
 
 def _watch(

@@ -23,7 +23,6 @@ from eth_utils.crypto import keccak
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from breakglass import store
 from breakglass.detect.alerts import Alert
 from breakglass.detect.health import Condition
 from breakglass.detect.monitor import run_monitor
@@ -56,15 +55,6 @@ chains:
     rpc: ["{url}"]
     health: {{no_head_after: {no_head}, grace: {grace}, check_every: 0.1s}}
 """
-
-
-@pytest.fixture
-def sessions(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
-    url = f"sqlite:///{tmp_path / 'breakglass.db'}"
-    store.upgrade(url)
-    engine = store.make_engine(url)
-    yield store.session_factory(engine)
-    engine.dispose()
 
 
 def _plan(tmp_path: Path, url: str, body: str = "", **health: str) -> LoadedPlan:
