@@ -51,6 +51,7 @@ ENDPOINTS: list[tuple[str, str, dict[str, Any] | None, str, int]] = [
     ("GET", "/api/runs", None, "viewer", 200),
     # No such step: allowed callers get past authorisation to the lookup's 404.
     ("POST", "/api/steps/999999/approve", None, "responder", 404),
+    ("POST", "/api/steps/999999/tick", None, "responder", 404),
 ]
 CALLERS = ["none", "bogus", "revoked", "viewer", "responder", "admin"]
 RANK = {"viewer": 0, "responder": 1, "admin": 2}
@@ -79,9 +80,10 @@ def test_every_route_declares_a_permission(api: Api) -> None:
         (method, path.replace("{incident}", "{incident_id}").replace("{task}", "{task_id}")): need
         for method, path, _, need, _ in ENDPOINTS
     }
-    tested[("POST", "/api/steps/{step_id}/approve")] = tested.pop(
-        ("POST", "/api/steps/999999/approve")
-    )
+    for verb in ("approve", "tick"):
+        tested[("POST", f"/api/steps/{{step_id}}/{verb}")] = tested.pop(
+            ("POST", f"/api/steps/999999/{verb}")
+        )
     assert tested == declared
 
 

@@ -51,6 +51,7 @@ def test_every_web_route_declares_a_permission(dashboard: Dashboard) -> None:
         "/incidents/{incident_id}/notes": "responder",
         "/incidents/{incident_id}/updates": "responder",
         "/steps/{step_id}/approve": "responder",
+        "/steps/{step_id}/tick": "responder",
     }
     for (method, path), need in seen.items():
         if method == "GET" and path not in ("/", "/login", "/static/{name}"):

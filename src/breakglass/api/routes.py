@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request
+import structlog
+from fastapi import BackgroundTasks, Depends, FastAPI, HTTPException, Path, Query, Request
 
 from breakglass.api.registry import RouteTable
 from breakglass.api.schemas import (
@@ -27,6 +28,7 @@ from breakglass.api.schemas import (
     TaskIn,
     TaskOut,
     TaskStatusIn,
+    TickOut,
     TimelineEventOut,
     TransitionIn,
 )
@@ -37,12 +39,16 @@ from breakglass.incidents.lifecycle import UpdateStatus
 from breakglass.respond.runner import RunResult
 from breakglass.store.models import StepRun
 
-__all__ = ["add_api_routes"]
+if TYPE_CHECKING:
+    from breakglass.notify import Notifier
+
+__all__ = ["add_api_routes", "deliver_queued"]
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorOut} for code in (400, 401, 403, 404, 409)
 }
 router = RouteTable("/api")
+_log = structlog.get_logger("breakglass.api")
 _ORDER = [str(status) for status in UpdateStatus]
 
 
@@ -253,12 +259,29 @@ def list_updates(
         return [PublicUpdateOut.model_validate(u) for u in rows]
 
 
+async def deliver_queued(notifier: Notifier) -> None:
+    """Try the queued deliveries once, after the response; the monitor's notifier loop
+    retries whatever fails (and delivers them anyway when this process cannot)."""
+    try:
+        await notifier.deliver_due()
+    except Exception:  # the rows stay queued; the failure must still be seen
+        _log.exception("api.delivery_failed")
+
+
 @router.post("/incidents/{incident_id}/updates", status_code=201, tags=["public updates"])
 def publish_update(
-    request: Request, incident_id: IncidentId, body: PublicUpdateIn, caller: Responder
+    request: Request,
+    incident_id: IncidentId,
+    body: PublicUpdateIn,
+    caller: Responder,
+    background: BackgroundTasks,
 ) -> PublicUpdateOut:
-    """Publish a status-page update (investigating → identified → monitoring → resolved)."""
+    """Publish a status-page update (investigating → identified → monitoring → resolved)
+    and post it to the channels that take public events."""
+    from breakglass.notify import Notifier  # noqa: PLC0415 - Apprise is slow to import
+
     state = state_of(request)
+    notifier = Notifier(state.loaded.plan, state.sessions)
     communication = state.loaded.plan.communication
     cadence = communication.update_cadence if communication is not None else None
     with state.sessions() as session, session.begin():
@@ -275,8 +298,11 @@ def publish_update(
             body.body,
             actor=caller.person,
             cadence=cadence,
+            notifier=notifier,
         )
-        return PublicUpdateOut.model_validate(row)
+        out = PublicUpdateOut.model_validate(row)
+    background.add_task(deliver_queued, notifier)
+    return out
 
 
 @router.get("/runs", tags=["playbooks"], dependencies=[Depends(VIEWER)])
@@ -314,7 +340,8 @@ def approve(
     request: Request, step_id: Annotated[int, Path(ge=1, le=MAX_ID)], caller: Responder
 ) -> ApprovalOut:
     """Approve a step waiting for approval, as the token's person (who must be in the
-    step's approver role), and resume its run with the plan's live chains and keys."""
+    step's approver role), and resume its run with the plan's live chains and keys. A step
+    of a dry run is refused (409): a rehearsal never goes live."""
     from breakglass.respond.env import LiveEnv  # noqa: PLC0415
     from breakglass.respond.service import approve_step  # noqa: PLC0415
 
@@ -325,3 +352,19 @@ def approve(
     env = LiveEnv(state.loaded, state.sessions)
     result = approve_step(state.loaded, state.sessions, step_id, caller.person, env=env)
     return _result_out(result)
+
+
+@router.post("/steps/{step_id}/tick", tags=["playbooks"])
+def tick(
+    request: Request, step_id: Annotated[int, Path(ge=1, le=MAX_ID)], caller: Responder
+) -> TickOut:
+    """Tick a manual checklist step done, as the token's person (who must be in the step's
+    owner role); the run succeeds when it was the last step waiting."""
+    from breakglass.respond.service import tick_step  # noqa: PLC0415
+
+    state = state_of(request)
+    with state.sessions() as session:
+        if session.get(StepRun, step_id) is None:
+            raise HTTPException(404, f"there is no step {step_id}")
+    ticked = tick_step(state.loaded, state.sessions, step_id=step_id, person=caller.person)
+    return TickOut(step_id=ticked.step_id, run_id=ticked.run_id, run_status=ticked.run_status)

@@ -37,6 +37,7 @@ __all__ = [
     "TaskIn",
     "TaskOut",
     "TaskStatusIn",
+    "TickOut",
     "TimelineEventOut",
     "TransitionIn",
 ]
@@ -286,3 +287,12 @@ class ApprovalOut(BaseModel):
     run_id: int | None
     status: str
     steps: list[StepResultOut]
+
+
+class TickOut(BaseModel):
+    """A ticked checklist step and its run's status afterwards (``succeeded`` once no
+    other step waits)."""
+
+    step_id: int
+    run_id: int
+    run_status: str

@@ -317,17 +317,37 @@ def update_command(
     actor: Actor,
     plan_file: MaybePlanOption = None,
 ) -> None:
-    """Publish a public status update; the plan's update cadence sets when the next is due."""
+    """Publish a public status update; the plan's update cadence sets when the next is due.
+    It is posted to the plan's channels that take public events before the command exits;
+    a delivery that fails stays queued for the monitor's notifier to retry."""
+    import asyncio  # noqa: PLC0415
+
+    from sqlalchemy.orm import sessionmaker  # noqa: PLC0415
+
     from breakglass.incidents import publish_update  # noqa: PLC0415
+    from breakglass.notify import Notifier  # noqa: PLC0415
 
     found = default_plan(plan_file)
     plan = load_plan(found).plan if found is not None else None
     cadence = plan.communication.update_cadence if plan and plan.communication else None
+    notifier = None
     with _session() as session:
+        if plan is not None:
+            notifier = Notifier(plan, sessionmaker(bind=session.get_bind()))
         update = publish_update(
-            session, incident_id, status, title, body, actor=actor, cadence=cadence
+            session,
+            incident_id,
+            status,
+            title,
+            body,
+            actor=actor,
+            cadence=cadence,
+            notifier=notifier,
         )
         out.print(escape(f"published update #{update.id} ({update.status}) of #{incident_id}"))
+    if notifier is not None:
+        sent = asyncio.run(notifier.deliver_due())
+        out.print(f"delivered {sent} queued message(s); `breakglass notify log` shows the rest")
 
 
 @app.command("reminders")

@@ -135,14 +135,18 @@ def playbook_run_command(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Print every phase.")] = False,
 ) -> None:
     """Run playbook ID now. With --dry-run, every step really runs on a local fork as the
-    plan's signers (no keys needed) and nothing reaches the real chain. Exit 1 on failure."""
+    plan's signers (no keys needed) and nothing reaches the real chain or people; approval
+    steps say whom they would wait for and go on as if approved. Exit 1 on failure."""
     from breakglass.respond import service  # noqa: PLC0415
 
     loaded = load_plan(plan_file)
     hook = _print_event if verbose else None
     with _database() as sessions:
         if dry_run:
-            err.print(f"dry run of {escape(playbook)} on a fork; nothing is sent to the chain")
+            err.print(
+                f"dry run of {escape(playbook)} on a fork: nothing is sent to the chain, "
+                "nobody is notified or paged, approval steps go on as if approved"
+            )
             result = service.dry_run_playbook(loaded, sessions, playbook, on_event=hook)
         else:
             env = _env(loaded, sessions)
@@ -198,7 +202,8 @@ def approve_command(
     person: Annotated[str, typer.Option("--as", help="Who approves (a person in the plan).")],
     plan_file: PlanOption = Path("breakglass.yaml"),
 ) -> None:
-    """Approve a step waiting for approval and resume its playbook from there."""
+    """Approve a step waiting for approval and resume its playbook from there, live.
+    Steps of dry runs cannot be approved: a dry run never waits for approval."""
     from breakglass.respond.service import approve_step  # noqa: PLC0415
 
     loaded = load_plan(plan_file)
@@ -213,13 +218,14 @@ def tick_command(
     person: Annotated[str, typer.Option("--as", help="Who did it (a person in the plan).")],
     plan_file: PlanOption = Path("breakglass.yaml"),
 ) -> None:
-    """Tick a manual checklist step as done."""
+    """Tick a manual checklist step as done (PERSON must be in the step's owner role).
+    Ticking the last waiting step completes the run."""
     from breakglass.respond.service import tick_step  # noqa: PLC0415
 
     loaded = load_plan(plan_file)
     with _database() as sessions:
-        tick_step(loaded, sessions, step_id, person)
-    out.print(f"step {step_id} done by {escape(person)}")
+        ticked = tick_step(loaded, sessions, step_id=step_id, person=person)
+    out.print(f"step {step_id} done by {escape(person)}; run {ticked.run_id} {ticked.run_status}")
 
 
 @safe_app.command("sign")

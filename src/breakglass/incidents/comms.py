@@ -4,6 +4,9 @@
 given the plan's ``cadence``; :func:`next_update_due` is the source of truth either way (the
 last publication, or detection, plus the cadence) and :func:`due_reminders` refreshes the
 column. No update is due once the incident is over or its public status is ``resolved``.
+
+Given a ``notifier``, an update is also posted (``status_update``) to the channels that take
+public events, queued in the same transaction as the update itself.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 import structlog
 from sqlalchemy import select
@@ -24,6 +28,9 @@ from breakglass.incidents.service import add_task, get_incident
 from breakglass.incidents.timeline import EventKind, record_event, utcnow
 from breakglass.plan.models import ExternalParty, Plan
 from breakglass.store.models import Incident, PublicUpdate, TimelineEvent
+
+if TYPE_CHECKING:  # Apprise is slow to import; the caller brings the notifier
+    from breakglass.notify import Notifier
 
 __all__ = [
     "Notify",
@@ -53,10 +60,13 @@ def publish_update(
     actor: str,
     at: datetime | None = None,
     cadence: timedelta | None = None,
+    notifier: Notifier | None = None,
 ) -> PublicUpdate:
     """Publish a status-page update. Statuses go investigating → identified → monitoring →
     resolved, forward only (repeating the current one is fine). With ``cadence`` (the plan's
-    ``communication.update_cadence``) the next update falls due that long after this one."""
+    ``communication.update_cadence``) the next update falls due that long after this one.
+    With ``notifier`` it is posted to every channel that takes ``status_update`` (external
+    channels by default), in this transaction: published and queued, or neither."""
     incident = get_incident(session, incident_id)
     choice(status, UpdateStatus, "public update status")
     latest = _latest(session, incident_id)
@@ -90,6 +100,15 @@ def publish_update(
         public=True,
         data={"update_id": update.id, "status": status},
     )
+    if notifier is not None:
+        context = {
+            "title": title,
+            "message": f"{title}\n\n{body}",
+            "status": status,
+            "update_id": update.id,
+            "next_update_at": incident.next_update_at,
+        }
+        notifier.notify("status_update", context, incident_id=incident_id, session=session)
     return update
 
 

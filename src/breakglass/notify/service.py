@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -103,11 +104,13 @@ class Notifier(Paging):
         channels: Sequence[str] | None = None,
         incident_id: int | None = None,
         group_key: str | None = None,
+        session: Session | None = None,
     ) -> list[int]:
         """Render ``event`` and queue one delivery per channel; returns the delivery ids.
 
         ``channels`` None means :meth:`channels_for`. A rate-limited or grouped message
-        returns the id of the digest that carries it.
+        returns the id of the digest that carries it. With ``session`` the deliveries join
+        the caller's transaction (stored with the change they announce, or not at all).
 
         Raises:
             NotifyError: a named channel is not in the plan.
@@ -119,11 +122,11 @@ class Notifier(Paging):
         now = self._clock()
         message = render(event, self._context(context, incident_id), now=now)
         ids: list[int] = []
-        with self._sessions.begin() as session:
+        with nullcontext(session) if session is not None else self._sessions.begin() as tx:
             for name in names:
                 ids.append(
                     enqueue(
-                        session,
+                        tx,
                         name,
                         message,
                         {"channel": name},

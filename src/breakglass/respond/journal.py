@@ -5,6 +5,10 @@ Responding comes first and writing it down second, but both happen: phases are h
 that stores them in order from a worker thread. A SQLite commit never sits between a new
 block and a pause broadcast, and a crash loses at most the last few milliseconds of record,
 never an action: every action's precheck makes re-running it after a restart harmless.
+
+Announcements (a pause landed, a step failed) go through the same writer: they are queued
+with the records, and queued as notifications after the records before them are committed,
+so the reaction waits for neither the database nor the notifier.
 """
 
 from __future__ import annotations
@@ -14,12 +18,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from sqlalchemy.orm import Session, sessionmaker
 
 from breakglass.store.models import PlaybookRun, StepEvent, StepRun
+
+if TYPE_CHECKING:  # Apprise is slow to import; only the writer thread needs the notifier
+    from breakglass.notify import Notifier
 
 __all__ = ["Journal", "OnStepEvent", "PhaseEvent", "RunHandle", "StepHandle"]
 
@@ -69,6 +76,31 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+@dataclass(frozen=True)
+class _Announcement:
+    """A notification the writer queues once the records before it are stored."""
+
+    notifier: Callable[[], Notifier]
+    event: str
+    context: dict[str, Any]
+    step: StepHandle
+
+    def send(self) -> None:
+        ids = {"run_id": self.step.run.id, "step_id": self.step.id}
+        try:
+            self.notifier().notify(self.event, {**self.context, **ids})
+        except Exception as exc:  # the record stands; say loudly that nobody was told
+            _log.error(
+                "respond.announcement_failed",
+                notify_event=self.event,
+                error=repr(exc)[:500],
+                hint="people were NOT told of this step; see `breakglass playbook runs`",
+            )
+
+
+_Item = Callable[[Session], None] | _Announcement
+
+
 class Journal:
     """Queues run, step and phase records for one writer; see the module docstring."""
 
@@ -82,7 +114,7 @@ class Journal:
         self._sessions = sessions
         self._on_event = on_event
         self._clock = clock
-        self._queue: asyncio.Queue[Callable[[Session], None]] = asyncio.Queue()
+        self._queue: asyncio.Queue[_Item] = asyncio.Queue()
         self._writer: asyncio.Task[None] | None = None
         self._open = asyncio.Event()
         self._open.set()
@@ -193,6 +225,21 @@ class Journal:
         self._put(write)
         return event
 
+    def announce(
+        self,
+        step: StepHandle,
+        event: str,
+        context: dict[str, Any],
+        *,
+        notifier: Callable[[], Notifier],
+    ) -> None:
+        """Queue ``event`` about ``step`` for the plan's channels, behind the records queued
+        so far (the message names the stored run and step).
+
+        ``notifier`` is called in the writer thread, so the caller never imports or waits
+        for the notification service."""
+        self._enqueue(_Announcement(notifier, event, context, step))
+
     async def flush(self) -> None:
         """Wait until everything queued so far is stored."""
         if self._writer is None:
@@ -211,6 +258,9 @@ class Journal:
             if ready is not None:
                 session.info.setdefault("ready", []).append(ready)
 
+        self._enqueue(item)
+
+    def _enqueue(self, item: _Item) -> None:
         self._queue.put_nowait(item)
         if self._writer is None or self._writer.done():
             self._writer = asyncio.get_running_loop().create_task(self._write_loop())
@@ -232,9 +282,17 @@ class Journal:
                 for _ in batch:
                     self._queue.task_done()
 
-    def _write(self, batch: list[Callable[[Session], None]]) -> list[asyncio.Event]:
-        with self._sessions() as session, session.begin():
+    def _write(self, batch: list[_Item]) -> list[asyncio.Event]:
+        records = [item for item in batch if not isinstance(item, _Announcement)]
+        ready: list[asyncio.Event] = []
+        try:
+            if records:
+                with self._sessions() as session, session.begin():
+                    for record in records:
+                        record(session)
+                    ready = session.info.pop("ready", [])
+        finally:  # a lost record must not also silence the people who should hear of it
             for item in batch:
-                item(session)
-            ready: list[asyncio.Event] = session.info.pop("ready", [])
+                if isinstance(item, _Announcement):
+                    item.send()
         return ready

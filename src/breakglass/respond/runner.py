@@ -5,7 +5,16 @@ fallbacks on failure and every phase in the journal.
 - an ``approval`` step stops the run until a member of its approver role approves it
   (``breakglass approve``); the run then resumes from that step;
 - ``manual`` steps, and actions that wait for people (Safe signatures), become open items
-  and the run goes on without them.
+  and the run goes on without them; a checklist item stays ``todo`` until a member of its
+  owner role ticks it (``breakglass tick``).
+
+A dry run rehearses on a fork and never waits for people: an approval step records whom it
+would wait for and the run goes on as if approved (the rehearsal shows what the approved
+step would do). Nothing of a dry run can be approved or ticked later.
+
+Each settled step is announced to the plan's channels through the journal's writer (see
+:mod:`breakglass.respond.announce`), never on the way to a broadcast; dry runs announce
+nothing.
 
 A failed step records why, runs its ``on_failure`` playbook (a Safe pause, a page) as a child
 run, and the playbook continues with its next step: paging and telling people still matter
@@ -27,6 +36,7 @@ from breakglass.plan.models.plan import Plan
 from breakglass.plan.models.response import Mode, Playbook, Step
 from breakglass.respond.actions.base import Action, ActionEnv, Outcome, StepFailed
 from breakglass.respond.actions.build import build_action
+from breakglass.respond.announce import announcement
 from breakglass.respond.journal import Journal, RunHandle, StepHandle
 
 __all__ = [
@@ -116,8 +126,11 @@ class _StepRecord:
         self._journal = journal
         self._step = step
         self._countdown = countdown
+        self.status: str | None = None
 
     def __call__(self, phase: str, **detail: Any) -> object:
+        if "status" in detail:
+            self.status = str(detail["status"])
         event = self._journal.phase(self._step, phase, **detail)
         if self._countdown is not None and phase in SETTLED_PHASES:
             self._countdown.tick()
@@ -238,10 +251,39 @@ class PlaybookRunner:
             _log.exception("respond.step_crashed", playbook=playbook.id, step=position)
         else:
             result.status, result.note, result.tx_hash = status, outcome.note, outcome.tx_hash
+        fallback = step.on_failure if result.status == "failed" and depth < 3 else None
+        self._announce(run, handle, playbook.id, step, action, result, fallback)
         result.step_id = await record.step_id()
         if result.status == "failed" and step.on_failure is not None:
             result.fallback = await self._fallback(step.on_failure, record, result, depth)
         return result
+
+    def _announce(
+        self,
+        run: RunHandle,
+        handle: StepHandle,
+        playbook: str,
+        step: Step,
+        action: Action | PlanError,
+        result: StepResult,
+        fallback: str | None,
+    ) -> None:
+        if self.env.dry_run:
+            return
+        message = announcement(
+            playbook=playbook,
+            position=result.position,
+            step=step,
+            summary=result.summary,
+            chain=action.chain if isinstance(action, Action) else run.chain,
+            status=result.status,
+            note=result.note,
+            tx_hash=result.tx_hash,
+            fallback=fallback,
+            trigger=run.trigger,
+        )
+        if message is not None:
+            self.journal.announce(handle, *message, notifier=self.env.notifier)
 
     async def _carry_out(
         self,
@@ -256,9 +298,17 @@ class PlaybookRunner:
             raise StepFailed("plan", str(action))
         if step.mode is Mode.APPROVAL and position not in approved:
             role = approver_role(self.plan, step, action)
-            record("waiting", status="awaiting-approval", approver=role)
-            note = f"awaiting approval by a member of {role or 'any role'}"
-            return "awaiting-approval", Outcome("waiting", note)
+            if self.env.dry_run:
+                record(
+                    "rehearsed",
+                    approver=role,
+                    note=f"dry run: would wait for approval by {role or 'any role'}; "
+                    "goes on as if approved",
+                )
+            else:
+                record("waiting", status="awaiting-approval", approver=role)
+                note = f"awaiting approval by a member of {role or 'any role'}"
+                return "awaiting-approval", Outcome("waiting", note)
         if position in approved:
             record("approved", by=approved[position])
         if step.mode is Mode.MANUAL and step.action != "manual":
@@ -267,7 +317,9 @@ class PlaybookRunner:
         record("start", status="running")
         outcome = await action.run(self.env, record)
         if outcome.status == "waiting":
-            record("waiting", status="waiting", note=outcome.note)
+            # a checklist item stays "todo", the status `tick` looks for
+            kept = record.status if record.status == "todo" else "waiting"
+            record("waiting", status=kept, note=outcome.note)
         else:
             record(outcome.status, status=outcome.status, note=outcome.note)
         return outcome.status, outcome

@@ -5,10 +5,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from breakglass.errors import BreakglassError, PlanError
@@ -19,6 +18,15 @@ from breakglass.respond.actions.base import StepFailed
 from breakglass.respond.actions.build import build_action
 from breakglass.respond.actions.safe import execute_proposal
 from breakglass.respond.calls import parse_check
+from breakglass.respond.decisions import (
+    ApprovalError,
+    TickResult,
+    refresh_run_status,
+    tick_step,
+)
+from breakglass.respond.decisions import check_member as _check_member
+from breakglass.respond.decisions import decide as _decide
+from breakglass.respond.decisions import waiting_step as _waiting_step
 from breakglass.respond.env import DryRunEnv, LiveEnv, chain_urls
 from breakglass.respond.journal import Journal, OnStepEvent, RunHandle, StepHandle
 from breakglass.respond.runner import PlaybookRunner, RunResult, approver_role
@@ -27,18 +35,16 @@ from breakglass.store.models import PlaybookRun, StepRun
 
 __all__ = [
     "ApprovalError",
+    "TickResult",
     "approve_step",
     "dry_run_playbook",
     "list_runs",
     "pause_contract",
+    "refresh_run_status",
     "run_playbook",
     "sign_proposal",
     "tick_step",
 ]
-
-
-class ApprovalError(BreakglassError):
-    """The step is not waiting for this, or the person may not decide it."""
 
 
 async def _with_env(
@@ -169,37 +175,6 @@ def _chains_of(loaded: LoadedPlan, playbook_id: str, seen: set[str] | None = Non
     return chains
 
 
-@dataclass(frozen=True)
-class _Waiting:
-    run: PlaybookRun
-    step: StepRun
-
-
-def _waiting_step(sessions: sessionmaker[Session], step_id: int, status: str) -> _Waiting:
-    with sessions() as session:
-        step = session.get(StepRun, step_id)
-        if step is None:
-            raise ApprovalError(f"there is no step {step_id}")
-        if step.status != status:
-            raise ApprovalError(f"step {step_id} is {step.status}, not {status}")
-        run = session.get(PlaybookRun, step.run_id)
-        assert run is not None
-        return _Waiting(run, step)
-
-
-def _check_member(loaded: LoadedPlan, role: str | None, person: str) -> None:
-    if person not in loaded.plan.people:
-        raise ApprovalError(f"the plan has no person {person!r}")
-    if role is None:
-        return
-    members = loaded.plan.roles[role].members if role in loaded.plan.roles else []
-    if person not in members:
-        raise ApprovalError(
-            f"{person} is not in role {role} ({', '.join(members) or 'no members'}), "
-            "who decide this step"
-        )
-
-
 def approve_step(
     loaded: LoadedPlan,
     sessions: sessionmaker[Session],
@@ -212,9 +187,10 @@ def approve_step(
     """Approve a waiting ``approval`` step as ``person`` and resume its run from there.
 
     Raises:
-        ApprovalError: no such waiting step, or ``person`` is not in its approver role.
+        ApprovalError: no such waiting step, a step of a dry run, or ``person`` is not in
+            its approver role.
     """
-    waiting = _waiting_step(sessions, step_id, "awaiting-approval")
+    waiting = _waiting_step(sessions, step_id, ("awaiting-approval",), "approved")
     playbook = loaded.plan.playbook(waiting.run.playbook)
     if playbook is None or waiting.step.position >= len(playbook.steps):
         raise ApprovalError(f"the plan no longer has step {step_id}'s playbook as it was")
@@ -246,43 +222,6 @@ def approve_step(
             approved={waiting.step.position: person},
         )
     )
-
-
-def tick_step(
-    loaded: LoadedPlan, sessions: sessionmaker[Session], step_id: int, person: str
-) -> None:
-    """Mark a manual checklist step done by ``person`` (a member of its owner role)."""
-    waiting = _waiting_step(sessions, step_id, "todo")
-    playbook = loaded.plan.playbook(waiting.run.playbook)
-    owner = None
-    if playbook is not None and waiting.step.position < len(playbook.steps):
-        step = playbook.steps[waiting.step.position]
-        owner = getattr(step, "owner", None)
-    _check_member(loaded, owner, person)
-    _decide(sessions, step_id, "todo", "done", person)
-    refresh_run_status(sessions, step_id)
-
-
-def _decide(
-    sessions: sessionmaker[Session], step_id: int, expected: str, status: str, person: str
-) -> None:
-    """Move the step from ``expected`` to ``status`` in one conditional UPDATE, so that of
-    two people deciding at once only one resumes the run (and sends its transaction)."""
-    from datetime import UTC, datetime  # noqa: PLC0415
-
-    from breakglass.store.models import StepEvent  # noqa: PLC0415
-
-    now = datetime.now(UTC)
-    with sessions() as session, session.begin():
-        claimed = session.execute(
-            update(StepRun)
-            .where(StepRun.id == step_id, StepRun.status == expected)
-            .values(status=status, decided_by=person, updated_at=now)
-            .returning(StepRun.id)
-        ).all()
-        if not claimed:
-            raise ApprovalError(f"step {step_id} is no longer {expected}; someone decided it")
-        session.add(StepEvent(step_id=step_id, phase=status, at=now, detail={"by": person}))
 
 
 def sign_proposal(
@@ -327,31 +266,6 @@ def sign_proposal(
     if view.step_id is not None:
         refresh_run_status(sessions, view.step_id)
     return load_proposal(sessions, proposal_id), tx_hash
-
-
-def refresh_run_status(sessions: sessionmaker[Session], step_id: int) -> str | None:
-    """Recompute the status of the run holding ``step_id`` after a step was decided
-    outside it (a Safe executed by ``safe sign``, a ticked checklist item)."""
-    from datetime import UTC, datetime  # noqa: PLC0415
-
-    with sessions() as session, session.begin():
-        step = session.get(StepRun, step_id)
-        run = session.get(PlaybookRun, step.run_id) if step is not None else None
-        if run is None or run.status not in ("waiting", "succeeded"):
-            return None
-        rows = session.scalars(
-            select(StepRun).where(StepRun.run_id == run.id).order_by(StepRun.id)
-        ).all()
-        latest = {row.position: row.status for row in rows}  # the last row of each position
-        statuses = set(latest.values())
-        if "failed" in statuses:
-            run.status = "failed"
-        elif statuses & {"waiting", "todo", "awaiting-approval", "awaiting-signatures", "pending"}:
-            run.status = "waiting"
-        else:
-            run.status = "succeeded"
-            run.finished_at = run.finished_at or datetime.now(UTC)
-        return run.status
 
 
 class _ExistingStep:

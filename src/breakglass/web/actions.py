@@ -15,10 +15,12 @@ from fastapi import Depends, Path, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from breakglass.api.app import error_status
 from breakglass.api.registry import RouteTable
+from breakglass.api.routes import deliver_queued
 from breakglass.api.schemas import MAX_ID, NoteIn, PublicUpdateIn, TransitionIn
 from breakglass.api.security import state_of
 from breakglass.api.tokens import Caller, authenticate
@@ -178,10 +180,15 @@ async def add_note(request: Request, incident_id: IncidentId, caller: Responder)
 
 @actions.post("/incidents/{incident_id}/updates", include_in_schema=False)
 async def publish_update(request: Request, incident_id: IncidentId, caller: Responder) -> Response:
-    """Publish a status-page update; statuses only go forward, as in the API."""
+    """Publish a status-page update; statuses only go forward, as in the API, and the
+    update is posted to the channels that take public events."""
+    from breakglass.notify import Notifier  # noqa: PLC0415 - Apprise is slow to import
+
     form = await form_of(request)
-    communication = state_of(request).loaded.plan.communication
+    state = state_of(request)
+    communication = state.loaded.plan.communication
     cadence = communication.update_cadence if communication is not None else None
+    notifier = Notifier(state.loaded.plan, state.sessions)
 
     def work(session: Session) -> object:
         body = PublicUpdateIn.model_validate(
@@ -202,17 +209,19 @@ async def publish_update(request: Request, incident_id: IncidentId, caller: Resp
             body.body,
             actor=caller.person,
             cadence=cadence,
+            notifier=notifier,
         )
 
-    return await _run(request, incident_id, work)
+    response = await _run(request, incident_id, work)
+    response.background = BackgroundTask(deliver_queued, notifier)
+    return response
 
 
 @actions.post("/steps/{step_id}/approve", include_in_schema=False)
 async def approve(request: Request, step_id: StepId, caller: Responder) -> Response:
     """Approve a waiting step and resume its run, exactly as ``POST /api/steps/{id}/approve``."""
     form = await form_of(request)
-    back = form.get("incident_id", "")
-    incident_id = int(back) if back.isdigit() and 0 < int(back) <= MAX_ID else None
+    incident_id = _incident_of(form.get("incident_id", ""))
 
     def work(_: Session) -> object:
         from breakglass.respond.env import LiveEnv  # noqa: PLC0415
@@ -226,3 +235,26 @@ async def approve(request: Request, step_id: StepId, caller: Responder) -> Respo
         return approve_step(state.loaded, state.sessions, step_id, caller.person, env=env)
 
     return await _run(request, incident_id, work, anchor="#steps", own_session=True)
+
+
+@actions.post("/steps/{step_id}/tick", include_in_schema=False)
+async def tick(request: Request, step_id: StepId, caller: Responder) -> Response:
+    """Tick a manual checklist step done, exactly as ``POST /api/steps/{id}/tick``."""
+    form = await form_of(request)
+    incident_id = _incident_of(form.get("incident_id", ""))
+
+    def work(_: Session) -> object:
+        from breakglass.respond.service import tick_step  # noqa: PLC0415
+
+        state = state_of(request)
+        with state.sessions() as session:
+            if session.get(StepRun, step_id) is None:
+                raise _Refused(f"there is no step {step_id}")
+        return tick_step(state.loaded, state.sessions, step_id=step_id, person=caller.person)
+
+    return await _run(request, incident_id, work, anchor="#steps", own_session=True)
+
+
+def _incident_of(value: str) -> int | None:
+    """The incident page to return to, from a form's hidden field."""
+    return int(value) if value.isdigit() and 0 < int(value) <= MAX_ID else None

@@ -2,7 +2,8 @@
 
 Messages are queued in the database by the notification service before anything is sent,
 and retried until delivered; a page goes to the role's members in escalation order until
-one acknowledges. A step is done once its message is safely queued.
+one acknowledges. A step is done once its message is safely queued. In a dry run they
+record what they would send, to whom, and send nothing.
 """
 
 from __future__ import annotations
@@ -29,7 +30,9 @@ class NotifyAction(Action):
 
     async def run(self, env: ActionEnv, record: Record) -> Outcome:
         if env.dry_run:
-            record("notify", channel=self.channel, delivery="dry run: not sent")
+            record(
+                "notify", channel=self.channel, message=self.message, delivery="dry run: not sent"
+            )
             return Outcome("done", f"dry run: would notify {self.channel}")
         context = {"message": self.message, "title": self.message, "summary": self.summary}
         deliveries = env.notifier().notify("playbook", context, channels=[self.channel])
@@ -52,7 +55,13 @@ class PageAction(Action):
 
     async def run(self, env: ActionEnv, record: Record) -> Outcome:
         if env.dry_run:
-            record("page", role=self.role, people=self.people, delivery="dry run: not sent")
+            record(
+                "page",
+                role=self.role,
+                people=self.people,
+                message=self.message,
+                delivery="dry run: not sent",
+            )
             return Outcome("done", f"dry run: would page {self.role}: {', '.join(self.people)}")
         page_id = env.notifier().page(self.role, self.message)
         _log.warning("respond.page", role=self.role, people=self.people, page=page_id)
