@@ -15,7 +15,18 @@ from breakglass.cli.app import COMMANDS, app
 from breakglass.cli.lazy import LazyCommand, first_sentence, load_command
 
 ROOT = Path(__file__).parents[2]
-HEAVY = ("web3", "sqlalchemy", "alembic", "safe_eth", "eth_account", "fastapi", "reportlab")
+HEAVY = (
+    "web3",
+    "sqlalchemy",
+    "alembic",
+    "safe_eth",
+    "eth_account",
+    "fastapi",
+    "reportlab",
+    # not heavy, but a tenth of a second between them that version and --help need not pay
+    "pydantic",
+    "structlog",
+)
 
 
 def run(*code_or_args: str, code: bool = False) -> subprocess.CompletedProcess[str]:

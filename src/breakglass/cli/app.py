@@ -13,7 +13,7 @@ import sys
 import typer
 
 from breakglass import __version__
-from breakglass.cli.lazy import LazyCommand, LazyGroup
+from breakglass.cli.lazy import LazyCommand, LazyGroup, QuickCommand
 from breakglass.errors import BreakglassError
 
 __all__ = ["COMMANDS", "app", "main"]
@@ -128,6 +128,9 @@ app = typer.Typer(
     help="Incident response and recovery for smart-contract protocols.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    # Typer's rich help imports rich's markdown and traceback modules: the list of commands
+    # in plain text answers in half the time. Each command's own help stays rich.
+    rich_markup_mode=None,
     add_completion=False,
 )
 
@@ -143,7 +146,7 @@ def _configure(ctx: typer.Context) -> None:
     configure_logging(settings.log_level, settings.log_format)
 
 
-@app.command()
+@app.command(cls=QuickCommand)
 def version() -> None:
     """Print the breakglass version."""
     typer.echo(__version__)

@@ -20,7 +20,7 @@ from typer._click import Command, Context, HelpFormatter
 from typer._click.exceptions import UsageError
 from typer.core import TyperCommand, TyperGroup
 
-__all__ = ["LazyCommand", "LazyGroup", "first_sentence", "load_command"]
+__all__ = ["LazyCommand", "LazyGroup", "QuickCommand", "first_sentence", "load_command"]
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s")
 
@@ -64,6 +64,21 @@ def load_command(entry: LazyCommand) -> Command:
     return command
 
 
+def _unset_help_is_false(option: Any) -> Any:
+    # Typer coerces an unset flag (None) through a pydantic adapter, which imports pydantic
+    # (~60 ms) just to parse `--help`; an unset help flag is plainly False.
+    if option is not None and option.default is None:
+        option.default = False
+    return option
+
+
+class QuickCommand(TyperCommand):
+    """A Typer command whose parsing imports nothing beyond Typer (for ``version``)."""
+
+    def get_help_option(self, ctx: Context) -> Any:
+        return _unset_help_is_false(super().get_help_option(ctx))
+
+
 class LazyGroup(TyperGroup):
     """A Typer group whose commands beyond the eager ones come from :attr:`lazy_commands`."""
 
@@ -73,6 +88,9 @@ class LazyGroup(TyperGroup):
         super().__init__(*args, **kwargs)
         self._by_name = {entry.name: entry for entry in self.lazy_commands}
         self._listing = False
+
+    def get_help_option(self, ctx: Context) -> Any:
+        return _unset_help_is_false(super().get_help_option(ctx))
 
     def list_commands(self, ctx: Context) -> list[str]:
         return [*self._by_name, *(name for name in super().list_commands(ctx))]
