@@ -11,7 +11,10 @@ from typing import Any
 import pytest
 
 from breakglass.devchain import Anvil
+from breakglass.doctor import run_doctor
 from breakglass.notify.signing import SIGNATURE_HEADER
+from breakglass.plan import load_plan
+from breakglass.plan.checks.base import CheckStatus
 
 from .conftest import GUARDIAN, INTRUDER, DoctorCli, Setup, broken, write_keystore
 
@@ -226,3 +229,22 @@ def test_a_member_of_a_critical_role_without_a_page_url_fails(
     assert run.failing() == {"paging.reachable"}
     (failure,) = [r for r in run.json()["results"] if r["status"] == "fail"]
     assert failure["subject"] == "pauser: carol"
+
+
+def test_without_a_cap_the_emergency_fee_of_the_moment_is_used(setup: Setup) -> None:
+    def uncapped(plan: dict[str, Any]) -> None:
+        del plan["chains"]["local"]["gas"]
+        plan["chains"]["other"] = {"chain_id": 5, "rpc": ["${OTHER_RPC}"]}
+
+    loaded = load_plan(setup.write(broken(setup.plan(), uncapped)))
+    # OTHER_RPC is unset: with --chain local the other chain's variable is not asked for.
+    report = run_doctor(loaded=loaded, chain="local", environ=setup.environ())
+    assert not report.failed, [r for r in report.results if r.status is not CheckStatus.PASS]
+    gas = [r for r in report.results if r.check_id == "gas.funds"]
+    assert {r.subject for r in gas} == {"guardian on local", "owner_a on local"}
+    assert all("(emergency fee now, no cap)" in r.message for r in gas)
+    everything = run_doctor(loaded=loaded, environ=setup.environ())
+    assert everything.failing_checks() == ["env.variables"]
+    (unset,) = [r for r in everything.results if r.status is CheckStatus.FAIL]
+    assert unset.subject == "${OTHER_RPC}"
+    assert unset.location.startswith(f"{loaded.file}:")

@@ -129,6 +129,17 @@ class DoctorContext:
         finally:
             await client.aclose()
 
+    async def _http_url(self, chain: str) -> str:
+        expected = self.plan.chains[chain].chain_id
+        for probe in await self.probe(chain):
+            url = probe.url
+            if probe.chain_id == expected and url and url.lower().startswith("http"):
+                return url
+        raise NotChecked(
+            f"no HTTP endpoint of chain {chain} answers with chain id {expected} "
+            "(see endpoints.chain-id)"
+        )
+
     async def rpc(self, chain: str) -> RpcClient:
         """A client on the first HTTP endpoint of ``chain`` that answers with the plan's
         chain id (HTTP because Safe reads go through web3's HTTP provider).
@@ -137,31 +148,13 @@ class DoctorContext:
             NotChecked: no HTTP endpoint of the chain answers with its chain id.
         """
         if chain not in self._clients:
-            expected = self.plan.chains[chain].chain_id
-            good = [
-                p
-                for p in await self.probe(chain)
-                if p.chain_id == expected and p.kind == "url" and p.url is not None
-            ]
-            if not good:
-                raise NotChecked(
-                    f"no endpoint of chain {chain} answers with chain id {expected} "
-                    "(see endpoints.chain-id)"
-                )
-            assert good[0].url is not None
-            self._clients[chain] = RpcClient(good[0].url, timeout=self.timeout)
+            url = await self._http_url(chain)
+            self._clients[chain] = RpcClient(url, timeout=self.timeout)
         return self._clients[chain]
 
     async def rpc_url(self, chain: str) -> str:
         """The URL behind :meth:`rpc`, for libraries that open their own connection."""
-        await self.rpc(chain)
-        expected = self.plan.chains[chain].chain_id
-        probes = await self.probe(chain)
-        return next(
-            p.url
-            for p in probes
-            if p.chain_id == expected and p.kind == "url" and p.url is not None
-        )
+        return await self._http_url(chain)
 
     # -- keys -----------------------------------------------------------------------------
 

@@ -116,15 +116,7 @@ class GasFundsCheck(DoctorCheck):
             gas += estimate * 6 // 5  # the margin the sender adds to its own estimates
         caps = ctx.plan.chains[spend.chain].gas
         capped = caps.max_fee_gwei is not None
-        strategy = GasStrategy(
-            rpc,
-            GasCaps(
-                int(caps.max_fee_gwei * _GWEI) if caps.max_fee_gwei is not None else None,
-                int(caps.max_priority_fee_gwei * _GWEI)
-                if caps.max_priority_fee_gwei is not None
-                else None,
-            ),
-        )
+        strategy = GasStrategy(rpc, GasCaps.from_plan(caps))
         max_fee = (await strategy.quote(Urgency.EMERGENCY)).max_fee_per_gas
         balance = int(await rpc.request("eth_getBalance", [sender, "latest"]), 16)
         needed = gas * max_fee
