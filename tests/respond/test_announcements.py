@@ -25,7 +25,7 @@ from breakglass.respond import service
 from breakglass.respond.env import LiveEnv
 from breakglass.respond.journal import Journal
 from breakglass.respond.runner import PlaybookRunner
-from breakglass.store.models import Delivery
+from breakglass.store.models import Delivery, SafeProposal
 
 pytestmark = pytest.mark.chain
 
@@ -220,3 +220,57 @@ def test_breakglass_pause_announces_before_it_exits(
     assert done.returncode == 0, done.stdout + done.stderr
     assert token.paused()
     assert [m["event"] for m in _messages(receiver, "/war")] == ["paused"]
+
+
+SAFE_BODY = """
+signers:
+  owner_a: {{type: env, key: "${{OWNER_A_KEY}}"}}
+  owner_c: {{type: env, key: "${{OWNER_C_KEY}}"}}
+  ops_safe:
+    type: safe
+    chain: local
+    address: "{safe}"
+    threshold: 2
+    local_owners: [owner_a]
+channels:
+  war-room: {{url: "json://127.0.0.1:{port}/war", signing_key: "${{HOOK_KEY}}"}}
+playbooks:
+  - id: safe-pause
+    steps:
+      - {{action: safe-proposal, safe: ops_safe, contract: token, verify: "paused()"}}
+"""
+
+
+def test_a_safe_proposal_asks_for_signatures_and_its_execution_is_announced(
+    fresh_chain: Anvil,
+    token: Any,
+    pausing_safe: str,
+    write_plan: Any,
+    sessions: sessionmaker[Session],
+    receiver: Any,
+) -> None:
+    loaded = write_plan(SAFE_BODY, safe=pausing_safe, port=receiver.port)
+    keys = {
+        "OWNER_A_KEY": fresh_chain.private_keys[3],
+        "OWNER_C_KEY": fresh_chain.private_keys[5],
+        "HOOK_KEY": HOOK_KEY,
+    }
+
+    def env() -> LiveEnv:
+        return LiveEnv(loaded, sessions, environ=keys, receipt_timeout=30)
+
+    proposed = service.run_playbook(loaded, sessions, "safe-pause", env=env())
+    assert proposed.status == "waiting" and not token.paused()
+    [asked] = _messages(receiver, "/war")
+    assert asked["event"] == "step_done"
+    assert "proposed, waiting for signatures" in asked["title"]
+    assert "1 of 2 signatures" in asked["body"]
+
+    with sessions() as session:
+        proposal = session.scalars(select(SafeProposal.id)).one()
+    _, tx_hash = service.sign_proposal(loaded, sessions, proposal, "owner_c", env=env())
+    assert tx_hash is not None and token.paused()
+    executed = _messages(receiver, "/war")[-1]
+    assert executed["event"] == "paused"
+    assert "Contracts paused: token on local." in executed["body"] and tx_hash in executed["body"]
+    assert "Playbook safe-pause, step 0: verified." in executed["body"]

@@ -13,10 +13,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from breakglass.errors import BreakglassError, PlanError
 from breakglass.plan.loader import LoadedPlan
 from breakglass.plan.models.chain import EnvSigner, KeystoreSigner, SafeSigner
-from breakglass.plan.models.response import Mode, PauseStep, Playbook
+from breakglass.plan.models.response import Mode, PauseStep, Playbook, Step
 from breakglass.respond.actions.base import StepFailed
 from breakglass.respond.actions.build import build_action
 from breakglass.respond.actions.safe import execute_proposal
+from breakglass.respond.announce import announcement
 from breakglass.respond.calls import parse_check
 from breakglass.respond.decisions import (
     ApprovalError,
@@ -250,13 +251,16 @@ def sign_proposal(
         record = _ExistingStep(journal, view.step_id)
         verify_text = view.meta.get("verify")
         verify = parse_check(str(verify_text)) if verify_text else None
+        announce = _Announcer(loaded, sessions, journal, record.handle, view, live)
         try:
             outcome = await execute_proposal(live, record, view, account, signer, verify)
         except StepFailed as exc:
             record("failed", status="failed", error=str(exc))
+            announce("failed", str(exc), None)
             raise
         else:
             record("done", status="done", note=outcome.note)
+            announce(outcome.status, outcome.note, outcome.tx_hash)
             return outcome.tx_hash
         finally:
             await journal.close()
@@ -273,11 +277,10 @@ class _ExistingStep:
 
     def __init__(self, journal: Journal, step_id: int | None) -> None:
         self._journal = journal
-        self._step: StepHandle | None = None
-        if step_id is not None:
-            run = RunHandle("", None, "", False, id=None)
-            self._step = StepHandle(run, 0, "safe-proposal", "auto", "", id=step_id)
-            self._step.ready.set()
+        run = RunHandle("", None, "", False, id=None)
+        self.handle = StepHandle(run, 0, "safe-proposal", "auto", "", id=step_id)
+        self.handle.ready.set()
+        self._step = self.handle if step_id is not None else None
 
     def __call__(self, phase: str, **detail: Any) -> object:
         if self._step is None:
@@ -286,6 +289,48 @@ class _ExistingStep:
 
     async def step_id(self) -> int | None:
         return self._step.id if self._step else None
+
+
+class _Announcer:
+    """Announces how a Safe proposal executed by ``safe sign`` ended, as the runner does for
+    its steps (a person must act on a failure: no fallback runs from here)."""
+
+    def __init__(
+        self,
+        loaded: LoadedPlan,
+        sessions: sessionmaker[Session],
+        journal: Journal,
+        handle: StepHandle,
+        view: ProposalView,
+        env: LiveEnv,
+    ) -> None:
+        self._journal, self._handle, self._view, self._env = journal, handle, view, env
+        self._playbook, self._position, self._trigger = "safe sign", 0, "safe sign"
+        self._step: Step | None = None
+        with sessions() as session:
+            row = session.get(StepRun, view.step_id) if view.step_id is not None else None
+            run = session.get(PlaybookRun, row.run_id) if row is not None else None
+        if row is not None and run is not None:
+            self._playbook, self._position, self._trigger = run.playbook, row.position, run.trigger
+            playbook = loaded.plan.playbook(run.playbook)
+            if playbook is not None and row.position < len(playbook.steps):
+                self._step = playbook.steps[row.position]
+
+    def __call__(self, status: str, note: str, tx_hash: str | None) -> None:
+        message = announcement(
+            playbook=self._playbook,
+            position=self._position,
+            step=self._step,
+            summary=f"Safe proposal {self._view.id}",
+            chain=self._view.chain,
+            status=status,
+            note=note,
+            tx_hash=tx_hash,
+            fallback=None,
+            trigger=self._trigger,
+        )
+        if message is not None:
+            self._journal.announce(self._handle, *message, notifier=self._env.notifier)
 
 
 def _safe_config(loaded: LoadedPlan, address: str) -> SafeSigner:
