@@ -4,6 +4,7 @@ every block below the old height."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -18,9 +19,16 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from breakglass import store
+from breakglass.chain.pool import Endpoint, EndpointPool
 from breakglass.devchain import Anvil
-from breakglass.errors import DevchainError
-from breakglass.ingest import BlockHeader, ChainIdentity, ChainMismatch, CheckpointStore
+from breakglass.errors import ChainError, DevchainError
+from breakglass.ingest import (
+    BlockHeader,
+    ChainIdentity,
+    ChainMismatch,
+    CheckpointStore,
+    fetch_chain_identity,
+)
 
 pytestmark = pytest.mark.chain
 
@@ -207,3 +215,15 @@ def sessions(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
     engine = store.make_engine(url)
     yield store.session_factory(engine)
     engine.dispose()
+
+
+def test_no_endpoint_answering_the_identity_check_is_an_error_that_says_why() -> None:
+    async def check() -> None:
+        pool = EndpointPool([Endpoint("http://127.0.0.1:9")], chain="local")
+        try:
+            await fetch_chain_identity(pool, chain="local")
+        finally:
+            await pool.aclose()
+
+    with pytest.raises(ChainError, match="chain 'local': cannot tell which chain"):
+        asyncio.run(check())

@@ -135,7 +135,7 @@ async def _run(
     decoded = 0
     began = time.monotonic()
     try:
-        checkpoint.verify(await fetch_chain_identity(pool))
+        checkpoint.verify(await fetch_chain_identity(pool, chain=chain))
         replay = log_replay(loaded_plan=loaded, chain=chain, pool=pool, sessions=sessions)
     except BaseException:
         await pool.aclose()

@@ -201,7 +201,7 @@ async def run_monitor(
                     _log.error("detect.on_alert_failed", alert=alert.dedupe_key, error=repr(exc))
 
         checkpoints = CheckpointStore(sessions, chain)
-        checkpoints.verify(await fetch_chain_identity(pool))
+        checkpoints.verify(await fetch_chain_identity(pool, chain=chain))
         stream = BlockStream(
             chain=chain,
             fetcher=fetcher,

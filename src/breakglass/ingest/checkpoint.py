@@ -66,16 +66,27 @@ class ChainMismatch(ChainError):
         self.found = found
 
 
-async def fetch_chain_identity(rpc: _Rpc) -> ChainIdentity:
+async def fetch_chain_identity(rpc: _Rpc, *, chain: str | None = None) -> ChainIdentity:
     """The chain id and genesis hash the endpoints behind ``rpc`` serve.
 
+    Args:
+        chain: the chain's name in the plan, for the error message.
+
     Raises:
-        ChainError: no endpoint answered, or the genesis block is missing.
+        ChainError: no endpoint answered, or the genesis block is missing; without them the
+            stored checkpoint cannot be told to be of this chain.
     """
-    chain_id = int(await rpc.request("eth_chainId", []), 16)
-    genesis = await rpc.request("eth_getBlockByNumber", ["0x0", False])
+    where = f"chain {chain!r}: " if chain else ""
+    try:
+        chain_id = int(await rpc.request("eth_chainId", []), 16)
+        genesis = await rpc.request("eth_getBlockByNumber", ["0x0", False])
+    except ChainError as exc:
+        raise ChainError(
+            f"{where}cannot tell which chain the endpoints serve (chain id and block 0), "
+            f"so resuming from the checkpoint is not safe: {exc}"
+        ) from exc
     if not isinstance(genesis, dict) or not isinstance(genesis.get("hash"), str):
-        raise ChainError(f"chain id {chain_id}: the endpoint does not return block 0")
+        raise ChainError(f"{where}chain id {chain_id}: the endpoints do not return block 0")
     return ChainIdentity(chain_id, genesis["hash"].lower())
 
 
