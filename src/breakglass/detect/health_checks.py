@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Protocol
 
 from breakglass.chain.pool import EndpointPool
@@ -301,10 +300,7 @@ def _emergency_fee(pool: EndpointPool, caps: ChainGas) -> Callable[[], Awaitable
     # respond prices its own transactions; the budget uses the very same bid.
     from breakglass.respond.gas import GasCaps, GasStrategy, Urgency  # noqa: PLC0415
 
-    def wei(gwei: Decimal | None) -> int | None:
-        return None if gwei is None else int(gwei * Decimal(10**9))
-
-    strategy = GasStrategy(pool, GasCaps(wei(caps.max_fee_gwei), wei(caps.max_priority_fee_gwei)))
+    strategy = GasStrategy(pool, GasCaps.from_plan(caps))
 
     async def fee() -> int:
         return (await strategy.quote(Urgency.EMERGENCY)).max_fee_per_gas

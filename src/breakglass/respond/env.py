@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -28,11 +27,6 @@ if TYPE_CHECKING:
 __all__ = ["DryRunEnv", "ImpersonatedTransactor", "KeyTransactor", "LiveEnv", "chain_urls"]
 
 _log = structlog.get_logger("breakglass.respond")
-_GWEI = Decimal(10**9)
-
-
-def _wei(gwei: Decimal | None) -> int | None:
-    return None if gwei is None else int(gwei * _GWEI)
 
 
 def chain_urls(
@@ -205,11 +199,8 @@ class LiveEnv:
     def gas(self, chain: str) -> GasStrategy:
         strategy = self._gas.get(chain)
         if strategy is None:
-            caps = self._chain(chain).gas
-            strategy = self._gas[chain] = GasStrategy(
-                self.rpc(chain),
-                GasCaps(_wei(caps.max_fee_gwei), _wei(caps.max_priority_fee_gwei)),
-            )
+            caps = GasCaps.from_plan(self._chain(chain).gas)
+            strategy = self._gas[chain] = GasStrategy(self.rpc(chain), caps)
         return strategy
 
     def transactor(self, chain: str, signer: str) -> Transactor:

@@ -12,12 +12,14 @@ import statistics
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
 import structlog
 
 from breakglass.errors import ChainError
+from breakglass.plan.models.chain import GasCaps as PlanGasCaps
 from breakglass.respond.nonces import Rpc
 
 __all__ = [
@@ -58,6 +60,15 @@ class GasCaps:
 
     max_fee_per_gas: int | None = None
     max_priority_fee_per_gas: int | None = None
+
+    @classmethod
+    def from_plan(cls, caps: PlanGasCaps) -> GasCaps:
+        """A chain's ``gas:`` caps of the plan, from gwei to wei."""
+        return cls(_wei(caps.max_fee_gwei), _wei(caps.max_priority_fee_gwei))
+
+
+def _wei(gwei: Decimal | None) -> int | None:
+    return None if gwei is None else int(gwei * GWEI)
 
 
 @dataclass(frozen=True)
