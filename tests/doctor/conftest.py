@@ -38,6 +38,7 @@ def _conftest(package: str) -> ModuleType:
 
 _respond = _conftest("respond")
 _notify = _conftest("notify")
+safe_chain = _respond.safe_chain
 token = _respond.token
 pausing_safe = _respond.pausing_safe
 fresh_chain = _respond.fresh_chain

@@ -9,14 +9,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from web3 import Web3
 
+from breakglass.contracts import compile_file
 from breakglass.devchain import Anvil
 from breakglass.doctor import run_doctor
 from breakglass.notify.signing import SIGNATURE_HEADER
 from breakglass.plan import load_plan
 from breakglass.plan.checks.base import CheckStatus
 
-from .conftest import GUARDIAN, INTRUDER, DoctorCli, Setup, broken, write_keystore
+from .conftest import GUARDIAN, INTRUDER, DoctorCli, Setup, broken, safe_chain, write_keystore
 
 pytestmark = pytest.mark.chain
 
@@ -248,3 +250,54 @@ def test_without_a_cap_the_emergency_fee_of_the_moment_is_used(setup: Setup) -> 
     (unset,) = [r for r in everything.results if r.status is CheckStatus.FAIL]
     assert unset.subject == "${OTHER_RPC}"
     assert unset.location.startswith(f"{loaded.file}:")
+
+
+def test_an_ownable_pause_is_judged_by_its_owner(setup: Setup, anvil: Anvil) -> None:
+    built = compile_file("LossyVault.sol", node_imports=True)["LossyVault"]
+    w3 = Web3(Web3.HTTPProvider(anvil.http_url))
+    artifact = {"abi": built.abi, "bytecode": built.bytecode}
+    vault = safe_chain.deploy_artifact(w3, anvil.private_keys[0], artifact, setup.token)
+
+    def ownable(plan: dict[str, Any]) -> None:
+        plan["contracts"]["vault"] = {"chain": "local", "address": vault}
+        plan["playbooks"][0]["steps"].append(
+            {"action": "pause", "contract": "vault", "signer": "guardian"}
+        )
+        plan["signers"]["owner_key"] = {"type": "env", "key": "${OWNER_KEY}"}
+        plan["playbooks"].append(
+            {
+                "id": "owner-pause",
+                "steps": [{"action": "pause", "contract": "vault", "signer": "owner_key"}],
+            }
+        )
+
+    loaded = load_plan(setup.write(broken(setup.plan(), ownable)))
+    environ = {**setup.environ(), "OWNER_KEY": anvil.private_keys[0]}
+    report = run_doctor(loaded=loaded, environ=environ)
+    assert report.failing_checks() == ["pause.authority"]
+    rows = {r.subject: r for r in report.results if r.check_id == "pause.authority"}
+    guardian, owner = rows["vault by guardian"], rows["vault by owner_key"]
+    assert guardian.status is CheckStatus.FAIL
+    assert "Ownable: caller is not the owner" in guardian.message
+    assert f"is not the owner() ({anvil.accounts[0].lower()})" in guardian.message.lower()
+    assert owner.status is CheckStatus.PASS
+    assert owner.message.endswith("it is the owner()")
+
+
+def test_a_safe_whose_owners_changed_fails_with_each_difference(setup: Setup, anvil: Anvil) -> None:
+    stranger = anvil.accounts[INTRUDER]
+
+    def changed(plan: dict[str, Any]) -> None:
+        safe = plan["signers"]["ops_safe"]
+        safe["owners"] = [*safe["owners"][:2], stranger]
+        safe["local_owners"] = ["guardian"]
+
+    loaded = load_plan(setup.write(broken(setup.plan(), changed)))
+    report = run_doctor(loaded=loaded, environ=setup.environ())
+    assert report.failing_checks() == ["safes.config"]
+    messages = [r.message for r in report.results if r.status is CheckStatus.FAIL]
+    assert f"not owners on chain: {stranger}" in messages
+    assert f"owners on chain the plan does not list: {anvil.accounts[5]}" in messages
+    assert f"local owner guardian ({anvil.accounts[GUARDIAN]}) is not an owner on chain" in (
+        messages
+    )
