@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 from sqlalchemy.orm import Session, sessionmaker
 
+from breakglass.logs import redact
 from breakglass.store.models import PlaybookRun, StepEvent, StepRun
 
 if TYPE_CHECKING:  # Apprise is slow to import; only the writer thread needs the notifier
@@ -87,8 +88,10 @@ class _Announcement:
 
     def send(self) -> None:
         ids = {"run_id": self.step.run.id, "step_id": self.step.id}
+        # an error text may quote a key or an endpoint URL; messages get what logs get
+        context = dict(redact(None, "", {**self.context, **ids}))
         try:
-            self.notifier().notify(self.event, {**self.context, **ids})
+            self.notifier().notify(self.event, context)
         except Exception as exc:  # the record stands; say loudly that nobody was told
             _log.error(
                 "respond.announcement_failed",
