@@ -39,6 +39,7 @@ from breakglass.detect.health_checks import (
 )
 from breakglass.detect.heartbeat import Heartbeat
 from breakglass.detect.state import StateCall
+from breakglass.errors import ConfigError
 from breakglass.incidents.desk import IncidentDesk
 from breakglass.ingest import BlockAdded, BlockHeader
 from breakglass.notify import Notifier
@@ -415,3 +416,9 @@ def test_the_full_example_plan_sets_health_and_heartbeat() -> None:
     assert mainnet.no_head_after() == timedelta(seconds=60)
     assert mainnet.heartbeat is not None
     assert mainnet.heartbeat.url == Secret("https://hc-ping.com/${HEALTHCHECKS_UUID}")
+
+
+def test_a_heartbeat_whose_variable_is_unset_stops_the_start() -> None:
+    url = Secret("https://hc-ping.com/${HC_UUID}")
+    with pytest.raises(ConfigError, match="HC_UUID is not set"):
+        Heartbeat(url=url, every=60, alive=lambda: True, environ={})

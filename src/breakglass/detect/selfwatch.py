@@ -22,6 +22,7 @@ from breakglass.detect.health import Condition, HealthWatch, MonitorStatus, Vita
 from breakglass.detect.health_checks import build_checks
 from breakglass.detect.heartbeat import Heartbeat
 from breakglass.detect.state import StateCall
+from breakglass.errors import ConfigError
 from breakglass.ingest import BlockAdded
 from breakglass.plan.models import Plan
 
@@ -69,12 +70,15 @@ class SelfWatch:
         )
         self.heartbeat: Heartbeat | None = None
         if config.heartbeat is not None:
-            self.heartbeat = Heartbeat(
-                url=config.heartbeat.url,
-                every=config.heartbeat.every.total_seconds(),
-                alive=self.watch.watching,
-                chain=chain,
-            )
+            try:
+                self.heartbeat = Heartbeat(
+                    url=config.heartbeat.url,
+                    every=config.heartbeat.every.total_seconds(),
+                    alive=self.watch.watching,
+                    chain=chain,
+                )
+            except ConfigError as exc:
+                raise ConfigError(f"chains.{chain}.heartbeat.url: {exc}") from None
         self._tasks: list[asyncio.Task[None]] = []
 
     def observe(self, block: BlockAdded, state: Mapping[StateCall, Any], findings: int) -> None:
