@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import re
 import types
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from breakglass.doctor import CHECKS, node_key, provider_key, run_doctor
-from breakglass.doctor.base import DoctorCheck
-from breakglass.doctor.context import shown_url
+from breakglass.doctor.base import DoctorCheck, Finding
+from breakglass.doctor.context import DoctorContext, shown_url
 from breakglass.plan import load_plan
 from breakglass.plan.checks.base import CheckStatus
 from breakglass.plan.models.base import Secret
@@ -120,3 +122,25 @@ def test_malformed_urls_fail_their_rows_without_quoting_them(tmp_path: Path) -> 
     assert rows["channels.delivery", "c"].status is CheckStatus.FAIL
     assert rows["channels.delivery", "d"].status is CheckStatus.FAIL
     assert all("s3cret" not in r.message for r in report.results)
+
+
+def test_a_check_that_breaks_fails_without_quoting_the_error(tmp_path: Path) -> None:
+    class Breaks(DoctorCheck):
+        id = "test.breaks"
+        title = "Breaks halfway"
+        needs = "nothing"
+        fix = "nothing"
+
+        async def findings(self, ctx: DoctorContext) -> AsyncIterator[Finding]:
+            yield Finding.ok("first", "seen before the failure")
+            raise ValueError("http://node.example/v2/s3cret-key is unreachable")
+
+    plan = tmp_path / "plan.yaml"
+    plan.write_text("protocol: X\n")
+    ctx = DoctorContext(loaded=load_plan(plan), environ={})
+    results = asyncio.run(Breaks().run(ctx))
+    assert [(r.subject, r.status) for r in results] == [
+        ("first", CheckStatus.PASS),
+        ("(check)", CheckStatus.FAIL),
+    ]
+    assert results[1].message == "the check broke (ValueError); please report it"

@@ -82,9 +82,15 @@ class DoctorCheck:
         """
         found: list[Finding] = []
         try:
-            found.extend([finding async for finding in self.findings(ctx)])
+            async for finding in self.findings(ctx):
+                found.append(finding)  # what came before a failure still counts
         except BreakglassError as exc:
             found.append(Finding.fail("(check)", f"the check could not finish: {exc}"))
+        except Exception as exc:  # one broken check must not hide the others
+            # Only the type: a library's message may quote a resolved URL or a key.
+            found.append(
+                Finding.fail("(check)", f"the check broke ({type(exc).__name__}); please report it")
+            )
         if not found:
             found.append(Finding.ok("-", "the plan gives this check nothing to look at"))
         return [
