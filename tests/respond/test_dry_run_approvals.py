@@ -1,10 +1,13 @@
 """A dry run rehearses a playbook on a throwaway fork: its approval step says whom it would
 wait for and the rehearsal goes on as if approved, its messages and pages are recorded and
-never sent, and nothing of it can be approved or ticked into a live run (service, API and
-dashboard alike)."""
+never sent, and nothing of it can be approved or ticked into a live run (service, CLI, API
+and dashboard alike)."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -105,6 +108,21 @@ def test_no_step_of_a_dry_run_can_be_approved_or_ticked(
         follow_redirects=False,
     )
     assert form.status_code == 409 and "dry run" in form.text
+
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("BREAKGLASS_")}
+    environ["BREAKGLASS_DATABASE_URL"] = str(sessions.kw["bind"].url)
+    command = ["approve", str(approval), "--as", "bob", "--plan", str(loaded.file)]
+    cli = subprocess.run(
+        [sys.executable, "-m", "breakglass", *command],
+        capture_output=True,
+        text=True,
+        env=environ | {"GUARDIAN_KEY": fresh_chain.private_keys[GUARDIAN], "COLUMNS": "200"},
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+    assert cli.returncode == 2, cli.stdout + cli.stderr
+    assert "belongs to dry run" in cli.stderr and "Traceback" not in cli.stderr
 
     assert not token.paused()
     with sessions() as session:

@@ -1,6 +1,7 @@
 """Ticking manual steps: a checklist item (and any step in ``manual`` mode) waits as
-``todo`` until a member of its owner role ticks it, from the service or the CLI; the run
-succeeds once nothing else waits."""
+``todo`` until a member of its owner role ticks it, from the service, the CLI, the API
+(``POST /api/steps/{id}/tick``) or the dashboard's form; the run succeeds once nothing else
+waits."""
 
 from __future__ import annotations
 
@@ -11,13 +12,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from breakglass.api import create_app
+from breakglass.api.tokens import create_token
 from breakglass.devchain import Anvil
 from breakglass.respond import service
 from breakglass.respond.env import LiveEnv
 from breakglass.store.models import PlaybookRun, StepRun
+from breakglass.web.auth import SESSION_COOKIE, csrf_for
 
 pytestmark = pytest.mark.chain
 
@@ -114,3 +119,40 @@ def test_breakglass_tick_from_the_command_line(
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"step {by_hand} done by bob; run" in done.stdout and "succeeded" in done.stdout
     assert _statuses(sessions) == ("succeeded", ["done", "done", "done"])
+
+
+def test_tick_through_the_api_and_the_dashboard(
+    fresh_chain: Anvil, token: Any, write_plan: Any, sessions: sessionmaker[Session]
+) -> None:
+    loaded = write_plan(BODY)
+    _, checklist, by_hand = _contain(fresh_chain, loaded, sessions)
+    with sessions() as session, session.begin():
+        tokens = {p: create_token(session, loaded.plan, p) for p in ("alice", "bob", "carol")}
+        run_id = session.get_one(StepRun, checklist).run_id
+    client = TestClient(create_app(loaded, sessions), raise_server_exceptions=False)
+
+    def tick(person: str, step: int) -> Any:
+        headers = {"Authorization": f"Bearer {tokens[person]}"}
+        return client.post(f"/api/steps/{step}/tick", headers=headers)
+
+    assert tick("carol", checklist).status_code == 403  # a viewer
+    refused = tick("bob", checklist)  # a responder, but not in the owner role
+    assert refused.status_code == 409
+    assert "bob is not in role incident_lead" in refused.json()["detail"]
+    assert tick("alice", 999_999).status_code == 404
+    ticked = tick("alice", checklist)
+    assert ticked.status_code == 200, ticked.text
+    assert ticked.json() == {"step_id": checklist, "run_id": run_id, "run_status": "waiting"}
+    again = tick("alice", checklist)
+    assert again.status_code == 409 and f"step {checklist} is done" in again.json()["detail"]
+
+    client.cookies.set(SESSION_COOKIE, tokens["bob"])
+    form = client.post(
+        f"/steps/{by_hand}/tick",
+        data={"csrf_token": csrf_for(tokens["bob"])},
+        follow_redirects=False,
+    )
+    assert form.status_code == 303, form.text
+    assert _statuses(sessions) == ("succeeded", ["done", "done", "done"])
+    with sessions() as session:
+        assert session.get_one(StepRun, by_hand).decided_by == "bob"

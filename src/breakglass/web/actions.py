@@ -22,7 +22,7 @@ from breakglass.api.app import error_status
 from breakglass.api.registry import RouteTable
 from breakglass.api.routes import deliver_queued
 from breakglass.api.schemas import MAX_ID, NoteIn, PublicUpdateIn, TransitionIn
-from breakglass.api.security import state_of
+from breakglass.api.security import AppState, state_of
 from breakglass.api.tokens import Caller, authenticate
 from breakglass.errors import BreakglassError
 from breakglass.incidents import comms, service
@@ -220,37 +220,43 @@ async def publish_update(request: Request, incident_id: IncidentId, caller: Resp
 @actions.post("/steps/{step_id}/approve", include_in_schema=False)
 async def approve(request: Request, step_id: StepId, caller: Responder) -> Response:
     """Approve a waiting step and resume its run, exactly as ``POST /api/steps/{id}/approve``."""
-    form = await form_of(request)
-    incident_id = _incident_of(form.get("incident_id", ""))
 
-    def work(_: Session) -> object:
+    def decide(state: AppState) -> object:
         from breakglass.respond.env import LiveEnv  # noqa: PLC0415
         from breakglass.respond.service import approve_step  # noqa: PLC0415
 
-        state = state_of(request)
-        with state.sessions() as session:
-            if session.get(StepRun, step_id) is None:
-                raise _Refused(f"there is no step {step_id}")
         env = LiveEnv(state.loaded, state.sessions)
         return approve_step(state.loaded, state.sessions, step_id, caller.person, env=env)
 
-    return await _run(request, incident_id, work, anchor="#steps", own_session=True)
+    return await _decide_step(request, step_id, decide)
 
 
 @actions.post("/steps/{step_id}/tick", include_in_schema=False)
 async def tick(request: Request, step_id: StepId, caller: Responder) -> Response:
     """Tick a manual checklist step done, exactly as ``POST /api/steps/{id}/tick``."""
+
+    def decide(state: AppState) -> object:
+        from breakglass.respond.service import tick_step  # noqa: PLC0415
+
+        return tick_step(state.loaded, state.sessions, step_id=step_id, person=caller.person)
+
+    return await _decide_step(request, step_id, decide)
+
+
+async def _decide_step(
+    request: Request, step_id: int, decide: Callable[[AppState], object]
+) -> Response:
+    """Run ``decide`` on an existing step, then go back to the incident the form came from
+    (the services open their own sessions; approving runs its own event loop)."""
     form = await form_of(request)
     incident_id = _incident_of(form.get("incident_id", ""))
 
     def work(_: Session) -> object:
-        from breakglass.respond.service import tick_step  # noqa: PLC0415
-
         state = state_of(request)
         with state.sessions() as session:
             if session.get(StepRun, step_id) is None:
                 raise _Refused(f"there is no step {step_id}")
-        return tick_step(state.loaded, state.sessions, step_id=step_id, person=caller.person)
+        return decide(state)
 
     return await _run(request, incident_id, work, anchor="#steps", own_session=True)
 
