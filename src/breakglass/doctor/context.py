@@ -84,7 +84,7 @@ class DoctorContext:
     _probes: dict[str, list[EndpointProbe]] = field(default_factory=dict, repr=False)
     _clients: dict[str, RpcClient] = field(default_factory=dict, repr=False)
     _signers: dict[str, LocalSigner | BreakglassError] = field(default_factory=dict, repr=False)
-    _lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
+    _locks: dict[str, asyncio.Lock] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         if self.chain is not None and self.chain not in self.plan.chains:
@@ -106,7 +106,7 @@ class DoctorContext:
 
     async def probe(self, chain: str) -> list[EndpointProbe]:
         """Every URL of ``chain`` (HTTP and WebSocket), asked for its chain id once."""
-        async with self._lock:
+        async with self._locks.setdefault(chain, asyncio.Lock()):
             if chain not in self._probes:
                 probes = _probes_of(self.plan.chains[chain], self.environ)
                 await asyncio.gather(*(self._ask(p) for p in probes if p.url is not None))

@@ -108,8 +108,10 @@ class DistinctEndpointsCheck(DoctorCheck):
                         "outage or rate limit takes both",
                         path,
                     )
-            if not clash:
-                count = len({p.index for p in probes})
+            count = len({p.index for p in probes})
+            if not count:
+                yield Finding.not_checked(chain, "no endpoint URL resolves", ("chains", chain))
+            elif not clash:
                 yield Finding.ok(chain, f"{count} distinct endpoint(s)", ("chains", chain, "rpc"))
 
 

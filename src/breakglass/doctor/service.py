@@ -71,6 +71,8 @@ def run_doctor(
 async def _run(ctx: DoctorContext) -> list[DoctorResult]:
     results: list[DoctorResult] = []
     try:
+        # Every chain's endpoints at once: a dead one costs its timeout once, not per chain.
+        await asyncio.gather(*(ctx.probe(chain) for chain in ctx.chains()))
         for check in CHECKS:
             results.extend(await check().run(ctx))
     finally:
