@@ -4,11 +4,12 @@ The ceiling is ``eval`` of the same text pre-compiled to a code object, with the
 as globals (mappings as ``SimpleNamespace`` so ``args.value`` works): what the unsafe
 shortcut would cost. breakglass evaluates its closure tree with
 the same values (views in a mapping keyed as ``ViewCall.key`` says; for ``eval`` they are
-zero-argument lambdas). Run: ``.venv/bin/python benchmarks/expr_eval.py``.
+zero-argument lambdas). Run: ``.venv/bin/python benchmarks/expr_eval.py [--smoke]``.
 """
 
 from __future__ import annotations
 
+import argparse
 import time
 from collections.abc import Callable
 from types import SimpleNamespace
@@ -36,12 +37,12 @@ ROUNDS = 5
 SECONDS = 0.3
 
 
-def _rate(func: Callable[[], Any]) -> float:
+def _rate(func: Callable[[], Any], rounds: int = ROUNDS, seconds: float = SECONDS) -> float:
     best = 0.0
-    for _ in range(ROUNDS):
+    for _ in range(rounds):
         count = 0
         start = time.perf_counter()
-        while (elapsed := time.perf_counter() - start) < SECONDS:
+        while (elapsed := time.perf_counter() - start) < seconds:
             for _ in range(1000):
                 func()
             count += 1000
@@ -50,6 +51,9 @@ def _rate(func: Callable[[], Any]) -> float:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="one short round, for CI")
+    rounds, seconds = (1, 0.02) if parser.parse_args().smoke else (ROUNDS, SECONDS)
     print(f"{'expression':<20} {'breakglass/s':>14} {'eval/s':>14} {'ratio':>7}")
     for label, text, env, view_values in CASES:
         expression = compile_expression(text)
@@ -64,8 +68,10 @@ def main() -> None:
         if exact != floating:  # the invariant case: float division rounds, Fractions do not
             print(f"  note: {text!r} is {exact} exactly but {floating} under eval's floats")
 
-        ours = _rate(lambda e=expression, env=env, views=views: e.evaluate(env, views))
-        ceiling = _rate(lambda code=code, g=python_globals: eval(code, g))
+        ours = _rate(
+            lambda e=expression, env=env, views=views: e.evaluate(env, views), rounds, seconds
+        )
+        ceiling = _rate(lambda code=code, g=python_globals: eval(code, g), rounds, seconds)
         print(f"{label:<20} {ours:>14,.0f} {ceiling:>14,.0f} {ours / ceiling:>6.0%}")
 
 

@@ -16,6 +16,7 @@ same chain:
 Budget (issue): (a) <= 10 ms at p95.
 
     .venv/bin/python benchmarks/head_latency.py [--blocks 200] [--pairs 2] [--interval 0.05]
+                                                [--smoke]
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from breakglass.ingest.fetch import BlockFetcher, FetchSpec
 from breakglass.ingest.heads import WsHeads
 from breakglass.ingest.stream import BlockStream
 from breakglass.logs import configure_logging
+from breakglass.scenario.setup import SetupChain
 
 WARMUP = 10
 
@@ -164,16 +166,17 @@ def main() -> None:
     parser.add_argument("--blocks", type=int, default=200)
     parser.add_argument("--pairs", type=int, default=2, help="storm(k): 2k logs per block")
     parser.add_argument("--interval", type=float, default=0.05, help="seconds between blocks")
+    parser.add_argument("--smoke", action="store_true", help="20 blocks, for CI")
     args = parser.parse_args()
+    if args.smoke:
+        args.blocks = 20
     configure_logging("WARNING")  # debug lines printed per request would be timed too
 
     compiled = compile_file("EventStorm.sol")["EventStorm"]
     codec = LogCodec.from_abi(compiled.abi, name="EventStorm")
     with Anvil.start() as anvil:
-        deploy = anvil.rpc(
-            "eth_sendTransaction", [{"from": anvil.accounts[0], "data": compiled.bytecode}]
-        )
-        address = anvil.rpc("eth_getTransactionReceipt", [deploy])["contractAddress"].lower()
+        # Waits for the receipt: automine can answer the send before the receipt is stored.
+        address = SetupChain(anvil).deploy(anvil.accounts[0], compiled.bytecode)
         contract = Web3().eth.contract(address=Web3.to_checksum_address(address), abi=compiled.abi)
         data = contract.functions.storm(args.pairs)._encode_transaction_data()
         driver = Driver(anvil, address, data, args.interval)

@@ -10,6 +10,7 @@ block's logs and decodes them with a ``LogCodec``. Resident size is ``VmRSS`` fr
 Budget (DESIGN.md, "memory stays flat"): RSS at 5,000 blocks within 10% of RSS at 1,000.
 
     .venv/bin/python benchmarks/memory.py [--blocks 5000] [--batch 100] [--pairs 5]
+                                       [--smoke]
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from breakglass.ingest.events import BlockAdded, BlockHeader, StreamEvent
 from breakglass.ingest.fetch import BlockFetcher, FetchSpec
 from breakglass.ingest.stream import BlockStream
 from breakglass.logs import configure_logging
+from breakglass.scenario.setup import SetupChain
 
 
 def rss_kib() -> int:
@@ -108,7 +110,10 @@ def main() -> None:
     parser.add_argument("--blocks", type=int, default=5000)
     parser.add_argument("--batch", type=int, default=100, help="blocks per anvil_mine")
     parser.add_argument("--pairs", type=int, default=5, help="storm(k) per batch: 2k logs")
+    parser.add_argument("--smoke", action="store_true", help="1,000 blocks, for CI")
     args = parser.parse_args()
+    if args.smoke:
+        args.blocks = 1000
     if args.blocks < 1000:
         parser.error("--blocks must be at least 1000")
     configure_logging("WARNING")
@@ -116,10 +121,8 @@ def main() -> None:
     compiled = compile_file("EventStorm.sol")["EventStorm"]
     codec = LogCodec.from_abi(compiled.abi, name="EventStorm")
     with Anvil.start(extra_args=("--prune-history",)) as anvil:
-        deploy = anvil.rpc(
-            "eth_sendTransaction", [{"from": anvil.accounts[0], "data": compiled.bytecode}]
-        )
-        address = anvil.rpc("eth_getTransactionReceipt", [deploy])["contractAddress"].lower()
+        # Waits for the receipt: automine can answer the send before the receipt is stored.
+        address = SetupChain(anvil).deploy(anvil.accounts[0], compiled.bytecode)
         anvil.rpc("evm_setAutomine", [False])
         contract = Web3().eth.contract(address=Web3.to_checksum_address(address), abi=compiled.abi)
         data = contract.functions.storm(args.pairs)._encode_transaction_data()

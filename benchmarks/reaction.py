@@ -26,6 +26,7 @@ landed in (must be the next one) and the share of the vault's funds still there 
 Budget (DESIGN.md): (b) <= 15 ms at p95, pause in the next block; the bar is (a), ~7 ms p50.
 
     .venv/bin/python benchmarks/reaction.py [--runs 30] [--baseline-only | --breakglass-only]
+                                        [--smoke]
 """
 
 from __future__ import annotations
@@ -634,7 +635,10 @@ def main() -> None:
     only = parser.add_mutually_exclusive_group()
     only.add_argument("--baseline-only", action="store_true", help="no breakglass.respond needed")
     only.add_argument("--breakglass-only", action="store_true")
+    parser.add_argument("--smoke", action="store_true", help="2 runs, for CI")
     args = parser.parse_args()
+    if args.smoke:
+        args.runs = 2
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     asyncio.run(bench(args))
 

@@ -7,7 +7,7 @@ the contracts the block's logs touch, so both see exactly the same matches; the 
 
 Budget (issue 4): time(10,000) / time(10) <= 1.5.
 
-    .venv/bin/python benchmarks/rule_scaling.py [--logs 4000]
+    .venv/bin/python benchmarks/rule_scaling.py [--logs 4000] [--smoke]
 """
 
 from __future__ import annotations
@@ -41,7 +41,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--logs", type=int, default=4_000)
     parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--smoke", action="store_true", help="few logs and repeats, for CI")
     args = parser.parse_args()
+    if args.smoke:
+        args.logs, args.repeat = 1_000, 2
     configure_logging("WARNING")
     with Anvil.start() as anvil:
         address, _abi, head = _generate(anvil, Web3(Web3.HTTPProvider(anvil.http_url)), args.logs)
