@@ -324,3 +324,40 @@ def test_cli_prints_a_line_per_block_with_v_and_a_status_line(anvil: Anvil, tmp_
     assert status, rest
     assert f"local: head {head} (" in status[-1]
     assert "| endpoints 1/1 healthy | rules 0 | armed ? | health ok | last alert none" in status[-1]
+
+
+def test_a_rule_whose_view_reverts_pages(
+    anvil: Anvil, token: Any, tmp_path: Path, sessions: sessionmaker[Session]
+) -> None:
+    # A real OpenZeppelin ProxyAdmin has code but no balanceOf: the rule's view reverts.
+    not_a_token = token.deploy(anvil.accounts[0], "ProxyAdmin")
+    loaded = _plan(
+        tmp_path,
+        anvil.http_url,
+        f"""\
+        contracts:
+          vault: {{chain: local, address: "{anvil.accounts[6]}"}}
+        rules:
+          - id: vault-drop
+            rule: balance-drop
+            contracts: [vault]
+            params: {{token: "{not_a_token}", percent: 10}}
+        """,
+        grace="0.5s",
+    )
+    run = Run(loaded, sessions)
+
+    async def scenario(task: asyncio.Task[None]) -> None:
+        await run.until(lambda: bool(run.blocks), task)
+        mined = time.monotonic()
+        anvil.rpc("evm_mine", [])
+        at = await run.until(lambda: bool(run.raised("breakglass.health.rule-state")), task)
+        assert at - mined < 3.0
+
+    asyncio.run(run.watch(scenario))
+
+    ((_, alert),) = run.raised("breakglass.health.rule-state")
+    assert alert.finding.title == "rule vault-drop cannot read its state"
+    assert f"balanceOf(address) on {not_a_token}" in alert.finding.description
+    assert [a.finding.rule for _, a in run.alerts] == ["breakglass.health.rule-state"]
+    assert run.paged("breakglass.health.rule-state").people == ["alice"]
