@@ -301,3 +301,23 @@ def test_a_safe_whose_owners_changed_fails_with_each_difference(setup: Setup, an
     assert f"local owner guardian ({anvil.accounts[GUARDIAN]}) is not an owner on chain" in (
         messages
     )
+
+
+def test_an_automatic_pause_key_needs_the_monitors_budget(setup: Setup, fresh_chain: Anvil) -> None:
+    # 0.01 ETH pays for one ~68k-gas pause at 100 gwei, not for the monitor's 3 x 100k gas.
+    fresh_chain.rpc("anvil_setBalance", [fresh_chain.accounts[GUARDIAN], hex(10**16)])
+    plan = setup.plan()
+    assert run_doctor(loaded=load_plan(setup.write(plan)), environ=setup.environ()).failed is False
+
+    def automatic(plan: dict[str, Any]) -> None:
+        plan["rules"] = [
+            {"id": "paused", "rule": "paused", "contracts": ["token"], "severity": "high"}
+        ]
+        plan["playbooks"][0]["on"] = ["paused"]
+
+    loaded = load_plan(setup.write(broken(plan, automatic)))
+    report = run_doctor(loaded=loaded, environ=setup.environ())
+    assert report.failing_checks() == ["gas.funds"]
+    (failure,) = [r for r in report.results if r.status is CheckStatus.FAIL]
+    assert failure.subject == "guardian on local"
+    assert "monitor budget of 3 emergency transaction(s), 300,000 gas" in failure.message

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from breakglass.chain.errors import RpcError
+from breakglass.detect.health import PAUSE_GAS
+from breakglass.detect.health_checks import auto_key_steps
 from breakglass.doctor.base import DoctorCheck, Finding, NotChecked
 from breakglass.doctor.context import DoctorContext
 from breakglass.errors import BreakglassError
@@ -119,10 +121,17 @@ class GasFundsCheck(DoctorCheck):
         strategy = GasStrategy(rpc, GasCaps.from_plan(caps))
         max_fee = (await strategy.quote(Urgency.EMERGENCY)).max_fee_per_gas
         balance = int(await rpc.request("eth_getBalance", [sender, "latest"]), 16)
-        needed = gas * max_fee
         count = len(spend.calls) + (spend.fixed_gas // SAFE_EXEC_GAS)
+        txs = f"{count} transaction(s)"
+        floor = _monitor_floor(ctx, spend)
+        if floor > gas:
+            # The monitor's guardian-balance alert asks this much of an automatic step's
+            # key; passing here and paging at the monitor's first check would help nobody.
+            gas = floor
+            txs = f"monitor budget of {floor // PAUSE_GAS} emergency transaction(s)"
+        needed = gas * max_fee
         price = f"{_gwei(max_fee)} ({'the plan cap' if capped else 'emergency fee now, no cap'})"
-        cost = f"{count} transaction(s), {gas:,} gas, need up to {_eth(needed)} at {price}"
+        cost = f"{txs}, {gas:,} gas, need up to {_eth(needed)} at {price}"
         who = f"{spend.signer} ({sender}) holds {_eth(balance)}"
         if balance < needed:
             return Finding.fail(
@@ -131,3 +140,11 @@ class GasFundsCheck(DoctorCheck):
                 spend.path,
             )
         return Finding.ok(subject, f"{who}; its {cost}", spend.path)
+
+
+def _monitor_floor(ctx: DoctorContext, spend: _Spend) -> int:
+    """Gas the monitor's ``guardian-balance`` health check budgets for ``spend``'s signer:
+    ``health.guardian_min_txs`` times 100,000 for a key of an automatic step, else nothing."""
+    if spend.signer not in {signer for _, signer in auto_key_steps(ctx.plan, spend.chain)}:
+        return 0
+    return ctx.plan.chains[spend.chain].health.guardian_min_txs * PAUSE_GAS
