@@ -361,3 +361,39 @@ def test_a_rule_whose_view_reverts_pages(
     assert f"balanceOf(address) on {not_a_token}" in alert.finding.description
     assert [a.finding.rule for _, a in run.alerts] == ["breakglass.health.rule-state"]
     assert run.paged("breakglass.health.rule-state").people == ["alice"]
+
+
+def test_a_monitor_started_unarmed_pages(
+    anvil: Anvil, token: Any, tmp_path: Path, sessions: sessionmaker[Session]
+) -> None:
+    loaded = _plan(
+        tmp_path,
+        anvil.http_url,
+        f"""\
+        contracts:
+          token: {{chain: local, address: "{token.address}"}}
+        signers:
+          guardian: {{type: env, key: "${{GUARDIAN_KEY}}"}}
+        rules:
+          - {{id: token-paused, rule: paused, contracts: [token], severity: critical}}
+        playbooks:
+          - id: contain
+            on: [token-paused]
+            steps:
+              - {{action: pause, contract: token, signer: guardian}}
+        """,
+        grace="0.5s",
+    )
+    env = LiveEnv(loaded, sessions, environ={})  # GUARDIAN_KEY is not set
+    responder = Responder(loaded, chain="local", sessions=sessions, env=env, allow_unarmed=True)
+    run = Run(loaded, sessions, responder)
+
+    async def scenario(task: asyncio.Task[None]) -> None:
+        await run.until(lambda: bool(run.raised("breakglass.health.unarmed")), task)
+
+    asyncio.run(run.watch(scenario))
+
+    ((_, alert),) = run.raised("breakglass.health.unarmed")
+    assert alert.finding.title == "1 automatic step(s) on local are not armed"
+    assert "GUARDIAN_KEY" in alert.finding.description
+    assert run.paged("breakglass.health.unarmed").people == ["alice"]
