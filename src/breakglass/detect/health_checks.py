@@ -200,7 +200,7 @@ class Unarmed:
     async def __call__(self) -> list[Condition]:
         armed = getattr(self.responder, "armed", None)
         failures = list(getattr(self.responder, "arm_failures", None) or [])
-        if not self.steps or (armed is None and not failures) or (armed != 0 and not failures):
+        if not failures and not (armed == 0 and self.steps):
             return []
         what = "; ".join(failures) if failures else "none of: " + "; ".join(self.steps)
         count = len(failures) or len(self.steps)
@@ -326,9 +326,9 @@ def build_checks(
         RulesWithoutCode(detector.rules, pool),
         DisabledRules(detector),
     ]
-    steps = auto_key_steps(plan, chain)
-    if responder is None or not steps:
+    if responder is None:
         return checks
+    steps = auto_key_steps(plan, chain)
     checks.append(Unarmed(responder, [where for where, _ in steps], chain))
     guardians: dict[str, str] = {}
     for _, signer in steps:
