@@ -14,9 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from breakglass.api import create_app
+from breakglass.api.tokens import create_token
 from breakglass.devchain import Anvil
 from breakglass.incidents import comms
 from breakglass.incidents import service as incidents
@@ -198,6 +201,64 @@ def test_a_public_update_is_posted_to_the_public_channel(
     [posted] = _messages(receiver, "/status")
     assert posted["event"] == "status_update" and posted["incident_id"] == incident_id
     assert "Token paused" in posted["body"] and "funds in it are safe" in posted["body"]
+
+
+def _incident(loaded: Any, sessions: sessionmaker[Session]) -> int:
+    with sessions() as session, session.begin():
+        incident = incidents.open_incident(
+            session,
+            loaded.plan,
+            title="Token drained",
+            kind="exploit",
+            severity="P1",
+            chains=[],
+            contracts=[],
+            detected_at=datetime.now(UTC),
+        )
+        return incident.id
+
+
+def test_public_updates_from_the_api_and_the_cli_are_posted(
+    write_plan: Any,
+    sessions: sessionmaker[Session],
+    receiver: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("HOOK_KEY", HOOK_KEY)
+    loaded = write_plan(BODY, port=receiver.port)
+    incident_id = _incident(loaded, sessions)
+    with sessions() as session, session.begin():
+        bearer = create_token(session, loaded.plan, "alice")
+    client = TestClient(create_app(loaded, sessions), raise_server_exceptions=False)
+    answer = client.post(
+        f"/api/incidents/{incident_id}/updates",
+        headers={"Authorization": f"Bearer {bearer}"},
+        json={"status": "investigating", "title": "Looking", "body": "We are on it."},
+    )
+    assert answer.status_code == 201, answer.text
+    [posted] = _messages(receiver, "/status")  # delivered once the answer was sent
+    assert posted["event"] == "status_update" and "We are on it." in posted["body"]
+
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("BREAKGLASS_")}
+    environ["BREAKGLASS_DATABASE_URL"] = str(sessions.kw["bind"].url)
+    command = ["incident", "update", str(incident_id), "identified", "Found it", "A bad oracle."]
+    cli = subprocess.run(
+        [sys.executable, "-m", "breakglass", *command, "--as", "alice", "--plan", str(loaded.file)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=environ,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+    assert cli.returncode == 0, cli.stdout + cli.stderr
+    assert "delivered 2 queued message(s)" in cli.stdout  # internal channels hear it too
+    assert [m["fields"]["status"] for m in _messages(receiver, "/status")] == [
+        "investigating",
+        "identified",
+    ]
 
 
 def test_breakglass_pause_announces_before_it_exits(
