@@ -1,4 +1,11 @@
-"""Shared pytest fixtures."""
+"""Shared pytest fixtures, and the test tiers (see tests/README.md).
+
+Every test gets one or more tier markers: ``chain`` (anvil), ``postgres``, ``nats``,
+``browser`` and ``e2e`` (the CLI in a subprocess) from the fixtures it uses or from an
+explicit mark; every other test is ``unit`` and may start no chain: while it runs,
+``BREAKGLASS_ANVIL_PATH`` names a binary that does not exist, so an unmarked test that
+starts anvil, in process or through a CLI subprocess, fails and says how to mark it.
+"""
 
 from __future__ import annotations
 
@@ -31,3 +38,40 @@ def _fresh_logging() -> Iterator[None]:
     that points logging at a captured stream must not leave it for the next test."""
     yield
     structlog.reset_defaults()
+
+
+TIERS = ("unit", "chain", "postgres", "nats", "browser", "e2e")
+"""The tier markers, registered in pyproject.toml."""
+
+_FIXTURE_TIERS = {
+    "anvil": "chain",
+    "postgres_url": "postgres",
+    "nats_server": "nats",
+    "nats_url": "nats",
+    "browser": "browser",
+    "page": "browser",
+    "doctor_cli": "e2e",
+}
+"""Fixtures that need a tier's service; ``item.fixturenames`` holds every fixture a test
+uses, directly or through other fixtures."""
+
+NO_ANVIL_IN_UNIT_TESTS = "/unit-tests-start-no-anvil/mark-the-test-chain-see-tests-README"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test with the tiers of the fixtures it uses, or ``unit``."""
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        for fixture, tier in _FIXTURE_TIERS.items():
+            if fixture in fixtures:
+                item.add_marker(tier)
+        if not any(item.get_closest_marker(tier) for tier in TIERS[1:]):
+            item.add_marker("unit")
+
+
+@pytest.fixture(autouse=True)
+def _unit_tests_start_no_chain(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if request.node.get_closest_marker("unit") is not None:
+        monkeypatch.setenv("BREAKGLASS_ANVIL_PATH", NO_ANVIL_IN_UNIT_TESTS)

@@ -11,8 +11,11 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from .conftest import build_api
+
+pytestmark = pytest.mark.e2e
 
 
 def _free_port() -> int:

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -33,6 +34,7 @@ def _cli(api: Api, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.e2e
 def test_create_use_revoke(tmp_path: Path) -> None:
     api = build_api(tmp_path)
     plan = str(api.loaded.file)
@@ -58,6 +60,7 @@ def test_create_use_revoke(tmp_path: Path) -> None:
     assert client.get("/api/me", headers=headers).status_code == 401
 
 
+@pytest.mark.e2e
 def test_unknown_person_is_refused(tmp_path: Path) -> None:
     api = build_api(tmp_path)
     result = _cli(api, "create", "nobody", "--plan", str(api.loaded.file))

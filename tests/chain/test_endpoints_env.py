@@ -157,6 +157,7 @@ def run_cli(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.e2e
 def test_cli_monitor_refuses_when_no_endpoint_is_left(tmp_path: Path) -> None:
     path = write_plan(tmp_path, "https://third.example/${BG_TEST_INFURA_KEY}")
 
@@ -170,6 +171,7 @@ def test_cli_monitor_refuses_when_no_endpoint_is_left(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.e2e
 @pytest.mark.chain
 def test_cli_backfill_uses_the_endpoints_left(anvil: Anvil, tmp_path: Path) -> None:
     path = write_plan(tmp_path, anvil.http_url)

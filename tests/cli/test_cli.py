@@ -10,6 +10,8 @@ from pathlib import Path
 import orjson
 import pytest
 
+pytestmark = pytest.mark.e2e
+
 ROOT = Path(__file__).parents[2]
 FULL = ROOT / "examples" / "plans" / "full.yaml"
 MINIMAL = ROOT / "examples" / "plans" / "minimal.yaml"

@@ -139,6 +139,7 @@ def test_news_list_json(tmp_path: Path) -> None:
     assert row["affects"] is True
 
 
+@pytest.mark.e2e
 def test_piped_tables_keep_ids_whole_in_a_narrow_terminal() -> None:
     load_plugins()
     env = {**os.environ, "COLUMNS": "60", "NO_COLOR": "1"}

@@ -82,28 +82,33 @@ def _refused(result: subprocess.CompletedProcess[str], message: str) -> None:
     assert "Traceback" not in result.stderr, result.stderr
 
 
+@pytest.mark.e2e
 def test_status_render_into_a_path_under_a_file_is_refused(workdir: Path) -> None:
     result = _run(workdir, "status", "render", "--out", "FILE/x")
     _refused(result, "cannot create directory FILE/x: FILE is a file, not a directory")
 
 
+@pytest.mark.e2e
 def test_status_render_creates_missing_directories(workdir: Path) -> None:
     result = _run(workdir, "status", "render", "--out", "public/deep/site")
     assert result.returncode == 0, result.stderr
     assert (workdir / "public/deep/site/index.html").is_file()
 
 
+@pytest.mark.e2e
 def test_postmortem_into_a_path_under_a_file_is_refused(workdir: Path) -> None:
     result = _run(workdir, "postmortem", "1", "--out", "FILE/x")
     _refused(result, "cannot create directory FILE/x: FILE is a file, not a directory")
 
 
+@pytest.mark.e2e
 def test_postmortem_creates_missing_directories(workdir: Path) -> None:
     result = _run(workdir, "postmortem", "1", "--out", "reports/2026")
     assert result.returncode == 0, result.stderr
     assert (workdir / "reports/2026/postmortem-1.md").is_file()
 
 
+@pytest.mark.e2e
 def test_drill_tabletop_into_an_existing_directory_uses_the_default_name(workdir: Path) -> None:
     (workdir / "drills").mkdir()
     result = _run(
@@ -114,22 +119,26 @@ def test_drill_tabletop_into_an_existing_directory_uses_the_default_name(workdir
     assert report.name.endswith("-tabletop-vault-drain.md")
 
 
+@pytest.mark.e2e
 def test_drill_tabletop_under_a_file_is_refused_before_it_starts(workdir: Path) -> None:
     result = _run(workdir, "drill", "tabletop", "vault-drain", "--output", "FILE/r.md")
     _refused(result, "cannot create directory FILE: FILE is a file")
     assert "Tabletop" not in result.stdout
 
 
+@pytest.mark.e2e
 def test_init_under_a_file_is_refused(workdir: Path) -> None:
     result = _run(workdir, "init", "FILE/x")
     _refused(result, "cannot create directory FILE/x: FILE is a file, not a directory")
 
 
+@pytest.mark.e2e
 def test_analyze_tx_out_under_a_file_is_refused_before_the_chain_is_asked(workdir: Path) -> None:
     result = _run(workdir, "analyze", "tx", "0x" + "ab" * 32, "--out", "FILE/t.json")
     _refused(result, "cannot create directory FILE: FILE is a file")
 
 
+@pytest.mark.e2e
 def test_safe_export_out_under_a_file_is_refused(workdir: Path) -> None:
     result = _run(workdir, "safe", "export", "1", "--out", "FILE/p.json")
     # there is no proposal 1; the command refuses it before writing anything

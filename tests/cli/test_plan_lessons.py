@@ -9,9 +9,13 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from breakglass import store
 from breakglass.incidents import add_task, open_incident, set_task_status
 from breakglass.plan import load_plan
+
+pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
 PLAN = ROOT / "examples" / "plans" / "full.yaml"

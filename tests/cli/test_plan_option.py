@@ -24,9 +24,9 @@ roles: {incident_lead: [alice]}
 chains: {mainnet: {chain_id: 1, rpc: ["http://127.0.0.1:9"]}}
 """
 
-# These take the plan as their argument: `plan check` checks any file; `monitor PLAN` is
-# how the README and the services start it.
-POSITIONAL_PLAN = {"plan check", "monitor"}
+# These take the plan as their subject, an argument: `plan check PLAN` and `doctor PLAN`
+# examine any file; `monitor PLAN` is how the README and the services start it.
+POSITIONAL_PLAN = {"plan check", "doctor", "monitor"}
 
 
 def _commands() -> Iterator[tuple[str, Any]]:
@@ -81,6 +81,7 @@ def _run(
     )
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize(
     "args",
     [
@@ -99,12 +100,14 @@ def test_a_missing_plan_says_how_to_point_at_one(tmp_path: Path, args: list[str]
     assert not (tmp_path / "public").exists()
 
 
+@pytest.mark.e2e
 def test_a_missing_plan_from_the_environment_is_named(tmp_path: Path) -> None:
     result = _run(tmp_path, "token", "create", "alice", env={PLAN_ENV: "elsewhere.yaml"})
     assert result.returncode == 2
     assert f"elsewhere.yaml: no such plan file (from {PLAN_ENV})" in result.stderr
 
 
+@pytest.mark.e2e
 def test_the_plan_comes_from_the_environment(tmp_path: Path) -> None:
     plan = tmp_path / "plans" / "acme.yaml"
     plan.parent.mkdir()
@@ -117,6 +120,7 @@ def test_the_plan_comes_from_the_environment(tmp_path: Path) -> None:
     assert "Acme Lending" in (tmp_path / "public" / "index.html").read_text()
 
 
+@pytest.mark.e2e
 def test_plan_option_wins_over_the_environment(tmp_path: Path) -> None:
     (tmp_path / "acme.yaml").write_text(PLAN_YAML)
     env = {PLAN_ENV: str(tmp_path / "missing.yaml")}

@@ -4,7 +4,6 @@ drill is stored."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -39,15 +38,12 @@ def test_the_library_has_the_five_scenarios() -> None:
 def test_scenario_is_detected_and_contained(
     name: str, tmp_path: Path, sessions: sessionmaker[Session], user_plan: Path
 ) -> None:
-    started = time.monotonic()
     try:
         result = run_service(
             name, plan_path=user_plan, sessions=sessions, output=tmp_path / "report.md"
         )
     except DevchainError as exc:
         pytest.fail(f"anvil is needed by this test: {exc}", pytrace=False)
-    elapsed = time.monotonic() - started
-    assert elapsed < 45, f"{name} took {elapsed:.1f} s"
 
     m = result.report.measurements
     assert m["alert_block"] is not None, "no alert fired"

@@ -330,6 +330,7 @@ def cli(tmp_path: Path, *args: str | Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.e2e
 @pytest.mark.chain
 def test_cli_backfills_and_summarises(anvil: Anvil, storm: Storm, tmp_path: Path) -> None:
     plan = write_plan(tmp_path, anvil.http_url, storm.address)
@@ -349,6 +350,7 @@ def test_cli_backfills_and_summarises(anvil: Anvil, storm: Storm, tmp_path: Path
     assert f"logs {total}," in latest.stdout
 
 
+@pytest.mark.e2e
 @pytest.mark.chain
 @pytest.mark.parametrize(
     ("args", "message"),

@@ -12,9 +12,13 @@ import textwrap
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from breakglass import store
 from breakglass.recovery import MerkleDistribution
 from breakglass.store.models import AttackerRecord, Distribution, Incident, UserLoss
+
+pytestmark = pytest.mark.e2e
 
 USDC = "0x" + "a0" * 20
 ALICE, BOB, CAROL, MALLORY = ("0x" + c * 40 for c in "1234")

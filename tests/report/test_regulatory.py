@@ -313,6 +313,7 @@ def run(url: str, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.e2e
 def test_cli_records_and_shows_clocks(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'bg.sqlite'}"
     store.upgrade(url)

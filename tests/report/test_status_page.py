@@ -250,6 +250,7 @@ def test_api_serves_the_same_public_content(
         assert client.get("/feed.atom").headers["content-type"].startswith("application/atom+xml")
 
 
+@pytest.mark.e2e
 def test_cli_renders_the_page(
     loaded: LoadedPlan, populated: sessionmaker[Session], tmp_path: Path
 ) -> None:
