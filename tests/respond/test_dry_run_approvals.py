@@ -57,6 +57,7 @@ def test_a_dry_run_goes_on_past_its_approval_step_on_the_fork_only(
 
     assert [s.status for s in result.steps] == ["done", "done", "done", "waiting"]
     assert result.steps[0].tx_hash  # the pause really ran, on the fork
+    assert "dry run: would wait for approval by pauser" in result.steps[0].note
     assert "would page incident_lead" in result.steps[2].note
     assert not token.paused() and token.nonce(guardian) == before  # the live chain: untouched
     with sessions() as session:

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import structlog
@@ -296,15 +296,12 @@ class PlaybookRunner:
         """The step's status and outcome; raises :class:`StepFailed` when it fails."""
         if isinstance(action, PlanError):
             raise StepFailed("plan", str(action))
+        rehearsal = ""
         if step.mode is Mode.APPROVAL and position not in approved:
             role = approver_role(self.plan, step, action)
             if self.env.dry_run:
-                record(
-                    "rehearsed",
-                    approver=role,
-                    note=f"dry run: would wait for approval by {role or 'any role'}; "
-                    "goes on as if approved",
-                )
+                rehearsal = f"dry run: would wait for approval by {role or 'any role'}"
+                record("rehearsed", approver=role, note=f"{rehearsal}; goes on as if approved")
             else:
                 record("waiting", status="awaiting-approval", approver=role)
                 note = f"awaiting approval by a member of {role or 'any role'}"
@@ -322,6 +319,8 @@ class PlaybookRunner:
             record("waiting", status=kept, note=outcome.note)
         else:
             record(outcome.status, status=outcome.status, note=outcome.note)
+        if rehearsal:
+            outcome = replace(outcome, note="; ".join(filter(None, (rehearsal, outcome.note))))
         return outcome.status, outcome
 
     async def _fallback(
