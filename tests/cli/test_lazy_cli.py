@@ -84,12 +84,12 @@ def test_startup_imports_no_heavy_library(args: tuple[str, ...]) -> None:
     assert "LOADED []" in result.stdout, result.stdout[-400:]
 
 
-def test_pause_path_imports_no_safe_web3_or_alembic() -> None:
+def test_pause_path_imports_no_safe_web3_alembic_or_eth_account() -> None:
     code = (
         "import sys\n"
         "import breakglass.cli.respond, breakglass.respond.service, breakglass.store\n"
         "print('LOADED', sorted({m.split('.')[0] for m in sys.modules} & "
-        "{'safe_eth', 'web3', 'alembic', 'fastapi', 'reportlab'}))\n"
+        "{'safe_eth', 'web3', 'alembic', 'eth_account', 'py_ecc', 'fastapi', 'reportlab'}))\n"
     )
     result = run(code, code=True)
     assert result.returncode == 0, result.stderr

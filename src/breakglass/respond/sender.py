@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 import structlog
-from eth_account.signers.local import LocalAccount
 
 from breakglass.chain.errors import RpcError
 from breakglass.errors import ChainError
 from breakglass.respond.gas import Fees, GasCapError, GasStrategy, Urgency
 from breakglass.respond.nonces import NonceManager, Rpc
+from breakglass.respond.signers.keys import TxSigner
 
 __all__ = ["PreparedTx", "Receipt", "SendError", "TxReverted", "TxSender", "TxTimeout"]
 
@@ -121,7 +121,7 @@ class TxSender:
     def __init__(
         self,
         rpc: Rpc,
-        account: LocalAccount,
+        account: TxSigner,
         chain_id: int,
         nonces: NonceManager,
         gas: GasStrategy,

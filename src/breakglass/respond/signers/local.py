@@ -14,14 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import structlog
-from eth_account import Account
-from eth_account.signers.local import LocalAccount
 
 from breakglass.errors import ConfigError
 from breakglass.logs import register_secret
 from breakglass.plan.models.base import Secret
 from breakglass.plan.models.chain import EnvSigner, KeystoreSigner, SafeSigner
 from breakglass.plan.models.plan import Plan
+from breakglass.respond.signers.keys import KeyAccount
 
 __all__ = ["LocalSigner", "Prompt", "SignerError", "load_local_signer"]
 
@@ -40,7 +39,7 @@ class LocalSigner:
     """A signing key this machine holds, by its plan name."""
 
     name: str
-    account: LocalAccount = field(compare=False)
+    account: KeyAccount = field(compare=False)
 
     @property
     def address(self) -> str:
@@ -94,7 +93,10 @@ def _from_keystore(
     base_dir: Path,
     env: dict[str, str],
     prompt: Prompt | None,
-) -> LocalAccount:
+) -> KeyAccount:
+    # eth-account (and py_ecc under it) only for a keystore: scrypt is slow anyway.
+    from eth_account import Account  # noqa: PLC0415
+
     path = config.path if config.path.is_absolute() else base_dir / config.path
     try:
         keystore = json.loads(path.read_text(encoding="utf-8"))
@@ -124,7 +126,7 @@ def _password(name: str, config: KeystoreSigner, env: dict[str, str], prompt: Pr
     return prompt(f"Password for signer {name!r}: ")
 
 
-def _from_env(name: str, config: EnvSigner, env: dict[str, str]) -> LocalAccount:
+def _from_env(name: str, config: EnvSigner, env: dict[str, str]) -> KeyAccount:
     key = _resolve(name, "key", config.key, env)
     register_secret(key)
     register_secret(key if key.startswith("0x") else "0x" + key)
@@ -149,6 +151,5 @@ def _resolve(name: str, what: str, secret: Secret, env: dict[str, str]) -> str:
     return secret.resolve(env)
 
 
-def _account(key: str) -> LocalAccount:
-    account: LocalAccount = Account.from_key(key)
-    return account
+def _account(key: str) -> KeyAccount:
+    return KeyAccount(key)

@@ -19,11 +19,11 @@ from eth_utils.address import to_checksum_address
 from hexbytes import HexBytes
 
 from breakglass.errors import ChainError
+from breakglass.respond.signers.keys import KeyAccount
 
 # safe-eth-py (and web3.py under it) take about a second to import: they are imported where a
 # Safe is really used, so a key signer's break-glass pause does not wait for them.
 if TYPE_CHECKING:
-    from eth_account.signers.local import LocalAccount
     from safe_eth.eth import EthereumClient
     from safe_eth.safe import SafeTx
 
@@ -129,7 +129,7 @@ class SafeTxData:
         return bytes(self.to_safe_tx().safe_tx_hash)
 
 
-def sign_safe_tx(tx: SafeTxData, account: LocalAccount) -> bytes:
+def sign_safe_tx(tx: SafeTxData, account: KeyAccount) -> bytes:
     """The 65-byte EIP-712 signature (``r ‖ s ‖ v``, v 27/28) of ``account`` over ``tx``."""
     return bytes(account.unsafe_sign_hash(Hash32(tx.safe_tx_hash)).signature)
 
