@@ -1,6 +1,6 @@
 """``breakglass demo``: watch breakglass stop an exploit on a local chain, end to end.
 
-Registered in :mod:`breakglass.cli.app` with ``app.command("demo")(demo.demo_command)``;
+Registered in :mod:`breakglass.cli.app`'s command table (imported only when it runs);
 ``python -m breakglass.cli.demo`` runs the same command on its own.
 """
 
