@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -19,7 +19,7 @@ from breakglass.notify.errors import DeliveryError, NotifyError
 from breakglass.notify.paging import Paging
 from breakglass.notify.queue import LEASE, MAX_ATTEMPTS, DeliveryStatus, backoff, enqueue
 from breakglass.notify.render import render
-from breakglass.notify.transport import Target, send
+from breakglass.notify.transport import DELIVERY_DEADLINE_S, Target, send
 from breakglass.plan.models.base import Secret
 from breakglass.plan.models.plan import Plan
 from breakglass.plan.models.response import Audience
@@ -64,6 +64,8 @@ class Notifier(Paging):
         environ: Mapping[str, str] | None = None,
         group_window: timedelta = timedelta(minutes=1),
         max_attempts: int = MAX_ATTEMPTS,
+        deadline_s: float = DELIVERY_DEADLINE_S,
+        concurrency: int = 8,
     ) -> None:
         self._plan = plan
         self._sessions = sessions
@@ -71,6 +73,9 @@ class Notifier(Paging):
         self._environ = None if environ is None else dict(environ)
         self._group_window = group_window
         self._max_attempts = max_attempts
+        self._deadline_s = deadline_s
+        self._concurrency = concurrency
+        self._slots: asyncio.Semaphore | None = None
 
     # -- queueing -------------------------------------------------------------------------
 
@@ -180,18 +185,21 @@ class Notifier(Paging):
             return Target(str(spec.get("label", "url")), Secret(spec["url"]))
         raise DeliveryError("delivery has no target", permanent=True)
 
-    def _claim(self) -> list[_Claim]:
+    def _claim(
+        self, *, ids: Sequence[int] | None = None, skip: Collection[str] = ()
+    ) -> list[_Claim]:
         now = self._clock()
         claims: list[_Claim] = []
+        query = select(Delivery).where(
+            Delivery.status.in_([DeliveryStatus.PENDING, DeliveryStatus.RETRYING]),
+            or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now),
+        )
+        if ids is not None:
+            query = query.where(Delivery.id.in_(list(ids)))
+        if skip:
+            query = query.where(Delivery.channel.not_in(list(skip)))
         with self._sessions.begin() as session:
-            rows = session.scalars(
-                select(Delivery)
-                .where(
-                    Delivery.status.in_([DeliveryStatus.PENDING, DeliveryStatus.RETRYING]),
-                    or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now),
-                )
-                .order_by(Delivery.id)
-            ).all()
+            rows = session.scalars(query.order_by(Delivery.id)).all()
             for row in rows:
                 taken = session.execute(
                     update(Delivery)
@@ -216,16 +224,24 @@ class Notifier(Paging):
         error: DeliveryError | None = None
         try:
             target = self._target(claim.payload.get("target", {}))
-            await send(
-                target,
-                claim.title,
-                claim.body,
-                claim.payload.get("message", {}),
-                environ=self._environ,
-                now=self._clock(),
-            )
+            async with self._slots or contextlib.nullcontext():
+                # Transport timeouts are per read: a receiver that trickles one byte at a
+                # time never trips them, so the whole attempt has its own deadline.
+                await asyncio.wait_for(
+                    send(
+                        target,
+                        claim.title,
+                        claim.body,
+                        claim.payload.get("message", {}),
+                        environ=self._environ,
+                        now=self._clock(),
+                    ),
+                    self._deadline_s,
+                )
         except DeliveryError as exc:
             error = exc
+        except TimeoutError:
+            error = DeliveryError(f"no answer within {self._deadline_s:g} s")
         now = self._clock()
         with self._sessions.begin() as session:
             row = session.get_one(Delivery, claim.id)
@@ -260,25 +276,50 @@ class Notifier(Paging):
                 )
         return False
 
-    async def deliver_due(self) -> int:
-        """Send every pending or retrying delivery whose time has come; returns how many
-        were sent. Channels are served concurrently, each one's messages in order."""
+    def _by_channel(
+        self, *, ids: Sequence[int] | None = None, skip: Collection[str] = ()
+    ) -> dict[str, list[_Claim]]:
         by_channel: dict[str, list[_Claim]] = defaultdict(list)
-        for claim in self._claim():
+        for claim in self._claim(ids=ids, skip=skip):
             by_channel[claim.channel].append(claim)
+        return by_channel
 
-        async def serve(claims: list[_Claim]) -> int:
-            return sum([await self._attempt(claim) for claim in claims])
+    def _bound(self) -> None:
+        # Apprise runs most plugins in the loop's thread pool: a bound keeps a burst of slow
+        # channels from taking every thread. Made per run, as a CLI runs one loop per call.
+        self._slots = asyncio.Semaphore(self._concurrency)
 
-        return sum(await asyncio.gather(*(serve(c) for c in by_channel.values())))
+    async def _serve(self, claims: list[_Claim]) -> int:
+        return sum([await self._attempt(claim) for claim in claims])
+
+    async def deliver_due(self, *, ids: Sequence[int] | None = None) -> int:
+        """Send every pending or retrying delivery whose time has come (only ``ids``, when
+        given); returns how many were sent. Channels are served concurrently, each one's
+        messages in order, each attempt within the notifier's deadline."""
+        by_channel = self._by_channel(ids=ids)
+        self._bound()
+        return sum(await asyncio.gather(*(self._serve(c) for c in by_channel.values())))
 
     async def run(self, stop: asyncio.Event, interval: float = 1.0) -> None:
-        """Deliver and escalate every ``interval`` seconds until ``stop`` is set."""
-        while not stop.is_set():
-            try:
-                await self.escalate_due()
-                await self.deliver_due()
-            except Exception:  # a bad round must not end the loop that pages people
-                _log.exception("notify.round_failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=interval)
+        """Deliver and escalate every ``interval`` seconds until ``stop`` is set.
+
+        Each channel's deliveries run as their own task, so a channel that is slow to
+        answer holds back neither the other channels nor the next escalation round.
+        """
+        busy: dict[str, asyncio.Task[int]] = {}
+        self._bound()
+        try:
+            while not stop.is_set():
+                try:
+                    await self.escalate_due()
+                    busy = {name: task for name, task in busy.items() if not task.done()}
+                    for name, claims in self._by_channel(skip=busy).items():
+                        busy[name] = asyncio.create_task(self._serve(claims))
+                except Exception:  # a bad round must not end the loop that pages people
+                    _log.exception("notify.round_failed")
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=interval)
+        finally:
+            for task in busy.values():
+                task.cancel()
+            await asyncio.gather(*busy.values(), return_exceptions=True)

@@ -26,11 +26,20 @@ from breakglass.notify.render import render_html
 from breakglass.notify.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign_body
 from breakglass.plan.models.base import Secret
 
-__all__ = ["SIGNED_SCHEMES", "Target", "encode_body", "send", "uses_signed_webhook"]
+__all__ = [
+    "DELIVERY_DEADLINE_S",
+    "SIGNED_SCHEMES",
+    "Target",
+    "encode_body",
+    "send",
+    "uses_signed_webhook",
+]
 
 SIGNED_SCHEMES = frozenset({"json", "jsons"})
 HTML_SCHEMES = frozenset({"mailto", "mailtos"})
 TIMEOUT_S = 10.0
+DELIVERY_DEADLINE_S = 30.0
+"""The most one attempt may take, end to end, before it counts as failed and is retried."""
 # Query arguments Apprise's json:// plugin reads itself; they are not the receiver's.
 _APPRISE_ARGS = frozenset({"format", "overflow", "method", "verify", "cto", "rto", "emojis"})
 
