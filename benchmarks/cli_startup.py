@@ -22,7 +22,8 @@ import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
+
+from pause_cli import breakglass_argv, p95
 
 TARGET_SECONDS = 0.3
 TARGET_RATIO = 2.5
@@ -35,16 +36,6 @@ def version() -> None:
     print("0")
 app()
 """
-
-
-def breakglass_argv() -> list[str]:
-    script = Path(sys.executable).with_name("breakglass")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "breakglass"]
-
-
-def p95(values: list[float]) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
 
 
 def once(argv: list[str], env: dict[str, str]) -> float:
