@@ -3,6 +3,7 @@ piped into a narrow terminal."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -12,10 +13,12 @@ from pathlib import Path
 
 import pytest
 import yaml
+from rich.console import Console
 from typer.testing import CliRunner
 
 from breakglass import store
 from breakglass.cli import drill, incident, news, notify, regulatory, respond, rules
+from breakglass.cli.listing import table_with
 from breakglass.detect import load_plugins, registered_rules
 from breakglass.drills.library import scenario_names
 from breakglass.incidents import service
@@ -153,3 +156,17 @@ def test_piped_tables_keep_ids_whole_in_a_narrow_terminal() -> None:
     )
     printed = {line.split("│")[1].strip() for line in result.stdout.splitlines() if "│" in line}
     assert set(registered_rules()) <= printed
+
+
+@pytest.mark.parametrize("width", [200, 100, 60, 30])
+def test_id_columns_lose_no_character_at_any_width(width: int) -> None:
+    tx, sender = "0x" + "ab" * 32, "0x" + "cd" * 20
+    table = table_with(("tx", "from", "note"), ids=("tx", "from"))
+    table.add_row(tx, sender, "a note long enough to need wrapping in a narrow terminal")
+    console = Console(width=width, file=io.StringIO(), color_system=None)
+    console.print(table)
+    lines = [line.split("│") for line in console.file.getvalue().splitlines() if "│" in line]
+    for index, value in ((1, tx), (2, sender)):
+        assert "".join(cells[index].strip() for cells in lines) == value
+    if width >= 150:  # the two ids fit side by side: each stays on one line
+        assert lines[0][1].strip() == tx and lines[0][2].strip() == sender

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from breakglass.cli.console import out
 from breakglass.cli.listing import FormatOption, ListFormat, print_json, table_with
@@ -108,9 +107,8 @@ def list_command(
 def _table(title: str, columns: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> None:
     if not rows:
         return
-    table = Table(title=title, title_justify="left")
-    for column in columns:
-        table.add_column(column)
+    ids = ("id", "tx", "address", "from", "to", "value")  # hashes and addresses stay whole
+    table = table_with(columns, ids=ids, title=title, title_justify="left")
     for row in rows:
         table.add_row(*(escape(cell) for cell in row))
     out.print(table)

@@ -1,8 +1,9 @@
 """What listing commands share: ``--format table|json`` and id columns that are never cut.
 
-A table is for people; a script reads ``--format json``. Either way an id is whole: an id
-column never wraps or ends in an ellipsis, however narrow the terminal or the pipe, because
-the next command a person types is usually that id.
+A table is for people; a script reads ``--format json``. Either way an id is whole, because
+the next command a person types is usually that id: an id column never ends in an ellipsis.
+It stays on one line while the id columns fit side by side in the width (the other columns
+give way); when they cannot, its ids fold onto further lines rather than lose characters.
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
+from rich.console import Console, ConsoleOptions, RenderResult
+from rich.measure import Measurement
+from rich.table import Column, Table
 
-__all__ = ["FormatOption", "ListFormat", "id_column", "print_json", "table_with"]
+__all__ = ["FormatOption", "IdTable", "ListFormat", "print_json", "table_with"]
 
 
 class ListFormat(StrEnum):
@@ -32,17 +35,42 @@ FormatOption = Annotated[
 ]
 
 
-def id_column(table: Table, header: str = "id") -> None:
-    """Add a column whose values are printed whole: no wrapping, no ellipsis."""
-    table.add_column(header, no_wrap=True, overflow="fold")
+_OTHER_MIN = 2
+"""Cells a column other than an id keeps at least: a letter and an ellipsis."""
 
 
-def table_with(columns: Sequence[str], *, ids: Sequence[str] = ("id",), **options: Any) -> Table:
-    """A table with ``columns``; those named in ``ids`` are :func:`id_column` s."""
-    table = Table(**options)
+class IdTable(Table):
+    """A table whose id columns are never cut; see the module doc."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.id_columns: list[Column] = []
+
+    def add_id_column(self, header: str) -> None:
+        """Add a column of ids."""
+        self.add_column(header, overflow="fold")
+        self.id_columns.append(self.columns[-1])
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        def widest(column: Column) -> int:
+            cells = [column.header, *column.cells]
+            return max(Measurement.get(console, options, cell).maximum for cell in cells)
+
+        others = len(self.columns) - len(self.id_columns)
+        frame = 3 * len(self.columns) + 1  # padding and one border per column, and the last
+        needed = sum(widest(c) for c in self.id_columns) + others * _OTHER_MIN + frame
+        fits = needed <= options.max_width
+        for column in self.id_columns:
+            column.no_wrap = fits
+        yield from super().__rich_console__(console, options)
+
+
+def table_with(columns: Sequence[str], *, ids: Sequence[str] = ("id",), **options: Any) -> IdTable:
+    """A table with ``columns``; those named in ``ids`` hold ids and are never cut."""
+    table = IdTable(**options)
     for column in columns:
         if column in ids:
-            id_column(table, column)
+            table.add_id_column(column)
         else:
             table.add_column(column)
     return table
