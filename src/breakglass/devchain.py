@@ -31,6 +31,7 @@ from eth_account import Account
 from eth_typing import ChecksumAddress
 
 from breakglass.errors import DevchainError
+from breakglass.forkrelay import ForkRelay
 from breakglass.nodepkgs import find_node_file
 from breakglass.settings import Settings
 
@@ -157,8 +158,10 @@ class Anvil:
         chain_id: int,
         account_count: int,
         log_dir: Path,
+        relay: ForkRelay | None = None,
     ) -> None:
         self._process = process
+        self._relay = relay
         self._binary = binary
         self._port = port
         self._chain_id = chain_id
@@ -187,6 +190,9 @@ class Anvil:
         Args:
             block_time: seconds between blocks (fractions allowed); ``None`` mines per tx.
             steps_tracing: enable struct-log traces (``debug_traceTransaction`` without tracer).
+            fork_url: the chain to fork (http or https). anvil is given a loopback relay
+                instead, so the URL (often holding an API key) is neither on its command line
+                nor in its log.
             extra_args: further anvil command-line arguments, passed as they are.
             binary: the anvil binary; found with :func:`find_anvil` when omitted.
 
@@ -204,23 +210,32 @@ class Anvil:
             options += ["--block-time", str(block_time)]
         if steps_tracing:
             options.append("--steps-tracing")
-        if fork_url is not None:
-            options += ["--fork-url", fork_url]
+        relay = ForkRelay(fork_url) if fork_url is not None else None
+        if relay is not None:
+            options += ["--fork-url", relay.url]
         options += list(extra_args)
 
-        # Another process can grab the port between our probe and anvil's bind; retry then.
-        for _ in range(_PORT_ATTEMPTS):
-            try:
-                return cls._launch(
-                    path,
-                    _free_port(),
-                    options,
-                    chain_id=chain_id,
-                    account_count=accounts,
-                    timeout=startup_timeout,
-                )
-            except _PortTakenError:
-                continue
+        try:
+            # Another process can grab the port between our probe and anvil's bind; retry.
+            for _ in range(_PORT_ATTEMPTS):
+                try:
+                    return cls._launch(
+                        path,
+                        _free_port(),
+                        options,
+                        chain_id=chain_id,
+                        account_count=accounts,
+                        timeout=startup_timeout,
+                        relay=relay,
+                    )
+                except _PortTakenError:
+                    continue
+        except BaseException:
+            if relay is not None:
+                relay.close()
+            raise
+        if relay is not None:
+            relay.close()
         raise DevchainError(f"anvil could not bind a free port in {_PORT_ATTEMPTS} attempts")
 
     @classmethod
@@ -233,6 +248,7 @@ class Anvil:
         chain_id: int,
         account_count: int,
         timeout: float,
+        relay: ForkRelay | None = None,
     ) -> Anvil:
         log_dir = Path(tempfile.mkdtemp(prefix="breakglass-anvil-"))
         log_path = log_dir / "anvil.log"
@@ -258,13 +274,14 @@ class Anvil:
             chain_id=chain_id,
             account_count=account_count,
             log_dir=log_dir,
+            relay=relay,
         )
         with _live_lock:
             _live.add(chain)
         try:
             chain._wait_ready(timeout)
         except BaseException:
-            chain.stop(timeout=2.0)
+            chain.stop(timeout=2.0, keep_relay=True)
             raise
         return chain
 
@@ -379,8 +396,11 @@ class Anvil:
             raise DevchainError(f"{method} on {self.http_url} returned an error: {detail}")
         return envelope["result"]
 
-    def stop(self, timeout: float = 5.0) -> None:
-        """Terminate this anvil process (SIGTERM, then SIGKILL after ``timeout``). Idempotent."""
+    def stop(self, timeout: float = 5.0, *, keep_relay: bool = False) -> None:
+        """Terminate this anvil process (SIGTERM, then SIGKILL after ``timeout``). Idempotent.
+
+        ``keep_relay`` leaves the fork relay open for another launch attempt.
+        """
         if self._stopped:
             return
         self._stopped = True
@@ -397,6 +417,8 @@ class Anvil:
                     self._process.wait()
         finally:
             self._client.close()
+            if self._relay is not None and not keep_relay:
+                self._relay.close()
             shutil.rmtree(self._log_dir, ignore_errors=True)
             with _live_lock:
                 _live.discard(self)
