@@ -10,7 +10,7 @@ from breakglass.doctor.base import DoctorCheck, Finding
 from breakglass.doctor.context import DoctorContext
 from breakglass.plan.issues import Path, format_path
 from breakglass.plan.models.base import Secret
-from breakglass.plan.models.chain import KeystoreSigner, SafeSigner
+from breakglass.plan.models.chain import ExternalSigner, KeystoreSigner, SafeSigner
 from breakglass.respond.signers.local import LocalSigner
 
 __all__ = ["EnvVariablesCheck", "SignerKeysCheck", "plan_secrets"]
@@ -74,6 +74,11 @@ class SignerKeysCheck(DoctorCheck):
             if isinstance(config, SafeSigner):
                 continue
             path: Path = ("signers", name)
+            if isinstance(config, ExternalSigner):
+                # Asking for a signature could wait on a person approving it (Clef).
+                message = f"signs remotely at {config.url} for {config.address} (not asked)"
+                yield Finding.ok(name, message, path)
+                continue
             if isinstance(config, KeystoreSigner) and config.password is None:
                 yield Finding.warn(
                     name,

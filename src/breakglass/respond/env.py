@@ -13,11 +13,12 @@ from breakglass.chain.endpoints import plan_endpoints, resolve_endpoints
 from breakglass.chain.pool import Endpoint, EndpointPool
 from breakglass.errors import BreakglassError, ChainError, PlanError
 from breakglass.plan.loader import LoadedPlan
-from breakglass.plan.models.chain import Chain, SafeSigner
+from breakglass.plan.models.chain import Chain, ExternalSigner, SafeSigner
 from breakglass.respond.actions.base import Rpc, Transactor
 from breakglass.respond.gas import GasCaps, GasStrategy, Urgency
 from breakglass.respond.nonces import NonceManager
 from breakglass.respond.sender import PreparedTx, TxSender
+from breakglass.respond.signers.keys import TxSigner
 from breakglass.respond.signers.local import LocalSigner, Prompt, load_local_signer
 from breakglass.respond.signers.safe import SafeAccount
 
@@ -209,14 +210,23 @@ class LiveEnv:
             self._transactors[key] = self._make_transactor(chain, signer)
         return self._transactors[key]
 
+    def _tx_signer(self, name: str) -> TxSigner:
+        config = self.plan.signers.get(name)
+        if isinstance(config, ExternalSigner):
+            # httpx only for a remote signer: a key signer's pause does not wait for it.
+            from breakglass.respond.signers.external import load_external_signer  # noqa: PLC0415
+
+            return load_external_signer(name, config, environ=self._environ)
+        return self.local_signer(name).account
+
     def _make_transactor(self, chain: str, signer: str) -> Transactor:
-        local = self.local_signer(signer)
+        account = self._tx_signer(signer)
         rpc = self.rpc(chain)
         sender = TxSender(
             rpc,
-            local.account,
+            account,
             self._chain(chain).chain_id,
-            NonceManager(rpc, local.address),
+            NonceManager(rpc, account.address),
             self.gas(chain),
             poll_interval=0.1,
         )

@@ -28,6 +28,7 @@ __all__ = [
     "Dependency",
     "DependencyKind",
     "EnvSigner",
+    "ExternalSigner",
     "GasCaps",
     "Heartbeat",
     "KeystoreSigner",
@@ -164,7 +165,28 @@ class SafeSigner(PlanModel):
         return self
 
 
-Signer = Annotated[KeystoreSigner | EnvSigner | SafeSigner, Field(discriminator="type")]
+class ExternalSigner(PlanModel):
+    """A remote signer asked over JSON-RPC (Clef, Web3Signer, Frame): the key stays in its
+    KMS or HSM and never enters breakglass."""
+
+    type: Literal["external"]
+    url: Secret = Field(description="The signer's JSON-RPC URL; may hold ${VAR} references.")
+    address: Address = Field(description="The account the signer signs for.")
+    method: Literal["eth_signTransaction", "account_signTransaction"] = Field(
+        default="eth_signTransaction",
+        description="account_signTransaction is Clef's own API; the rest speak eth_.",
+    )
+    headers: dict[str, Secret] = Field(
+        default_factory=dict, description="HTTP headers, e.g. Authorization: Bearer ${TOKEN}."
+    )
+    timeout: Duration = Field(
+        default=timedelta(seconds=5), description="Longest wait for one signature."
+    )
+
+
+Signer = Annotated[
+    KeystoreSigner | EnvSigner | SafeSigner | ExternalSigner, Field(discriminator="type")
+]
 
 
 class DependencyKind(StrEnum):

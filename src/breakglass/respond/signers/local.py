@@ -18,7 +18,7 @@ import structlog
 from breakglass.errors import ConfigError
 from breakglass.logs import register_secret
 from breakglass.plan.models.base import Secret
-from breakglass.plan.models.chain import EnvSigner, KeystoreSigner, SafeSigner
+from breakglass.plan.models.chain import EnvSigner, ExternalSigner, KeystoreSigner, SafeSigner
 from breakglass.plan.models.plan import Plan
 from breakglass.respond.signers.keys import KeyAccount
 
@@ -74,6 +74,8 @@ def load_local_signer(
         raise SignerError(f"the plan has no signer {name!r} (signers: {known})")
     if isinstance(config, SafeSigner):
         raise SignerError(f"signer {name!r} is a Safe; it acts through a safe-proposal step")
+    if isinstance(config, ExternalSigner):
+        raise SignerError(f"signer {name!r} signs remotely; its key is not on this machine")
     env = dict(os.environ if environ is None else environ)
     if isinstance(config, KeystoreSigner):
         account = _from_keystore(name, config, base_dir, env, prompt)

@@ -1,0 +1,142 @@
+"""A pause signed by a remote signer over JSON-RPC ``eth_signTransaction`` lands on anvil.
+
+anvil itself is the remote signer: its unlocked dev account holds PAUSER_ROLE, and breakglass
+is given no key at all, only the signer's URL. A relay in front of the same anvil plays a
+compromised signer (it signs for another account, or signs a changed transaction): the
+signatures are real, and breakglass refuses them before anything is broadcast.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from breakglass.devchain import Anvil
+from breakglass.plan.models.chain import ExternalSigner
+from breakglass.respond import service
+from breakglass.respond.env import LiveEnv
+from breakglass.respond.signers.external import ExternalSignerError, load_external_signer
+from breakglass.respond.signers.keys import KeyAccount
+
+pytestmark = pytest.mark.chain
+
+GUARDIAN, INTRUDER, OTHER = 1, 2, 3
+
+BODY = """
+signers:
+  guardian:
+    type: external
+    url: "{url}"
+    address: "{address}"
+    headers: {{Authorization: "Bearer ${{SIGNER_TOKEN}}"}}
+playbooks:
+  - id: guardian-pause
+    steps:
+      - {{action: pause, contract: token, signer: guardian}}
+"""
+
+
+def test_a_pause_signed_remotely_lands_and_no_key_enters_the_process(
+    fresh_chain: Anvil, token: Any, write_plan: Any, sessions: sessionmaker[Session]
+) -> None:
+    guardian = fresh_chain.accounts[GUARDIAN]
+    loaded = write_plan(BODY, url=fresh_chain.http_url, address=guardian)
+    env = LiveEnv(loaded, sessions, environ={"SIGNER_TOKEN": "t0ken-abc"}, receipt_timeout=30)
+    nonce_before = token.nonce(guardian)
+
+    result = service.pause_contract(loaded, sessions, "token", signer="guardian", env=env)
+
+    assert result.status == "succeeded", result.steps[0].note
+    assert token.paused()
+    tx = token.w3.eth.get_transaction(result.steps[0].tx_hash)
+    assert tx["from"] == guardian and tx["type"] == 2
+    assert token.nonce(guardian) == nonce_before + 1
+    key = fresh_chain.private_keys[GUARDIAN].removeprefix("0x").lower()
+    assert key not in json.dumps(dict(os.environ)).lower()
+
+
+def _relay(anvil: Anvil, rewrite: Any) -> httpx.MockTransport:
+    """Forwards each JSON-RPC request to the real anvil after ``rewrite`` changes it."""
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        body["params"][0] = rewrite(dict(body["params"][0]))
+        answer = httpx.post(anvil.http_url, json=body, timeout=10)
+        return httpx.Response(200, content=answer.content)
+
+    return httpx.MockTransport(handle)
+
+
+def _tx(anvil: Anvil, token: Any) -> dict[str, Any]:
+    return {
+        "type": 2,
+        "chainId": anvil.chain_id,
+        "nonce": 7,
+        "to": token.address,
+        "value": 0,
+        "data": bytes.fromhex("8456cb59"),  # pause()
+        "gas": 100_000,
+        "maxFeePerGas": 3 * 10**9,
+        "maxPriorityFeePerGas": 10**9,
+    }
+
+
+def _account(anvil: Anvil, transport: httpx.BaseTransport | None = None) -> Any:
+    config = ExternalSigner(type="external", url=anvil.http_url, address=anvil.accounts[GUARDIAN])
+    return load_external_signer("guardian", config, environ={}, transport=transport)
+
+
+def test_an_honest_signer_signs_exactly_the_transaction_asked(anvil: Anvil, token: Any) -> None:
+    signed = _account(anvil).sign_transaction(_tx(anvil, token))
+    # Both sign deterministically (RFC 6979): the same key gives the same bytes.
+    local = KeyAccount(anvil.private_keys[GUARDIAN]).sign_transaction(_tx(anvil, token))
+    assert signed == local
+
+
+@pytest.mark.parametrize(
+    ("rewrite", "expected"),
+    [
+        (lambda p, a: {**p, "from": a.accounts[OTHER]}, "signed with 0x"),
+        (lambda p, a: {**p, "to": a.accounts[INTRUDER]}, "to changed"),
+        (lambda p, a: {**p, "nonce": "0x8", "maxFeePerGas": "0x1"}, "maxFeePerGas, nonce changed"),
+        (lambda p, a: {**p, "from": "0x000000000000000000000000000000000000dEaD"}, "refused"),
+    ],
+    ids=["another-key", "another-recipient", "another-nonce-and-fee", "unknown-account"],
+)
+def test_a_signature_for_anything_else_is_refused(
+    anvil: Anvil, token: Any, rewrite: Any, expected: str
+) -> None:
+    account = _account(anvil, _relay(anvil, lambda params: rewrite(params, anvil)))
+    with pytest.raises(ExternalSignerError, match=expected):
+        account.sign_transaction(_tx(anvil, token))
+
+
+def test_an_unreachable_signer_fails_the_step_loudly(
+    fresh_chain: Anvil, token: Any, write_plan: Any, sessions: sessionmaker[Session]
+) -> None:
+    loaded = write_plan(
+        BODY, url="http://127.0.0.1:9/${SIGNER_TOKEN}", address=fresh_chain.accounts[GUARDIAN]
+    )
+    env = LiveEnv(loaded, sessions, environ={"SIGNER_TOKEN": "s3cret-path"}, receipt_timeout=5)
+
+    result = service.pause_contract(loaded, sessions, "token", signer="guardian", env=env)
+
+    assert result.status == "failed" and not token.paused()
+    note = result.steps[0].note
+    assert "signer 'guardian'" in note and "unreachable" in note, note
+    assert "s3cret-path" not in note
+
+
+def test_a_missing_variable_is_named() -> None:
+    config = ExternalSigner(
+        type="external",
+        url="https://signer.internal/${SIGNER_PATH}",
+        address="0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
+    )
+    with pytest.raises(ExternalSignerError, match="variable SIGNER_PATH is not set"):
+        load_external_signer("guardian", config, environ={})
