@@ -9,7 +9,12 @@ starts anvil, in process or through a CLI subprocess, fails and says how to mark
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Protocol
 
 import pytest
 import structlog
@@ -51,6 +56,7 @@ _FIXTURE_TIERS = {
     "browser": "browser",
     "page": "browser",
     "doctor_cli": "e2e",
+    "cli": "e2e",
 }
 """Fixtures that need a tier's service; ``item.fixturenames`` holds every fixture a test
 uses, directly or through other fixtures."""
@@ -75,3 +81,49 @@ def _unit_tests_start_no_chain(
 ) -> None:
     if request.node.get_closest_marker("unit") is not None:
         monkeypatch.setenv("BREAKGLASS_ANVIL_PATH", NO_ANVIL_IN_UNIT_TESTS)
+
+
+class Cli(Protocol):
+    """Runs ``python -m breakglass ARGS`` in a subprocess (see the ``cli`` fixture)."""
+
+    def __call__(
+        self,
+        *args: str | Path,
+        cwd: Path | None = None,
+        env: Mapping[str, str | None] | None = None,
+        stdin: str = "",
+        timeout: float = 120,
+    ) -> subprocess.CompletedProcess[str]: ...
+
+
+@pytest.fixture
+def cli() -> Cli:
+    """The CLI as a person runs it: a fresh process, plain output 200 columns wide. ``env``
+    adds variables to this process's environment; a value of None removes one. A test that
+    uses it is ``e2e``."""
+
+    def run(
+        *args: str | Path,
+        cwd: Path | None = None,
+        env: Mapping[str, str | None] | None = None,
+        stdin: str = "",
+        timeout: float = 120,
+    ) -> subprocess.CompletedProcess[str]:
+        full = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200"}
+        for name, value in (env or {}).items():
+            if value is None:
+                full.pop(name, None)
+            else:
+                full[name] = value
+        return subprocess.run(
+            [sys.executable, "-m", "breakglass", *map(str, args)],
+            capture_output=True,
+            text=True,
+            env=full,
+            cwd=cwd,
+            input=stdin,
+            timeout=timeout,
+            check=False,
+        )
+
+    return run

@@ -4,9 +4,8 @@ tabletop, init, analyze tx, safe export, recover distribution and the news store
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -55,25 +54,22 @@ def workdir(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def _run(workdir: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+Run = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@pytest.fixture
+def run(cli: Run, workdir: Path) -> Run:
+    """``breakglass ARGS`` in ``workdir``, on its database, with no plan from the environment."""
     env = {
-        **os.environ,
         "BREAKGLASS_DATABASE_URL": f"sqlite:///{workdir / 'bg.db'}",
         "BREAKGLASS_HOME": str(workdir / ".breakglass"),
-        "NO_COLOR": "1",
-        "COLUMNS": "200",
+        "BREAKGLASS_PLAN": None,
     }
-    env.pop("BREAKGLASS_PLAN", None)
-    return subprocess.run(
-        [sys.executable, "-m", "breakglass", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=workdir,
-        input=stdin,
-        timeout=120,
-        check=False,
-    )
+
+    def run(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+        return cli(*args, cwd=workdir, env=env, stdin=stdin)
+
+    return run
 
 
 def _refused(result: subprocess.CompletedProcess[str], message: str) -> None:
@@ -82,65 +78,58 @@ def _refused(result: subprocess.CompletedProcess[str], message: str) -> None:
     assert "Traceback" not in result.stderr, result.stderr
 
 
-@pytest.mark.e2e
-def test_status_render_into_a_path_under_a_file_is_refused(workdir: Path) -> None:
-    result = _run(workdir, "status", "render", "--out", "FILE/x")
+def test_status_render_into_a_path_under_a_file_is_refused(workdir: Path, run: Run) -> None:
+    result = run("status", "render", "--out", "FILE/x")
     _refused(result, "cannot create directory FILE/x: FILE is a file, not a directory")
 
 
-@pytest.mark.e2e
-def test_status_render_creates_missing_directories(workdir: Path) -> None:
-    result = _run(workdir, "status", "render", "--out", "public/deep/site")
+def test_status_render_creates_missing_directories(workdir: Path, run: Run) -> None:
+    result = run("status", "render", "--out", "public/deep/site")
     assert result.returncode == 0, result.stderr
     assert (workdir / "public/deep/site/index.html").is_file()
 
 
-@pytest.mark.e2e
-def test_postmortem_into_a_path_under_a_file_is_refused(workdir: Path) -> None:
-    result = _run(workdir, "postmortem", "1", "--out", "FILE/x")
+def test_postmortem_into_a_path_under_a_file_is_refused(workdir: Path, run: Run) -> None:
+    result = run("postmortem", "1", "--out", "FILE/x")
     _refused(result, "cannot create directory FILE/x: FILE is a file, not a directory")
 
 
-@pytest.mark.e2e
-def test_postmortem_creates_missing_directories(workdir: Path) -> None:
-    result = _run(workdir, "postmortem", "1", "--out", "reports/2026")
+def test_postmortem_creates_missing_directories(workdir: Path, run: Run) -> None:
+    result = run("postmortem", "1", "--out", "reports/2026")
     assert result.returncode == 0, result.stderr
     assert (workdir / "reports/2026/postmortem-1.md").is_file()
 
 
-@pytest.mark.e2e
-def test_drill_tabletop_into_an_existing_directory_uses_the_default_name(workdir: Path) -> None:
+def test_drill_tabletop_into_an_existing_directory_uses_the_default_name(
+    workdir: Path, run: Run
+) -> None:
     (workdir / "drills").mkdir()
-    result = _run(
-        workdir, "drill", "tabletop", "vault-drain", "--output", "drills", stdin="\n" * 20
-    )
+    result = run("drill", "tabletop", "vault-drain", "--output", "drills", stdin="\n" * 20)
     assert result.returncode == 0, result.stderr
     [report] = (workdir / "drills").iterdir()
     assert report.name.endswith("-tabletop-vault-drain.md")
 
 
-@pytest.mark.e2e
-def test_drill_tabletop_under_a_file_is_refused_before_it_starts(workdir: Path) -> None:
-    result = _run(workdir, "drill", "tabletop", "vault-drain", "--output", "FILE/r.md")
+def test_drill_tabletop_under_a_file_is_refused_before_it_starts(workdir: Path, run: Run) -> None:
+    result = run("drill", "tabletop", "vault-drain", "--output", "FILE/r.md")
     _refused(result, "cannot create directory FILE: FILE is a file")
     assert "Tabletop" not in result.stdout
 
 
-@pytest.mark.e2e
-def test_init_under_a_file_is_refused(workdir: Path) -> None:
-    result = _run(workdir, "init", "FILE/x")
+def test_init_under_a_file_is_refused(workdir: Path, run: Run) -> None:
+    result = run("init", "FILE/x")
     _refused(result, "cannot create directory FILE/x: FILE is a file, not a directory")
 
 
-@pytest.mark.e2e
-def test_analyze_tx_out_under_a_file_is_refused_before_the_chain_is_asked(workdir: Path) -> None:
-    result = _run(workdir, "analyze", "tx", "0x" + "ab" * 32, "--out", "FILE/t.json")
+def test_analyze_tx_out_under_a_file_is_refused_before_the_chain_is_asked(
+    workdir: Path, run: Run
+) -> None:
+    result = run("analyze", "tx", "0x" + "ab" * 32, "--out", "FILE/t.json")
     _refused(result, "cannot create directory FILE: FILE is a file")
 
 
-@pytest.mark.e2e
-def test_safe_export_out_under_a_file_is_refused(workdir: Path) -> None:
-    result = _run(workdir, "safe", "export", "1", "--out", "FILE/p.json")
+def test_safe_export_out_under_a_file_is_refused(workdir: Path, run: Run) -> None:
+    result = run("safe", "export", "1", "--out", "FILE/p.json")
     # there is no proposal 1; the command refuses it before writing anything
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr

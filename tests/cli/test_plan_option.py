@@ -3,10 +3,8 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -63,25 +61,21 @@ def test_every_plan_option_is_the_same() -> None:
     assert arguments == POSITIONAL_PLAN
 
 
-def _run(
-    cwd: Path, *args: str, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    full = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200", **(env or {})}
-    full.setdefault("BREAKGLASS_DATABASE_URL", f"sqlite:///{cwd / 'bg.db'}")
-    if env is None or PLAN_ENV not in env:
-        full.pop(PLAN_ENV, None)
-    return subprocess.run(
-        [sys.executable, "-m", "breakglass", *args],
-        capture_output=True,
-        text=True,
-        env=full,
-        cwd=cwd,
-        timeout=120,
-        check=False,
-    )
+Run = Callable[..., subprocess.CompletedProcess[str]]
 
 
-@pytest.mark.e2e
+@pytest.fixture
+def run(cli: Run, tmp_path: Path) -> Run:
+    """``breakglass ARGS`` in ``tmp_path`` on its own database; ``BREAKGLASS_PLAN`` only when
+    ``plan`` names one."""
+
+    def run(*args: str, plan: str | None = None) -> subprocess.CompletedProcess[str]:
+        env = {"BREAKGLASS_DATABASE_URL": f"sqlite:///{tmp_path / 'bg.db'}", PLAN_ENV: plan}
+        return cli(*args, cwd=tmp_path, env=env)
+
+    return run
+
+
 @pytest.mark.parametrize(
     "args",
     [
@@ -91,8 +85,8 @@ def _run(
     ],
     ids=["notify-ack", "status-render", "token-create"],
 )
-def test_a_missing_plan_says_how_to_point_at_one(tmp_path: Path, args: list[str]) -> None:
-    result = _run(tmp_path, *args)
+def test_a_missing_plan_says_how_to_point_at_one(tmp_path: Path, args: list[str], run: Run) -> None:
+    result = run(*args)
     assert result.returncode == 2, result.stderr
     assert "breakglass.yaml: no such plan file" in result.stderr
     assert "--plan PLAN" in result.stderr and PLAN_ENV in result.stderr
@@ -100,31 +94,28 @@ def test_a_missing_plan_says_how_to_point_at_one(tmp_path: Path, args: list[str]
     assert not (tmp_path / "public").exists()
 
 
-@pytest.mark.e2e
-def test_a_missing_plan_from_the_environment_is_named(tmp_path: Path) -> None:
-    result = _run(tmp_path, "token", "create", "alice", env={PLAN_ENV: "elsewhere.yaml"})
+def test_a_missing_plan_from_the_environment_is_named(tmp_path: Path, run: Run) -> None:
+    result = run("token", "create", "alice", plan="elsewhere.yaml")
     assert result.returncode == 2
     assert f"elsewhere.yaml: no such plan file (from {PLAN_ENV})" in result.stderr
 
 
-@pytest.mark.e2e
-def test_the_plan_comes_from_the_environment(tmp_path: Path) -> None:
+def test_the_plan_comes_from_the_environment(tmp_path: Path, run: Run) -> None:
     plan = tmp_path / "plans" / "acme.yaml"
     plan.parent.mkdir()
     plan.write_text(PLAN_YAML)
-    result = _run(tmp_path, "token", "create", "alice", env={PLAN_ENV: str(plan)})
+    result = run("token", "create", "alice", plan=str(plan))
     assert result.returncode == 0, result.stderr
     assert len(result.stdout.strip()) > 20
-    result = _run(tmp_path, "status", "render", "--out", "public", env={PLAN_ENV: str(plan)})
+    result = run("status", "render", "--out", "public", plan=str(plan))
     assert result.returncode == 0, result.stderr
     assert "Acme Lending" in (tmp_path / "public" / "index.html").read_text()
 
 
-@pytest.mark.e2e
-def test_plan_option_wins_over_the_environment(tmp_path: Path) -> None:
+def test_plan_option_wins_over_the_environment(tmp_path: Path, run: Run) -> None:
     (tmp_path / "acme.yaml").write_text(PLAN_YAML)
-    env = {PLAN_ENV: str(tmp_path / "missing.yaml")}
-    result = _run(tmp_path, "token", "create", "alice", "-p", "acme.yaml", env=env)
+    missing = str(tmp_path / "missing.yaml")
+    result = run("token", "create", "alice", "-p", "acme.yaml", plan=missing)
     assert result.returncode == 0, result.stderr
 
 
