@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from breakglass import __version__
+from breakglass.api.guard import BodyGuard, SafeJsonRoute
 from breakglass.api.routes import add_api_routes
 from breakglass.api.security import PUBLIC, AppState, permission_of, state_of
 from breakglass.errors import BreakglassError
@@ -131,6 +132,8 @@ def create_app(loaded_plan: LoadedPlan, sessions: sessionmaker[Session]) -> Fast
         redoc_url=None,
     )
     app.state.breakglass = AppState(loaded_plan, sessions)
+    app.router.route_class = SafeJsonRoute
+    app.add_middleware(BodyGuard)
     app.add_exception_handler(BreakglassError, _breakglass_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     add_api_routes(app)

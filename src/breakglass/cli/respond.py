@@ -324,9 +324,11 @@ def safe_import_command(
     from breakglass.respond.safes import import_proposal, load_proposal  # noqa: PLC0415
 
     loaded = load_plan(plan_file)
+    from breakglass import safejson  # noqa: PLC0415
+
     try:
-        doc = json.loads(file.read_text())
-    except (OSError, ValueError) as exc:
+        doc = safejson.loads(file.read_bytes(), what=str(file), max_bytes=1 << 20)
+    except OSError as exc:
         raise BreakglassError(f"cannot read {file}: {exc}") from None
     if not isinstance(doc, dict):
         raise BreakglassError(f"{file} holds no JSON object")

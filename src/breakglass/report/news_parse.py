@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import calendar
 import html
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -16,6 +15,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import feedparser  # type: ignore[import-untyped]
+
+from breakglass import safejson
 
 __all__ = [
     "AffectedPackage",
@@ -103,10 +104,11 @@ def parse_feed(content: bytes) -> list[NewsEntry]:
 
 
 def _json(content: bytes) -> Any:
+    # A hostile feed must not crash news fetch: safejson bounds the nesting.
     try:
-        return json.loads(content)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise NewsParseError(f"malformed JSON: {exc}") from exc
+        return safejson.loads(content, what="the feed")
+    except safejson.UnsafeJson as exc:
+        raise NewsParseError(f"malformed JSON: {exc}") from None
 
 
 def _records(payload: Any, key: str, wrapper: str) -> list[Mapping[str, Any]]:
