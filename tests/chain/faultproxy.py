@@ -11,6 +11,13 @@ says to misbehave:
     garbage      answer 200 with a body that is not JSON
     lag          answer eth_blockNumber / eth_getBlockByNumber("latest") with block ``lag_block``
     wrong_head   forward, but replace the hash of the latest block
+    slowloris    forward, but trickle the answer one byte every ``delay`` seconds
+    null         answer every call (and every call of a batch) with ``result: null``
+    ill_typed    answer every call with ``result: 12345`` (a number where hex is due)
+    rpc_error    answer every call with JSON-RPC error -32000 "execution reverted"
+
+:class:`SilentWs` is a WebSocket endpoint that accepts a ``newHeads`` subscription and then
+never sends a head.
 """
 
 from __future__ import annotations
@@ -22,7 +29,25 @@ import threading
 import httpx
 import orjson
 
-MODES = ("pass", "drop", "delay", "429", "500", "garbage", "lag", "wrong_head")
+MODES = (
+    "pass",
+    "drop",
+    "delay",
+    "429",
+    "500",
+    "garbage",
+    "lag",
+    "wrong_head",
+    "slowloris",
+    "null",
+    "ill_typed",
+    "rpc_error",
+)
+_CANNED = {
+    "null": {"result": None},
+    "ill_typed": {"result": 12345},
+    "rpc_error": {"error": {"code": -32000, "message": "execution reverted"}},
+}
 WRONG_HASH = "0x" + "de" * 32
 _REASONS = {200: "OK", 429: "Too Many Requests", 500: "Internal Server Error"}
 
@@ -103,6 +128,9 @@ class FaultProxy:
                     f"HTTP/1.1 {status} {_REASONS.get(status, 'X')}\r\n"
                     f"Content-Type: application/json\r\nContent-Length: {len(content)}\r\n\r\n"
                 )
+                if self.mode == "slowloris":
+                    await self._trickle(writer, head.encode() + content)
+                    continue
                 writer.write(head.encode() + content)
                 await writer.drain()
         except (ConnectionError, asyncio.IncompleteReadError):
@@ -113,10 +141,26 @@ class FaultProxy:
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
 
+    async def _trickle(self, writer: asyncio.StreamWriter, data: bytes) -> None:
+        for i in range(len(data)):
+            if writer.is_closing() or self._server is None:
+                raise ConnectionError("client gone")
+            writer.write(data[i : i + 1])
+            await writer.drain()
+            await asyncio.sleep(self.delay)
+
     async def _answer(self, body: bytes) -> tuple[int, bytes] | None:
         mode = self.mode
         if mode == "drop":
             return None
+        if mode in _CANNED:
+            call = orjson.loads(body)
+            canned = _CANNED[mode]
+            if isinstance(call, list):
+                return 200, orjson.dumps(
+                    [{"jsonrpc": "2.0", "id": c.get("id"), **canned} for c in call]
+                )
+            return 200, orjson.dumps({"jsonrpc": "2.0", "id": call.get("id"), **canned})
         if mode in ("429", "500"):
             return int(mode), b"busy"
         if mode == "garbage":
@@ -156,3 +200,52 @@ async def _read_request(reader: asyncio.StreamReader) -> bytes | None:
         if name.strip().lower() == "content-length":
             length = int(value.strip())
     return await reader.readexactly(length)
+
+
+class SilentWs:
+    """A WebSocket endpoint that accepts ``eth_subscribe`` and answers calls with ``null``,
+    then never sends a notification: a head source stuck without an error."""
+
+    def __init__(self) -> None:
+        self.port = 0
+        self.subscriptions = 0
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._server: object | None = None
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    def start(self) -> SilentWs:
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self._listen(), self._loop).result(5)
+        return self
+
+    async def _listen(self) -> None:
+        from websockets.asyncio.server import serve  # noqa: PLC0415
+
+        server = await serve(self._serve, "127.0.0.1", 0)
+        self._server = server
+        self.port = next(iter(server.sockets)).getsockname()[1]
+
+    async def _serve(self, ws: object) -> None:
+        async for message in ws:  # type: ignore[attr-defined]
+            call = orjson.loads(message)
+            if call.get("method") == "eth_subscribe":
+                self.subscriptions += 1
+                result: object = "0x" + "ab" * 16
+            else:
+                result = None
+            await ws.send(
+                orjson.dumps({"jsonrpc": "2.0", "id": call.get("id"), "result": result}).decode()
+            )  # type: ignore[attr-defined]
+
+    def stop(self) -> None:
+        async def close() -> None:
+            if self._server is not None:
+                self._server.close()  # type: ignore[attr-defined]
+
+        asyncio.run_coroutine_threadsafe(close(), self._loop).result(5)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(5)

@@ -33,6 +33,7 @@ from breakglass.chain.health import Health, HealthPolicy
 from breakglass.chain.metrics import EndpointMetrics, rpc_metrics
 from breakglass.chain.middleware import Handler, Head, Middleware, Retry, StaleGuard, compose
 from breakglass.chain.rpc import DEFAULT_MAX_RESPONSE_BYTES, JsonRpcClient, RpcClient, redact_url
+from breakglass.chain.shapes import check_result
 from breakglass.chain.ws import WsRpcClient
 from breakglass.errors import ConfigError
 
@@ -114,6 +115,12 @@ class EndpointPool:
         middleware: further pieces wrapped around the failover handler, outermost first.
         chain: the ``chain`` label of the request metrics.
         registry: where the metrics go; default :data:`breakglass.chain.metrics.REGISTRY`.
+        deadline: seconds one HTTP exchange may take in all (default: ``timeout``); past it
+            the endpoint has failed and the next one is asked.
+
+    A result of the wrong shape (:func:`~breakglass.chain.shapes.check_result`) is the
+    endpoint's fault. So is a caller's error (e.g. a revert) that another endpoint contradicts
+    by answering: an error is only the caller's when a second endpoint agrees or none is left.
 
     Raises:
         ConfigError: no endpoints, or duplicate URLs.
@@ -130,6 +137,7 @@ class EndpointPool:
     middleware: Sequence[Middleware] = ()
     chain: str = ""
     registry: CollectorRegistry | None = field(default=None, repr=False)
+    deadline: float | None = None
 
     def __post_init__(self) -> None:
         urls = [e.url for e in self.endpoints]
@@ -165,6 +173,7 @@ class EndpointPool:
             timeout=self.timeout,
             max_response_bytes=self.max_response_bytes,
             name=name,
+            deadline=self.deadline,
         )
 
     async def request(self, method: str, params: Sequence[Any] = ()) -> Any:
@@ -179,8 +188,12 @@ class EndpointPool:
     async def batch(self, calls: Sequence[Call]) -> list[Any]:
         """Send ``calls`` as one batch to the best endpoint, failing over and retrying."""
 
+        def check(results: Any, endpoint: str) -> None:
+            for (method, params), result in zip(calls, results, strict=True):
+                check_result(method, params, result, endpoint=endpoint)
+
         async def send(_method: str, _params: Sequence[Any]) -> Any:
-            return await self._failover(lambda m: m.client.batch(calls), "batch")
+            return await self._failover(lambda m: m.client.batch(calls), "batch", check)
 
         handler = compose(send, self.retry, *self.middleware)
         result: list[Any] = await handler("batch", ())
@@ -221,15 +234,79 @@ class EndpointPool:
         if winner is None:
             tally = Counter(f"{h.number}:{h.hash[:10]}" for h in heads if h is not None)
             raise QuorumNotReached(k, dict(tally), method=HEAD_METHOD)
-        for member, head in zip(self._members, heads, strict=True):
-            if head is not None and head.number == winner.number and head.hash != winner.hash:
+        at_height = {
+            m.name: h
+            for m, h in zip(self._members, heads, strict=True)
+            if h is not None and h.number == winner.number
+        }
+        if len({h.hash for h in at_height.values()}) > 1:
+            winner = await self._settle(winner, at_height, k)
+        return winner
+
+    async def _settle(self, winner: Head, reported: dict[str, Head], k: int) -> Head:
+        """Endpoints disagree on the hash at ``winner``'s height: find the liar before
+        penalising anyone.
+
+        A hash counts the endpoints that reported it plus those that, asked by hash, return
+        that very block. An endpoint that rewrites hashes cannot make an honest node know its
+        invented block, while it usually still serves the real one: the honest hash gathers
+        more support even with two endpoints. Only endpoints whose hash has strictly less
+        support than the best are penalised; a tie penalises nobody.
+        """
+        by_name = {m.name: m for m in self._members}
+        candidates = {h.hash: h for h in reported.values()}
+        support = {
+            block_hash: {name for name, h in reported.items() if h.hash == block_hash}
+            for block_hash in candidates
+        }
+        asks = [
+            (block_hash, member)
+            for block_hash, names in support.items()
+            for member in self._members
+            if member.name not in names
+        ]
+        known = await asyncio.gather(
+            *(self._knows(member, candidates[block_hash]) for block_hash, member in asks)
+        )
+        for (block_hash, member), yes in zip(asks, known, strict=True):
+            if yes:
+                support[block_hash].add(member.name)
+        best = max(len(names) for names in support.values())
+        leaders = [h for h, names in support.items() if len(names) == best]
+        if len(leaders) > 1:
+            _log.warning(
+                "chain.head_disputed",
+                block=winner.number,
+                support={h[:10]: len(names) for h, names in support.items()},
+            )
+            return winner
+        for name, head in reported.items():
+            if head.hash != leaders[0]:
                 dissent = MalformedResponse(
-                    f"block {head.number} hash {head.hash[:10]}… disagrees with quorum",
-                    endpoint=member.name,
+                    f"block {head.number} hash {head.hash[:10]}… is backed by "
+                    f"{len(support[head.hash])} endpoints, {leaders[0][:10]}… by {best}",
+                    endpoint=name,
                     method=HEAD_METHOD,
                 )
-                member.fail(dissent, counted_request=False)
-        return winner
+                by_name[name].fail(dissent, counted_request=False)
+        if best < k:
+            return winner
+        return candidates[leaders[0]]
+
+    async def _knows(self, member: _Member, head: Head) -> bool:
+        try:
+            block = await member.timed(
+                "eth_getBlockByHash",
+                member.client.request("eth_getBlockByHash", [head.hash, False]),
+            )
+        except EndpointError:
+            return False
+        if block is None:
+            return False
+        try:
+            return parse_head(block, endpoint=member.name) == head
+        except MalformedResponse:
+            return False
 
     async def _refresh(self) -> list[Head | None]:
         heads = await asyncio.gather(*(self._fetch_head(m) for m in self._members))
@@ -268,17 +345,32 @@ class EndpointPool:
         return sorted(self._members, key=_Member.sort_key)
 
     async def _failover_request(self, method: str, params: Sequence[Any]) -> Any:
-        return await self._failover(lambda m: m.client.request(method, params), method)
+        def check(result: Any, endpoint: str) -> None:
+            check_result(method, params, result, endpoint=endpoint)
 
-    async def _failover(self, send: Callable[[_Member], Any], method: str) -> Any:
+        return await self._failover(lambda m: m.client.request(method, params), method, check)
+
+    async def _failover(
+        self,
+        send: Callable[[_Member], Any],
+        method: str,
+        check: Callable[[Any, str], None],
+    ) -> Any:
         errors: list[EndpointError] = []
+        # The caller's answer (e.g. a revert) from one endpoint, held until another agrees:
+        # an endpoint that answers every call with an error must not pass for a revert.
+        held: tuple[_Member, RpcError] | None = None
         for member in self._ordered():
             try:
                 result = await member.timed(method, send(member))
+                check(result, member.name)
             except RpcError as exc:
                 if not exc.node_fault:
                     member.health.success()  # the node works; this is the caller's answer
-                    raise
+                    if held is not None or len(self._members) == 1:
+                        raise (held[1] if held is not None else exc) from None
+                    held = (member, exc)
+                    continue
                 member.fail(exc)
                 errors.append(exc)
                 continue
@@ -286,9 +378,21 @@ class EndpointPool:
                 member.fail(exc)
                 errors.append(exc)
                 continue
+            if held is not None:
+                liar, refusal = held
+                liar.fail(
+                    RpcError(
+                        refusal.code,
+                        f"{refusal.message} (another endpoint answered)",
+                        endpoint=liar.name,
+                        method=method,
+                    )
+                )
             member.health.success()
             _log.debug("chain.served", endpoint=member.name, method=method)
             return result
+        if held is not None:
+            raise held[1]
         raise AllEndpointsFailed(method, errors)
 
     async def _fetch_head(self, member: _Member, number: int | None = None) -> Head | None:

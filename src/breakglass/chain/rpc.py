@@ -8,6 +8,7 @@ so only :func:`redact_url`'s form ever reaches a message or a log line.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import itertools
 import logging
@@ -142,6 +143,9 @@ class RpcClient(JsonRpcClient):
         timeout: seconds for connect, read, write and pool each.
         max_response_bytes: larger bodies raise :class:`ResponseTooLarge`.
         name: how logs and errors call the endpoint; defaults to :func:`redact_url`.
+        deadline: seconds for the whole exchange (default: ``timeout``). httpx's timeouts
+            are per read, so an endpoint trickling one byte every few seconds would otherwise
+            hold a call forever.
     """
 
     def __init__(
@@ -152,8 +156,10 @@ class RpcClient(JsonRpcClient):
         timeout: float = 10.0,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         name: str | None = None,
+        deadline: float | None = None,
     ) -> None:
         super().__init__(url, name)
+        self.deadline = timeout if deadline is None else deadline
         with contextlib.suppress(httpx.InvalidURL):
             _httpx_filter.shown[str(httpx.URL(url))] = self.name
         _httpx_filter.shown[url] = self.name
@@ -162,6 +168,17 @@ class RpcClient(JsonRpcClient):
         self._client = httpx.AsyncClient(transport=transport, timeout=timeout, headers=_HEADERS)
 
     async def _exchange(self, body: object, ids: Sequence[int], method: str) -> Any:
+        try:
+            async with asyncio.timeout(self.deadline):
+                return await self._post(body, method)
+        except TimeoutError:
+            raise TransportError(
+                f"no full answer within the {self.deadline:g} s deadline",
+                endpoint=self.name,
+                method=method,
+            ) from None
+
+    async def _post(self, body: object, method: str) -> Any:
         try:
             async with self._client.stream("POST", self._url, content=orjson.dumps(body)) as resp:
                 if resp.status_code == 429 or resp.status_code >= 500:

@@ -14,35 +14,57 @@ from dataclasses import dataclass
 
 import orjson
 import structlog
-from websockets.asyncio.client import connect
+from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import WebSocketException
 
 from breakglass.errors import ChainError
 from breakglass.ingest.events import BadChainData, BlockHeader
 from breakglass.ingest.fetch import BlockFetcher
 
-__all__ = ["FollowHeads", "PollHeads", "QuorumHeads", "WsHeads"]
+__all__ = ["FollowHeads", "HeadsStalled", "PollHeads", "QuorumHeads", "WsHeads", "stall_after"]
 
 _log = structlog.get_logger("breakglass.ingest")
 
 HeadStream = AsyncIterator[tuple[BlockHeader, float]]
 
 
+class HeadsStalled(ChainError):
+    """A head source went quiet for longer than its chain ever should."""
+
+
+def stall_after(block_time: float | None) -> float:
+    """Seconds without a head after which a subscription counts as stalled: three block
+    times, at least 10 s (30 s when the block time is unknown)."""
+    return max(3 * block_time, 10.0) if block_time else 30.0
+
+
 @dataclass
 class WsHeads:
-    """``eth_subscribe("newHeads")`` on one WebSocket endpoint."""
+    """``eth_subscribe("newHeads")`` on one WebSocket endpoint.
+
+    ``stall_after``: seconds without a message before :class:`HeadsStalled` is raised. An
+    endpoint that accepts the subscription and then says nothing raises no error of its own,
+    and would leave the monitor blind with a healthy endpoint beside it.
+    """
 
     url: str
     open_timeout: float = 5.0
+    stall_after: float = 30.0
 
     def __aiter__(self) -> HeadStream:
         return self._run()
+
+    async def _recv(self, ws: ClientConnection) -> str | bytes:
+        try:
+            return await asyncio.wait_for(ws.recv(), self.stall_after)
+        except TimeoutError:
+            raise HeadsStalled(f"no head on the WebSocket for {self.stall_after:g} s") from None
 
     async def _run(self) -> HeadStream:
         async with connect(self.url, open_timeout=self.open_timeout, max_size=2**22) as ws:
             request = {"jsonrpc": "2.0", "id": 1, "method": "eth_subscribe", "params": ["newHeads"]}
             await ws.send(orjson.dumps(request))
-            reply = orjson.loads(await ws.recv())
+            reply = orjson.loads(await self._recv(ws))
             if not isinstance(reply, dict) or "result" not in reply:
                 raise BadChainData(f"newHeads subscription refused: {str(reply)[:200]}")
             # A block mined between connecting and subscribing is never notified: ask for
@@ -54,7 +76,8 @@ class WsHeads:
                 "params": ["latest", False],
             }
             await ws.send(orjson.dumps(latest))
-            async for message in ws:
+            while True:
+                message = await self._recv(ws)
                 received_at = time.perf_counter()
                 try:
                     payload = orjson.loads(message)
@@ -95,11 +118,15 @@ class PollHeads:
 
 @dataclass
 class FollowHeads:
-    """WebSocket first; on any failure poll for ``ws_retry_after`` seconds, then try again."""
+    """WebSocket first; on any failure poll (through the pool, so across every endpoint) for
+    ``ws_retry_after`` seconds, then try again. The wait doubles, up to ``max_retry_after``,
+    each time the WebSocket fails again without having delivered a head: a subscription that
+    keeps stalling must not cost a stall's worth of blindness every few seconds."""
 
     ws: WsHeads | None
     poll: PollHeads
     ws_retry_after: float = 5.0
+    max_retry_after: float = 300.0
 
     def __aiter__(self) -> HeadStream:
         return self._run()
@@ -109,15 +136,21 @@ class FollowHeads:
             async for item in self.poll:
                 yield item
             return
+        wait = self.ws_retry_after
         while True:
+            delivered = False
             try:
                 async for item in self.ws:
+                    delivered = True
                     yield item
             except (OSError, ValueError, WebSocketException, ChainError, TimeoutError) as exc:
                 _log.warning("ingest.ws_down", error=str(exc)[:200], fallback="polling")
-            until = time.monotonic() + self.ws_retry_after
+            if delivered:
+                wait = self.ws_retry_after
+            until = time.monotonic() + wait
             async for item in _poll(self.poll.fetcher, self.poll.interval, until):
                 yield item
+            wait = min(2 * wait, self.max_retry_after)
 
 
 @dataclass

@@ -83,8 +83,10 @@ class KeyTransactor:
         call = {"from": self.address, "to": to, "data": "0x" + data.hex()}
         try:
             estimate = int(await self.rpc.request("eth_estimateGas", [call]), 16)
-        except ChainError:
-            return 300_000  # it would revert now (e.g. already paused); the send re-estimates
+        except (ChainError, TypeError, ValueError):
+            # It would revert now (e.g. already paused), or no endpoint gave a number: arming
+            # must not fail for it; the send re-estimates.
+            return 300_000
         return estimate * 6 // 5
 
 
@@ -201,7 +203,9 @@ class LiveEnv:
         strategy = self._gas.get(chain)
         if strategy is None:
             caps = GasCaps.from_plan(self._chain(chain).gas)
-            strategy = self._gas[chain] = GasStrategy(self.rpc(chain), caps)
+            strategy = self._gas[chain] = GasStrategy(
+                self.rpc(chain), caps, chain_id=self._chain(chain).chain_id
+            )
         return strategy
 
     def transactor(self, chain: str, signer: str) -> Transactor:

@@ -3,6 +3,12 @@
 One batched round trip (``eth_feeHistory`` + the latest block) prices every urgency at once;
 :meth:`GasStrategy.refresh` on each new head keeps :meth:`GasStrategy.cached` warm so the
 emergency path never waits for the network. Caps always win over the market, and say so.
+
+Where the plan sets no cap, defaults bound the bid: anyone can pay one transaction's huge tip
+to lift the recent p99 the emergency tip follows, until the guardian cannot afford the pause
+("insufficient funds" is checked against gas limit x max fee). The default tip cap is
+:data:`DEFAULT_TIP_CAP_GWEI` (per chain id, else :data:`FALLBACK_TIP_CAP_GWEI`), and the default
+max fee is :data:`DEFAULT_BASE_FEE_MULTIPLE` times the next base fee plus that tip cap.
 """
 
 from __future__ import annotations
@@ -14,7 +20,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
-from typing import Any
 
 import structlog
 
@@ -23,6 +28,9 @@ from breakglass.plan.models.chain import GasCaps as PlanGasCaps
 from breakglass.respond.nonces import Rpc
 
 __all__ = [
+    "DEFAULT_BASE_FEE_MULTIPLE",
+    "DEFAULT_TIP_CAP_GWEI",
+    "FALLBACK_TIP_CAP_GWEI",
     "MIN_BUMP",
     "FeeQuote",
     "Fees",
@@ -30,6 +38,7 @@ __all__ = [
     "GasCaps",
     "GasStrategy",
     "Urgency",
+    "affordable",
     "bump",
 ]
 
@@ -40,6 +49,21 @@ MIN_BUMP = Fraction(9, 8)
 """Nodes accept a replacement only with both fee fields raised by at least 12.5%."""
 _PERCENTILES = (50.0, 90.0, 99.0)
 EMERGENCY_FLOOR = 5 * GWEI
+FALLBACK_TIP_CAP_GWEI = 200
+"""Tip cap of a chain the plan sets no ``gas.max_priority_fee_gwei`` for and that has no entry
+in :data:`DEFAULT_TIP_CAP_GWEI`: far above what wins a block on a calm chain."""
+DEFAULT_TIP_CAP_GWEI: dict[int, int] = {
+    1: 200,  # Ethereum: tips of a few gwei win; 200 outbids all but MEV bundles
+    10: 50,  # OP Mainnet: sequencer ordering, tips are tiny
+    8453: 50,  # Base
+    42161: 50,  # Arbitrum One ignores the tip; cap it low
+    56: 50,  # BNB Chain
+    137: 5_000,  # Polygon PoS: minimum tip 25-30 gwei, congested tips in the thousands
+    43114: 500,  # Avalanche C-Chain
+}
+DEFAULT_BASE_FEE_MULTIPLE = 4
+"""Default max fee: this many times the next base fee (it can rise 12.5% a block, so 4x
+covers ~11 full blocks) plus the tip cap."""
 
 
 class GasCapError(ChainError):
@@ -104,6 +128,16 @@ def _cap(value: int, cap: int | None) -> int:
     return value if cap is None else min(value, cap)
 
 
+def affordable(fees: Fees, *, balance: int, gas_limit: int, value: int = 0) -> Fees | None:
+    """The highest fees within ``balance`` for ``gas_limit`` gas (the node checks
+    ``value + gas_limit * max_fee_per_gas``), or ``None`` when nothing is left for gas."""
+    most = (balance - value) // gas_limit if gas_limit > 0 else 0
+    if most <= 0:
+        return None
+    max_fee = min(fees.max_fee_per_gas, most)
+    return Fees(max_fee, min(fees.max_priority_fee_per_gas, max_fee))
+
+
 def bump(fees: Fees, factor: float = 1.125, caps: GasCaps | None = None) -> Fees:
     """Raise both fields by ``factor`` (at least 12.5%, rounded up), within ``caps``.
 
@@ -151,6 +185,7 @@ class GasStrategy:
         blocks: how many recent blocks ``eth_feeHistory`` looks at.
         max_age: seconds a cached quote stays usable.
         clock: seconds, monotonic.
+        chain_id: picks the default tip cap where ``caps`` sets none.
     """
 
     def __init__(
@@ -161,9 +196,12 @@ class GasStrategy:
         blocks: int = 5,
         max_age: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
+        chain_id: int | None = None,
     ) -> None:
         self._rpc = rpc
         self.caps = caps or GasCaps()
+        default_tip = DEFAULT_TIP_CAP_GWEI.get(chain_id or 0, FALLBACK_TIP_CAP_GWEI) * GWEI
+        self.tip_cap = self.caps.max_priority_fee_per_gas or default_tip
         self.blocks = blocks
         self.max_age = max_age
         self._clock = clock
@@ -204,19 +242,26 @@ class GasStrategy:
         """:func:`bump` within this strategy's caps."""
         return bump(fees, factor, self.caps)
 
-    def _price(self, history: dict[str, Any], block: dict[str, Any]) -> FeeQuote:
-        rewards = [[int(r, 16) for r in row] for row in history.get("reward") or []]
+    def _price(self, history: object, block: object) -> FeeQuote:
+        try:
+            if not (isinstance(history, dict) and isinstance(block, dict)):
+                raise TypeError("not objects")  # noqa: TRY301
+            rewards = [[int(r, 16) for r in row] for row in history.get("reward") or []]
+            next_base = int(history["baseFeePerGas"][-1], 16)
+            latest_base = int(block.get("baseFeePerGas") or "0x0", 16)
+            number = int(block["number"], 16)
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError):
+            # The pool checks shapes; this covers any other Rpc handed in.
+            raise ChainError("fee history or latest block has the wrong shape") from None
         columns = [[row[i] for row in rewards if len(row) > i] for i in range(len(_PERCENTILES))]
-        next_base = int(history["baseFeePerGas"][-1], 16)
-        latest_base = int(block.get("baseFeePerGas") or "0x0", 16)
         fees = {u: self._fees(u, max(next_base, latest_base), *columns) for u in Urgency}
         _log.debug(
             "respond.gas_quoted",
-            block=int(block["number"], 16),
+            block=number,
             next_base_fee=next_base,
             **{u.value: (f.max_fee_per_gas, f.max_priority_fee_per_gas) for u, f in fees.items()},
         )
-        return FeeQuote(int(block["number"], 16), next_base, fees, self._clock())
+        return FeeQuote(number, next_base, fees, self._clock())
 
     def _fees(
         self, urgency: Urgency, base: int, p50: list[int], p90: list[int], p99: list[int]
@@ -227,8 +272,9 @@ class GasStrategy:
             # Only base fee + tip is paid; a high cap costs nothing and wins with block
             # builders that order by it (anvil does). Bid up to the plan's cap.
             max_fee = max(4 * base + tip, self.caps.max_fee_per_gas or 0)
-        capped_max = _cap(max_fee, self.caps.max_fee_per_gas)
-        capped_tip = min(_cap(tip, self.caps.max_priority_fee_per_gas), capped_max)
+        max_cap = self.caps.max_fee_per_gas or DEFAULT_BASE_FEE_MULTIPLE * base + self.tip_cap
+        capped_max = min(max_fee, max_cap)
+        capped_tip = min(tip, self.tip_cap, capped_max)
         if (capped_max, capped_tip) != (max_fee, tip):
             _log.warning(
                 "respond.gas_capped",

@@ -18,7 +18,7 @@ import structlog
 
 from breakglass.chain.errors import RpcError
 from breakglass.errors import ChainError
-from breakglass.respond.gas import Fees, GasCapError, GasStrategy, Urgency
+from breakglass.respond.gas import Fees, GasCapError, GasStrategy, Urgency, affordable
 from breakglass.respond.nonces import NonceManager, Rpc
 from breakglass.respond.signers.keys import TxSigner
 
@@ -47,10 +47,13 @@ class _Send(enum.Enum):
     NONCE_TOO_LOW = "nonce too low"
     KNOWN = "already known"
     UNDERPRICED = "underpriced"
+    INSUFFICIENT_FUNDS = "insufficient funds"
 
 
 def _classify(error: RpcError) -> _Send | None:
     text = error.message.lower()
+    if "insufficient funds" in text:
+        return _Send.INSUFFICIENT_FUNDS
     if "nonce too low" in text or "nonce is too low" in text:
         return _Send.NONCE_TOO_LOW
     if "already known" in text or "already imported" in text or "known transaction" in text:
@@ -199,6 +202,8 @@ class TxSender:
             self._refused(tx, exc)
         _log.warning("respond.send_retry", tx=tx.tx_hash, nonce=tx.nonce, reason=exc.message)
         ours = tx.nonce in self._flights
+        if kind is _Send.INSUFFICIENT_FUNDS:
+            return await self._within_balance(tx, exc)
         if kind is _Send.UNDERPRICED and (ours or "replacement" not in exc.message.lower()):
             try:
                 return self._resign(tx, self.gas.bump(tx.fees).at_least(await self._market(tx)))
@@ -277,6 +282,23 @@ class TxSender:
     def _resign(self, tx: PreparedTx, fees: Fees, nonce: int | None = None) -> PreparedTx:
         nonce = tx.nonce if nonce is None else nonce
         return self._sign(tx.to, tx.data, tx.value, nonce, tx.gas_limit, fees, tx.urgency)
+
+    async def _within_balance(self, tx: PreparedTx, exc: RpcError) -> PreparedTx:
+        # The node wants value + gas limit x max fee up front; an inflated market bid can ask
+        # for more than the key holds while base fee + tip would fit. Bid all it can afford.
+        balance = int(await self._rpc.request("eth_getBalance", [self.address, "latest"]), 16)
+        fees = affordable(tx.fees, balance=balance, gas_limit=tx.gas_limit, value=tx.value)
+        if fees is None or fees == tx.fees:
+            self._refused(tx, exc)
+        _log.warning(
+            "respond.fees_cut_to_balance",
+            tx=tx.tx_hash,
+            nonce=tx.nonce,
+            balance=balance,
+            wanted_max_fee=tx.fees.max_fee_per_gas,
+            max_fee=fees.max_fee_per_gas,
+        )
+        return self._resign(tx, fees)
 
     async def _renonce(self, tx: PreparedTx) -> PreparedTx:
         self.nonces.mined(tx.nonce)  # someone else's transaction holds it
