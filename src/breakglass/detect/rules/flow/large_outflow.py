@@ -1,10 +1,10 @@
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
-from typing import Any, NamedTuple, Self, cast
+from typing import Any, Self, cast
 
 from pydantic import Field, model_validator
 
@@ -60,12 +60,21 @@ class LargeOutflowParams(RuleParams):
         return self
 
 
-class _Outflow(NamedTuple):
-    log: DecodedLog | None
+@dataclass
+class _Net:
+    """What one watched contract sent and received in one transaction (or one block)."""
+
+    carrier: DecodedLog | None  # its first outflow log: the finding's identity
     tx_hash: str | None
     sender: str
-    recipients: tuple[str, ...]
-    value: int
+    recipients: dict[str, None] = field(default_factory=dict)
+    out: int = 0
+    received: int = 0
+    txs: int = 1
+
+    @property
+    def net(self) -> int:
+        return self.out - self.received
 
 
 class LargeOutflowRule(Rule):
@@ -75,14 +84,19 @@ class LargeOutflowRule(Rule):
     severity = Severity.CRITICAL
     confidence = Confidence.MEDIUM
     description = (
-        "An ERC-20 transfer, or native currency in call traces (native: true), out of a "
-        "watched contract at or above the threshold, in token units or in USD through a "
-        "static price, a feed or a Uniswap V2 pair read at the block. Drains move large "
-        "amounts out in few transactions; honest withdrawals rarely reach the threshold. "
-        "Every finding names the price source it used."
+        "The net outflow of an ERC-20 token, or of native currency in call traces (native: "
+        "true), from a watched contract at or above the threshold, in token units or in USD "
+        "through a static price, a feed or a Uniswap V2 pair read at the block. Outflows are "
+        "added up per transaction, less what the contract received back in it, so a split "
+        "withdrawal counts whole and a deposit-and-withdraw round trip (a flash loan) counts "
+        "only what it kept; and per block, over every transaction of the block, so a drain "
+        "split across transactions of one block is seen once its sum reaches the threshold. "
+        "A drain spread over several blocks below the threshold in each is not seen by this "
+        "rule: pair it with tvl-drop. Every finding names the price source it used."
     )
     recommendation = (
-        "Set the threshold above the largest honest withdrawal; pair it with a pause playbook."
+        "Set the threshold above the largest honest net withdrawal in one block; pair it with "
+        "a pause playbook and a tvl-drop rule for slow drains."
     )
     events = (TRANSFER,)
     Params = LargeOutflowParams
@@ -99,7 +113,8 @@ class LargeOutflowRule(Rule):
         self.watched = {t.address for t in self.setup.targets}
         self.source = params.price if isinstance(params.price, PriceSource) else None
         self.call = self.source.call() if self.source else None
-        self.pending: list[_Outflow] = []
+        # Per (transaction, watched contract), in the order first seen; judged in on_block.
+        self.flows: dict[tuple[str, str], _Net] = {}
 
     def log_keys(self) -> Iterator[tuple[str, str]]:
         # Transfers are emitted by the token, not by the contract that loses the funds.
@@ -108,40 +123,77 @@ class LargeOutflowRule(Rule):
 
     def on_log(self, block: BlockAdded, log: DecodedLog) -> Iterable[Finding]:
         args = log.args
-        sender = args["from"]
-        if sender not in self.watched or args["value"] < self.minimum:
+        sender, to, watched = args["from"], args["to"], self.watched
+        if sender not in watched and to not in watched:
             return ()  # the common case, without building a generator
-        return self._outflow(block, _Outflow(log, None, sender, (args["to"],), args["value"]))
+        self._add(log.tx_hash, log, sender, to, args["value"])
+        return ()
+
+    def _add(self, tx_hash: str, log: DecodedLog | None, sender: str, to: str, value: int) -> None:
+        if sender == to:
+            return
+        if sender in self.watched:
+            flow = self.flows.get((tx_hash, sender))
+            if flow is None:
+                flow = self.flows[tx_hash, sender] = _Net(log, tx_hash, sender)
+            elif flow.out == 0 and flow.carrier is None:
+                flow.carrier = log
+            flow.out += value
+            flow.recipients[to] = None
+        if to in self.watched:
+            flow = self.flows.get((tx_hash, to))
+            if flow is None:
+                flow = self.flows[tx_hash, to] = _Net(None, tx_hash, to)
+            flow.received += value
 
     def state_calls(self) -> Iterable[StateCall]:
         return (self.call,) if self.call else ()
 
     def on_block(self, block: BlockAdded, state: Mapping[StateCall, Any]) -> Iterable[Finding]:
-        pending, self.pending = self.pending, []
-        if not pending or self.source is None or self.call is None:
+        flows, self.flows = self.flows, {}
+        if not flows:
             return
-        price = self.source.price(state.get(self.call))
-        label = f"{'feed' if self.source.feed else 'pair'} {self.source.address}"
-        for outflow in pending:
-            found = self._judge(block, outflow, price, label)
+        price, label = self._price(state)
+        per_block: dict[str, _Net] = {}
+        alerted: set[str] = set()
+        for flow in flows.values():
+            total = per_block.get(flow.sender)
+            if total is None:
+                total = per_block[flow.sender] = _Net(None, None, flow.sender, txs=0)
+            total.out += flow.out
+            total.received += flow.received
+            if flow.out:
+                total.txs += 1
+                total.recipients.update(flow.recipients)
+                if total.carrier is None and total.tx_hash is None:
+                    total.carrier, total.tx_hash = flow.carrier, flow.tx_hash
+            found = self._judge(block, flow, price, label)
             if found is not None:
+                alerted.add(flow.sender)
                 yield found
+        for total in per_block.values():
+            # A drain split over transactions of one block, none of them large alone.
+            if total.sender not in alerted and total.txs > 1:
+                found = self._judge(block, total, price, label)
+                if found is not None:
+                    yield found
 
-    def _outflow(self, block: BlockAdded, outflow: _Outflow) -> Iterable[Finding]:
-        if self.source is not None:
-            self.pending.append(outflow)  # priced in on_block, with the state at this block
-            return ()
+    def _price(self, state: Mapping[StateCall, Any]) -> tuple[Fraction | None, str | None]:
+        if self.source is not None and self.call is not None:
+            label = f"{'feed' if self.source.feed else 'pair'} {self.source.address}"
+            return self.source.price(state.get(self.call)), label
         price = self.params.price
         if isinstance(price, StaticPrice):
-            found = self._judge(block, outflow, Fraction(price.usd), f"static ${price.usd}")
-        else:
-            found = self._judge(block, outflow, None, None)
-        return () if found is None else (found,)
+            return Fraction(price.usd), f"static ${price.usd}"
+        return None, None
 
     def _judge(
-        self, block: BlockAdded, outflow: _Outflow, price: Fraction | None, source: str | None
+        self, block: BlockAdded, flow: _Net, price: Fraction | None, source: str | None
     ) -> Finding | None:
-        amount = Fraction(outflow.value) / self.unit
+        value = flow.net
+        if value <= 0:
+            return None
+        amount = Fraction(value) / self.unit
         usd = amount * price if price is not None else None
         if usd is None and source is not None:
             # Unpriceable at this block: still reported, so a drain during an oracle outage
@@ -150,43 +202,43 @@ class LargeOutflowRule(Rule):
         if self.params.threshold_usd is not None:
             if usd is not None and usd < self.params.threshold_usd:
                 return None
-        elif outflow.value < self.minimum:
+        elif value < self.minimum:
             return None
         what = "native" if self.token is None else "tokens"
-        to = ", ".join(outflow.recipients)
-        title = f"{float(amount):,.4f} {what} left {self.target_name(outflow.sender)} to {to}"
+        recipients = tuple(flow.recipients)
+        to = ", ".join(recipients)
+        title = f"{float(amount):,.4f} {what} left {self.target_name(flow.sender)} to {to}"
+        if flow.txs > 1:
+            title += f" in {flow.txs} transactions of block {block.number}"
         if usd is not None:
             title += f" (${float(usd):,.2f} at {source})"
         data: dict[str, Any] = {
             "token": self.token or "native",
-            "value": outflow.value,
-            "to": outflow.recipients[0]
-            if len(outflow.recipients) == 1
-            else list(outflow.recipients),
+            "value": value,
+            "to": recipients[0] if len(recipients) == 1 else list(recipients),
             "price_source": source,
         }
+        if flow.received:
+            data |= {"gross": flow.out, "received": flow.received}
+        if flow.txs > 1:
+            data |= {"window": "block", "transactions": flow.txs}
         if usd is not None:
             data |= {"price_usd": str(price), "value_usd": str(usd)}
         return self.finding(
             block,
-            outflow.log,
+            flow.carrier,
             title=title,
             description=self.description,
-            addresses=(outflow.sender, *outflow.recipients),
+            addresses=(flow.sender, *recipients),
             data=data,
-            tx_hash=outflow.tx_hash,
+            tx_hash=flow.tx_hash,
         )
 
     def on_trace(
         self, block: BlockAdded, tx_hash: str, call: Mapping[str, Any]
     ) -> Iterable[Finding]:
-        sent: defaultdict[str, int] = defaultdict(int)
-        recipients: defaultdict[str, dict[str, None]] = defaultdict(dict)
+        watched = self.watched
         for sender, to, wei in native_flows(call):
-            if sender in self.watched:
-                sent[sender] += wei
-                recipients[sender][to] = None
-        for sender, wei in sent.items():
-            if wei >= self.minimum:
-                outflow = _Outflow(None, tx_hash, sender, tuple(recipients[sender]), wei)
-                yield from self._outflow(block, outflow)
+            if sender in watched or to in watched:
+                self._add(tx_hash, None, sender, to, wei)
+        return ()
