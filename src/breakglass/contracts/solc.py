@@ -85,6 +85,8 @@ class CompiledContract:
     source: str
     abi: list[dict[str, Any]]
     bytecode: str
+    storage_layout: dict[str, Any] | None = None
+    """solc's ``storageLayout`` (``storage`` and ``types``), when it was asked for."""
 
 
 def find_solcjs() -> Path:
@@ -160,14 +162,18 @@ def _run_solcjs(solc_dir: Path, standard_input: bytes, imports: Path | None = No
     return result.stdout
 
 
-def _standard_input(sources: Mapping[str, str], *, optimize: bool, runs: int) -> bytes:
+def _standard_input(
+    sources: Mapping[str, str], *, optimize: bool, runs: int, storage_layout: bool = False
+) -> bytes:
+    # Asked for only when wanted, so every other compile keeps its cache key.
+    outputs = ["abi", "evm.bytecode.object", *(["storageLayout"] if storage_layout else [])]
     return orjson.dumps(
         {
             "language": "Solidity",
             "sources": {name: {"content": text} for name, text in sorted(sources.items())},
             "settings": {
                 "optimizer": {"enabled": optimize, "runs": runs},
-                "outputSelection": {"*": {"*": ["abi", "evm.bytecode.object"]}},
+                "outputSelection": {"*": {"*": outputs}},
             },
         },
         option=orjson.OPT_SORT_KEYS,
@@ -189,13 +195,15 @@ def compile_sources(
     optimize: bool = True,
     runs: int = 200,
     node_imports: bool = False,
+    storage_layout: bool = False,
 ) -> dict[str, CompiledContract]:
     """Compile Solidity sources (file name → source text) and return contract name → result.
 
     When two files define a contract of the same name, the later file (by name) wins under
     the bare name; every contract is also available as ``"File.sol:Name"``. With
     ``node_imports``, imports such as ``@openzeppelin/contracts/...`` are read from the
-    ``node_modules`` that holds solcjs (the cache key then includes that directory).
+    ``node_modules`` that holds solcjs (the cache key then includes that directory). With
+    ``storage_layout``, each result carries solc's ``storageLayout``.
 
     Raises:
         CompileError: solcjs is missing or failed, or solc reported errors (its formatted
@@ -204,7 +212,9 @@ def compile_sources(
     if not sources:
         raise CompileError("no sources to compile")
     solc_dir = find_solcjs()
-    standard_input = _standard_input(sources, optimize=optimize, runs=runs)
+    standard_input = _standard_input(
+        sources, optimize=optimize, runs=runs, storage_layout=storage_layout
+    )
     imports = solc_dir.parent if node_imports else None
     digest = hashlib.sha256(_solc_version(solc_dir).encode() + b"\0" + standard_input)
     if imports is not None:
@@ -235,6 +245,7 @@ def compile_sources(
                 source=source_name,
                 abi=list(artefact.get("abi", [])),
                 bytecode="0x" + str(artefact.get("evm", {}).get("bytecode", {}).get("object", "")),
+                storage_layout=artefact.get("storageLayout"),
             )
             compiled[contract_name] = contract
             compiled[f"{source_name}:{contract_name}"] = contract
@@ -254,7 +265,12 @@ def load_source(name: str) -> str:
 
 
 def compile_file(
-    name: str, *, optimize: bool = True, node_imports: bool = False
+    name: str, *, optimize: bool = True, node_imports: bool = False, storage_layout: bool = False
 ) -> dict[str, CompiledContract]:
     """Compile one bundled source (e.g. ``"EventStorm.sol"``), see :func:`compile_sources`."""
-    return compile_sources({name: load_source(name)}, optimize=optimize, node_imports=node_imports)
+    return compile_sources(
+        {name: load_source(name)},
+        optimize=optimize,
+        node_imports=node_imports,
+        storage_layout=storage_layout,
+    )
