@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path as FsPath
 
 from pydantic import ValidationError
 
+from breakglass.plan.abifile import AbiFileError, read_abi_file
 from breakglass.plan.issues import PlanIssue, PlanLoadError, format_path
 from breakglass.plan.models import Plan
 from breakglass.plan.refs import check_references
@@ -121,15 +121,16 @@ def _check_files(plan: Plan, doc: Document, file: FsPath) -> list[PlanIssue]:
         if contract.abi is None:
             continue
         abi_path = contract.abi if contract.abi.is_absolute() else file.parent / contract.abi
-        problem = _abi_problem(abi_path)
-        if problem:
+        try:
+            read_abi_file(contract.abi, base_dir=file.parent)
+        except AbiFileError as exc:
             path = ("contracts", name, "abi")
             position = doc.position(path)
             issues.append(
                 PlanIssue(
                     file=str(file),
                     path=format_path(path),
-                    message=problem,
+                    message=str(exc),
                     line=position[0] if position else None,
                     column=position[1] if position else None,
                     expected="a JSON ABI file (a list, or an artifact with an 'abi' list)",
@@ -137,16 +138,3 @@ def _check_files(plan: Plan, doc: Document, file: FsPath) -> list[PlanIssue]:
                 )
             )
     return issues
-
-
-def _abi_problem(path: FsPath) -> str | None:
-    try:
-        data = json.loads(path.read_bytes())
-    except FileNotFoundError:
-        return "ABI file not found"
-    except (OSError, ValueError):
-        return "ABI file is not readable JSON"
-    abi = data.get("abi") if isinstance(data, dict) else data
-    if not isinstance(abi, list) or not all(isinstance(e, dict) and "type" in e for e in abi):
-        return "ABI file does not hold an ABI"
-    return None

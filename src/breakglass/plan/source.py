@@ -7,6 +7,7 @@ position is kept so that later errors can point at a line and column.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
@@ -26,6 +27,12 @@ MAX_PLAN_DEPTH = 64
 
 MAX_PLAN_NODES = 100_000
 """Bound on the document once aliases are expanded (guards against alias bombs)."""
+
+MAX_INT_CHARS = 4300
+"""Python refuses to read longer integers (CVE-2020-10735); a uint256 has 78 digits."""
+
+_SCALARS = yaml.constructor.SafeConstructor()
+_YAML_TAG = "tag:yaml.org,2002:"
 
 
 _BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: ~10x faster
@@ -220,6 +227,27 @@ def _index(
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
             _index(item, (*path, index), doc, issues, file, seen)
+    elif isinstance(node, yaml.ScalarNode) and (problem := _scalar_problem(node)):
+        line, col = _mark(node)
+        issues.append(
+            PlanIssue(file=file, path=format_path(path), message=problem, line=line, column=col)
+        )
+
+
+def _scalar_problem(node: yaml.ScalarNode) -> str | None:
+    """Why an unquoted number or date cannot be read, before the constructor raises on it."""
+    text = str(node.value)
+    if node.tag == f"{_YAML_TAG}int" and len(text) > MAX_INT_CHARS:
+        return f"an integer of {len(text)} digits; at most {MAX_INT_CHARS} are read"
+    try:
+        if node.tag == f"{_YAML_TAG}float":
+            if not math.isfinite(_SCALARS.construct_yaml_float(node)):
+                return f"{text[:40]} is not a finite number"
+        elif node.tag == f"{_YAML_TAG}timestamp":
+            _SCALARS.construct_yaml_timestamp(node)
+    except (ValueError, OverflowError) as exc:
+        return f"{text[:40]} is not a valid date or time ({exc})"
+    return None
 
 
 def _expanded_size(node: yaml.Node, memo: dict[int, int]) -> int:

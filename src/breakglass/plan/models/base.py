@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from datetime import timedelta
+from decimal import Decimal
 from typing import Annotated, Any
 
 from eth_utils.address import is_checksum_address, to_checksum_address
@@ -15,6 +17,7 @@ from pydantic import (
     ConfigDict,
     GetCoreSchemaHandler,
     Strict,
+    field_validator,
     model_validator,
 )
 from pydantic_core import PydanticCustomError, core_schema
@@ -34,10 +37,38 @@ __all__ = [
 ]
 
 
+def _magnitude(value: int | float | Decimal) -> str:
+    # str() of a huge int raises (CVE-2020-10735 limit), so it is described by its size.
+    return f"a {value.bit_length()}-bit integer" if isinstance(value, int) else f"{value:.3g}"
+
+
+MAX_PLAN_BITS = 256
+"""No amount, id or count on an EVM chain reaches it; larger is a typo or an attack (a
+``1e999999999`` threshold turned into token units would run for ever)."""
+
+
 class PlanModel(BaseModel):
     """Base of every plan model: unknown keys are errors, instances are immutable."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _bounded_number(cls, value: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+            return value
+        number: int | float | Decimal = value
+        if isinstance(number, int):
+            huge = number.bit_length() > MAX_PLAN_BITS
+        else:
+            huge = not math.isfinite(number) or abs(number) >= 2**MAX_PLAN_BITS
+        if huge:
+            raise PydanticCustomError(
+                "plan_number",
+                "a number below 2**256 (about 1.16e77), not {found}",
+                {"found": _magnitude(number)},
+            )
+        return value
 
 
 Flag = Annotated[bool, Strict()]

@@ -39,6 +39,10 @@ __all__ = [
 ]
 
 
+_HTTP = frozenset({"http", "https", "ws", "wss"})
+_WS = frozenset({"ws", "wss"})
+
+
 class RpcEndpoint(UrlModel):
     """A JSON-RPC endpoint. A bare string is shorthand for ``{url: ...}``."""
 
@@ -47,6 +51,19 @@ class RpcEndpoint(UrlModel):
     weight: int = Field(default=1, ge=1)
     provider: str | None = None
     status_page: str | None = None
+
+    @model_validator(mode="after")
+    def _json_rpc_scheme(self) -> RpcEndpoint:
+        # A template that starts with ${VAR} gets its scheme from the environment; the
+        # chain's endpoint resolver is the check then.
+        for url, schemes in ((self.url, _HTTP), (self.ws, _WS)):
+            if url is None or url.template.startswith("${"):
+                continue
+            scheme = url.template.split("://", 1)[0].lower() if "://" in url.template else ""
+            if scheme not in schemes:
+                wanted = "ws(s)://" if schemes is _WS else "http(s):// or ws(s)://"
+                raise ValueError(f"an RPC URL starts with {wanted}, not {scheme or '?'}://")
+        return self
 
 
 class GasCaps(PlanModel):
