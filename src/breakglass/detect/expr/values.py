@@ -217,8 +217,52 @@ def _lower(value: Any) -> str:
     return value.lower()
 
 
+def _matches(item: Any, needle: Any) -> bool:
+    # One element against a needle the way OpenZeppelin Monitor's `contains` compares them,
+    # so imported conditions keep their meaning: text ignores case, numbers compare by value.
+    if isinstance(item, str):
+        return item.lower() == (needle if isinstance(needle, str) else str(needle)).lower()
+    if isinstance(item, bool) or isinstance(needle, bool):
+        return item is needle or str(item).lower() == str(needle).lower()
+    if isinstance(item, _NUMBER):
+        if isinstance(needle, str):
+            try:
+                return bool(item == Fraction(needle.strip()))
+            except (ValueError, ZeroDivisionError):
+                return False
+        return isinstance(needle, _NUMBER) and item == needle
+    if isinstance(item, list | tuple | set | frozenset):
+        return any(_matches(member, needle) for member in item)
+    if isinstance(item, Mapping):
+        return any(_matches(member, needle) for member in item.values())
+    return item is None and needle is None
+
+
+def _icontains(haystack: Any, needle: Any) -> bool:
+    if isinstance(haystack, str):
+        text = needle if isinstance(needle, str) else str(needle)
+        return text.lower() in haystack.lower()
+    if isinstance(haystack, list | tuple | set | frozenset):
+        return any(_matches(member, needle) for member in haystack)
+    if isinstance(haystack, Mapping):
+        return any(_matches(member, needle) for member in haystack.values())
+    raise EvalFailure(f"icontains() needs a string, list or mapping, not {type(haystack).__name__}")
+
+
+def _text_test(name: str, test: Callable[[str, str], bool]) -> Callable[[Any, Any], bool]:
+    def builtin(value: Any, part: Any) -> bool:
+        if not (isinstance(value, str) and isinstance(part, str)):
+            raise EvalFailure(f"{name}() needs two strings")
+        return test(value.lower(), part.lower())
+
+    return builtin
+
+
 BUILTINS: Mapping[str, tuple[Callable[..., Any], int, int | None]] = {
     "abs": (_abs, 1, 1),
+    "icontains": (_icontains, 2, 2),
+    "iends_with": (_text_test("iends_with", str.endswith), 2, 2),
+    "istarts_with": (_text_test("istarts_with", str.startswith), 2, 2),
     "len": (_len, 1, 1),
     "lower": (_lower, 1, 1),
     "max": (_extreme("max", max), 1, None),
