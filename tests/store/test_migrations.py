@@ -42,8 +42,9 @@ TABLES = {
     "distributions",
     "drills",
     "postmortems",
+    "web_sessions",
 }
-HEAD = "0008"
+HEAD = "0009"
 
 
 def _tables(url: str) -> set[str]:

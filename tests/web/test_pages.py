@@ -86,7 +86,7 @@ def test_sign_in_sets_a_strict_http_only_cookie(dashboard: Dashboard, client: Te
     assert cookie.startswith(f"{SESSION_COOKIE}=")
     assert "HttpOnly" in cookie and "SameSite=strict" in cookie
     assert client.get("/incidents").status_code == 200
-    logout = client.post("/logout", data={"csrf_token": csrf_for(dashboard.tokens["viewer"])})
+    logout = client.post("/logout", data={"csrf_token": csrf_for(client.cookies[SESSION_COOKIE])})
     assert logout.url.path == "/login"
     assert client.get("/incidents", follow_redirects=False).status_code == 303
 
@@ -105,7 +105,7 @@ def test_viewer_sees_no_actions_and_cannot_post(dashboard: Dashboard, client: Te
     assert "Pool drained" in html and "waiting for approval" in html
     for action in ("Acknowledge", "Approve", "Publish update", "Add note", "Transition"):
         assert f">{action}</button>" not in html
-    csrf = csrf_for(dashboard.tokens["viewer"])
+    csrf = csrf_for(client.cookies[SESSION_COOKIE])
     for path in (
         f"/incidents/{iid}/acknowledge",
         f"/incidents/{iid}/notes",
@@ -122,7 +122,7 @@ def test_responder_acts_with_the_csrf_token(dashboard: Dashboard, client: TestCl
     iid = dashboard.incident_id
     html = client.get(f"/incidents/{iid}").text
     assert ">Acknowledge</button>" in html and ">Approve</button>" in html
-    csrf = csrf_for(dashboard.tokens["responder"])
+    csrf = csrf_for(client.cookies[SESSION_COOKIE])
     assert f'value="{csrf}"' in html
     missing = client.post(f"/incidents/{iid}/notes", data={"text": "hello"})
     assert missing.status_code == 403 and "CSRF" in missing.text
@@ -145,7 +145,7 @@ def test_responder_acts_with_the_csrf_token(dashboard: Dashboard, client: TestCl
 def test_hostile_text_is_escaped(dashboard: Dashboard, client: TestClient) -> None:
     sign_in(client, dashboard.tokens["responder"])
     iid = dashboard.incident_id
-    csrf = csrf_for(dashboard.tokens["responder"])
+    csrf = csrf_for(client.cookies[SESSION_COOKIE])
     client.post(
         f"/incidents/{iid}/updates",
         data={"csrf_token": csrf, "status": "investigating", "title": HOSTILE, "body": HOSTILE},

@@ -18,6 +18,7 @@ from breakglass.respond.env import LiveEnv
 from breakglass.respond.service import run_playbook
 from breakglass.store.models import IncidentRun, PlaybookRun, StepRun
 from breakglass.web.auth import SESSION_COOKIE, csrf_for
+from breakglass.web.sessions import start_session
 
 PLAN = """
 protocol: Acme
@@ -46,7 +47,13 @@ def _dashboard(directory: Path) -> tuple[TestClient, sessionmaker[Session], dict
     waiting = run_playbook(loaded, sessions, "checklist", env=LiveEnv(loaded, sessions))
     assert waiting.status == "waiting" and waiting.run_id is not None
     with sessions() as session, session.begin():
-        tokens = {p: create_token(session, loaded.plan, p) for p in ("lead", "pauser", "ops")}
+        # dashboard session ids (the cookie), one per person
+        tokens = {}
+        for p in ("lead", "pauser", "ops"):
+            token = create_token(session, loaded.plan, p)
+            opened = start_session(session, plan=loaded.plan, token=token)
+            assert opened is not None
+            tokens[p] = opened[0]
         incident = service.open_incident(
             session,
             loaded.plan,

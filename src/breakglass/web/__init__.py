@@ -1,5 +1,6 @@
 """The server-rendered dashboard: FastAPI + Jinja2 pages over the same services as the CLI
-and the API, signed in with an API token held in an HttpOnly, SameSite=Strict cookie.
+and the API, signed in with an API token that opens a server-side session (its random id in
+an HttpOnly, SameSite=Strict cookie).
 
 :func:`add_web_routes` adds the pages to an app made by ``breakglass.api.create_app``; each
 page declares its permission like the API's endpoints do.

@@ -23,7 +23,7 @@ from breakglass.api.registry import RouteTable
 from breakglass.api.routes import deliver_queued
 from breakglass.api.schemas import MAX_ID, NoteIn, PublicUpdateIn, TransitionIn
 from breakglass.api.security import AppState, state_of
-from breakglass.api.tokens import Caller, authenticate
+from breakglass.api.tokens import Caller
 from breakglass.errors import BreakglassError
 from breakglass.incidents import comms, service
 from breakglass.incidents.lifecycle import UpdateStatus
@@ -40,6 +40,7 @@ from breakglass.web.auth import (
 )
 from breakglass.web.pages import incident_page, safe_next
 from breakglass.web.render import page
+from breakglass.web.sessions import end_session, start_session
 
 __all__ = ["actions"]
 
@@ -104,12 +105,13 @@ async def login(request: Request) -> Response:
     expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     sent = form.get("csrf_token", "")
     target = safe_next(form.get("next"))
-    caller = None
+    opened = None
     if expected and hmac.compare_digest(expected.encode(), sent.encode()):
         state = state_of(request)
-        with state.sessions() as session:
-            caller = authenticate(session, state.loaded.plan, form.get("token", "").strip())
-    if caller is None:
+        with state.sessions() as session, session.begin():
+            token = form.get("token", "").strip()
+            opened = start_session(session, plan=state.loaded.plan, token=token)
+    if opened is None:
         context = {
             "next": target,
             "login_csrf": expected or "",
@@ -119,14 +121,17 @@ async def login(request: Request) -> Response:
             context["error"] = "The sign-in form expired; try again."
         return page(request, "login.html.j2", context, status_code=401)
     response = RedirectResponse(target, status_code=303)
-    set_cookie(request, response, SESSION_COOKIE, form["token"].strip(), max_age=SESSION_MAX_AGE)
+    set_cookie(request, response, SESSION_COOKIE, opened[0], max_age=SESSION_MAX_AGE)
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/")
     return response
 
 
 @actions.post("/logout", dependencies=[Depends(WEB_VIEWER_FORM)], include_in_schema=False)
-def logout() -> Response:
-    """Sign out: forget the session cookie."""
+def logout(request: Request) -> Response:
+    """Sign out: end the session server-side (a copied cookie dies with it) and forget it."""
+    state = state_of(request)
+    with state.sessions() as session, session.begin():
+        end_session(session, session_id=request.cookies.get(SESSION_COOKIE, ""))
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response

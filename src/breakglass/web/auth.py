@@ -1,10 +1,11 @@
-"""Dashboard sign-in: the API token in an HttpOnly, SameSite=Strict cookie, CSRF tokens for
-every form, and the permission dependencies of the web routes.
+"""Dashboard sign-in: a server-side session (:mod:`breakglass.web.sessions`) whose random id
+sits in an HttpOnly, SameSite=Strict cookie, CSRF tokens for every form, and the permission
+dependencies of the web routes.
 
-The cookie holds the API token itself, so revoking the token or removing its person from
-the plan signs the browser out at its next request. A form's CSRF token is an HMAC of the
-session token: a page that does not know the token cannot forge it, and no server-side
-state is needed. The sign-in form, before any session exists, uses a double-submit cookie.
+The cookie never holds the API token: signing out, the session's expiry, revoking the token
+or removing its person from the plan each sign the browser out at its next request. A form's
+CSRF token is an HMAC of the session id: a page that does not know the id cannot forge it.
+The sign-in form, before any session exists, uses a double-submit cookie.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from fastapi import Request
 from starlette.responses import Response
 
 from breakglass.api.security import Permission, state_of
-from breakglass.api.tokens import Caller, authenticate
+from breakglass.api.tokens import Caller
 from breakglass.plan.models import Access
+from breakglass.web.sessions import SESSION_TTL, session_caller
 
 __all__ = [
     "LOGIN_CSRF_COOKIE",
@@ -42,7 +44,7 @@ __all__ = [
 SESSION_COOKIE = "breakglass_session"
 LOGIN_CSRF_COOKIE = "breakglass_login_csrf"
 CSRF_FIELD = "csrf_token"
-SESSION_MAX_AGE = 12 * 3600
+SESSION_MAX_AGE = int(SESSION_TTL.total_seconds())
 MAX_FORM_BYTES = 64 * 1024
 
 
@@ -62,9 +64,9 @@ class WebForbidden(Exception):
         self.message = message
 
 
-def csrf_for(token: str) -> str:
-    """The CSRF token of the forms shown to the holder of API token ``token``."""
-    return hmac.new(token.encode(), b"breakglass-dashboard-csrf", hashlib.sha256).hexdigest()
+def csrf_for(session_id: str) -> str:
+    """The CSRF token of the forms shown in the session ``session_id``."""
+    return hmac.new(session_id.encode(), b"breakglass-dashboard-csrf", hashlib.sha256).hexdigest()
 
 
 def new_login_csrf() -> str:
@@ -137,19 +139,19 @@ class WebRequires(Permission):
         self.form = form
 
     async def __call__(self, request: Request) -> Caller:
-        token = request.cookies.get(SESSION_COOKIE, "")
+        session_id = request.cookies.get(SESSION_COOKIE, "")
         caller = None
-        if token:
+        if session_id:
             state = state_of(request)
             with state.sessions() as session:
-                caller = authenticate(session, state.loaded.plan, token)
+                caller = session_caller(session, plan=state.loaded.plan, session_id=session_id)
         if caller is None:
             raise WebLoginNeeded(_next_path(request))
         request.state.caller = caller
-        request.state.csrf = csrf_for(token)
+        request.state.csrf = csrf_for(session_id)
         if self.form:
             sent = (await form_of(request)).get(CSRF_FIELD, "")
-            if not hmac.compare_digest(sent.encode(), csrf_for(token).encode()):
+            if not hmac.compare_digest(sent.encode(), csrf_for(session_id).encode()):
                 raise WebForbidden("the form's CSRF token is missing or wrong; reload the page")
         assert self.level is not None
         if not caller.may(self.level):

@@ -18,7 +18,7 @@ from breakglass.store.models.incidents import (
     TimelineEvent,
 )
 from breakglass.store.models.learning import Distribution, Drill, Postmortem, UserLoss
-from breakglass.store.models.notify import ApiToken, Delivery, Page
+from breakglass.store.models.notify import ApiToken, Delivery, Page, WebSession
 from breakglass.store.models.respond import (
     PlaybookRun,
     SafeProposal,
@@ -58,4 +58,5 @@ __all__ = [
     "TimelineEvent",
     "UTCDateTime",
     "UserLoss",
+    "WebSession",
 ]

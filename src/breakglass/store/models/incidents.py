@@ -60,6 +60,9 @@ class Incident(Base):
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     next_update_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # What the public status page calls the incident: random, so the page does not reveal
+    # how many incidents there were. Set when the first public update is published.
+    public_id: Mapped[str | None] = mapped_column(String(32), unique=True, default=None)
 
 
 class IncidentAlert(Base):

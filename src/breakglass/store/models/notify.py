@@ -16,7 +16,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from breakglass.store.models.base import Base, UTCDateTime
 
-__all__ = ["ApiToken", "Delivery", "Page"]
+__all__ = ["ApiToken", "Delivery", "Page", "WebSession"]
 
 
 class Delivery(Base):
@@ -68,4 +68,19 @@ class ApiToken(Base):
     person: Mapped[str] = mapped_column(String)
     token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class WebSession(Base):
+    """A dashboard sign-in: the browser holds a random id, the database its SHA-256, the
+    person and the API token it was opened with (revoking the token ends the session)."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person: Mapped[str] = mapped_column(String)
+    session_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    token_id: Mapped[int] = mapped_column(ForeignKey("api_tokens.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
