@@ -112,6 +112,9 @@ COMMANDS: tuple[LazyCommand, ...] = (
         f"{_CLI}.analyze:app",
         "Post-incident analysis: transactions, losses, the attacker cluster.",
     ),
+    LazyCommand(
+        "fix", f"{_CLI}.fix:app", "Eradication: verify a fix against the replayed exploit."
+    ),
 )
 
 # Commands that log nothing skip structlog's import (a tenth of a second) and the settings.

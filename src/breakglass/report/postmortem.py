@@ -225,6 +225,7 @@ def postmortem_document(
                 for r in attacker_records(session, incident_id)
             ],
         },
+        "eradication": _fix_rows(session, incident_id),
         "recovery": recovery_against_policy(session, plan, incident_id),
         "action_items": items,
         "plan_changes": notes.plan_changes,
@@ -249,6 +250,27 @@ def postmortem_document(
         "analyses": analyses or [],
         "movement_rows": movements,
     }
+
+
+def _fix_rows(session: Session, incident_id: int) -> list[dict[str, str]]:
+    """One row per fix verification stored on the incident's timeline."""
+    from breakglass.recovery.fix_service import fix_reports  # noqa: PLC0415
+
+    rows = []
+    for report in fix_reports(session, incident_id):
+        exploits, honest = report["exploits"], report["regressions"]
+        problems = sum(len(u["problems"]) for u in report["upgrades"])
+        rows.append(
+            {
+                "fix": f"{report['fix']['name']} ({report['fix']['sha256'][:12]})",
+                "verdict": report["verdict"],
+                "exploit": f"{sum(e['stopped'] for e in exploits)} of {len(exploits)} stopped",
+                "honest": f"{sum(not r['same'] for r in honest)} of {len(honest)} differ",
+                "upgrades": f"{problems} problem(s)" if problems else "safe",
+                "reasons": "; ".join(report["reasons"]),
+            }
+        )
+    return rows
 
 
 def render_markdown(document: dict[str, Any]) -> str:
