@@ -19,8 +19,15 @@ from breakglass.devchain import Anvil
 from breakglass.incidents import add_attacker_record, add_fund_movement
 from breakglass.store.models import Incident
 
-from .upgrade_scenario import UNIT, UpgradeScenario, deploy, plan_data, run_incident, vault_builds
-from .upgrade_scenario import write_artifact
+from .upgrade_scenario import (
+    UNIT,
+    UpgradeScenario,
+    deploy,
+    plan_data,
+    run_incident,
+    vault_builds,
+    write_artifact,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.chain]
 
@@ -80,7 +87,7 @@ def _cli(workdir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     }
     return subprocess.run(
         [sys.executable, "-m", "breakglass", *args],
-        capture_output=True, text=True, cwd=workdir, env=env, timeout=300,
+        capture_output=True, text=True, cwd=workdir, env=env, timeout=300, check=False,
     )  # fmt: skip
 
 
