@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from eth_account import Account
 
 from breakglass import store
 from breakglass.errors import OutputError
@@ -20,6 +21,8 @@ from breakglass.plan.models import Plan
 from breakglass.recovery.merkle import MerkleDistribution
 from breakglass.recovery.service import write_distribution
 from breakglass.report.news import NewsStore
+from breakglass.respond.safes import import_proposal
+from breakglass.respond.signers.safe import SafeTxData, sign_safe_tx, to_service_json
 
 PLAN_YAML = """
 protocol: Acme Lending
@@ -129,10 +132,37 @@ def test_analyze_tx_out_under_a_file_is_refused_before_the_chain_is_asked(
 
 
 def test_safe_export_out_under_a_file_is_refused(workdir: Path, run: Run) -> None:
-    result = run("safe", "export", "1", "--out", "FILE/p.json")
-    # there is no proposal 1; the command refuses it before writing anything
-    assert result.returncode == 2, result.stderr
-    assert "Traceback" not in result.stderr
+    owner = Account.from_key("0x" + "11" * 32)
+    zero = "0x" + "00" * 20
+    tx = SafeTxData(1, "0x" + "5a" * 20, "0x" + "aa" * 20, 0, b"", 0, 0, 0, 0, zero, zero, 7)
+    document = to_service_json(tx, {owner.address: sign_safe_tx(tx, owner)})
+    engine = store.make_engine(f"sqlite:///{workdir / 'bg.db'}")
+    proposal = import_proposal(
+        store.session_factory(engine),
+        document,
+        chain="mainnet",
+        chain_id=1,
+        threshold=1,
+        owners=[owner.address],
+    )
+    engine.dispose()
+    _refused(
+        run("safe", "export", str(proposal), "--out", "FILE/p.json"),
+        "cannot create directory FILE: FILE is a file",
+    )
+    result = run("safe", "export", str(proposal), "--out", "exports/p.json")
+    assert result.returncode == 0, result.stderr
+    assert '"nonce": 7' in (workdir / "exports" / "p.json").read_text()
+
+
+def test_drill_run_under_a_file_is_refused_before_the_chain_starts(workdir: Path, run: Run) -> None:
+    result = run("drill", "run", "vault-drain", "--output", "FILE/r.md")
+    _refused(result, "cannot create directory FILE: FILE is a file")
+    assert "anvil" not in result.stdout + result.stderr
+
+
+def test_demo_into_a_file_is_refused_before_the_chain_starts(workdir: Path, run: Run) -> None:
+    _refused(run("demo", "--dir", "FILE"), "FILE is a file")
 
 
 def test_recover_distribution_files_under_a_file_are_refused(tmp_path: Path) -> None:
