@@ -67,8 +67,11 @@ def publish_update(
     ``communication.update_cadence``) the next update falls due that long after this one.
     With ``notifier`` it is posted to every channel that takes ``status_update`` (external
     channels by default), in this transaction: published and queued, or neither."""
-    incident = get_incident(session, incident_id)
     choice(status, UpdateStatus, "public update status")
+    # Publishers of one incident take turns: without the row lock, concurrent ones each read
+    # the same latest status and each write, so the page could go resolved → identified.
+    session.execute(select(Incident.id).where(Incident.id == incident_id).with_for_update())
+    incident = get_incident(session, incident_id)
     latest = _latest(session, incident_id)
     if latest is not None and _ORDER.index(UpdateStatus(status)) < _ORDER.index(
         UpdateStatus(latest.status)
@@ -78,6 +81,9 @@ def publish_update(
             f"public updates go forward only: the last one said {latest.status}; allowed: {allowed}"
         )
     when = at or utcnow()
+    if latest is not None and when < latest.published_at:
+        # Updates are read in time order: an older stamp would slip behind the latest one.
+        when = latest.published_at
     update = PublicUpdate(
         incident_id=incident_id,
         status=status,
