@@ -88,8 +88,11 @@ def test_one_page_per_rule_and_contract_within_the_window(session: Session) -> N
         session, findings=[finding(n) for n in range(1, 1001)], block_time=T0, now=NOW
     )
     assert len(pages) == 1
-    statuses = [row.status for row in store.list_alerts(session)]
-    assert statuses.count("open") == 1 and statuses.count("suppressed") == 999
+    rows = store.list_alerts(session)
+    statuses = [row.status for row in rows]
+    # A flood is folded: 20 alerts of the rule in the block, and one carrying the other 980.
+    assert statuses.count("open") == 1 and statuses.count("suppressed") == 20
+    assert rows[-1].data["folded"] == 980 and "and 979 more" in rows[-1].title
     # Another contract is another page; so is the same one after the window.
     other = book.record(
         session, findings=[finding(2000, addresses=(OTHER_POOL,))], block_time=T0, now=NOW

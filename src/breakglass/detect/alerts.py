@@ -5,14 +5,22 @@ each finding once (by :attr:`Finding.dedupe_key`), lets one alert per rule and g
 within ``suppress_for`` of block time and records the rest as ``suppressed``, and hands every
 stored alert to :func:`~breakglass.detect.correlate.correlate`.
 
+A flood is folded before it is stored: at most ``per_block`` alerts per rule and block, the
+rest of that rule's findings in the block carried by one more alert that counts them. An
+attacker who makes a rule fire a thousand times in one block gets 21 rows, not 1,000
+database transactions in front of the next block.
+
+Suppression never hides a new episode: a finding the responder acted on (its pause targets
+were found unpaused) is passed as ``fresh`` and stored as a new alert.
+
 Grouping settings are not plan fields: rule ``params`` are validated strictly per rule type,
 so they live in :class:`AlertPolicy` (defaults below, per-rule overrides by rule id).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -35,17 +43,20 @@ from breakglass.store import (
 
 __all__ = [
     "DEFAULT_CORRELATE_WITHIN",
+    "DEFAULT_PER_BLOCK",
     "DEFAULT_SUPPRESS_FOR",
     "Alert",
     "AlertBook",
     "AlertPolicy",
     "GroupBy",
     "Grouping",
+    "fold_flood",
     "new_alert",
 ]
 
 DEFAULT_SUPPRESS_FOR = timedelta(minutes=10)
 DEFAULT_CORRELATE_WITHIN = timedelta(minutes=30)
+DEFAULT_PER_BLOCK = 20
 
 
 class GroupBy(StrEnum):
@@ -68,6 +79,7 @@ class AlertPolicy:
     default: Grouping = Grouping()
     rules: Mapping[str, Grouping] = field(default_factory=dict)
     correlate_within: timedelta = DEFAULT_CORRELATE_WITHIN
+    per_block: int = DEFAULT_PER_BLOCK
 
     def grouping(self, rule: str) -> Grouping:
         return self.rules.get(rule, self.default)
@@ -152,6 +164,40 @@ def new_alert(
     )
 
 
+_SEVERITY_ORDER = {severity: rank for rank, severity in enumerate(Severity)}
+
+
+def fold_flood(findings: Sequence[Finding], *, limit: int) -> list[Finding]:
+    """At most ``limit`` findings per rule, plus one that carries the rest of that rule's.
+
+    The carrier is the most severe of the rest (the first among equals); its title and
+    ``data`` say how many findings it stands for and name some of their transactions.
+    Folding is deterministic, so a block delivered again folds into the same dedupe keys.
+    """
+    by_rule: dict[str, list[Finding]] = {}
+    for finding in findings:
+        by_rule.setdefault(finding.rule, []).append(finding)
+    if all(len(group) <= limit for group in by_rule.values()):
+        return list(findings)
+    kept: list[Finding] = []
+    for rule, group in by_rule.items():
+        kept += group[:limit]
+        rest = group[limit:]
+        if not rest:
+            continue
+        carrier = min(rest, key=lambda f: _SEVERITY_ORDER.get(f.severity, 0))
+        txs = list(dict.fromkeys(f.tx_hash for f in rest if f.tx_hash))
+        kept.append(
+            replace(
+                carrier,
+                title=f"{carrier.title} (and {len(rest) - 1} more of {rule} in block "
+                f"{carrier.block_number})",
+                data={**carrier.data, "folded": len(rest), "folded_txs": txs[:20]},
+            )
+        )
+    return kept
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, bytes):
         return "0x" + value.hex()
@@ -186,24 +232,26 @@ class AlertBook:
         findings: Iterable[Finding],
         block_time: datetime,
         now: datetime,
+        fresh: Collection[str] = (),
     ) -> list[Alert]:
         """Store ``findings``; returns the alerts to notify (new and not suppressed).
 
         Args:
             block_time: the timestamp of the findings' block; windows are in block time.
             now: wall-clock time, for ``first_seen``/``last_seen``.
+            fresh: dedupe keys of findings that start a new episode (the responder acted
+                on them): never suppressed.
         """
         to_notify: list[AlertRecord] = []
         stored: list[AlertRecord] = []
-        for finding in findings:
+        for finding in fold_flood(list(findings), limit=self.policy.per_block):
             grouping = self.policy.grouping(finding.rule)
             stage = stage_of(finding.kind, self.categories.get(finding.kind))
             alert = new_alert(
                 finding, block_time=block_time, group_by=grouping.group_by, stage=stage
             )
-            row, outcome = record_alert(
-                session, alert=alert, suppress_for=grouping.suppress_for, now=now
-            )
+            window = timedelta(0) if finding.dedupe_key in fresh else grouping.suppress_for
+            row, outcome = record_alert(session, alert=alert, suppress_for=window, now=now)
             if outcome is AlertOutcome.REPEAT:
                 continue
             stored.append(row)

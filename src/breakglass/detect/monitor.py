@@ -3,14 +3,23 @@
 Detection runs in the block stream's transactional sink, so a block's alerts are stored in
 the same database transaction that moves the checkpoint: a crash before the commit loses
 both and the block is delivered again; a crash after it never redelivers the block. Alerts
-are handed to ``on_alert`` only after that commit.
+are handed to ``on_alert`` only after that commit, by a worker of their own in a thread: an
+alert flood (or a slow desk) must not hold up the next block or its reaction. Alerts a crash
+leaves unhandled are picked up by the incident desk's start-up sweep.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Coroutine, Sequence
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Callable,
+    Collection,
+    Coroutine,
+    Sequence,
+)
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -60,8 +69,12 @@ class Reactor(Protocol):
     def on_block(self, block: BlockAdded) -> None:
         """A new canonical block; must not block (schedule work instead)."""
 
-    async def react(self, findings: Sequence[Finding]) -> None:
-        """Start what the findings call for; return once the urgent part is on its way."""
+    async def react(self, findings: Sequence[Finding]) -> Collection[str] | None:
+        """Start what the findings call for; return once the urgent part is on its way.
+
+        Returns the dedupe keys of the findings a response was started for: their alerts
+        open a new episode and are never suppressed.
+        """
 
     async def aclose(self) -> None:
         """Finish in-flight work and release resources."""
@@ -164,6 +177,7 @@ async def run_monitor(
     )
     endpoints = resolve_endpoints(config, name=chain)
     pool = EndpointPool(pool_members(endpoints), chain=chain)
+    handoff = _Handoff(watch.alerted)
     try:
         fetcher = BlockFetcher(pool, detector.fetch_spec())
         reader = StateReader(pool)
@@ -174,11 +188,14 @@ async def run_monitor(
                 state = await reader.read(item.hash, calls) if calls else {}
                 block_time = datetime.fromtimestamp(item.header.timestamp, UTC)
                 findings = detector.evaluate(item, state)
+                fresh: Collection[str] = ()
                 if responder is not None:
                     if findings:
-                        await responder.react(findings)
+                        fresh = await responder.react(findings) or ()
                     responder.on_block(item)  # after: its refreshes must not slow a reaction
-                alerts = book.record(session, findings=findings, block_time=block_time, now=clock())
+                alerts = book.record(
+                    session, findings=findings, block_time=block_time, now=clock(), fresh=fresh
+                )
                 watch.observe(item, state, len(findings))
             else:
                 retracted = book.retract(session, chain=item.chain, block_hash=item.hash)
@@ -191,14 +208,7 @@ async def run_monitor(
                     )
                 alerts = []
             if alerts:
-                event.listen(session, "after_commit", lambda _s: _notify(alerts), once=True)
-
-        def _notify(alerts: list[Alert]) -> None:
-            for alert in alerts:
-                try:
-                    watch.alerted(alert)
-                except Exception as exc:  # a broken printer or channel must not stop watching
-                    _log.error("detect.on_alert_failed", alert=alert.dedupe_key, error=repr(exc))
+                event.listen(session, "after_commit", lambda _s: handoff.put(alerts), once=True)
 
         checkpoints = CheckpointStore(sessions, chain)
         checkpoints.verify(await fetch_chain_identity(pool, chain=chain))
@@ -223,11 +233,39 @@ async def run_monitor(
         heads = _heads(config, endpoints, fetcher, poll_interval)
         await _until_stopped(stream.run(heads), stop_event)
     finally:
+        await handoff.aclose()  # what is committed is handed over before stopping
         await watch.aclose()
         if responder is not None:
             await responder.aclose()
         await pool.aclose()
         _log.info("detect.monitor_stopped", chain=chain)
+
+
+class _Handoff:
+    """Hands committed alerts to ``on_alert`` in order, in a worker thread of their own."""
+
+    def __init__(self, on_alert: OnAlert) -> None:
+        self.on_alert = on_alert
+        self.queue: asyncio.Queue[list[Alert] | None] = asyncio.Queue()
+        self.worker = asyncio.ensure_future(self._deliver())
+
+    def put(self, alerts: list[Alert]) -> None:
+        self.queue.put_nowait(alerts)
+
+    async def aclose(self) -> None:
+        self.queue.put_nowait(None)
+        await asyncio.gather(self.worker, return_exceptions=True)
+
+    async def _deliver(self) -> None:
+        while (alerts := await self.queue.get()) is not None:
+            await asyncio.to_thread(self._hand_over, alerts)
+
+    def _hand_over(self, alerts: list[Alert]) -> None:
+        for alert in alerts:
+            try:
+                self.on_alert(alert)
+            except Exception as exc:  # a broken printer or channel must not stop watching
+                _log.error("detect.on_alert_failed", alert=alert.dedupe_key, error=repr(exc))
 
 
 async def _until_stopped(work: Coroutine[Any, Any, None], stop_event: asyncio.Event) -> None:

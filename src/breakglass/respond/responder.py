@@ -4,7 +4,11 @@ On start, every automatic contract step of the playbooks bound to this chain's r
 of the fallbacks they name) is armed: gas estimated and fees priced, so that when a finding
 arrives its precheck and simulation take one round trip and the signed broadcast one more.
 On each new block fees and nonces are refreshed in the background. A playbook runs once per
-trigger window: the same drain seen in three blocks starts one run, not three.
+trigger window: the same drain seen in three blocks starts one run, not three. The window
+never outlasts the containment, though: within it a playbook is held back only while a run
+of it is in flight or while every contract its automatic steps pause is still paused (their
+prechecks, read in one batch). An attacker who triggers a pause on purpose, waits for the
+team to unpause and then drains gets a second pause, not silence.
 
 A signer such a step needs whose key cannot be loaded (its variable unset, its keystore
 unreadable) stops the start: a monitor that watches while its pause cannot be sent is the
@@ -98,6 +102,7 @@ class Responder:
         self.window = loaded.plan.alerting.suppress_for
         self.results: list[RunResult] = []
         self._last_run: dict[str, float] = {}
+        self._running: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
 
     def playbooks(self) -> list[Playbook]:
@@ -185,20 +190,30 @@ class Responder:
     def on_block(self, block: BlockAdded) -> None:
         self._spawn(self.env.refresh(self.chain))
 
-    async def react(self, findings: Sequence[Finding]) -> None:
+    async def react(self, findings: Sequence[Finding]) -> list[str]:
+        """Start the playbooks the findings call for; returns the dedupe keys of the
+        findings a run was started for."""
         loop = asyncio.get_running_loop()
         waits: list[asyncio.Event] = []
+        started: list[str] = []
+        held: dict[str, bool] = {}
         for finding in findings:
             for playbook in playbooks_for(self.loaded.plan, finding.rule, finding.severity):
                 last = self._last_run.get(playbook.id)
                 if last is not None and loop.time() - last < _seconds(self.window):
-                    continue
+                    if playbook.id not in held:
+                        held[playbook.id] = await self._holds(playbook)
+                    if held[playbook.id]:
+                        continue
+                held[playbook.id] = True  # one run per playbook and block
                 self._last_run[playbook.id] = loop.time()
                 settled = asyncio.Event()
                 waits.append(settled)
+                started.append(finding.dedupe_key)
+                self._running.add(playbook.id)
                 self._spawn(self._run(playbook.id, finding, settled))
         if not waits:
-            return
+            return started
         self.journal.hold()
         try:
             await asyncio.wait(
@@ -206,6 +221,37 @@ class Responder:
             )
         finally:
             self.journal.release()
+        return started
+
+    async def _holds(self, playbook: Playbook) -> bool:
+        """Whether an earlier run of ``playbook`` still stands: one is in flight, or every
+        contract its automatic steps act on is still as they left it (their prechecks)."""
+        if playbook.id in self._running:
+            return True
+        checks = [
+            (action.to, action.done_when)
+            for step, action in zip(playbook.steps, self.runner.actions(playbook), strict=True)
+            if step.mode is Mode.AUTO
+            and isinstance(action, ContractAction)
+            and action.chain == self.chain
+            and action.done_when is not None
+        ]
+        if not checks:
+            return True  # nothing to look at: the window alone decides
+        calls = [
+            ("eth_call", [{"to": to, "data": "0x" + check.data.hex()}, "latest"])
+            for to, check in checks
+        ]
+        try:
+            results = await self.env.rpc(self.chain).batch(calls)
+            holds = all(check.holds(r) for (_, check), r in zip(checks, results, strict=True))
+        except (BreakglassError, ValueError, TypeError) as exc:
+            # Unknown is not contained: run again and let the steps report what fails.
+            _log.warning("respond.precheck_failed", playbook=playbook.id, error=str(exc)[:300])
+            return False
+        if not holds:
+            _log.warning("respond.new_episode", playbook=playbook.id)
+        return holds
 
     async def _run(self, playbook: str, finding: Finding, settled: asyncio.Event) -> None:
         try:
@@ -217,6 +263,7 @@ class Responder:
             return
         finally:
             settled.set()
+            self._running.discard(playbook)
         self.results.append(result)
         _log.warning(
             "respond.playbook_finished", playbook=playbook, status=result.status, run=result.run_id
