@@ -37,7 +37,7 @@ def no_traceback(result: subprocess.CompletedProcess[str]) -> None:
 def test_full_plan_passes() -> None:
     result = run("plan", "check", FULL, "--as-of", "2026-11-23")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "0 failed, 0 warnings, 18 checks passed" in result.stdout
+    assert "0 failed, 0 warnings, 20 checks passed" in result.stdout
     assert "Scenario coverage" in result.stdout
 
 

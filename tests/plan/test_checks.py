@@ -94,7 +94,14 @@ def _fixture_params(kind: str) -> list[object]:
 
 def test_checks_are_registered_in_checklist_order() -> None:
     ids = [check.id for check in registered_checks()]
-    assert ids == [*CHECKLIST_ORDER, "plan.placeholders", "rules.params", "playbooks.steps"]
+    assert ids == [
+        *CHECKLIST_ORDER,
+        "chains.quorum",
+        "chains.gas-caps",
+        "plan.placeholders",
+        "rules.params",
+        "playbooks.steps",
+    ]
 
 
 @pytest.mark.parametrize("check", registered_checks(), ids=lambda check: check.id)

@@ -1,6 +1,7 @@
 """The plan linter: one class per checklist item, run by :func:`check_plan`."""
 
 from breakglass.plan.checks import (  # noqa: F401 - importing registers the checks
+    chains_defences,
     comms_protocol,
     compensation_policy,
     contacts_freshness,
