@@ -50,6 +50,7 @@ from breakglass.ingest import (
     WsHeads,
     fetch_chain_identity,
 )
+from breakglass.ingest.heads import stall_after
 from breakglass.plan.loader import LoadedPlan
 from breakglass.plan.models.chain import Chain
 
@@ -100,7 +101,8 @@ def _heads(
 ) -> AsyncIterable[tuple[BlockHeader, float]]:
     ws_url = next((e.ws for e in endpoints if e.ws is not None), None)  # priority order
     heads: AsyncIterable[tuple[BlockHeader, float]] = FollowHeads(
-        WsHeads(ws_url) if ws_url else None, PollHeads(fetcher, poll_interval)
+        WsHeads(ws_url, stall_after=stall_after(config.block_time)) if ws_url else None,
+        PollHeads(fetcher, poll_interval),
     )
     if config.quorum:
         heads = QuorumHeads(heads, fetcher, k=config.quorum)
