@@ -1,9 +1,14 @@
 """Talking about an incident: public updates, their cadence, and external parties.
 
-``publish_update`` cannot read the plan, so it sets ``incident.next_update_at`` only when
-given the plan's ``cadence``; :func:`next_update_due` is the source of truth either way (the
-last publication, or detection, plus the cadence) and :func:`due_reminders` refreshes the
-column. No update is due once the incident is over or its public status is ``resolved``.
+Only the plan's spokesperson role (``communication.spokesperson``, else ``comms``) and admins
+may publish: a public update speaks for the protocol, and the right to pause is not the right
+to speak (:func:`check_publisher`; the API, the dashboard and ``breakglass incident update``
+pass the plan to :func:`publish_update`, which calls it).
+
+``publish_update`` sets ``incident.next_update_at`` only when given the plan's ``cadence``;
+:func:`next_update_due` is the source of truth either way (the last publication, or
+detection, plus the cadence) and :func:`due_reminders` refreshes the column. No update is
+due once the incident is over or its public status is ``resolved``.
 
 Given a ``notifier``, an update is also posted (``status_update``) to the channels that take
 public events, queued in the same transaction as the update itself.
@@ -11,6 +16,7 @@ public events, queued in the same transaction as the update itself.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -34,7 +40,9 @@ if TYPE_CHECKING:  # Apprise is slow to import; the caller brings the notifier
 
 __all__ = [
     "Notify",
+    "PublishForbidden",
     "Reminder",
+    "check_publisher",
     "comms_role",
     "due_reminders",
     "engage_external_parties",
@@ -50,6 +58,29 @@ Notify = Callable[[str, ExternalParty], object]
 """Called as ``notify(party_name, party)`` for each party engaged."""
 
 
+class PublishForbidden(IncidentError):
+    """The person may not publish public updates."""
+
+
+def check_publisher(plan: Plan, person: str) -> None:
+    """Allow ``person`` to publish if they are in the spokesperson role or an admin.
+
+    Raises:
+        PublishForbidden: they are neither.
+    """
+    from breakglass.api.tokens import access_of  # noqa: PLC0415 - the API's access rules
+
+    role = comms_role(plan)
+    if role in plan.roles and person in plan.roles[role].members:
+        return
+    if person in plan.people and str(access_of(plan, person)) == "admin":
+        return
+    raise PublishForbidden(
+        f"{person} may not publish public updates: only the {role!r} role "
+        "(communication.spokesperson) and admins may"
+    )
+
+
 def publish_update(
     session: Session,
     incident_id: int,
@@ -61,12 +92,19 @@ def publish_update(
     at: datetime | None = None,
     cadence: timedelta | None = None,
     notifier: Notifier | None = None,
+    plan: Plan | None = None,
 ) -> PublicUpdate:
     """Publish a status-page update. Statuses go investigating → identified → monitoring →
     resolved, forward only (repeating the current one is fine). With ``cadence`` (the plan's
     ``communication.update_cadence``) the next update falls due that long after this one.
     With ``notifier`` it is posted to every channel that takes ``status_update`` (external
-    channels by default), in this transaction: published and queued, or neither."""
+    channels by default), in this transaction: published and queued, or neither. With
+    ``plan``, ``actor`` must be allowed to publish (:func:`check_publisher`).
+
+    The incident gets its opaque public id (what the status page calls it) with its first
+    public update."""
+    if plan is not None:
+        check_publisher(plan, actor)
     choice(status, UpdateStatus, "public update status")
     # Publishers of one incident take turns: without the row lock, concurrent ones each read
     # the same latest status and each write, so the page could go resolved → identified.
@@ -84,6 +122,8 @@ def publish_update(
     if latest is not None and when < latest.published_at:
         # Updates are read in time order: an older stamp would slip behind the latest one.
         when = latest.published_at
+    if incident.public_id is None:
+        incident.public_id = secrets.token_hex(8)
     update = PublicUpdate(
         incident_id=incident_id,
         status=status,
