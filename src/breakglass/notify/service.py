@@ -175,7 +175,7 @@ class Notifier(Paging):
             channel = self._plan.channels.get(spec["channel"])
             if channel is None:
                 raise DeliveryError(f"channel {spec['channel']} left the plan", permanent=True)
-            return Target(spec["channel"], channel.url, channel.signing_key)
+            return Target(spec["channel"], channel.url, channel.signing_key, channel.signature)
         if "person" in spec:
             person = self._plan.people.get(spec["person"])
             if person is None or person.page is None:

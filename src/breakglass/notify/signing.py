@@ -10,11 +10,21 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-__all__ = ["SIGNATURE_HEADER", "TIMESTAMP_HEADER", "sign_body", "verify_signature"]
+__all__ = [
+    "OZ_SIGNATURE_HEADER",
+    "OZ_TIMESTAMP_HEADER",
+    "SIGNATURE_HEADER",
+    "TIMESTAMP_HEADER",
+    "sign_body",
+    "sign_oz_monitor",
+    "verify_signature",
+]
 
 SIGNATURE_HEADER = "X-Breakglass-Signature"
 TIMESTAMP_HEADER = "X-Breakglass-Timestamp"
 _PREFIX = "sha256="
+OZ_SIGNATURE_HEADER = "X-Signature"
+OZ_TIMESTAMP_HEADER = "X-Timestamp"
 
 
 def sign_body(body: bytes, key: str) -> str:
@@ -31,3 +41,9 @@ def verify_signature(body: bytes, header: str, key: str) -> bool:
     if not header.startswith(_PREFIX):
         return False
     return hmac.compare_digest(sign_body(body, key), header.strip())
+
+
+def sign_oz_monitor(body: bytes, timestamp_ms: str, key: str) -> str:
+    """OpenZeppelin Monitor's webhook signature: hex HMAC-SHA256(key, body + timestamp), the
+    timestamp in milliseconds as sent in ``X-Timestamp``; no prefix."""
+    return hmac.new(key.encode(), body + timestamp_ms.encode(), hashlib.sha256).hexdigest()

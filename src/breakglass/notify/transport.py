@@ -23,7 +23,14 @@ from breakglass.errors import ConfigError
 from breakglass.logs import MASK, redact, register_secret
 from breakglass.notify.errors import DeliveryError
 from breakglass.notify.render import render_html
-from breakglass.notify.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign_body
+from breakglass.notify.signing import (
+    OZ_SIGNATURE_HEADER,
+    OZ_TIMESTAMP_HEADER,
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    sign_body,
+    sign_oz_monitor,
+)
 from breakglass.plan.models.base import Secret
 
 __all__ = [
@@ -51,6 +58,7 @@ class Target:
     name: str
     url: Secret
     signing_key: Secret | None = None
+    signature: str = "breakglass"  # or "oz-monitor": signed as OpenZeppelin Monitor signs
 
 
 def _scheme(template: str) -> str:
@@ -122,7 +130,9 @@ async def send(
     for value in [*secrets, key or ""]:
         register_secret(value)
     try:
-        if key is not None and _scheme(url) in SIGNED_SCHEMES:
+        if key is not None and _scheme(url) in SIGNED_SCHEMES and target.signature == "oz-monitor":
+            await _post_oz_signed(url, key, title, body, now or datetime.now(UTC))
+        elif key is not None and _scheme(url) in SIGNED_SCHEMES:
             await _post_signed(url, key, payload, now or datetime.now(UTC))
         else:
             await _via_apprise(url, title, body)
@@ -165,6 +175,27 @@ async def _post_signed(url: str, key: str, payload: dict[str, Any], now: datetim
             TIMESTAMP_HEADER: stamp,
         }
     )
+    await _post(http, content, headers, auth)
+
+
+async def _post_oz_signed(url: str, key: str, title: str, body: str, now: datetime) -> None:
+    # OpenZeppelin Monitor posts {"title", "body"} as compact JSON and signs body + ms stamp.
+    http, headers, auth = _http_url(url)
+    stamp = str(int(now.timestamp() * 1000))
+    content = json.dumps({"title": title, "body": body}, separators=(",", ":")).encode()
+    headers.update(
+        {
+            "Content-Type": "application/json",
+            OZ_SIGNATURE_HEADER: sign_oz_monitor(content, stamp, key),
+            OZ_TIMESTAMP_HEADER: stamp,
+        }
+    )
+    await _post(http, content, headers, auth)
+
+
+async def _post(
+    http: str, content: bytes, headers: dict[str, str], auth: httpx.BasicAuth | None
+) -> None:
     try:
         async with httpx.AsyncClient(timeout=TIMEOUT_S, auth=auth) as client:
             response = await client.post(http, content=content, headers=headers)

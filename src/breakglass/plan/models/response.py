@@ -169,6 +169,11 @@ class Channel(UrlModel):
         default=None,
         description="HMAC-SHA256 key of a JSON webhook; receivers verify the signature header.",
     )
+    signature: Literal["breakglass", "oz-monitor"] = Field(
+        default="breakglass",
+        description="How a signed webhook is signed: breakglass's own headers, or exactly as "
+        "OpenZeppelin Monitor does (X-Signature, X-Timestamp), so its receivers keep working.",
+    )
 
 
 class Communication(PlanModel):
