@@ -41,6 +41,10 @@ __all__ = ["Endpoint", "EndpointPool"]
 
 _log = structlog.get_logger("breakglass.chain")
 
+# Answers that depend on the node's own mempool ("already known", "nonce too low" from a node
+# that saw a transaction the other did not): a second node accepting is no proof of a lie.
+_OWN_VIEW_METHODS = frozenset({"eth_sendRawTransaction"})
+
 
 @dataclass(frozen=True)
 class Endpoint:
@@ -378,7 +382,7 @@ class EndpointPool:
                 member.fail(exc)
                 errors.append(exc)
                 continue
-            if held is not None:
+            if held is not None and method not in _OWN_VIEW_METHODS:
                 liar, refusal = held
                 liar.fail(
                     RpcError(
