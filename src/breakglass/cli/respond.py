@@ -234,11 +234,21 @@ def safe_sign_command(
     signer: Annotated[str, typer.Option("--signer", help="A key signer who owns the Safe.")],
     plan_file: PlanOption = Path("breakglass.yaml"),
 ) -> None:
-    """Sign Safe proposal ID; when this reaches the threshold, execute and verify it."""
+    """Show what Safe proposal ID does (target, decoded call, operation), then sign it; when
+    this reaches the threshold, execute and verify it. A delegatecall to a target the plan
+    does not allow is refused."""
+    from breakglass.respond.safe_review import describe_safe_tx  # noqa: PLC0415
+    from breakglass.respond.safes import load_proposal  # noqa: PLC0415
     from breakglass.respond.service import sign_proposal  # noqa: PLC0415
 
     loaded = load_plan(plan_file)
     with _database() as sessions:
+        shown = load_proposal(sessions, proposal)
+        summary = describe_safe_tx(loaded, shown.tx)
+        out.print(
+            f"proposal {shown.id} on Safe {shown.tx.safe} (nonce {shown.tx.nonce}): "
+            f"{escape(summary.text())}"
+        )
         view, tx_hash = sign_proposal(
             loaded, sessions, proposal, signer, env=_env(loaded, sessions)
         )
@@ -248,44 +258,56 @@ def safe_sign_command(
 
 
 @safe_app.command("list")
-def safe_list_command(fmt: FormatOption = ListFormat.table) -> None:
-    """Safe proposals and their signatures."""
+def safe_list_command(
+    fmt: FormatOption = ListFormat.table, plan_file: PlanOption = Path("breakglass.yaml")
+) -> None:
+    """Safe proposals: what each does (target, decoded call, operation) and its signatures.
+    Calls are decoded with the plan's ABIs when the plan file is there."""
     from sqlalchemy import select  # noqa: PLC0415
 
-    from breakglass.store.models import SafeProposal, SafeSignature  # noqa: PLC0415
+    from breakglass.respond.safe_review import describe_safe_tx  # noqa: PLC0415
+    from breakglass.respond.safes import load_proposal  # noqa: PLC0415
+    from breakglass.store.models import SafeProposal  # noqa: PLC0415
 
-    with _database() as sessions, sessions() as session:
-        rows = session.scalars(select(SafeProposal).order_by(SafeProposal.id.desc())).all()
-        table = table_with(
-            ("id", "safe", "nonce", "signatures", "status", "safe tx hash"),
-            ids=("id", "safe", "safe tx hash"),
+    loaded = load_plan(plan_file) if plan_file.exists() else None
+    with _database() as sessions:
+        with sessions() as session:
+            query = select(SafeProposal.id).order_by(SafeProposal.id.desc())
+            ids = session.scalars(query).all()
+        views = [load_proposal(sessions, proposal_id) for proposal_id in ids]
+    table = table_with(
+        ("id", "safe", "nonce", "does", "signatures", "status", "safe tx hash"),
+        ids=("id", "safe", "safe tx hash"),
+    )
+    listed = []
+    for view in views:
+        summary = describe_safe_tx(loaded, view.tx)
+        listed.append(
+            {
+                "id": view.id,
+                "safe": view.tx.safe,
+                "nonce": view.tx.nonce,
+                "to": summary.target,
+                "to_name": summary.target_name,
+                "operation": summary.operation,
+                "call": summary.call,
+                "value": str(summary.value),
+                "signatures": len(view.signatures),
+                "threshold": view.threshold,
+                "status": view.status,
+                "safe_tx_hash": "0x" + view.tx.safe_tx_hash.hex(),
+            }
         )
-        listed = []
-        for row in rows:
-            count = len(
-                session.scalars(
-                    select(SafeSignature).where(SafeSignature.proposal_id == row.id)
-                ).all()
-            )
-            listed.append(
-                {
-                    "id": row.id,
-                    "safe": row.tx.get("safe"),
-                    "nonce": row.tx.get("nonce"),
-                    "signatures": count,
-                    "threshold": row.threshold,
-                    "status": row.status,
-                    "safe_tx_hash": row.safe_tx_hash,
-                }
-            )
-            table.add_row(
-                str(row.id),
-                str(row.tx.get("safe")),
-                str(row.tx.get("nonce")),
-                f"{count}/{row.threshold}",
-                row.status,
-                row.safe_tx_hash,
-            )
+        colour = "bold red" if summary.operation != "call" else "white"
+        table.add_row(
+            str(view.id),
+            view.tx.safe,
+            str(view.tx.nonce),
+            f"[{colour}]{escape(summary.text())}[/{colour}]",
+            f"{len(view.signatures)}/{view.threshold}",
+            view.status,
+            "0x" + view.tx.safe_tx_hash.hex(),
+        )
     if fmt is ListFormat.json:
         print_json(listed)
         return
@@ -321,6 +343,7 @@ def safe_import_command(
 ) -> None:
     """Import a Safe transaction (from the Safe interface or another breakglass)."""
     from breakglass.respond.env import LiveEnv  # noqa: PLC0415
+    from breakglass.respond.safe_review import describe_safe_tx  # noqa: PLC0415
     from breakglass.respond.safes import import_proposal, load_proposal  # noqa: PLC0415
 
     loaded = load_plan(plan_file)
@@ -344,6 +367,10 @@ def safe_import_command(
             chain_id=chain_id,
             threshold=account.threshold(),
             owners=account.owners(),
+            delegatecall_allowed=config.delegatecall_allowed,
+            safe_name=safe,
         )
         view = load_proposal(sessions, proposal)
-    out.print(f"proposal {proposal}: {len(view.signatures)} of {view.threshold} signatures")
+    summary = describe_safe_tx(loaded, view.tx)
+    out.print(f"proposal {proposal}: {escape(summary.text())}")
+    out.print(f"{len(view.signatures)} of {view.threshold} signatures")

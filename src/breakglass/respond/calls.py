@@ -23,7 +23,7 @@ from eth_utils.hexadecimal import is_hex
 
 from breakglass.errors import PlanError
 
-__all__ = ["CallSpecError", "Check", "encode_call", "parse_check", "role_id"]
+__all__ = ["CallSpecError", "Check", "encode_call", "parse_check", "parse_signature", "role_id"]
 
 _SIGNATURE = re.compile(r"^\s*([A-Za-z_$][A-Za-z0-9_$]*)\s*\(([^()]*)\)\s*$")
 _HEX32 = re.compile(r"^0x[0-9a-fA-F]{64}$")
@@ -33,7 +33,12 @@ class CallSpecError(PlanError):
     """A function signature or its arguments cannot be encoded."""
 
 
-def _parse(signature: str) -> tuple[str, list[str]]:
+def parse_signature(signature: str) -> tuple[str, list[str]]:
+    """``"f(uint256,address)"`` as its name and argument types.
+
+    Raises:
+        CallSpecError: not a function signature.
+    """
     match = _SIGNATURE.match(signature)
     if match is None:
         raise CallSpecError(f"{signature!r} is not a function signature like pause() or f(uint256)")
@@ -76,7 +81,7 @@ def encode_call(signature: str, args: Sequence[Any] = ()) -> bytes:
         CallSpecError: a malformed signature, the wrong number of arguments, or a value
             that does not fit its type.
     """
-    name, types = _parse(signature)
+    name, types = parse_signature(signature)
     if len(args) != len(types):
         raise CallSpecError(
             f"{signature} takes {len(types)} argument(s), the plan gives {len(args)}"

@@ -7,7 +7,7 @@ keys that made them never leave the signer.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -27,9 +27,11 @@ from breakglass.respond.signers.safe import (
 from breakglass.store.models import SafeProposal, SafeSignature
 
 __all__ = [
+    "DELEGATECALL",
     "ProposalView",
     "SafeProposalError",
     "add_signature",
+    "check_operation",
     "export_proposal",
     "import_proposal",
     "load_proposal",
@@ -38,8 +40,33 @@ __all__ = [
 ]
 
 
+DELEGATECALL = 1
+"""A Safe transaction's ``operation`` that runs the target's code as the Safe itself."""
+
+
 class SafeProposalError(BreakglassError):
     """A proposal is unknown, or a signature does not belong on it."""
+
+
+def check_operation(
+    tx: SafeTxData, *, delegatecall_allowed: Collection[str] = (), safe_name: str = "<safe>"
+) -> None:
+    """Refuse a delegatecall to a target the plan does not allow for this Safe: it runs the
+    target's code as the Safe, which can then change its owners or move all it holds.
+
+    Raises:
+        SafeProposalError: a delegatecall to another target, or an unknown operation.
+    """
+    if tx.operation == 0:
+        return
+    if tx.operation != DELEGATECALL:
+        raise SafeProposalError(f"Safe transactions have operation 0 or 1, not {tx.operation}")
+    if tx.to.lower() not in {address.lower() for address in delegatecall_allowed}:
+        raise SafeProposalError(
+            f"refused: a DELEGATECALL to {tx.to} would run that contract's code as Safe "
+            f"{tx.safe}, able to take its owners and funds; list the target in "
+            f"signers.{safe_name}.delegatecall_allowed if the plan means it"
+        )
 
 
 @dataclass(frozen=True)
@@ -192,14 +219,18 @@ def import_proposal(
     chain_id: int,
     threshold: int,
     owners: list[str],
+    delegatecall_allowed: Collection[str] = (),
+    safe_name: str = "<safe>",
 ) -> int:
     """Store a Safe transaction exported from the Safe interface or another breakglass.
 
     Raises:
         SafeJsonError: the document is malformed or its hash or signatures do not match.
-        SafeProposalError: a signature is not from an owner.
+        SafeProposalError: a signature is not from an owner, or a delegatecall to a target
+            outside ``delegatecall_allowed``.
     """
     tx, signatures = from_service_json(dict(doc), chain_id=chain_id)
+    check_operation(tx, delegatecall_allowed=delegatecall_allowed, safe_name=safe_name)
     strangers = [o for o in signatures if o.lower() not in {x.lower() for x in owners}]
     if strangers:
         raise SafeProposalError(f"signatures from non-owners: {', '.join(strangers)}")

@@ -31,7 +31,7 @@ from breakglass.respond.decisions import waiting_step as _waiting_step
 from breakglass.respond.env import DryRunEnv, LiveEnv, chain_urls
 from breakglass.respond.journal import Journal, OnStepEvent, RunHandle, StepHandle
 from breakglass.respond.runner import PlaybookRunner, RunResult, approver_role
-from breakglass.respond.safes import ProposalView, add_signature, load_proposal
+from breakglass.respond.safes import ProposalView, add_signature, check_operation, load_proposal
 from breakglass.store.models import PlaybookRun, StepRun
 
 __all__ = [
@@ -240,6 +240,12 @@ def sign_proposal(
     live = env or LiveEnv(loaded, sessions)
     view = load_proposal(sessions, proposal_id)
     safe = _safe_config(loaded, view.tx.safe)
+    # Checked at signing too: the proposal may predate the plan (or come from another store).
+    check_operation(
+        view.tx,
+        delegatecall_allowed=safe.delegatecall_allowed,
+        safe_name=next(n for n, s in loaded.plan.signers.items() if s is safe),
+    )
     account = live.safe_account(safe.chain, view.tx.safe)
     local = live.local_signer(signer)
     view = add_signature(sessions, proposal_id, local, account.owners())

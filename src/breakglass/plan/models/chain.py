@@ -172,6 +172,11 @@ class SafeSigner(PlanModel):
     threshold: int = Field(ge=1)
     owners: list[Address] = Field(default_factory=list)
     local_owners: list[Name] = Field(default_factory=list)
+    delegatecall_allowed: list[Address] = Field(
+        default_factory=list,
+        description="Targets a proposal may DELEGATECALL (e.g. MultiSendCallOnly); any other "
+        "delegatecall is refused, as it runs the target's code as the Safe.",
+    )
 
     @model_validator(mode="after")
     def _threshold_fits(self) -> SafeSigner:
