@@ -115,6 +115,9 @@ COMMANDS: tuple[LazyCommand, ...] = (
     LazyCommand(
         "fix", f"{_CLI}.fix:app", "Eradication: verify a fix against the replayed exploit."
     ),
+    LazyCommand(
+        "restore", f"{_CLI}.restore:app", "Restore operations: the gated Safe transaction."
+    ),
 )
 
 # Commands that log nothing skip structlog's import (a tenth of a second) and the settings.

@@ -36,6 +36,7 @@ from breakglass.recovery.fixspec import (
     load_artifact,
 )
 from breakglass.recovery.fork import ETH, Fork, Receipt, RemoteChain, encode_args, encode_call
+from breakglass.recovery.invariants import plan_invariants
 from breakglass.recovery.layout import layout_problems
 
 if TYPE_CHECKING:
@@ -217,32 +218,9 @@ def _invariants(
     """Each invariant rule of the plan on ``proxy``: holds, does not, or cannot be read."""
     if loaded is None:
         return {}
-    from breakglass.detect.rules.state.invariant import InvariantRule  # noqa: PLC0415
-    from breakglass.detect.setup import build_rules  # noqa: PLC0415
-
-    results: dict[str, bool | None] = {}
     head = ctx.fork.rpc("eth_getBlockByNumber", ["latest", False])
     block = {"number": int(head["number"], 16), "timestamp": int(head["timestamp"], 16)}
-    for rule in build_rules(loaded, chain=chain):
-        if not isinstance(rule, InvariantRule):
-            continue
-        for target, calls in rule.checks:
-            if target.address != proxy:
-                continue
-            views: dict[Any, Any] = {}
-            for key, call in calls.items():
-                raw = ctx.fork.call(call.address, call.calldata())
-                try:
-                    views[key] = None if raw is None else call.decode(raw)
-                except Exception:  # an undecodable answer is an unreadable view
-                    views[key] = None
-            label = f"{rule.setup.rule_id}: {rule.params.expression}"
-            if any(v is None for v in views.values()):
-                results[label] = None
-                continue
-            env = {"contract": target.address, "block": block, **rule.contracts}
-            results[label] = bool(rule.expression.evaluate(env, views))
-    return results
+    return plan_invariants(loaded, chain=chain, call=ctx.fork.call, block=block, only=proxy)
 
 
 def _slots(ctx: _Context, proxy: str, slots: Sequence[str]) -> dict[str, str]:

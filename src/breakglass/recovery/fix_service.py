@@ -24,6 +24,7 @@ __all__ = [
     "exploit_incident",
     "fix_chain",
     "fix_reports",
+    "fork_url",
     "run_fix_verification",
     "store_fix_report",
 ]
@@ -67,7 +68,8 @@ def fix_chain(plan: Plan, spec: FixSpec, *, chain: str | None, incident_chains: 
     return name
 
 
-def _http_url(plan: Plan, chain: str) -> str:
+def fork_url(plan: Plan, chain: str) -> str:
+    """The first HTTP endpoint of ``chain`` (anvil forks over HTTP)."""
     from breakglass.chain.endpoints import resolve_endpoints  # noqa: PLC0415
 
     for endpoint in resolve_endpoints(plan.chains[chain], name=chain):
@@ -101,7 +103,7 @@ def run_fix_verification(
         raise FixError(f"the plan watches no contract on chain {name}")
     positions = plan.analysis.positions if plan.analysis else []
     report = verify_fix(
-        url=_http_url(plan, name),
+        url=fork_url(plan, name),
         chain=name,
         incident=incident,
         spec=spec,

@@ -29,6 +29,7 @@ __all__ = [
     "FixSpec",
     "FixStep",
     "UpgradeFix",
+    "fix_digest",
     "load_artifact",
     "load_fix",
 ]
@@ -172,7 +173,7 @@ def _issue(error: dict[str, Any]) -> str:
 
 
 def load_fix(path: Path) -> tuple[FixSpec, str]:
-    """The fix in ``path`` and the sha256 of its text (which names it in the report).
+    """The fix in ``path`` and its :func:`fix_digest` (which names it in the report).
 
     Raises:
         FixError: the file cannot be read or is not a valid fix; every problem is listed.
@@ -190,4 +191,14 @@ def load_fix(path: Path) -> tuple[FixSpec, str]:
     except ValidationError as exc:
         problems = "; ".join(_issue(dict(e)) for e in exc.errors())
         raise FixError(f"fix {path}: {problems}") from None
-    return spec, hashlib.sha256(text.encode()).hexdigest()
+    return spec, fix_digest(spec)
+
+
+def fix_digest(spec: FixSpec) -> str:
+    """sha256 of the fix as data, without the deployments' live addresses: writing down where
+    the verified bytecode was deployed does not make it another fix."""
+    data = spec.model_dump(mode="json", by_alias=True)
+    for step in data["steps"]:
+        if step.get("deploy"):
+            step["deploy"].pop("address", None)
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()

@@ -57,6 +57,7 @@ from breakglass.plan.models.response import (
     Step,
     UnpauseStep,
 )
+from breakglass.plan.models.restore import Restore
 
 __all__ = [
     "Access",
@@ -108,6 +109,7 @@ __all__ = [
     "Position",
     "Regulatory",
     "RegulatoryDuty",
+    "Restore",
     "RevokeRoleStep",
     "Role",
     "RpcEndpoint",

@@ -20,6 +20,7 @@ from breakglass.plan.models.policy import (
     Regulatory,
 )
 from breakglass.plan.models.response import Channel, Communication, Playbook
+from breakglass.plan.models.restore import Restore
 
 __all__ = ["Plan"]
 
@@ -49,6 +50,7 @@ class Plan(PlanModel):
     scenarios: dict[Name, Scenario] = Field(default_factory=dict)
     drills: Drills | None = None
     analysis: Analysis | None = None
+    restore: Restore | None = None
 
     def rule(self, rule_id: str) -> Rule | None:
         return next((r for r in self.rules if r.id == rule_id), None)
