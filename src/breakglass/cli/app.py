@@ -28,6 +28,9 @@ COMMANDS: tuple[LazyCommand, ...] = (
     ),
     LazyCommand("plan", f"{_CLI}.plan:app", "Check the incident-response plan."),
     LazyCommand("db", f"{_CLI}.db:app", "Manage the breakglass database schema."),
+    LazyCommand(
+        "import", f"{_CLI}.importers:app", "Write a plan from another tool's configuration."
+    ),
     LazyCommand("rules", f"{_CLI}.rules:app", "List, document and try detection rules."),
     LazyCommand(
         "backfill",

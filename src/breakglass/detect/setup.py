@@ -82,7 +82,9 @@ def _setups(
         if chain is not None and rule_chain != chain:
             continue
         try:
-            params = cls.Params.model_validate(configured.params)
+            # Paths in params (filter scripts) are relative to the plan, as ABI paths are.
+            context = {"base_dir": loaded.base_dir}
+            params = cls.Params.model_validate(configured.params, context=context)
         except ValidationError as exc:
             for error in exc.errors(include_url=False):
                 where = (*path, "params", *(str(p) for p in error["loc"]))
