@@ -32,6 +32,8 @@ roles:
   scribe: [watcher]
 regulatory:
   regimes: [gdpr, dora]
+communication:
+  spokesperson: pauser
 """
 
 

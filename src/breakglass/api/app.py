@@ -17,6 +17,7 @@ from breakglass.api.guard import BodyGuard, SafeJsonRoute
 from breakglass.api.routes import add_api_routes
 from breakglass.api.security import PUBLIC, AppState, permission_of, state_of
 from breakglass.errors import BreakglassError
+from breakglass.incidents.comms import PublishForbidden
 from breakglass.incidents.errors import IncidentNotFound, TaskNotFound
 from breakglass.incidents.lifecycle import InvalidTransition
 from breakglass.plan.loader import LoadedPlan
@@ -35,10 +36,13 @@ ATOM_TYPE = "application/atom+xml; charset=utf-8"
 
 
 def error_status(exc: BreakglassError) -> int:
-    """The HTTP status of a refused operation: 404 for what does not exist, 409 for what
-    conflicts with the current state, 400 for other bad input."""
+    """The HTTP status of a refused operation: 404 for what does not exist, 403 for what the
+    caller may not do, 409 for what conflicts with the current state, 400 for other bad
+    input."""
     if isinstance(exc, IncidentNotFound | TaskNotFound):
         return 404
+    if isinstance(exc, PublishForbidden):
+        return 403
     if isinstance(exc, InvalidTransition | ApprovalError):
         return 409
     return 400

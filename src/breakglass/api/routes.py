@@ -299,6 +299,7 @@ def publish_update(
             actor=caller.person,
             cadence=cadence,
             notifier=notifier,
+            plan=state.loaded.plan,
         )
         out = PublicUpdateOut.model_validate(row)
     background.add_task(deliver_queued, notifier)

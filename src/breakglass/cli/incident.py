@@ -341,6 +341,7 @@ def update_command(
             actor=actor,
             cadence=cadence,
             notifier=notifier,
+            plan=plan,
         )
         out.print(escape(f"published update #{update.id} ({update.status}) of #{incident_id}"))
     if notifier is not None:

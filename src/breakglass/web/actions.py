@@ -215,6 +215,7 @@ async def publish_update(request: Request, incident_id: IncidentId, caller: Resp
             actor=caller.person,
             cadence=cadence,
             notifier=notifier,
+            plan=state.loaded.plan,
         )
 
     response = await _run(request, incident_id, work)
