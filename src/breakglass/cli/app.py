@@ -121,6 +121,9 @@ COMMANDS: tuple[LazyCommand, ...] = (
     LazyCommand(
         "restore", f"{_CLI}.restore:app", "Restore operations: the gated Safe transaction."
     ),
+    LazyCommand(
+        "migrate", f"{_CLI}.migrate:app", "Migration to a new contract: position snapshots."
+    ),
 )
 
 # Commands that log nothing skip structlog's import (a tenth of a second) and the settings.
