@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -20,8 +20,6 @@ from breakglass.importers.oz_monitor import import_oz_monitor
 from breakglass.importers.report import ImportError_, write_result
 from breakglass.plan.loader import load_plan
 
-CONFIG = Path(__file__).with_name("oz_config")
-TOKEN = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
 PLAIN_SECRETS = (
     "backup-key-do-not-leak",
     "plain-webhook-token",
@@ -32,17 +30,8 @@ PLAIN_SECRETS = (
 )
 
 
-def config_copy(tmp_path: Path, token: str = TOKEN) -> Path:
-    """The fixture configuration with the watched token's address filled in."""
-    root = tmp_path / "config"
-    shutil.copytree(CONFIG, root)
-    for monitor in (root / "monitors").glob("*.json"):
-        monitor.write_text(monitor.read_text().replace("__TOKEN__", token))
-    return root
-
-
-def test_the_import_is_a_plan_whose_rules_build(tmp_path: Path) -> None:
-    result = import_oz_monitor(config_copy(tmp_path), protocol="Acme")
+def test_the_import_is_a_plan_whose_rules_build(tmp_path: Path, oz_config: Any) -> None:
+    result = import_oz_monitor(oz_config(), protocol="Acme")
     plan_path = tmp_path / "plan" / "breakglass.yaml"
     written = write_result(result, plan_path)
 
@@ -98,8 +87,8 @@ def test_the_import_is_a_plan_whose_rules_build(tmp_path: Path) -> None:
         assert value not in everything, value
 
 
-def _broken(tmp_path: Path) -> Path:
-    root = config_copy(tmp_path)
+def _broken(oz_config: Any) -> Path:
+    root = oz_config()
     monitor = json.loads((root / "monitors" / "token_moves.json").read_text())
     monitor["networks"].append("mainnet_that_is_not_here")
     monitor["triggers"].append("no_such_trigger")
@@ -127,9 +116,9 @@ EXPECTED_PROBLEMS = [
 ]
 
 
-def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
+def test_every_problem_is_reported_at_once(oz_config: Any) -> None:
     with pytest.raises(ImportError_) as caught:
-        import_oz_monitor(_broken(tmp_path))
+        import_oz_monitor(_broken(oz_config))
     problems = [str(p) for p in caught.value.report.problems]
     for expected in EXPECTED_PROBLEMS:
         assert any(p.startswith(expected) for p in problems), (expected, problems)
@@ -137,10 +126,12 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
 
 
 @pytest.mark.e2e
-def test_the_command_exits_2_listing_every_problem_and_writes_nothing(tmp_path: Path) -> None:
+def test_the_command_exits_2_listing_every_problem_and_writes_nothing(
+    tmp_path: Path, oz_config: Any
+) -> None:
     out = tmp_path / "out" / "breakglass.yaml"
     done = subprocess.run(
-        [sys.executable, "-m", "breakglass", "import", "oz-monitor", str(_broken(tmp_path)),
+        [sys.executable, "-m", "breakglass", "import", "oz-monitor", str(_broken(oz_config)),
          "--out", str(out)],
         capture_output=True, text=True, timeout=60, env={**os.environ, "COLUMNS": "200"},
         check=False,
@@ -153,18 +144,20 @@ def test_the_command_exits_2_listing_every_problem_and_writes_nothing(tmp_path: 
 
 
 @pytest.mark.e2e
-def test_the_command_writes_the_plan_and_names_the_variables(tmp_path: Path) -> None:
+def test_the_command_writes_the_plan_and_names_the_variables(
+    tmp_path: Path, oz_config: Any
+) -> None:
     out = tmp_path / "out" / "breakglass.yaml"
     args = [sys.executable, "-m", "breakglass", "import", "oz-monitor"]
     done = subprocess.run(
-        [*args, str(config_copy(tmp_path)), "--out", str(out)],
+        [*args, str(oz_config()), "--out", str(out)],
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "OZ_OPS_TELEGRAM_TOKEN" in done.stdout
     assert yaml.safe_load(out.read_text())["rules"]
     again = subprocess.run(
-        [*args, str(config_copy(tmp_path / "2")), "--out", str(out)],
+        [*args, str(oz_config(into="again")), "--out", str(out)],
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert again.returncode == 2 and "--force" in again.stderr
