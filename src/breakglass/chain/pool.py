@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,7 +30,8 @@ from breakglass.chain.errors import (
 )
 from breakglass.chain.heads import HEAD_METHOD, parse_head, quorum_height, vote
 from breakglass.chain.health import Health, HealthPolicy
-from breakglass.chain.metrics import EndpointMetrics, rpc_metrics
+from breakglass.chain.member import Endpoint, Member
+from breakglass.chain.metrics import rpc_metrics
 from breakglass.chain.middleware import Handler, Head, Middleware, Retry, StaleGuard, compose
 from breakglass.chain.rpc import DEFAULT_MAX_RESPONSE_BYTES, JsonRpcClient, RpcClient, redact_url
 from breakglass.chain.shapes import check_result
@@ -44,65 +45,6 @@ _log = structlog.get_logger("breakglass.chain")
 # Answers that depend on the node's own mempool ("already known", "nonce too low" from a node
 # that saw a transaction the other did not): a second node accepting is no proof of a lie.
 _OWN_VIEW_METHODS = frozenset({"eth_sendRawTransaction"})
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    """One endpoint's configuration. ``priority``: lower is preferred; ``weight`` breaks ties."""
-
-    url: str = field(repr=False)
-    priority: int = 0
-    weight: float = 1.0
-
-    def __repr__(self) -> str:
-        # The URL may hold an API key, and reprs end up in logs and tracebacks.
-        return f"Endpoint({redact_url(self.url)!r}, priority={self.priority}, weight={self.weight})"
-
-
-@dataclass
-class _Member:
-    config: Endpoint
-    client: JsonRpcClient
-    health: Health
-    metrics: EndpointMetrics
-    head: Head | None = None
-    stale: str | None = None
-
-    @property
-    def name(self) -> str:
-        return self.client.name
-
-    @property
-    def usable(self) -> bool:
-        return self.stale is None and self.health.healthy
-
-    def sort_key(self) -> tuple[bool, int, float, float]:
-        usable = self.usable
-        return (
-            not usable,
-            self.config.priority if usable else 0,
-            -self.health.score,
-            -self.config.weight,
-        )
-
-    async def timed(self, method: str, call: Awaitable[Any]) -> Any:
-        start = time.perf_counter()
-        try:
-            return await call
-        finally:
-            self.metrics.request(method, time.perf_counter() - start)
-
-    def fail(self, error: EndpointError, *, counted_request: bool = True) -> None:
-        self.health.failure(error.kind, counted_request=counted_request)
-        self.metrics.failure(error.kind)
-        _log.warning(
-            "chain.endpoint_failed",
-            endpoint=self.name,
-            method=error.method,
-            kind=error.kind,
-            detail=error.detail,
-            score=round(self.health.score, 3),
-        )
 
 
 @dataclass
@@ -147,7 +89,7 @@ class EndpointPool:
         urls = [e.url for e in self.endpoints]
         if not urls or len(set(urls)) != len(urls):
             raise ConfigError(f"an endpoint pool needs distinct endpoints, got {len(urls)}")
-        self._members: list[_Member] = []
+        self._members: list[Member] = []
         seen: Counter[str] = Counter()
         metrics = rpc_metrics(self.registry)
         for e in self.endpoints:
@@ -157,7 +99,7 @@ class EndpointPool:
             client = self._client(e.url, base if seen[base] == 1 else f"{base}#{seen[base]}")
             health = Health(clock=self.clock, policy=self.health_policy)
             self._members.append(
-                _Member(
+                Member(
                     config=e,
                     client=client,
                     health=health,
@@ -297,7 +239,7 @@ class EndpointPool:
             return winner
         return candidates[leaders[0]]
 
-    async def _knows(self, member: _Member, head: Head) -> bool:
+    async def _knows(self, member: Member, head: Head) -> bool:
         try:
             block = await member.timed(
                 "eth_getBlockByHash",
@@ -345,8 +287,8 @@ class EndpointPool:
         """Close every endpoint's connections."""
         await asyncio.gather(*(m.client.aclose() for m in self._members))
 
-    def _ordered(self) -> list[_Member]:
-        return sorted(self._members, key=_Member.sort_key)
+    def _ordered(self) -> list[Member]:
+        return sorted(self._members, key=Member.sort_key)
 
     async def _failover_request(self, method: str, params: Sequence[Any]) -> Any:
         def check(result: Any, endpoint: str) -> None:
@@ -356,14 +298,14 @@ class EndpointPool:
 
     async def _failover(
         self,
-        send: Callable[[_Member], Any],
+        send: Callable[[Member], Any],
         method: str,
         check: Callable[[Any, str], None],
     ) -> Any:
         errors: list[EndpointError] = []
         # The caller's answer (e.g. a revert) from one endpoint, held until another agrees:
         # an endpoint that answers every call with an error must not pass for a revert.
-        held: tuple[_Member, RpcError] | None = None
+        held: tuple[Member, RpcError] | None = None
         for member in self._ordered():
             try:
                 result = await member.timed(method, send(member))
@@ -399,7 +341,7 @@ class EndpointPool:
             raise held[1]
         raise AllEndpointsFailed(method, errors)
 
-    async def _fetch_head(self, member: _Member, number: int | None = None) -> Head | None:
+    async def _fetch_head(self, member: Member, number: int | None = None) -> Head | None:
         tag = "latest" if number is None else hex(number)
         try:
             block = await member.timed(
