@@ -2,12 +2,15 @@
 
 Only :class:`~breakglass.store.models.PublicUpdate` rows reach it: their status, title, body
 and time. Incidents are used only to group updates; their internal titles, severities, notes,
-tasks, alerts and authors never appear. Every file is static (no JavaScript) and written
-atomically, so a web server or a bucket sync never sees half a page.
+tasks, alerts and authors never appear, nor do the database's sequential ids (which would
+tell a reader how many incidents there were, public or not): an incident is named by its
+random ``public_id``, an update by that and its position. Every file is static (no
+JavaScript) and written atomically, so a web server or a bucket sync never sees half a page.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -31,6 +34,7 @@ __all__ = [
     "ATOM_NS",
     "STATUSES",
     "public_content",
+    "public_id_of",
     "render_atom",
     "render_html",
     "render_json",
@@ -61,6 +65,15 @@ def _clean(text: str) -> str:
     return _NOT_XML.sub("", text)
 
 
+def public_id_of(incident: Incident) -> str:
+    """What the status page calls ``incident``: its random ``public_id``, or for a row
+    written without one, a digest of internal fields a reader cannot enumerate."""
+    if incident.public_id:
+        return incident.public_id
+    seed = f"{incident.id}:{incident.detected_at.isoformat()}:{incident.title}"
+    return hashlib.sha256(seed.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
 def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
@@ -75,17 +88,18 @@ def status_document(
     """The public content as plain data: per incident that has public updates, its current
     public status and its updates, newest first. Incidents without a public update are left
     out (not disclosed); nothing but public update fields is copied."""
-    known = {incident.id for incident in incidents}
+    public_ids = {incident.id: public_id_of(incident) for incident in incidents}
     grouped: dict[int, list[PublicUpdate]] = {}
     for update in sorted(updates, key=lambda u: (u.published_at, u.id)):
-        if update.incident_id in known:
+        if update.incident_id in public_ids:
             grouped.setdefault(update.incident_id, []).append(update)
     entries: list[dict[str, Any]] = []
     for incident_id, items in grouped.items():
         latest = items[-1]
+        public_id = public_ids[incident_id]
         entries.append(
             {
-                "id": incident_id,
+                "id": public_id,
                 "status": latest.status,
                 "title": _clean(latest.title),
                 "started_at": _iso(items[0].published_at),
@@ -93,13 +107,13 @@ def status_document(
                 "resolved": latest.status == "resolved",
                 "updates": [
                     {
-                        "id": u.id,
+                        "id": f"{public_id}-{position}",
                         "status": u.status,
                         "title": _clean(u.title),
                         "body": _clean(u.body),
                         "published_at": _iso(u.published_at),
                     }
-                    for u in reversed(items)
+                    for position, u in reversed(list(enumerate(items, start=1)))
                 ],
             }
         )
