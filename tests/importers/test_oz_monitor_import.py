@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -161,3 +162,33 @@ def test_the_command_writes_the_plan_and_names_the_variables(
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert again.returncode == 2 and "--force" in again.stderr
+
+
+@pytest.mark.e2e
+def test_an_import_into_a_team_plan_passes_plan_check(tmp_path: Path, oz_config: Any) -> None:
+    """The source configuration holds no people, roles or scenarios; added to a plan that
+    has them, the whole passes `breakglass plan check`."""
+    team = tmp_path / "team"
+    shutil.copytree(Path(__file__).parents[2] / "examples" / "plans", team)
+    run = [sys.executable, "-m", "breakglass"]
+    env = {**os.environ, "BREAKGLASS_DATABASE_URL": f"sqlite:///{tmp_path / 'none.db'}"}
+    imported = subprocess.run(
+        [*run, "import", "oz-monitor", str(oz_config()), "--into", str(team / "full.yaml"),
+         "--out", str(team / "merged.yaml")],
+        capture_output=True, text=True, timeout=60, check=False, env=env,
+    )  # fmt: skip
+    assert imported.returncode == 0, imported.stderr
+    merged = yaml.safe_load((team / "merged.yaml").read_text())
+    assert "acme-token-moves-event-1" in [rule["id"] for rule in merged["rules"]]
+    assert "pool-drain" in [rule["id"] for rule in merged["rules"]]  # the team's own rules stay
+    checked = subprocess.run(
+        [*run, "plan", "check", str(team / "merged.yaml")],
+        capture_output=True, text=True, timeout=60, check=False, env=env, cwd=tmp_path,
+    )  # fmt: skip
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    again = subprocess.run(
+        [*run, "import", "oz-monitor", str(oz_config(into="again")), "--into",
+         str(team / "merged.yaml"), "--out", str(team / "twice.yaml")],
+        capture_output=True, text=True, timeout=60, check=False, env=env,
+    )  # fmt: skip
+    assert again.returncode == 2 and "taken by the plan and the import" in again.stderr

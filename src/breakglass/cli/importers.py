@@ -20,6 +20,10 @@ OutOption = Annotated[
 ]
 ForceOption = Annotated[bool, typer.Option("--force", help="Overwrite files that exist.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the report as JSON.")]
+IntoOption = Annotated[
+    Path | None,
+    typer.Option("--into", help="Add the import to this plan (its people, roles, scenarios)."),
+]
 
 
 @app.command("oz-monitor")
@@ -31,6 +35,7 @@ def oz_monitor_command(
     protocol: Annotated[
         str | None, typer.Option("--protocol", help="The plan's protocol name.")
     ] = None,
+    into: IntoOption = None,
     force: ForceOption = False,
     as_json: JsonOption = False,
 ) -> None:
@@ -39,9 +44,11 @@ def oz_monitor_command(
     Exit 0 with the plan written, 2 when the configuration has problems (all listed).
     """
     from breakglass.importers.oz_monitor import import_oz_monitor  # noqa: PLC0415
-    from breakglass.importers.report import write_result  # noqa: PLC0415
+    from breakglass.importers.report import merge_into, write_result  # noqa: PLC0415
 
     result = import_oz_monitor(directory, protocol=protocol)
+    if into is not None:
+        result = merge_into(result, into)
     written = write_result(result, out_path, force=force)
     report = result.report
     if as_json:

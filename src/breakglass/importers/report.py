@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from breakglass.errors import OutputError, PlanError
+from breakglass.plan.source import parse_document
 
 __all__ = [
     "ImportError_",
@@ -24,6 +25,7 @@ __all__ = [
     "Problem",
     "SecretToSet",
     "env_name",
+    "merge_into",
     "write_result",
 ]
 
@@ -126,3 +128,54 @@ def write_result(result: ImportResult, plan_path: Path, *, force: bool = False) 
     except OSError as exc:
         raise OutputError(f"cannot write {exc.filename}: {exc.strerror}") from None
     return targets
+
+
+_MERGED = ("chains", "contracts", "channels")
+
+
+def merge_into(result: ImportResult, base: Path) -> ImportResult:
+    """The import added to the plan at ``base`` (its people, roles, scenarios, ...): imported
+    chains, contracts, channels, rules and playbooks join the plan's own.
+
+    Raises:
+        ImportError_: ``base`` cannot be read, or a name is taken in both.
+    """
+    report = result.report
+    try:
+        text = base.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        report.problem(str(base), "", f"cannot read the plan: {exc}")
+        raise ImportError_(report) from None
+    # The plan's own YAML reading: `on:` stays a key, not the boolean YAML 1.1 makes of it.
+    parsed = parse_document(text, str(base))
+    if isinstance(parsed, list):
+        for issue in parsed:
+            report.problem(str(base), issue.path, issue.message)
+        raise ImportError_(report)
+    document = parsed.data
+    if not isinstance(document, dict):
+        report.problem(str(base), "", "not a plan (expected a mapping)")
+        raise ImportError_(report)
+    merged = dict(document)
+    for section in _MERGED:
+        own = dict(document.get(section) or {})
+        for name, value in (result.plan.get(section) or {}).items():
+            if name in own and own[name] != value:
+                report.problem(str(base), f"{section}.{name}", "taken by the plan and the import")
+            own[name] = value
+        if own:
+            merged[section] = own
+    for section in ("rules", "playbooks"):
+        own_list = list(document.get(section) or [])
+        ids = {item.get("id") for item in own_list if isinstance(item, dict)}
+        for item in result.plan.get(section) or []:
+            if item["id"] in ids:
+                report.problem(
+                    str(base), f"{section}: {item['id']}", "taken by the plan and the import"
+                )
+            own_list.append(item)
+        if own_list:
+            merged[section] = own_list
+    if report.problems:
+        raise ImportError_(report)
+    return ImportResult(merged, result.files, report)
