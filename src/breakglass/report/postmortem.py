@@ -49,6 +49,7 @@ from breakglass.report.postmortem_notes import (
 )
 from breakglass.report.regulatory import clocks_for_incident
 from breakglass.report.status import write_atomically
+from breakglass.textsafe import strip_controls
 
 if TYPE_CHECKING:
     from breakglass.analysis import TxAnalysis
@@ -105,11 +106,14 @@ _md_env = Environment(
 
 
 def _md(value: object) -> str:
-    """Inline Markdown text: HTML-significant and table characters escaped, one line."""
-    text = " ".join(str(value).split())
+    """Inline Markdown text: HTML-significant and table characters escaped, one line, and
+    no link: ``[x](javascript:…)`` in an incident title must stay text."""
+    text = " ".join(strip_controls(str(value)).split()).replace("\\", "\\\\")
     for char, escaped in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ("|", "\\|")):
         text = text.replace(char, escaped)
-    return text.replace("`", "\\`").replace("*", "\\*").replace("_", "\\_")
+    for char in "`*_[]!":
+        text = text.replace(char, "\\" + char)
+    return text
 
 
 _md_env.filters["md"] = _md
