@@ -85,7 +85,7 @@ class Recorder:
 
 
 def _pool(hostile: Any, honest: Any) -> EndpointPool:
-    # timeout is per read in httpx; the pool's deadline (default: the same 1 s) bounds the
+    # timeout is per read in httpx; the pool's deadline (default: twice that, 2 s) bounds the
     # whole exchange.
     return EndpointPool(
         [Endpoint(hostile.url, priority=0), Endpoint(honest.url, priority=1)],

@@ -61,8 +61,8 @@ class EndpointPool:
         middleware: further pieces wrapped around the failover handler, outermost first.
         chain: the ``chain`` label of the request metrics.
         registry: where the metrics go; default :data:`breakglass.chain.metrics.REGISTRY`.
-        deadline: seconds one HTTP exchange may take in all (default: ``timeout``); past it
-            the endpoint has failed and the next one is asked.
+        deadline: seconds one HTTP exchange may take in all (default: twice ``timeout``);
+            past it the endpoint has failed and the next one is asked.
 
     A result of the wrong shape (:func:`~breakglass.chain.shapes.check_result`) is the
     endpoint's fault. So is a caller's error (e.g. a revert) that another endpoint contradicts

@@ -143,9 +143,9 @@ class RpcClient(JsonRpcClient):
         timeout: seconds for connect, read, write and pool each.
         max_response_bytes: larger bodies raise :class:`ResponseTooLarge`.
         name: how logs and errors call the endpoint; defaults to :func:`redact_url`.
-        deadline: seconds for the whole exchange (default: ``timeout``). httpx's timeouts
-            are per read, so an endpoint trickling one byte every few seconds would otherwise
-            hold a call forever.
+        deadline: seconds for the whole exchange (default: twice ``timeout``, so an honest
+            answer on a loaded machine still fits). httpx's timeouts are per read, so an
+            endpoint trickling one byte every few seconds would otherwise hold a call forever.
     """
 
     def __init__(
@@ -159,7 +159,7 @@ class RpcClient(JsonRpcClient):
         deadline: float | None = None,
     ) -> None:
         super().__init__(url, name)
-        self.deadline = timeout if deadline is None else deadline
+        self.deadline = 2 * timeout if deadline is None else deadline
         with contextlib.suppress(httpx.InvalidURL):
             _httpx_filter.shown[str(httpx.URL(url))] = self.name
         _httpx_filter.shown[url] = self.name
