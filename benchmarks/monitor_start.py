@@ -4,9 +4,11 @@ The chain and plan of ``pause_cli.py`` (a real OpenZeppelin pausable token on an
 guardian's key in the environment), plus a ``large-outflow`` rule on the token bound to a pause
 playbook, so the monitor starts armed: plan load, database, the responder's preflight (signer,
 pre-built pause), the endpoint pool, then the head follower. A background thread mines a block
-every 50 ms, so a new head is never far. ``-v`` prints one line per evaluated block; the time
-to the first such line is the start-up. Each run resumes the same migrated database, as a
-restarted monitor does (a first, untimed run migrates it). Interleaved with a baseline:
+every 50 ms while a process starts, so a new head is never far, and none between runs, so a
+restarted monitor has only its own start-up's blocks to catch up on. ``-v`` prints one line
+per evaluated block; the time to the first such line is the start-up. Each run resumes the
+same migrated database, as a restarted monitor does (a first, untimed run migrates it).
+Interleaved with a baseline:
 
   (a) baseline   - ``python -c`` that imports web3, connects over HTTP and prints the number of
                    the next new block: the floor for any Python watcher on web3.py.
@@ -63,8 +65,9 @@ print(f"local: block {number} 0x", flush=True)
 """
 
 
-def first_block(argv: list[str], env: dict[str, str], log: Path) -> float:
+def first_block(argv: list[str], env: dict[str, str], log: Path, mining: threading.Event) -> float:
     """Seconds from starting ``argv`` to its first block line; the process is then stopped."""
+    mining.set()
     start = time.perf_counter()
     proc = subprocess.Popen(
         argv,
@@ -86,6 +89,7 @@ def first_block(argv: list[str], env: dict[str, str], log: Path) -> float:
                 seen = time.perf_counter() - start
                 break
     finally:
+        mining.clear()
         timer.cancel()
         if proc.poll() is None:
             proc.send_signal(signal.SIGINT)
@@ -111,11 +115,12 @@ def main() -> None:
         bench = Bench(anvil, Path(tmp))
         plan = bench.plan.read_text().split("playbooks:")[0] + RULES.format(token=bench.token)
         bench.plan.write_text(plan)
-        stop = threading.Event()
+        stop, mining = threading.Event(), threading.Event()
 
         def mine() -> None:
             while not stop.wait(MINE_EVERY):
-                anvil.rpc("evm_mine", [])
+                if mining.is_set():
+                    anvil.rpc("evm_mine", [])
 
         miner = threading.Thread(target=mine, daemon=True)
         miner.start()
@@ -123,12 +128,12 @@ def main() -> None:
         baseline = [sys.executable, "-c", BASELINE, anvil.http_url]
         log = Path(tmp) / "last-run.log"
         try:
-            first_block(monitor, bench.env, log)  # migrates the database; untimed
+            first_block(monitor, bench.env, log, mining)  # migrates the database; untimed
             base: list[float] = []
             breakglass: list[float] = []
             for _ in range(runs):
-                base.append(first_block(baseline, bench.env, log))
-                breakglass.append(first_block(monitor, bench.env, log))
+                base.append(first_block(baseline, bench.env, log, mining))
+                breakglass.append(first_block(monitor, bench.env, log, mining))
         finally:
             stop.set()
             miner.join()
