@@ -7,12 +7,18 @@ links playbook runs to their incidents and brings their steps onto the timeline,
 incident to ``contained`` (and says so) once every contract its playbooks pause is verified
 paused, and reminds people when a public update is due or a regulatory filing deadline
 draws near. Notifications are queued in the database; the notifier's own loop delivers them.
+
+The monitor tells the desk of an alert only after the alert is committed, so a crash in
+between leaves the alert stored and unhandled. :meth:`IncidentDesk.run` therefore starts with
+:meth:`IncidentDesk.sweep`, which hands every open alert that no incident holds to
+:meth:`IncidentDesk.on_alert` (idempotent: an attached alert stays where it is).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -53,6 +59,25 @@ class IncidentDesk:
         self.clock = clock
         self._reminded: dict[int, datetime] = {}
         self._filing_reminded: dict[tuple[int, str, str], datetime] = {}
+        # The monitor's hand-over and the sweep call on_alert from threads of their own.
+        self._handling = threading.Lock()
+
+    def sweep(self) -> list[int]:
+        """Handle every open alert that no incident holds (left by a crash between an
+        alert's commit and the desk); returns the incidents they went to."""
+        with self.sessions() as session:
+            keys = list(
+                session.scalars(
+                    select(AlertRecord.dedupe_key)
+                    .outerjoin(IncidentAlert, IncidentAlert.alert_id == AlertRecord.id)
+                    .where(IncidentAlert.id.is_(None), AlertRecord.status == "open")
+                    .order_by(AlertRecord.id)
+                )
+            )
+        if keys:
+            _log.warning("incidents.orphaned_alerts", alerts=len(keys))
+        handled = [self.on_alert(key) for key in keys]
+        return [incident for incident in handled if incident is not None]
 
     def on_alert(self, dedupe_key: str) -> int | None:
         """Handle the stored alert ``dedupe_key``; returns its incident's id.
@@ -60,6 +85,10 @@ class IncidentDesk:
         The incident is committed first; notifications are queued after, in their own
         transactions (SQLite has one writer at a time).
         """
+        with self._handling:
+            return self._on_alert(dedupe_key)
+
+    def _on_alert(self, dedupe_key: str) -> int | None:
         engaged: list[tuple[str, ExternalParty]] = []
         with self.sessions() as session, session.begin():
             alert = session.scalars(
@@ -162,7 +191,12 @@ class IncidentDesk:
             )
 
     async def run(self, stop: asyncio.Event, interval: float = 2.0) -> None:
-        """Call :meth:`sync` every ``interval`` seconds until ``stop`` is set."""
+        """:meth:`sweep` once, then :meth:`sync` every ``interval`` seconds until ``stop``
+        is set."""
+        try:
+            await asyncio.to_thread(self.sweep)
+        except BreakglassError as exc:
+            _log.error("incidents.sweep_failed", error=str(exc)[:300])
         while not stop.is_set():
             try:
                 await asyncio.to_thread(self.sync)
