@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
     from breakglass.plan.loader import LoadedPlan
+    from breakglass.respond.decisions import ApprovalRequest
     from breakglass.respond.journal import PhaseEvent
     from breakglass.respond.runner import RunResult
 
@@ -161,17 +162,31 @@ def playbook_runs_command(
     fmt: FormatOption = ListFormat.table,
 ) -> None:
     """The latest playbook runs and the state of each step (ids for approve and tick)."""
+    from breakglass.respond.decisions import approval_request  # noqa: PLC0415
     from breakglass.respond.service import list_runs  # noqa: PLC0415
 
     with _database() as sessions:
         runs = list_runs(sessions, limit)
+        # What each waiting approval would approve: the approver checks this hash.
+        asks = {
+            step.id: approval_request(sessions, step.id)
+            for _, steps in runs
+            for step in steps
+            if step.status == "awaiting-approval"
+        }
     if fmt is ListFormat.json:
         run_keys = ("id", "playbook", "dry_run", "status", "trigger")
         step_keys = ("id", "summary", "mode", "status", "error", "tx_hash", "decided_by")
         print_json(
             [
                 {key: getattr(run, key) for key in run_keys}
-                | {"steps": [{key: getattr(step, key) for key in step_keys} for step in steps]}
+                | {
+                    "steps": [
+                        {key: getattr(step, key) for key in step_keys}
+                        | _approval_json(asks.get(step.id))
+                        for step in steps
+                    ]
+                }
                 for run, steps in runs
             ]
         )
@@ -193,22 +208,55 @@ def playbook_runs_command(
             detail = (
                 step.error or step.tx_hash or (f"by {step.decided_by}" if step.decided_by else "")
             )
+            if (ask := asks.get(step.id)) is not None:
+                detail = _approval_text(ask)
             table.add_row(str(step.id), escape(step.summary), step.mode, status, escape(detail))
         out.print(table)
+
+
+def _approval_json(ask: ApprovalRequest | None) -> dict[str, Any]:
+    if ask is None:
+        return {}
+    return {
+        "approval": {
+            "action": ask.action,
+            "approvals_needed": ask.needed,
+            "approved_by": list(ask.approved_by),
+            "expires_at": ask.expires_at.isoformat(),
+        }
+    }
+
+
+def _approval_text(ask: ApprovalRequest) -> str:
+    votes = f"{len(ask.approved_by)} of {ask.needed} approvals"
+    if ask.approved_by:
+        votes += f" ({', '.join(ask.approved_by)})"
+    return f"action {ask.action}; {votes}; expires {ask.expires_at:%Y-%m-%d %H:%M} UTC"
 
 
 def approve_command(
     step_id: Annotated[int, typer.Argument(metavar="STEP", help="The waiting step's id.")],
     person: Annotated[str, typer.Option("--as", help="Who approves (a person in the plan).")],
+    action: Annotated[
+        str | None,
+        typer.Option(
+            "--action",
+            help="The action hash `playbook runs` showed; refused if the step asks another.",
+        ),
+    ] = None,
     plan_file: PlanOption = Path("breakglass.yaml"),
 ) -> None:
     """Approve a step waiting for approval and resume its playbook from there, live.
-    Steps of dry runs cannot be approved: a dry run never waits for approval."""
+    The approval covers the exact action the step asked for: if the plan would now build
+    another (a different target, calldata or signer), it is refused. Steps of dry runs
+    cannot be approved: a dry run never waits for approval."""
     from breakglass.respond.service import approve_step  # noqa: PLC0415
 
     loaded = load_plan(plan_file)
     with _database() as sessions:
-        result = approve_step(loaded, sessions, step_id, person, env=_env(loaded, sessions))
+        result = approve_step(
+            loaded, sessions, step_id, person, action=action, env=_env(loaded, sessions)
+        )
     print_run(result)
     _exit_for(result)
 

@@ -9,7 +9,7 @@ fork; approving or ticking one of its steps would carry the rehearsal onto the r
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -23,10 +23,14 @@ from breakglass.store.models import PlaybookRun, StepEvent, StepRun
 
 __all__ = [
     "ApprovalError",
+    "ApprovalRequest",
     "TickResult",
     "Waiting",
+    "approval_request",
+    "check_binding",
     "check_member",
     "decide",
+    "record_approval",
     "refresh_run_status",
     "tick_step",
     "waiting_step",
@@ -101,6 +105,145 @@ def decide(
         if not claimed:
             raise ApprovalError(f"step {step_id} is no longer {expected}; someone decided it")
         session.add(StepEvent(step_id=step_id, phase=status, at=now, detail={"by": person}))
+
+
+@dataclass(frozen=True)
+class ApprovalRequest:
+    """What a waiting approval step asks for: the hash of the exact action it would carry
+    out (None for a step stored before approvals were bound), how many different people
+    must approve, who has, and until when."""
+
+    step_id: int
+    action: str | None
+    needed: int
+    approved_by: tuple[str, ...]
+    requested_at: datetime
+    expires_at: datetime
+
+
+_DEFAULT_TTL = timedelta(hours=1)
+_DECIDED = "step {} is no longer awaiting-approval; someone decided it"
+
+
+def approval_request(sessions: sessionmaker[Session], step_id: int) -> ApprovalRequest | None:
+    """The approval step ``step_id`` is waiting for, from its latest ``waiting`` event;
+    None when it never waited for approval."""
+    with sessions() as session:
+        events = session.scalars(
+            select(StepEvent).where(StepEvent.step_id == step_id).order_by(StepEvent.id)
+        ).all()
+    asked = [e for e in events if e.phase == "waiting" and "approver" in (e.detail or {})]
+    if not asked:
+        return None
+    latest = asked[-1]
+    detail = latest.detail or {}
+    votes = [e for e in events if e.phase == "approval" and e.id > latest.id]
+    ttl = detail.get("expires_after_s")
+    requested = latest.at if latest.at.tzinfo else latest.at.replace(tzinfo=UTC)
+    return ApprovalRequest(
+        step_id=step_id,
+        action=detail.get("action"),
+        needed=int(detail.get("approvals", 1)),
+        approved_by=tuple(str(e.detail["by"]) for e in votes),
+        requested_at=requested,
+        expires_at=requested + (timedelta(seconds=float(ttl)) if ttl else _DEFAULT_TTL),
+    )
+
+
+def check_binding(
+    request: ApprovalRequest | None,
+    *,
+    current: str,
+    summary: str,
+    shown: str | None = None,
+    now: datetime | None = None,
+) -> None:
+    """Refuse an approval the request does not cover.
+
+    Args:
+        current: the hash of the action the plan builds for the step now.
+        shown: the hash the approver was shown and approves (``--action``), if given.
+
+    Raises:
+        ApprovalError: the request expired, predates bound approvals, names another action
+            than the one shown, or the plan now builds a different action.
+    """
+    if request is None or request.action is None:
+        raise ApprovalError(
+            "this approval request was stored without the action it approves; "
+            "run the playbook again to ask for a bound approval"
+        )
+    step = request.step_id
+    if (now or datetime.now(UTC)) > request.expires_at:
+        raise ApprovalError(
+            f"the approval request of step {step} expired at "
+            f"{request.expires_at:%Y-%m-%d %H:%M:%S} UTC; run the playbook again"
+        )
+    if shown is not None and shown.lower() != request.action.lower():
+        raise ApprovalError(
+            f"step {step} asks to approve action {request.action}, not {shown}; "
+            "check `breakglass playbook runs`"
+        )
+    if current != request.action:
+        raise ApprovalError(
+            f"refused: the plan now builds a different action for step {step} ({current}: "
+            f"{summary}) than the one approval was asked for ({request.action}); "
+            "run the playbook again to approve what it does now"
+        )
+
+
+def record_approval(
+    sessions: sessionmaker[Session], *, step_id: int, person: str, action: str, needed: int
+) -> tuple[tuple[str, ...], bool]:
+    """Add ``person``'s approval of ``action``; once ``needed`` different people approved,
+    claim the step (``approved``) for one caller to resume the run.
+
+    Returns:
+        Everyone who approved so far, and whether this approval completed the step.
+
+    Raises:
+        ApprovalError: the step no longer waits, or ``person`` approved it already.
+    """
+    now = datetime.now(UTC)
+    with sessions() as session, session.begin():
+        # Approvers of one step take turns, so two at once cannot both be "the first".
+        session.execute(select(StepRun.id).where(StepRun.id == step_id).with_for_update())
+        status = session.scalar(select(StepRun.status).where(StepRun.id == step_id))
+        if status != "awaiting-approval":
+            raise ApprovalError(_DECIDED.format(step_id))
+        events = session.scalars(
+            select(StepEvent).where(StepEvent.step_id == step_id).order_by(StepEvent.id)
+        ).all()
+        asked = max((e.id for e in events if e.phase == "waiting"), default=0)
+        earlier = [str(e.detail["by"]) for e in events if e.phase == "approval" and e.id > asked]
+        if person in earlier:
+            raise ApprovalError(
+                f"{person} approved step {step_id} already; it needs "
+                f"{needed - len(earlier)} more, from other members"
+            )
+        session.add(
+            StepEvent(
+                step_id=step_id, phase="approval", at=now, detail={"by": person, "action": action}
+            )
+        )
+        approvers = (*earlier, person)
+        if len(approvers) < needed:
+            return approvers, False
+        by = ", ".join(approvers)
+        claimed = session.execute(
+            update(StepRun)
+            .where(StepRun.id == step_id, StepRun.status == "awaiting-approval")
+            .values(status="approved", decided_by=by, updated_at=now)
+            .returning(StepRun.id)
+        ).all()
+        if not claimed:
+            raise ApprovalError(_DECIDED.format(step_id))
+        session.add(
+            StepEvent(
+                step_id=step_id, phase="approved", at=now, detail={"by": by, "action": action}
+            )
+        )
+        return approvers, True
 
 
 def refresh_run_status(sessions: sessionmaker[Session], step_id: int) -> str | None:

@@ -37,6 +37,7 @@ from breakglass.plan.models.response import Mode, Playbook, Step
 from breakglass.respond.actions.base import Action, ActionEnv, Outcome, StepFailed
 from breakglass.respond.actions.build import build_action
 from breakglass.respond.announce import announcement
+from breakglass.respond.binding import action_hash
 from breakglass.respond.journal import Journal, RunHandle, StepHandle
 
 __all__ = [
@@ -67,6 +68,10 @@ def step_groups(steps: Sequence[Step]) -> list[list[int]]:
         else:
             groups.append([position])
     return groups
+
+
+def _approvers(count: int) -> str:
+    return "a member" if count == 1 else f"{count} different members"
 
 
 def approver_role(plan: Plan, step: Step, action: Action | None) -> str | None:
@@ -303,8 +308,20 @@ class PlaybookRunner:
                 rehearsal = f"dry run: would wait for approval by {role or 'any role'}"
                 record("rehearsed", approver=role, note=f"{rehearsal}; goes on as if approved")
             else:
-                record("waiting", status="awaiting-approval", approver=role)
-                note = f"awaiting approval by a member of {role or 'any role'}"
+                bound = action_hash(action)
+                note = (
+                    f"awaiting approval by {_approvers(step.approvals)} of {role or 'any role'} "
+                    f"for action {bound}: {action.summary}"
+                )
+                record(
+                    "waiting",
+                    status="awaiting-approval",
+                    approver=role,
+                    action=bound,
+                    approvals=step.approvals,
+                    expires_after_s=step.approval_expires.total_seconds(),
+                    note=note,
+                )
                 return "awaiting-approval", Outcome("waiting", note)
         if position in approved:
             record("approved", by=approved[position])

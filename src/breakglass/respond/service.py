@@ -18,19 +18,22 @@ from breakglass.respond.actions.base import StepFailed
 from breakglass.respond.actions.build import build_action
 from breakglass.respond.actions.safe import execute_proposal
 from breakglass.respond.announce import announcement
+from breakglass.respond.binding import action_hash
 from breakglass.respond.calls import parse_check
 from breakglass.respond.decisions import (
     ApprovalError,
     TickResult,
+    approval_request,
+    check_binding,
+    record_approval,
     refresh_run_status,
     tick_step,
 )
 from breakglass.respond.decisions import check_member as _check_member
-from breakglass.respond.decisions import decide as _decide
 from breakglass.respond.decisions import waiting_step as _waiting_step
 from breakglass.respond.env import DryRunEnv, LiveEnv, chain_urls
 from breakglass.respond.journal import Journal, OnStepEvent, RunHandle, StepHandle
-from breakglass.respond.runner import PlaybookRunner, RunResult, approver_role
+from breakglass.respond.runner import PlaybookRunner, RunResult, StepResult, approver_role
 from breakglass.respond.safes import ProposalView, add_signature, check_operation, load_proposal
 from breakglass.store.models import PlaybookRun, StepRun
 
@@ -182,14 +185,23 @@ def approve_step(
     step_id: int,
     person: str,
     *,
+    action: str | None = None,
     env: LiveEnv | None = None,
     on_event: OnStepEvent | None = None,
 ) -> RunResult:
     """Approve a waiting ``approval`` step as ``person`` and resume its run from there.
 
+    The approval covers the exact action the step asked approval for (its hash, shown by
+    ``playbook runs``): when the plan would now build another, it is refused. A step whose
+    plan asks ``approvals: N`` resumes at the N-th different approver; before that this
+    returns the run still waiting.
+
+    Args:
+        action: the action hash the approver was shown; refused when it is not the step's.
+
     Raises:
-        ApprovalError: no such waiting step, a step of a dry run, or ``person`` is not in
-            its approver role.
+        ApprovalError: no such waiting step, a step of a dry run, ``person`` is not in its
+            approver role or approved already, the request expired, or the action differs.
     """
     waiting = _waiting_step(sessions, step_id, ("awaiting-approval",), "approved")
     playbook = loaded.plan.playbook(waiting.run.playbook)
@@ -199,12 +211,28 @@ def approve_step(
     if step.mode is not Mode.APPROVAL:
         raise ApprovalError(f"step {step_id} is no longer an approval step in the plan")
     try:
-        action = build_action(loaded.plan, step, playbook.id)
-    except BreakglassError:
-        action = None
-    _check_member(loaded, approver_role(loaded.plan, step, action), person)
+        built = build_action(loaded.plan, step, playbook.id)
+    except BreakglassError as exc:
+        raise ApprovalError(f"step {step_id} cannot be built from the plan now: {exc}") from None
+    request = approval_request(sessions, step_id)
+    current = action_hash(built)
+    check_binding(request, current=current, summary=built.summary, shown=action)
+    assert request is not None
+    _check_member(loaded, approver_role(loaded.plan, step, built), person)
     runner_env = env or LiveEnv(loaded, sessions)
-    _decide(sessions, step_id, "awaiting-approval", "approved", person)
+    needed = max(step.approvals, request.needed)
+    approvers, complete = record_approval(
+        sessions, step_id=step_id, person=person, action=current, needed=needed
+    )
+    if not complete:
+        note = (
+            f"approved by {', '.join(approvers)}: {len(approvers)} of {needed} approvals "
+            f"for action {current}"
+        )
+        waiting_result = StepResult(
+            waiting.step.position, built.summary, "awaiting-approval", note, step_id=step_id
+        )
+        return RunResult(waiting.run.playbook, waiting.run.id, "waiting", [waiting_result])
     handle = RunHandle(
         waiting.run.playbook, waiting.run.chain, waiting.run.trigger, waiting.run.dry_run
     )
@@ -220,7 +248,7 @@ def approve_step(
             trigger=waiting.run.trigger,
             resume=handle,
             start_at=waiting.step.position,
-            approved={waiting.step.position: person},
+            approved={waiting.step.position: ", ".join(approvers)},
         )
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -52,6 +53,17 @@ class _Step(PlanModel):
         default=None,
         description="Role whose member approves an approval step (default: the role that "
         "handles the action).",
+    )
+    approvals: int = Field(
+        default=1,
+        ge=1,
+        le=5,
+        description="How many different members of the approver role must approve.",
+    )
+    approval_expires: Duration = Field(
+        default=timedelta(hours=1),
+        description="An approval step not approved this long after it started waiting can no "
+        "longer be approved: the situation it was judged in has moved on; run it again.",
     )
 
 
