@@ -76,6 +76,10 @@ def run_command(
     database_url: DatabaseOption = None,
     participant: ParticipantOption = None,
     record_as: AsOption = None,
+    with_fix: Annotated[
+        Path | None,
+        typer.Option("--with-fix", help="A FIX.yaml to verify against the drill's exploit."),
+    ] = None,
 ) -> None:
     """Attack a local chain with SCENARIO while breakglass watches, and report."""
     result = run_service(
@@ -87,11 +91,20 @@ def run_command(
         sessions=open_sessions(database_url),
         participants=participant or [],
         record_as=record_as,
+        fix=with_fix,
         say=_say,
     )
     _summary(result)
+    fix_verdict = result.report.measurements.get("fix_verdict")
+    if with_fix is not None:
+        out.print(f"fix {escape(str(result.report.measurements.get('fix_name')))}: {fix_verdict}")
+        for reason in result.report.measurements.get("fix_reasons") or ():
+            out.print(f"  - {escape(str(reason))}")
     if result.report.status != "contained":
         err.print("[red]the drill's attack was not contained[/red]")
+        raise typer.Exit(1)
+    if with_fix is not None and fix_verdict != "passed":
+        err.print("[red]the fix did not pass against the drill's exploit[/red]")
         raise typer.Exit(1)
 
 

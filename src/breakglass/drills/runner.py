@@ -50,6 +50,7 @@ class AttackRecord:
     tx_hash: str
     block: int
     ok: bool
+    exploit: bool = True
 
 
 @dataclass(slots=True)
@@ -71,6 +72,8 @@ class DrillOutcome:
     contained: bool = False
     value_before: int | None = None
     value_after: int | None = None
+    fix: dict[str, Any] | None = None
+    """The report of the fix verified against this drill's exploit (``--with-fix``)."""
 
     @property
     def detect_blocks(self) -> int | None:
@@ -115,6 +118,15 @@ class DrillOutcome:
             "attack_txs": len(self.attack),
             "attack_txs_succeeded": sum(1 for r in self.attack if r.ok),
             "last_attack_block": self.last_attack_block,
+            **(
+                {
+                    "fix_name": self.fix["fix"]["name"],
+                    "fix_verdict": self.fix["verdict"],
+                    "fix_reasons": self.fix["reasons"],
+                }
+                if self.fix is not None
+                else {}
+            ),
         }
 
 
@@ -174,6 +186,7 @@ async def run_drill(
     *,
     user_plan: Mapping[str, Any] | None = None,
     mine: bool = False,
+    fix: Path | None = None,
     say: Say = lambda _line: None,
 ) -> DrillOutcome:
     """Deploy ``scenario`` on ``anvil``, defend it with breakglass, attack, and measure.
@@ -183,6 +196,8 @@ async def run_drill(
         user_plan: the user's raw plan document, whose people and roles are merged in.
         mine: mine each attacker step with ``evm_mine`` instead of waiting for anvil's
             block time (for chains started without ``block_time``).
+        fix: a FIX.yaml verified against the drill's exploit once it is contained, on a fork
+            of the drill's chain (docs/eradication.md): the team rehearses the whole path.
     """
     workdir.mkdir(parents=True, exist_ok=True)
     say(f"deploying {scenario.name} on {anvil.http_url}")
@@ -197,7 +212,31 @@ async def run_drill(
         await _watch_attack(scenario, anvil, outcome, sessions, mine=mine, say=say)
     finally:
         engine.dispose()
+    if fix is not None:
+        say(f"verifying the fix {fix} against the drill's exploit on a fork")
+        outcome.fix = await asyncio.to_thread(_verify_fix, outcome, anvil, fix)
+        say(f"  fix {outcome.fix['verdict']}")
     return outcome
+
+
+def _verify_fix(outcome: DrillOutcome, anvil: Anvil, path: Path) -> dict[str, Any]:
+    from breakglass.recovery.fix import Incident, verify_fix  # noqa: PLC0415
+    from breakglass.recovery.fixspec import load_fix  # noqa: PLC0415
+
+    spec, digest = load_fix(path)
+    exploit = tuple(r.tx_hash for r in outcome.attack if r.ok and r.exploit)
+    plan = outcome.loaded.plan
+    report = verify_fix(
+        url=anvil.http_url,
+        chain=CHAIN,
+        incident=Incident(0, exploit, frozenset({outcome.deployment.attacker.lower()})),
+        spec=spec,
+        digest=digest,
+        spec_dir=path.parent,
+        watched={n: c.address for n, c in plan.contracts.items() if c.chain == CHAIN},
+        loaded=outcome.loaded,
+    )
+    return report.to_json()
 
 
 async def _watch_attack(
@@ -265,7 +304,7 @@ async def _attack(
         for tx_hash in hashes:
             receipt = await wait_receipt(anvil, tx_hash, timeout=_RECEIPT_TIMEOUT, mine=mine)
             block, ok = int(receipt["blockNumber"], 16), receipt["status"] == "0x1"
-            outcome.attack.append(AttackRecord(step.label, tx_hash, block, ok))
+            outcome.attack.append(AttackRecord(step.label, tx_hash, block, ok, step.exploit))
             last = max(last, block)
         if step.exploit and outcome.first_exploit_block is None:
             outcome.first_exploit_block = last

@@ -111,9 +111,11 @@ def run_service(
     sessions: sessionmaker[Session] | None = None,
     participants: Sequence[str] = (),
     record_as: str | None = None,
+    fix: Path | None = None,
     say: Say = lambda _line: None,
 ) -> DrillResult:
-    """Run the scripted drill ``scenario_name`` end to end; see the module doc."""
+    """Run the scripted drill ``scenario_name`` end to end; see the module doc. With ``fix``,
+    the fix is verified against the drill's exploit too (docs/eradication.md)."""
     scenario = get_scenario(scenario_name)
     raw, loaded = _user_plan(plan_path)
     sessions = sessions or open_sessions()
@@ -131,7 +133,9 @@ def run_service(
         tempfile.TemporaryDirectory(prefix="breakglass-drill-") as tmp,
         Anvil.start(block_time=1, fork_url=fork_url) as anvil,
     ):
-        outcome = asyncio.run(run_drill(scenario, anvil, Path(tmp), user_plan=raw, say=say))
+        outcome = asyncio.run(
+            run_drill(scenario, anvil, Path(tmp), user_plan=raw, fix=fix, say=say)
+        )
     finished = datetime.now(UTC)
     measurements = outcome.measurements()
     measurements["forked_from"] = fork_url
