@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 import structlog
-from fastapi import BackgroundTasks, Depends, FastAPI, HTTPException, Path, Query, Request
+from fastapi import BackgroundTasks, Body, Depends, FastAPI, HTTPException, Path, Query, Request
 
 from breakglass.api.registry import RouteTable
 from breakglass.api.schemas import (
@@ -181,6 +181,28 @@ def acknowledge(request: Request, incident_id: IncidentId, caller: Responder) ->
     with state_of(request).sessions() as session, session.begin():
         row = service.acknowledge(session, incident_id, actor=caller.person)
         return IncidentOut.model_validate(row)
+
+
+@router.post("/paging/acknowledgements", tags=["paging"])
+def paging_acknowledgement(
+    request: Request, document: Annotated[dict[str, Any], Body()], caller: Responder
+) -> dict[str, list[int]]:
+    """A PagerDuty or Opsgenie acknowledgement webhook (send the token as a custom header):
+    the pages of the incident it names are acknowledged as the token's person, and their
+    escalation stops. 404 when it names no open breakglass page."""
+    from breakglass.notify import Notifier  # noqa: PLC0415 - Apprise is slow to import
+    from breakglass.notify.errors import NotifyError  # noqa: PLC0415
+    from breakglass.notify.external_paging import acknowledge_from_webhook  # noqa: PLC0415
+
+    state = state_of(request)
+    notifier = Notifier(state.loaded.plan, state.sessions)
+    try:
+        pages = acknowledge_from_webhook(notifier, document=document, person=caller.person)
+    except NotifyError as exc:
+        raise HTTPException(400, str(exc)) from None
+    if not pages:
+        raise HTTPException(404, "no open breakglass page for this incident")
+    return {"acknowledged": pages}
 
 
 @router.get("/incidents/{incident_id}/timeline", tags=["timeline"], dependencies=[Depends(VIEWER)])

@@ -21,8 +21,9 @@ import httpx
 
 from breakglass.errors import ConfigError
 from breakglass.logs import MASK, redact, register_secret
+from breakglass.notify import external_paging
 from breakglass.notify.errors import DeliveryError
-from breakglass.notify.render import render_html
+from breakglass.notify.render import for_channel, render_html
 from breakglass.notify.signing import (
     OZ_SIGNATURE_HEADER,
     OZ_TIMESTAMP_HEADER,
@@ -130,7 +131,11 @@ async def send(
     for value in [*secrets, key or ""]:
         register_secret(value)
     try:
-        if key is not None and _scheme(url) in SIGNED_SCHEMES and target.signature == "oz-monitor":
+        if _scheme(url) in external_paging.SCHEMES:
+            await external_paging.send(url, title, body, payload)
+        elif (
+            key is not None and _scheme(url) in SIGNED_SCHEMES and target.signature == "oz-monitor"
+        ):
             await _post_oz_signed(url, key, title, body, now or datetime.now(UTC))
         elif key is not None and _scheme(url) in SIGNED_SCHEMES:
             await _post_signed(url, key, payload, now or datetime.now(UTC))
@@ -210,7 +215,9 @@ async def _via_apprise(url: str, title: str, body: str) -> None:
     if not notifier.add(url):
         raise DeliveryError("not a valid Apprise URL", permanent=True)
     logs: list[str] = []
-    html = _scheme(url) in HTML_SCHEMES
+    scheme = _scheme(url)
+    html = scheme in HTML_SCHEMES
+    title, body = for_channel(scheme, title), for_channel(scheme, body)
     ok = await notifier.async_notify(
         body=render_html(title, body) if html else body,
         title=title,

@@ -1,0 +1,141 @@
+"""PagerDuty (Events API v2) and Opsgenie as paging targets, against a compatible receiver on
+loopback: one dedup key per breakglass incident, an acknowledgement webhook through the API
+stops escalation, and a closed incident is resolved."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from breakglass import store
+from breakglass.api import create_app
+from breakglass.api.tokens import create_token
+from breakglass.incidents import service as incidents
+from breakglass.notify import Notifier
+from breakglass.notify.external_paging import resolve_pages
+from breakglass.plan import load_plan
+
+ROUTING_KEY = "R0UT1NGKEY0123456789abcdef012345"
+GENIE_KEY = "genie-0123-4567-89ab"
+
+PLAN = """
+protocol: Acme Lending
+people:
+  alice: {{name: Alice, page: "pagerduty-events://${{PD_KEY}}?endpoint=http://127.0.0.1:{port}"}}
+  bob: {{name: Bob, page: "pagerduty-events://${{PD_KEY}}?endpoint=http://127.0.0.1:{port}"}}
+  olga: {{name: Olga, page: "opsgenie-alerts://${{GENIE_KEY}}?endpoint=http://127.0.0.1:{port}"}}
+  wanda: {{name: Wanda}}
+roles:
+  incident_lead: [alice]
+  pauser: {{members: [alice, bob], escalate_after: 5m, handles: [pause]}}
+  oncall: {{members: [olga, bob], escalate_after: 5m}}
+  scribe: [wanda]
+"""
+
+
+def _setup(tmp_path: Path, port: int, clock: Any) -> tuple[Any, Any, Notifier]:
+    plan_file = tmp_path / "breakglass.yaml"
+    plan_file.write_text(PLAN.format(port=port))
+    loaded = load_plan(plan_file)
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    store.upgrade(url)
+    sessions = store.session_factory(store.make_engine(url))
+    environ = {"PD_KEY": ROUTING_KEY, "GENIE_KEY": GENIE_KEY}
+    return loaded, sessions, Notifier(loaded.plan, sessions, clock=clock, environ=environ)
+
+
+def _incident(loaded: Any, sessions: Any, clock: Any, title: str) -> int:
+    with sessions() as session, session.begin():
+        row = incidents.open_incident(
+            session, loaded.plan, title=title, kind="exploit", severity="P1",
+            chains=[], contracts=[], detected_at=clock.now,
+        )  # fmt: skip
+        return int(row.id)
+
+
+def test_one_incident_per_breakglass_incident_and_acks_stop_escalation(
+    tmp_path: Path, receiver: Any, clock: Any
+) -> None:
+    loaded, sessions, notifier = _setup(tmp_path, receiver.port, clock)
+    first = _incident(loaded, sessions, clock, "Pool drained")
+    second = _incident(loaded, sessions, clock, "Oracle stale")
+    notifier.page("pauser", "Pause the pool now", incident_id=first)
+    notifier.page("pauser", "Still draining", incident_id=first)
+    notifier.page("pauser", "Check the oracle", incident_id=second)
+    asyncio.run(notifier.deliver_due())
+
+    events = [r.json() for r in receiver.requests]
+    assert {r.path for r in receiver.requests} == {"/v2/enqueue"}
+    assert {e["routing_key"] for e in events} == {ROUTING_KEY}
+    assert {e["event_action"] for e in events} == {"trigger"}
+    # What a PagerDuty-compatible receiver makes of them: one incident per dedup key.
+    incidents_seen = {e["dedup_key"] for e in events}
+    assert incidents_seen == {f"breakglass-incident-{first}", f"breakglass-incident-{second}"}
+    assert events[0]["payload"]["severity"] == "critical"
+    assert "Pause the pool now" in events[0]["payload"]["summary"]
+
+    with sessions() as session, session.begin():
+        token = create_token(session, loaded.plan, "alice")
+        watcher = create_token(session, loaded.plan, "wanda")
+    client = TestClient(create_app(loaded, sessions))
+    webhook = {  # PagerDuty's v3 webhook, with the incident's dedup key
+        "event": {
+            "event_type": "incident.acknowledged",
+            "agent": {"summary": "Alice"},
+            "data": {"type": "incident", "incident_key": f"breakglass-incident-{first}"},
+        }
+    }
+    denied = client.post(
+        "/api/paging/acknowledgements",
+        json=webhook,
+        headers={"Authorization": f"Bearer {watcher}"},
+    )
+    assert denied.status_code == 403
+    answer = client.post(
+        "/api/paging/acknowledgements", json=webhook, headers={"Authorization": f"Bearer {token}"}
+    )
+    assert answer.status_code == 200, answer.text
+    assert len(answer.json()["acknowledged"]) == 2
+
+    clock.advance(301)
+    moved = asyncio.run(notifier.escalate_due())
+    assert len(moved) == 1  # only the second incident's page goes on to bob
+    asyncio.run(notifier.deliver_due())
+    assert receiver.requests[-1].json()["dedup_key"] == f"breakglass-incident-{second}"
+    again = client.post(
+        "/api/paging/acknowledgements", json=webhook, headers={"Authorization": f"Bearer {token}"}
+    )
+    assert again.status_code == 404
+
+    receiver.requests.clear()
+    assert resolve_pages(notifier, incident_id=first) == 2  # alice and bob's targets
+    asyncio.run(notifier.deliver_due())
+    resolved = [r.json() for r in receiver.requests]
+    assert {(e["event_action"], e["dedup_key"]) for e in resolved} == {
+        ("resolve", f"breakglass-incident-{first}")
+    }
+
+
+def test_opsgenie_alert_alias_and_close(tmp_path: Path, receiver: Any, clock: Any) -> None:
+    loaded, sessions, notifier = _setup(tmp_path, receiver.port, clock)
+    incident = _incident(loaded, sessions, clock, "Bridge halted")
+    notifier.page("oncall", "Halt the bridge", incident_id=incident)
+    asyncio.run(notifier.deliver_due())
+    [created] = receiver.requests
+    assert created.path == "/v2/alerts"
+    assert created.headers["Authorization"] == f"GenieKey {GENIE_KEY}"
+    alert = created.json()
+    assert alert["alias"] == f"breakglass-incident-{incident}" and alert["priority"] == "P1"
+
+    from breakglass.notify.external_paging import acknowledge_from_webhook  # noqa: PLC0415
+
+    opsgenie_webhook = {"action": "Acknowledge", "alert": {"alias": alert["alias"]}}
+    assert len(acknowledge_from_webhook(notifier, document=opsgenie_webhook, person="olga")) == 1
+    receiver.requests.clear()
+    resolve_pages(notifier, incident_id=incident)
+    asyncio.run(notifier.deliver_due())
+    paths = sorted(r.path for r in receiver.requests)
+    assert f"/v2/alerts/breakglass-incident-{incident}/close?identifierType=alias" in paths
