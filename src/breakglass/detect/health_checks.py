@@ -296,11 +296,13 @@ def _signer_address(plan: Plan, name: str, responder: object) -> str | None:
         return None  # the unarmed check says so
 
 
-def _emergency_fee(pool: EndpointPool, caps: ChainGas) -> Callable[[], Awaitable[int]]:
+def _emergency_fee(
+    pool: EndpointPool, caps: ChainGas, chain_id: int
+) -> Callable[[], Awaitable[int]]:
     # respond prices its own transactions; the budget uses the very same bid.
     from breakglass.respond.gas import GasCaps, GasStrategy, Urgency  # noqa: PLC0415
 
-    strategy = GasStrategy(pool, GasCaps.from_plan(caps))
+    strategy = GasStrategy(pool, GasCaps.from_plan(caps), chain_id=chain_id)
 
     async def fee() -> int:
         return (await strategy.quote(Urgency.EMERGENCY)).max_fee_per_gas
@@ -336,6 +338,6 @@ def build_checks(
         if address is not None:
             guardians[signer] = address
     if guardians:
-        fee = _emergency_fee(pool, config.gas)
+        fee = _emergency_fee(pool, config.gas, config.chain_id)
         checks.append(GuardianFunds(pool, guardians, fee, config.health.guardian_min_txs))
     return checks

@@ -118,7 +118,8 @@ class GasFundsCheck(DoctorCheck):
             gas += estimate * 6 // 5  # the margin the sender adds to its own estimates
         caps = ctx.plan.chains[spend.chain].gas
         capped = caps.max_fee_gwei is not None
-        strategy = GasStrategy(rpc, GasCaps.from_plan(caps))
+        chain_id = ctx.plan.chains[spend.chain].chain_id
+        strategy = GasStrategy(rpc, GasCaps.from_plan(caps), chain_id=chain_id)
         max_fee = (await strategy.quote(Urgency.EMERGENCY)).max_fee_per_gas
         balance = int(await rpc.request("eth_getBalance", [sender, "latest"]), 16)
         count = len(spend.calls) + (spend.fixed_gas // SAFE_EXEC_GAS)
