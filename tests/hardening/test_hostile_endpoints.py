@@ -18,6 +18,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import httpx
+import orjson
 import pytest
 
 from breakglass import store
@@ -243,3 +245,66 @@ def test_silent_websocket_falls_back_to_polling(
         silent.stop()
     assert silent.subscriptions >= 1
     _canonical(anvil, recorder)
+
+
+def _fork_net(answers: dict[str, str], known: dict[str, set[str]]) -> httpx.MockTransport:
+    """A MockTransport: host -> the hash it reports at height 100, and the hashes it knows."""
+
+    def block(block_hash: str) -> dict[str, str]:
+        return {"number": hex(100), "hash": block_hash, "timestamp": hex(1_000)}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        host = request.url.host.split(".")[0]
+        call = orjson.loads(request.content)
+        if call["method"] == "eth_getBlockByHash":
+            wanted = call["params"][0]
+            result: object = block(wanted) if wanted in known[host] else None
+        else:
+            result = block(answers[host])
+        return httpx.Response(
+            200, content=orjson.dumps({"jsonrpc": "2.0", "id": call["id"], "result": result})
+        )
+
+    return httpx.MockTransport(handler)
+
+
+def _net_pool(hosts: list[str], transport: httpx.MockTransport) -> EndpointPool:
+    return EndpointPool(
+        [Endpoint(f"http://{h}.test/k", priority=i) for i, h in enumerate(hosts)],
+        transport=transport,
+    )
+
+
+def test_a_real_fork_race_penalises_nobody() -> None:
+    """Two honest endpoints on two sides of a one-block race each know both blocks: a tie,
+    so neither is the liar."""
+    a, b = "0x" + "aa" * 32, "0x" + "bb" * 32
+    pool = _net_pool(["x", "y"], _fork_net({"x": a, "y": b}, {"x": {a, b}, "y": {a, b}}))
+
+    async def scenario() -> str:
+        try:
+            return (await pool.head(1)).hash
+        finally:
+            await pool.aclose()
+
+    assert asyncio.run(scenario()) in (a, b)
+    assert all(s["failures"] == 0 for s in pool.stats().values()), pool.stats()
+
+
+def test_the_liar_of_three_is_the_one_penalised() -> None:
+    real, fake = "0x" + "aa" * 32, "0x" + "de" * 32
+    answers = {"liar": fake, "x": real, "y": real}
+    known = {"liar": {real, fake}, "x": {real}, "y": {real}}
+    pool = _net_pool(["liar", "x", "y"], _fork_net(answers, known))
+
+    async def scenario() -> str:
+        try:
+            return (await pool.head(1)).hash
+        finally:
+            await pool.aclose()
+
+    assert asyncio.run(scenario()) == real
+    stats = pool.stats()
+    assert stats["http://liar.test/…"]["failures"] == 1, stats
+    assert stats["http://x.test/…"]["failures"] == 0
+    assert stats["http://y.test/…"]["failures"] == 0
