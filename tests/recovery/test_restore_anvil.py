@@ -4,6 +4,7 @@ upgrades and unpauses, and the incident reaches ``recovered``."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,9 +14,11 @@ import pytest
 import yaml
 from eth_utils.crypto import keccak
 from sqlalchemy.orm import Session, sessionmaker
+from typer.testing import CliRunner
 from web3 import Web3
 
 from breakglass import store
+from breakglass.cli.restore import app as restore_app
 from breakglass.devchain import Anvil
 from breakglass.incidents import add_fund_movement, get_incident, publish_update, timeline
 from breakglass.plan.loader import LoadedPlan, load_plan
@@ -104,6 +107,43 @@ def _fix(tmp_path: Path, *, live: str | None) -> Path:
     path = tmp_path / "fix.yaml"
     path.write_text(yaml.safe_dump(spec), encoding="utf-8")
     return path
+
+
+def test_the_cli_proposes_the_batch_and_will_not_run_it_before_the_gates(
+    anvil: Anvil, world: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s: UpgradeScenario = world["scenario"]
+    for name, index in (("OWNER1_KEY", 7), ("OWNER2_KEY", 8), ("RUNNER_KEY", 9)):
+        monkeypatch.setenv(name, anvil.private_keys[index])
+    _plan(anvil, world, tmp_path / "breakglass.yaml")
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    store.upgrade(url)
+    now = datetime.now(UTC)
+    with store.session_factory(store.make_engine(url)).begin() as session:
+        session.add(Incident(
+            title="Vault drained", kind="exploit", severity="P1", status="contained",
+            chains=["local"], contracts=["vault"], detected_at=now, updated_at=now,
+        ))  # fmt: skip
+    live = s.deploy(s.anvil.accounts[0].lower(), vault_builds()["UpgradeableVaultFixed"].bytecode)
+    fix = _fix(tmp_path, live=live)
+    env = {"BREAKGLASS_DATABASE_URL": url, "COLUMNS": "200", "NO_COLOR": "1"}
+    common = ["--fix", str(fix), "--plan", str(tmp_path / "breakglass.yaml")]
+
+    planned = CliRunner().invoke(
+        restore_app, ["plan", "1", *common, "--out", str(tmp_path / "safe-tx.json")], env=env
+    )
+    assert planned.exit_code == 0, planned.output
+    assert "unpause() on vault" in planned.output and "gated" in planned.output
+    exported = json.loads((tmp_path / "safe-tx.json").read_text())
+    assert exported["to"].lower() == world["multisend"] and exported["operation"] == 1
+
+    refused = CliRunner().invoke(
+        restore_app, ["run", "1", *common, "--executor", "runner"], env=env
+    )
+    assert refused.exit_code == 1
+    assert "fix verified: does not hold (this fix was never verified" in refused.output
+    assert "signatures: 0 of 2" in refused.output
+    assert s.call(s.vault, "paused()") == 1
 
 
 def test_restore_waits_for_every_gate_then_upgrades_unpauses_and_recovers(
