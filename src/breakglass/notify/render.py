@@ -5,11 +5,18 @@ line) and ``body`` (Markdown, plain enough to read as text). Events without thei
 template use ``message.md.j2``. Templates whose name contains ``.html`` are autoescaped:
 ``email.html.j2`` wraps a rendered message for HTML mail, so a token name or an alert title
 written by an attacker cannot inject markup.
+
+Every value a Markdown template interpolates (token names, event fields, titles: chosen by
+whoever wrote the contract or sent the transaction) passes through
+:func:`~breakglass.textsafe.inert_for_chat` first, so it cannot ping a channel, hide a link
+or send a terminal escape sequence. :func:`for_channel` then adapts the escaping to a
+channel type whose Markdown has no backslash escapes (Slack).
 """
 
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -19,8 +26,17 @@ from typing import Any
 from jinja2 import ChainableUndefined, Environment, FileSystemLoader, TemplateNotFound
 
 from breakglass.plan.models.base import Secret, format_duration
+from breakglass.textsafe import inert_for_chat
 
-__all__ = ["TEMPLATES_DIR", "Message", "events", "jsonable", "render", "render_html"]
+__all__ = [
+    "TEMPLATES_DIR",
+    "Message",
+    "events",
+    "for_channel",
+    "jsonable",
+    "render",
+    "render_html",
+]
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 
@@ -75,10 +91,45 @@ def _is_html(name: str | None) -> bool:
     return name is not None and ".html" in name
 
 
+def _inert(value: Any) -> Any:
+    """``value`` with every string in it made inert for chat (enums and numbers kept, so
+    templates still compare and format them)."""
+    if isinstance(value, enum.Enum | bool | int | float) or value is None:
+        return value
+    if isinstance(value, str):
+        return inert_for_chat(value)
+    if isinstance(value, Mapping):
+        return {k: _inert(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_inert(v) for v in value]
+    return value
+
+
+def _finalize(value: Any) -> Any:
+    # Objects a template prints as they are (not strings, already made inert) get their
+    # text made inert too.
+    if isinstance(value, str | int | float | datetime | date | timedelta) or value is None:
+        return value
+    return inert_for_chat(str(value))
+
+
+_SLACK_SCHEMES = frozenset({"slack"})
+_UNESCAPE = re.compile(r"\\([\\\[\]])")
+
+
+def for_channel(scheme: str, text: str) -> str:
+    """A rendered title or body as a channel of ``scheme`` needs it: Slack's mrkdwn has no
+    backslash escapes (and no ``[text](url)`` links), so the escapes come off there."""
+    if scheme.lower() in _SLACK_SCHEMES:
+        return _UNESCAPE.sub(r"\1", text)
+    return text
+
+
 _env = Environment(
     loader=FileSystemLoader(TEMPLATES_DIR),
     autoescape=_is_html,  # noqa: S701 - escapes .html templates; Markdown is not HTML
     undefined=ChainableUndefined,
+    finalize=_finalize,
     trim_blocks=True,
     lstrip_blocks=True,
     keep_trailing_newline=False,
@@ -123,7 +174,7 @@ def render(event: str, context: Mapping[str, Any], *, now: datetime) -> Message:
         template = _env.get_template(f"{event}.md.j2")
     except TemplateNotFound:
         template = _env.get_template("message.md.j2")
-    variables = {"event": event, "now": now, **context}
+    variables = {"event": event, "now": now, **_inert(dict(context))}
     ctx = template.new_context(variables)
     title = " ".join("".join(template.blocks["title"](ctx)).split())
     body = template.render(variables).strip()
