@@ -21,6 +21,7 @@ import httpx
 
 from breakglass.errors import ConfigError
 from breakglass.logs import MASK, redact, register_secret
+from breakglass.notify import external_paging
 from breakglass.notify.errors import DeliveryError
 from breakglass.notify.render import for_channel, render_html
 from breakglass.notify.signing import (
@@ -130,7 +131,11 @@ async def send(
     for value in [*secrets, key or ""]:
         register_secret(value)
     try:
-        if key is not None and _scheme(url) in SIGNED_SCHEMES and target.signature == "oz-monitor":
+        if _scheme(url) in external_paging.SCHEMES:
+            await external_paging.send(url, title, body, payload)
+        elif (
+            key is not None and _scheme(url) in SIGNED_SCHEMES and target.signature == "oz-monitor"
+        ):
             await _post_oz_signed(url, key, title, body, now or datetime.now(UTC))
         elif key is not None and _scheme(url) in SIGNED_SCHEMES:
             await _post_signed(url, key, payload, now or datetime.now(UTC))
