@@ -52,6 +52,13 @@ ENDPOINTS: list[tuple[str, str, dict[str, Any] | None, str, int]] = [
     # No such step: allowed callers get past authorisation to the lookup's 404.
     ("POST", "/api/steps/999999/approve", None, "responder", 404),
     ("POST", "/api/steps/999999/tick", None, "responder", 404),
+    (
+        "POST",
+        "/api/paging/acknowledgements",
+        {"event": {"event_type": "incident.acknowledged", "data": {"incident_key": "x"}}},
+        "responder",
+        400,  # names no breakglass incident
+    ),
 ]
 CALLERS = ["none", "bogus", "revoked", "viewer", "responder", "admin"]
 RANK = {"viewer": 0, "responder": 1, "admin": 2}
