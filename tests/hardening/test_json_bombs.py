@@ -179,3 +179,25 @@ def test_safe_import_of_a_nested_file_is_a_clear_error(tmp_path: Path) -> None:
     assert done.returncode == 2, (done.returncode, done.stderr)
     assert "nested deeper" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_plan_check_of_a_nested_abi_file_is_a_plan_error(tmp_path: Path) -> None:
+    (tmp_path / "Pool.json").write_bytes(BOMB)
+    (tmp_path / "breakglass.yaml").write_text(
+        "protocol: Acme\n"
+        "chains: {local: {chain_id: 31337, rpc: ['http://127.0.0.1:8545']}}\n"
+        "contracts: {pool: {chain: local, address: '0x" + "11" * 20 + "', abi: Pool.json}}\n"
+    )
+    boot = "import eth_account, runpy, sys; sys.argv[0] = 'breakglass'; "
+    boot += "runpy.run_module('breakglass', run_name='__main__')"
+    done = subprocess.run(
+        [sys.executable, "-c", boot, "plan", "check", str(tmp_path / "breakglass.yaml")],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode not in (0, -11), done.returncode
+    assert "ABI file is not readable JSON" in done.stdout + done.stderr
+    assert "Traceback" not in done.stderr

@@ -7,16 +7,18 @@ path out of it, no FIFO that hangs the reader, no device that never ends) and sm
 
 from __future__ import annotations
 
-import json
 import os
 import stat
 from pathlib import Path
 from typing import Any
 
+from breakglass import safejson
+
 __all__ = ["MAX_ABI_BYTES", "AbiFileError", "read_abi_file"]
 
 MAX_ABI_BYTES = 5 * 1024 * 1024
 """The largest compiler artifacts are a few hundred kilobytes; more is a wrong file."""
+ABI_MAX_DEPTH = 512
 
 
 class AbiFileError(ValueError):
@@ -60,8 +62,10 @@ def read_abi_file(path: Path, *, base_dir: Path) -> list[dict[str, Any]]:
     if len(raw) > MAX_ABI_BYTES:
         raise AbiFileError(f"ABI file is over {MAX_ABI_BYTES // 1_048_576} MiB")
     try:
-        data = json.loads(raw)
-    except (ValueError, RecursionError):
+        # Bounded depth: a nested file must not overflow the C stack (compiler artifacts
+        # with an AST nest a few hundred levels at most).
+        data = safejson.loads(raw, what="ABI file", max_depth=ABI_MAX_DEPTH)
+    except safejson.UnsafeJson:
         raise AbiFileError("ABI file is not readable JSON") from None
     abi = data.get("abi") if isinstance(data, dict) else data
     if not isinstance(abi, list) or not all(isinstance(e, dict) and "type" in e for e in abi):
