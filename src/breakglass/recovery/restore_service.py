@@ -12,29 +12,33 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from eth_utils.crypto import keccak
-from sqlalchemy import select
 
 from breakglass.errors import PlanError
-from breakglass.recovery.fix_service import fix_chain, fix_reports, fork_url
+from breakglass.recovery.fix_service import fix_chain, fork_url
 from breakglass.recovery.fixspec import FixError, FixSpec
 from breakglass.recovery.fork import RemoteChain
 from breakglass.recovery.restore import (
     Gate,
     RestoreCall,
     effects_missing,
-    gate_fix_verified,
-    gate_invariants,
     multisend,
     restore_calls,
     simulate,
     view_call,
+)
+from breakglass.recovery.restore_gates import (
+    PROPOSAL_EVENT,
+    approve_restore,
+    events_of,
+    record,
+    restore_config,
+    restore_gates,
 )
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
     from breakglass.plan.loader import LoadedPlan
-    from breakglass.plan.models import Plan, Restore, SafeSigner
 
 __all__ = [
     "RestoreOutcome",
@@ -46,39 +50,7 @@ __all__ = [
     "sign_restore",
 ]
 
-_PROPOSAL = "restore-proposal"
-_APPROVAL = "restore-approval"
-_GATE = "restore-gate"
-_UPDATE_STATUSES = ("monitoring", "resolved")
 _EXECUTION_FAILURE = "0x" + keccak(text="ExecutionFailure(bytes32,uint256)").hex()
-
-
-def _config(plan: Plan) -> tuple[Restore, SafeSigner]:
-    from breakglass.plan.models import SafeSigner  # noqa: PLC0415
-
-    if plan.restore is None:
-        raise PlanError("the plan has no `restore` section (which Safe, whose approvals)")
-    signer = plan.signers.get(plan.restore.safe)
-    if not isinstance(signer, SafeSigner):
-        raise PlanError(f"restore.safe {plan.restore.safe!r} is not a Safe signer of the plan")
-    return plan.restore, signer
-
-
-def _event(session: Session, incident_id: int, summary: str, **data: Any) -> None:
-    from breakglass.incidents import EventKind, record_event  # noqa: PLC0415
-
-    record_event(session, incident_id, EventKind.ACTION, summary, actor="breakglass", data=data)
-
-
-def _events(session: Session, incident_id: int, kind: str) -> list[dict[str, Any]]:
-    from breakglass.store.models import TimelineEvent  # noqa: PLC0415
-
-    query = (
-        select(TimelineEvent)
-        .where(TimelineEvent.incident_id == incident_id)
-        .order_by(TimelineEvent.at, TimelineEvent.id)
-    )
-    return [dict(e.data) for e in session.scalars(query) if e.data.get("kind") == kind]
 
 
 def _call_json(call: RestoreCall) -> dict[str, Any]:
@@ -130,7 +102,7 @@ def plan_restore(
     from breakglass.respond.signers.safe import SafeAccount, to_service_json  # noqa: PLC0415
 
     plan = loaded.plan
-    restore, safe = _config(plan)
+    restore, safe = restore_config(plan)
     with sessions() as session:
         chains = list(get_incident(session, incident_id).chains)
     name = fix_chain(plan, spec, chain=chain or safe.chain, incident_chains=chains)
@@ -159,12 +131,12 @@ def plan_restore(
     mark_proposal(sessions, proposal_id, "gated")
     safe_tx_hash = "0x" + tx.safe_tx_hash.hex()
     with sessions.begin() as session:
-        _event(
+        record(
             session,
             incident_id,
             f"Restore proposed to Safe {safe.address} as proposal {proposal_id}: "
             + "; ".join(c.label for c in calls),
-            kind=_PROPOSAL,
+            kind=PROPOSAL_EVENT,
             proposal=proposal_id,
             fix=digest,
             safe_tx_hash=safe_tx_hash,
@@ -172,28 +144,6 @@ def plan_restore(
     return RestoreProposal(
         proposal_id, safe_tx_hash, calls, to_service_json(tx, {}, sender=tx.safe)
     )
-
-
-def approve_restore(session: Session, *, plan: Plan, incident_id: int, person: str) -> list[str]:
-    """Record ``person``'s approval; the roles of ``restore.approvals`` it counts for.
-
-    Raises:
-        PlanError: the person holds none of the roles that approve a restore.
-    """
-    restore, _ = _config(plan)
-    roles = [r for r in restore.approvals if r in plan.roles and person in plan.roles[r].members]
-    if not roles:
-        wanted = ", ".join(restore.approvals) or "none"
-        raise PlanError(f"{person!r} holds none of the roles that approve a restore ({wanted})")
-    _event(
-        session,
-        incident_id,
-        f"Restore approved by {person} ({', '.join(roles)})",
-        kind=_APPROVAL,
-        person=person,
-        roles=roles,
-    )
-    return roles
 
 
 def sign_restore(
@@ -207,7 +157,7 @@ def sign_restore(
 
     proposal_id = _proposal_id(sessions, incident_id)
     view = load_proposal(sessions, proposal_id)
-    _, safe = _config(loaded.plan)
+    _, safe = restore_config(loaded.plan)
     owners = {
         o.lower() for o in SafeAccount(safe.address, fork_url(loaded.plan, view.chain)).owners()
     }
@@ -231,64 +181,10 @@ def sign_restore(
 
 def _proposal_id(sessions: sessionmaker[Session], incident_id: int) -> int:
     with sessions() as session:
-        proposals = _events(session, incident_id, _PROPOSAL)
+        proposals = events_of(session, incident_id, PROPOSAL_EVENT)
     if not proposals:
         raise FixError(f"incident #{incident_id} has no restore proposal: run restore plan")
     return int(proposals[-1]["proposal"])
-
-
-def restore_gates(
-    sessions: sessionmaker[Session],
-    *,
-    loaded: LoadedPlan,
-    incident_id: int,
-    spec: FixSpec,
-    digest: str,
-    chain: str,
-) -> list[Gate]:
-    """Judge every gate against the live chain and the incident, and record each."""
-    from breakglass.incidents import public_updates  # noqa: PLC0415
-
-    plan = loaded.plan
-    restore, _ = _config(plan)
-    remote = RemoteChain(fork_url(plan, chain))
-    try:
-        with sessions() as session:
-            reports = fix_reports(session, incident_id)
-            approvals = _events(session, incident_id, _APPROVAL)
-            updates = [u.status for u in public_updates(session, incident_id)]
-        gates = [
-            gate_fix_verified(spec=spec, digest=digest, reports=reports, remote=remote),
-            gate_invariants(loaded=loaded, chain=chain, remote=remote),
-        ]
-    finally:
-        remote.close()
-    for role in restore.approvals:
-        people = [a["person"] for a in approvals if role in a.get("roles", ())]
-        detail = f"by {', '.join(people)}" if people else "nobody yet: breakglass restore approve"
-        gates.append(Gate(f"approved by {role}", bool(people), detail))
-    if restore.public_update:
-        drafted = [s for s in updates if s in _UPDATE_STATUSES]
-        gates.append(
-            Gate(
-                "public update drafted",
-                bool(drafted),
-                drafted[-1] if drafted else "no monitoring or resolved update yet",
-            )
-        )
-    with sessions.begin() as session:
-        for gate in gates:
-            state = "holds" if gate.ok else "does not hold"
-            _event(
-                session,
-                incident_id,
-                f"Restore gate {gate.name}: {state} ({gate.detail})",
-                kind=_GATE,
-                gate=gate.name,
-                ok=gate.ok,
-                detail=gate.detail,
-            )
-    return gates
 
 
 @dataclass(slots=True)
@@ -383,7 +279,7 @@ def run_restore(
         remote.close()
     mark_proposal(sessions, proposal_id, "failed" if failed else "executed", outcome.tx_hash)
     with sessions.begin() as session:
-        _event(
+        record(
             session,
             incident_id,
             f"Restore executed in {outcome.tx_hash}"
