@@ -11,6 +11,7 @@ says to misbehave:
     garbage      answer 200 with a body that is not JSON
     lag          answer eth_blockNumber / eth_getBlockByNumber("latest") with block ``lag_block``
     wrong_head   forward, but replace the hash of the latest block
+    ahead        forward, but claim the latest block is 1,000 blocks higher than it is
     slowloris    forward, but trickle the answer one byte every ``delay`` seconds
     null         answer every call (and every call of a batch) with ``result: null``
     ill_typed    answer every call with ``result: 12345`` (a number where hex is due)
@@ -38,6 +39,7 @@ MODES = (
     "garbage",
     "lag",
     "wrong_head",
+    "ahead",
     "slowloris",
     "null",
     "ill_typed",
@@ -179,6 +181,10 @@ class FaultProxy:
         if mode == "wrong_head" and latest and call["params"][0] == "latest":
             answer = orjson.loads(response.content)
             answer["result"]["hash"] = WRONG_HASH
+            return 200, orjson.dumps(answer)
+        if mode == "ahead" and latest and call["params"][0] == "latest":
+            answer = orjson.loads(response.content)
+            answer["result"]["number"] = hex(int(answer["result"]["number"], 16) + 1000)
             return 200, orjson.dumps(answer)
         return response.status_code, response.content
 

@@ -308,3 +308,33 @@ def test_the_liar_of_three_is_the_one_penalised() -> None:
     assert stats["http://liar.test/…"]["failures"] == 1, stats
     assert stats["http://x.test/…"]["failures"] == 0
     assert stats["http://y.test/…"]["failures"] == 0
+
+
+def test_a_far_future_head_does_not_make_the_honest_endpoints_stale(
+    anvil: Anvil, hostile_honest: list[Any]
+) -> None:
+    hostile, honest = hostile_honest
+    hostile.mode = "ahead"
+    second = faultproxy.FaultProxy(anvil.http_url).start()
+    pool = EndpointPool(
+        [Endpoint(p.url, priority=i) for i, p in enumerate([hostile, honest, second])],
+        timeout=1.0,
+    )
+
+    async def scenario() -> int:
+        try:
+            await pool.refresh_heads()
+            return int(await pool.request("eth_blockNumber"), 16)
+        finally:
+            await pool.aclose()
+
+    try:
+        number = asyncio.run(scenario())
+    finally:
+        second.stop()
+    assert number == int(anvil.rpc("eth_blockNumber", []), 16)
+    stats = pool.stats()
+    for proxy in (honest, second):
+        mine = next(s for name, s in stats.items() if str(proxy.port) in name)
+        assert mine["stale"] is None, stats
+        assert mine["failures"] == 0, stats

@@ -257,7 +257,10 @@ class EndpointPool:
     async def _refresh(self) -> list[Head | None]:
         heads = await asyncio.gather(*(self._fetch_head(m) for m in self._members))
         # Only this round's answers: a head remembered from earlier would make everyone lag.
-        best = max((h.number for h in heads if h is not None), default=0)
+        # With three or more answers, the best is a height two of them reached: one endpoint
+        # claiming a far-future block must not turn every honest one stale.
+        answered = sum(h is not None for h in heads)
+        best = quorum_height(heads, 2 if answered >= 3 else 1) or 0
         now = self.clock()
         for member, head in zip(self._members, heads, strict=True):
             if head is None:
