@@ -68,13 +68,19 @@ def world(anvil: Anvil) -> Iterator[dict[str, Any]]:
     yield {"scenario": s, "safe": safe, "multisend": multisend}
 
 
-def _plan(anvil: Anvil, world: dict[str, Any], path: Path) -> LoadedPlan:
+def _plan(anvil: Anvil, world: dict[str, Any], path: Path, *, allow: bool = True) -> LoadedPlan:
     s: UpgradeScenario = world["scenario"]
     data = plan_data(anvil, s)
     data["people"] = {"alice": {"name": "Alice"}, "bob": {"name": "Bob"}}
     data["roles"] = {"incident_lead": ["alice"], "comms": ["bob"]}
     data["signers"] = {
-        "admin_safe": {"type": "safe", "chain": "local", "address": world["safe"], "threshold": 2},
+        "admin_safe": {
+            "type": "safe",
+            "chain": "local",
+            "address": world["safe"],
+            "threshold": 2,
+            "delegatecall_allowed": [world["multisend"]] if allow else [],
+        },
         "owner1": {"type": "env", "key": "${OWNER1_KEY}", "address": anvil.accounts[7].lower()},
         "owner2": {"type": "env", "key": "${OWNER2_KEY}", "address": anvil.accounts[8].lower()},
         "runner": {"type": "env", "key": "${RUNNER_KEY}", "address": anvil.accounts[9].lower()},
@@ -128,6 +134,12 @@ def test_the_cli_proposes_the_batch_and_will_not_run_it_before_the_gates(
     fix = _fix(tmp_path, live=live)
     env = {"BREAKGLASS_DATABASE_URL": url, "COLUMNS": "200", "NO_COLOR": "1"}
     common = ["--fix", str(fix), "--plan", str(tmp_path / "breakglass.yaml")]
+
+    _plan(anvil, world, tmp_path / "breakglass.yaml", allow=False)
+    unlisted = CliRunner().invoke(restore_app, ["plan", "1", *common], env=env)
+    assert unlisted.exit_code != 0
+    assert "delegatecall_allowed" in str(unlisted.exception)
+    _plan(anvil, world, tmp_path / "breakglass.yaml")
 
     planned = CliRunner().invoke(
         restore_app, ["plan", "1", *common, "--out", str(tmp_path / "safe-tx.json")], env=env

@@ -98,7 +98,11 @@ def plan_restore(
         PlanError: no ``restore`` section, or no Safe for it.
     """
     from breakglass.incidents import get_incident  # noqa: PLC0415
-    from breakglass.respond.safes import mark_proposal, save_proposal  # noqa: PLC0415
+    from breakglass.respond.safes import (  # noqa: PLC0415
+        check_operation,
+        mark_proposal,
+        save_proposal,
+    )
     from breakglass.respond.signers.safe import SafeAccount, to_service_json  # noqa: PLC0415
 
     plan = loaded.plan
@@ -123,6 +127,7 @@ def plan_restore(
     if problems:
         raise FixError("the restoring transaction fails in simulation: " + "; ".join(problems))
     tx = account.build(restore.multisend, multisend(calls), operation=1)
+    check_operation(tx, delegatecall_allowed=safe.delegatecall_allowed, safe_name=restore.safe)
     meta = {"restore": incident_id, "fix": digest, "calls": [_call_json(c) for c in calls]}
     proposal_id = save_proposal(
         sessions, chain=name, tx=tx, threshold=account.threshold(), signatures={}, meta=meta
@@ -151,13 +156,17 @@ def sign_restore(
 ) -> tuple[int, int, int]:
     """Add key signer ``signer``'s signature to the incident's restore proposal (it must own
     the Safe): (proposal id, signatures, threshold)."""
-    from breakglass.respond.safes import load_proposal, save_proposal  # noqa: PLC0415
+    from breakglass.respond.safes import (  # noqa: PLC0415
+        check_operation,
+        load_proposal,
+        save_proposal,
+    )
     from breakglass.respond.signers.local import load_local_signer  # noqa: PLC0415
     from breakglass.respond.signers.safe import SafeAccount, sign_safe_tx  # noqa: PLC0415
 
     proposal_id = _proposal_id(sessions, incident_id)
     view = load_proposal(sessions, proposal_id)
-    _, safe = restore_config(loaded.plan)
+    restore, safe = restore_config(loaded.plan)
     owners = {
         o.lower() for o in SafeAccount(safe.address, fork_url(loaded.plan, view.chain)).owners()
     }
@@ -166,6 +175,7 @@ def sign_restore(
         raise PlanError(
             f"signer {signer!r} ({local.address}) is not an owner of Safe {safe.address}"
         )
+    check_operation(view.tx, delegatecall_allowed=safe.delegatecall_allowed, safe_name=restore.safe)
     signature = sign_safe_tx(view.tx, local.account)
     save_proposal(
         sessions,
