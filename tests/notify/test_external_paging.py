@@ -5,6 +5,7 @@ stops escalation, and a closed incident is resolved."""
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -117,6 +118,23 @@ def test_one_incident_per_breakglass_incident_and_acks_stop_escalation(
     assert {(e["event_action"], e["dedup_key"]) for e in resolved} == {
         ("resolve", f"breakglass-incident-{first}")
     }
+
+    # Closing the second incident through the API resolves it and stops its escalation.
+    receiver.requests.clear()
+    closed = client.post(
+        f"/api/incidents/{second}/transitions",
+        json={"to": "false-positive", "note": "oracle was fine"},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert closed.status_code == 200, closed.text
+    clock.now = datetime.now(UTC) + timedelta(seconds=1)  # the API queued it on the real clock
+    asyncio.run(notifier.deliver_due())
+    assert {(r.json()["event_action"], r.json()["dedup_key"]) for r in receiver.requests} == {
+        ("resolve", f"breakglass-incident-{second}")
+    }
+    clock.advance(3600)
+    assert asyncio.run(notifier.escalate_due()) == []
+    assert resolve_pages(notifier, incident_id=second) == 0  # once
 
 
 def test_opsgenie_alert_alias_and_close(tmp_path: Path, receiver: Any, clock: Any) -> None:

@@ -35,7 +35,7 @@ from breakglass.api.schemas import (
 from breakglass.api.security import ADMIN, RESPONDER, VIEWER, state_of
 from breakglass.api.tokens import Caller, access_of, live_token_count
 from breakglass.incidents import comms, service
-from breakglass.incidents.lifecycle import UpdateStatus
+from breakglass.incidents.lifecycle import FINAL, UpdateStatus
 from breakglass.respond.runner import RunResult
 from breakglass.store.models import StepRun
 
@@ -172,7 +172,18 @@ def transition(
             note=body.note,
             duplicate_of=body.duplicate_of,
         )
-        return IncidentOut.model_validate(row)
+        out = IncidentOut.model_validate(row)
+    if out.status in FINAL:
+        _resolve_pages(state_of(request), incident_id)
+    return out
+
+
+def _resolve_pages(state: Any, incident_id: int) -> None:
+    # A closed incident's pages stop escalating and PagerDuty/Opsgenie resolve theirs.
+    from breakglass.notify import Notifier  # noqa: PLC0415 - Apprise is slow to import
+    from breakglass.notify.external_paging import resolve_pages  # noqa: PLC0415
+
+    resolve_pages(Notifier(state.loaded.plan, state.sessions), incident_id=incident_id)
 
 
 @router.post("/incidents/{incident_id}/acknowledge", tags=["incidents"])

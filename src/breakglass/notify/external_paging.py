@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from breakglass.notify import Notifier
 
 __all__ = [
+    "RESOLVED",
     "RESOLVE_EVENT",
     "SCHEMES",
     "acknowledge_from_webhook",
@@ -41,6 +42,7 @@ __all__ = [
 _log = structlog.get_logger("breakglass.notify")
 SCHEMES = frozenset({"pagerduty-events", "opsgenie-alerts"})
 RESOLVE_EVENT = "page_resolved"
+RESOLVED = "resolved"  # a page of a closed incident: no escalation, its services resolved
 _PD = {"": "https://events.pagerduty.com", "eu": "https://events.eu.pagerduty.com"}
 _OG = {"": "https://api.opsgenie.com", "eu": "https://api.eu.opsgenie.com"}
 _SEVERITY = {"P1": ("critical", "P1"), "P2": ("error", "P2"), "P3": ("warning", "P3")}
@@ -154,7 +156,9 @@ def acknowledge_from_webhook(notifier: Notifier, *, document: Any, person: str) 
     if not is_ack:
         raise NotifyError("the webhook is not an acknowledgement, resolution or closing")
     with notifier._sessions() as session:
-        query = select(Page.id, Page.incident_id).where(Page.status != "acknowledged")
+        query = select(Page.id, Page.incident_id).where(
+            Page.status.not_in(("acknowledged", RESOLVED))
+        )
         pages = [
             page_id
             for page_id, incident in session.execute(query).all()
@@ -173,19 +177,21 @@ def acknowledge_from_webhook(notifier: Notifier, *, document: Any, person: str) 
 
 
 def resolve_pages(notifier: Notifier, *, incident_id: int) -> int:
-    """Queue a resolve for every PagerDuty or Opsgenie target paged for ``incident_id``;
-    returns how many were queued (delivered by the notifier's loop, with retries)."""
+    """The incident is over: its pages stop escalating (status ``resolved``) and every
+    PagerDuty or Opsgenie target paged for it gets a resolve, once; returns how many were
+    queued (delivered by the notifier's loop, with retries)."""
     from breakglass.notify.queue import enqueue  # noqa: PLC0415
     from breakglass.notify.render import Message  # noqa: PLC0415
 
     plan = notifier._plan
     queued = 0
     with notifier._sessions.begin() as session:
-        people = {
-            person
-            for page in session.scalars(select(Page).where(Page.incident_id == incident_id))
-            for person in page.people
-        }
+        pages = session.scalars(
+            select(Page).where(Page.incident_id == incident_id, Page.status != RESOLVED)
+        ).all()
+        people = {person for page in pages for person in page.people}
+        for page in pages:
+            page.status = RESOLVED
         for name in sorted(people):
             person = plan.people.get(name)
             if person is None or person.page is None or not handles(person.page.template):
