@@ -338,3 +338,42 @@ def test_a_far_future_head_does_not_make_the_honest_endpoints_stale(
         mine = next(s for name, s in stats.items() if str(proxy.port) in name)
         assert mine["stale"] is None, stats
         assert mine["failures"] == 0, stats
+
+
+def test_a_silent_websocket_hands_over_to_the_next_one(
+    anvil: Anvil, hostile_honest: list[Any]
+) -> None:
+    """Polling is down too (HTTP 500): the heads can only come from the second WebSocket."""
+    hostile, _ = hostile_honest
+    hostile.mode = "500"
+    silent = faultproxy.SilentWs().start()
+    pool = EndpointPool([Endpoint(hostile.url)], timeout=1.0, retry=Retry(attempts=1))
+    heads = FollowHeads(
+        [WsHeads(silent.url, stall_after=1.0), WsHeads(anvil.ws_url, stall_after=30.0)],
+        PollHeads(BlockFetcher(pool), interval=0.1),
+        ws_retry_after=0.5,
+    )
+
+    async def scenario() -> BlockHeader:
+        async def mining() -> None:
+            while True:
+                await asyncio.to_thread(anvil.rpc, "evm_mine", [])
+                await asyncio.sleep(0.3)
+
+        miner = asyncio.create_task(mining())
+        stream = aiter(heads)
+        try:
+            header, _ = await asyncio.wait_for(anext(stream), 15)
+            return header
+        finally:
+            miner.cancel()
+            await asyncio.gather(miner, return_exceptions=True)
+            await stream.aclose()  # type: ignore[attr-defined]
+            await pool.aclose()
+
+    try:
+        header = asyncio.run(scenario())
+    finally:
+        silent.stop()
+    assert silent.subscriptions == 1
+    assert anvil.rpc("eth_getBlockByNumber", [hex(header.number), False])["hash"] == header.hash

@@ -99,10 +99,11 @@ def _heads(
     fetcher: BlockFetcher,
     poll_interval: float,
 ) -> AsyncIterable[tuple[BlockHeader, float]]:
-    ws_url = next((e.ws for e in endpoints if e.ws is not None), None)  # priority order
+    stall = stall_after(config.block_time)
+    # Priority order; a stalled or failing one hands over to the next.
+    sockets = [WsHeads(e.ws, stall_after=stall) for e in endpoints if e.ws is not None]
     heads: AsyncIterable[tuple[BlockHeader, float]] = FollowHeads(
-        WsHeads(ws_url, stall_after=stall_after(config.block_time)) if ws_url else None,
-        PollHeads(fetcher, poll_interval),
+        sockets, PollHeads(fetcher, poll_interval)
     )
     if config.quorum:
         heads = QuorumHeads(heads, fetcher, k=config.quorum)

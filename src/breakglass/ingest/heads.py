@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from dataclasses import dataclass
 
 import orjson
@@ -119,11 +119,14 @@ class PollHeads:
 @dataclass
 class FollowHeads:
     """WebSocket first; on any failure poll (through the pool, so across every endpoint) for
-    ``ws_retry_after`` seconds, then try again. The wait doubles, up to ``max_retry_after``,
-    each time the WebSocket fails again without having delivered a head: a subscription that
-    keeps stalling must not cost a stall's worth of blindness every few seconds."""
+    ``ws_retry_after`` seconds, then try the next WebSocket endpoint of ``ws`` (in turn).
 
-    ws: WsHeads | None
+    The wait doubles, up to ``max_retry_after``, each time a WebSocket fails without having
+    delivered a head: a subscription that keeps stalling must not cost a stall's worth of
+    blindness every few seconds, and a hostile first endpoint must not hold the others back.
+    """
+
+    ws: WsHeads | Sequence[WsHeads] | None
     poll: PollHeads
     ws_retry_after: float = 5.0
     max_retry_after: float = 300.0
@@ -132,25 +135,34 @@ class FollowHeads:
         return self._run()
 
     async def _run(self) -> HeadStream:
-        if self.ws is None:
+        sources = [self.ws] if isinstance(self.ws, WsHeads) else list(self.ws or ())
+        if not sources:
             async for item in self.poll:
                 yield item
             return
-        wait = self.ws_retry_after
+        wait, turn = self.ws_retry_after, 0
         while True:
             delivered = False
             try:
-                async for item in self.ws:
+                async for item in sources[turn % len(sources)]:
                     delivered = True
                     yield item
             except (OSError, ValueError, WebSocketException, ChainError, TimeoutError) as exc:
-                _log.warning("ingest.ws_down", error=str(exc)[:200], fallback="polling")
+                # The URL may hold a key: name the source by its place in the list.
+                _log.warning(
+                    "ingest.ws_down",
+                    source=turn % len(sources),
+                    error=str(exc)[:200],
+                    fallback="polling",
+                )
             if delivered:
                 wait = self.ws_retry_after
             until = time.monotonic() + wait
             async for item in _poll(self.poll.fetcher, self.poll.interval, until):
                 yield item
-            wait = min(2 * wait, self.max_retry_after)
+            turn += 1
+            if not delivered:
+                wait = min(2 * wait, self.max_retry_after)
 
 
 @dataclass
