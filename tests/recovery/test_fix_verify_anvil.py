@@ -138,3 +138,18 @@ def test_without_layouts_the_key_views_and_invariants_catch_the_clash(
     assert not upgrade.layout_compared
     assert any("view token() read" in p for p in upgrade.problems())
     assert any("invariant solvent" in p for p in upgrade.problems())
+
+
+def test_a_fix_that_changes_honest_withdrawals_needs_review(
+    anvil: Anvil, scenario: UpgradeScenario, loaded: LoadedPlan, tmp_path: Path
+) -> None:
+    report = _verify(anvil, scenario, loaded, _fix(tmp_path, "UpgradeableVaultFeeFix"))
+
+    assert report.verdict == "needs-review"
+    assert all(e.stopped for e in report.exploits)
+    [changed] = [r for r in report.regressions if not r.same]
+    assert changed.tx_hash == scenario.honest_txs[-1]  # the withdrawal; deposits are unchanged
+    user = scenario.users[0]
+    assert changed.without_fix.changes[user] == {scenario.token: 400 * UNIT}
+    assert changed.with_fix.changes[user] == {scenario.token: 396 * UNIT}
+    assert report.reasons == [f"{changed.tx_hash} behaves differently with the fix"]

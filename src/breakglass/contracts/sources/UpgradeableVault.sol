@@ -156,3 +156,22 @@ contract UpgradeableVaultClash {
         return 2;
     }
 }
+
+/// @notice A fix that closes the flaw and also (wrongly) charges a 1% fee on withdrawals:
+///         honest withdrawals now behave differently.
+contract UpgradeableVaultFeeFix is UpgradeableVault {
+    function emergencyWithdraw(address to, uint256 amount) external override onlyOwner {
+        require(IERC20(token).transfer(to, amount), "Vault: transfer");
+    }
+
+    function withdraw(uint256 amount) external override whenNotPaused {
+        balances[msg.sender] -= amount;
+        totalDeposits -= amount;
+        require(IERC20(token).transfer(msg.sender, amount - amount / 100), "Vault: transfer");
+        emit Withdrawn(msg.sender, amount);
+    }
+
+    function version() external pure override returns (uint256) {
+        return 2;
+    }
+}
