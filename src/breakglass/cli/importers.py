@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import orjson
 import typer
 from rich.markup import escape
 
 from breakglass.cli.console import err, out
+
+if TYPE_CHECKING:
+    from breakglass.importers.report import ImportResult
 
 __all__ = ["app"]
 
@@ -44,11 +47,51 @@ def oz_monitor_command(
     Exit 0 with the plan written, 2 when the configuration has problems (all listed).
     """
     from breakglass.importers.oz_monitor import import_oz_monitor  # noqa: PLC0415
-    from breakglass.importers.report import merge_into, write_result  # noqa: PLC0415
+    from breakglass.importers.report import merge_into  # noqa: PLC0415
 
     result = import_oz_monitor(directory, protocol=protocol)
     if into is not None:
         result = merge_into(result, into)
+    _finish(result, out_path, force=force, as_json=as_json)
+
+
+@app.command("defender")
+def defender_command(
+    serverless: Annotated[
+        Path, typer.Argument(metavar="SERVERLESS_YML", help="Defender-as-code serverless.yml.")
+    ],
+    out_path: OutOption = Path("breakglass.yaml"),
+    grant_on: Annotated[
+        list[str] | None,
+        typer.Option("--grant-on", help="Imported contract whose PAUSER_ROLE the new signer gets."),
+    ] = None,
+    safe: Annotated[
+        str | None, typer.Option("--safe", help="The Safe that holds the contracts' admin role.")
+    ] = None,
+    new_signer: Annotated[
+        str | None, typer.Option("--new-signer", help="The new signer's address, for the grant.")
+    ] = None,
+    into: IntoOption = None,
+    force: ForceOption = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Monitors, notification channels, relayers and policies of a Defender-as-code file as
+    a breakglass plan, and the Safe batch that grants the pause role to the new signer.
+
+    Exit 0 with the plan written, 2 when the file has problems (all listed).
+    """
+    from breakglass.importers.defender import import_defender  # noqa: PLC0415
+    from breakglass.importers.report import merge_into  # noqa: PLC0415
+
+    result = import_defender(serverless, grant_on=grant_on, safe=safe, new_signer=new_signer)
+    if into is not None:
+        result = merge_into(result, into)
+    _finish(result, out_path, force=force, as_json=as_json)
+
+
+def _finish(result: ImportResult, out_path: Path, *, force: bool, as_json: bool) -> None:
+    from breakglass.importers.report import write_result  # noqa: PLC0415
+
     written = write_result(result, out_path, force=force)
     report = result.report
     if as_json:

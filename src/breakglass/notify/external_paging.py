@@ -12,6 +12,7 @@ resolves them when the incident closes.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Mapping
@@ -61,8 +62,9 @@ def dedup_key(payload: Mapping[str, Any]) -> str:
     if payload.get("incident_id") is not None:
         return f"breakglass-incident-{payload['incident_id']}"
     page = (payload.get("fields") or {}).get("page_id")
-    if page is None:
-        raise DeliveryError("a PagerDuty or Opsgenie target only takes pages", permanent=True)
+    if page is None:  # a channel message outside any incident: one per distinct title
+        digest = hashlib.sha256(str(payload.get("title")).encode()).hexdigest()[:16]
+        return f"breakglass-message-{digest}"
     return f"breakglass-page-{page}"
 
 
