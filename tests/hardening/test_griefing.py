@@ -1,8 +1,9 @@
 """Griefing the auto-pause (issue 14, finding 2), on anvil with a real DrainableVault.
 
 An attacker first makes the vault pause on purpose, waits for the team to unpause, then
-drains within the suppression window (``alerting.suppress_for``). The drain must get a new
-alert and a second pause: the playbook is held back only while its pause still stands.
+drains within the suppression window (``alerting.suppress_for``). The drain must get new
+alerts (also from a rule without a playbook) and a second pause: the playbook is held back
+only while its pause still stands.
 A net-zero deposit-and-withdraw (the cheap griefing trigger) raises nothing at all."""
 
 from __future__ import annotations
@@ -69,6 +70,12 @@ rules:
     chain: local
     contracts: [vault]
     severity: critical
+    params: {{token: "{token}", threshold: 100, decimals: 18}}
+  - id: outflow-watch
+    rule: large-outflow
+    chain: local
+    contracts: [vault]
+    severity: high
     params: {{token: "{token}", threshold: 100, decimals: 18}}
 playbooks:
   - id: contain
@@ -159,7 +166,7 @@ def test_a_drain_after_a_griefing_pause_and_unpause_is_paused_again(
             )
             await _until(chain.paused, "the first pause")
             await _until(lambda: len(responder.results) == 1, "the first run to finish")
-            assert len(alerts) == 1 and broadcasts() == 1
+            assert len(alerts) == 2 and broadcasts() == 1
             # 3. The team looks, finds nothing wrong and unpauses; the real drain follows
             # within the suppression window.
             await asyncio.to_thread(chain.call, vault_chain.ADMIN, chain.vault, "unpause")
@@ -168,7 +175,7 @@ def test_a_drain_after_a_griefing_pause_and_unpause_is_paused_again(
                 attacker, 5_000 * E18,
             )  # fmt: skip
             await _until(chain.paused, "the second pause")
-            await _until(lambda: len(alerts) == 2, "the drain's alert")
+            await _until(lambda: len(alerts) == 4, "the drain's alerts")
         finally:
             stop.set()
             await monitor
@@ -177,7 +184,13 @@ def test_a_drain_after_a_griefing_pause_and_unpause_is_paused_again(
     assert broadcasts() == 2
     with sessions() as session:
         rows = session.scalars(select(AlertRecord).order_by(AlertRecord.id)).all()
-        assert [r.status for r in rows] == ["open", "open"]
-        assert rows[1].tx_hash == alerts[1].finding.tx_hash
+        # The drain is a new episode: its alerts page, also those of a rule with no playbook.
+        assert [(r.rule, r.status) for r in rows] == [
+            ("drain", "open"),
+            ("outflow-watch", "open"),
+            ("drain", "open"),
+            ("outflow-watch", "open"),
+        ]
+        assert rows[2].tx_hash == rows[3].tx_hash == alerts[3].finding.tx_hash
         runs = session.scalars(select(PlaybookRun).order_by(PlaybookRun.id)).all()
         assert [r.status for r in runs] == ["succeeded", "succeeded"]

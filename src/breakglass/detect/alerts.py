@@ -11,7 +11,8 @@ attacker who makes a rule fire a thousand times in one block gets 21 rows, not 1
 database transactions in front of the next block.
 
 Suppression never hides a new episode: a finding the responder acted on (its pause targets
-were found unpaused) is passed as ``fresh`` and stored as a new alert.
+were found unpaused) is passed as ``fresh`` and stored as a new alert, and its block starts
+an episode of the chain: alerts from then on are never suppressed by earlier ones.
 
 Grouping settings are not plan fields: rule ``params`` are validated strictly per rule type,
 so they live in :class:`AlertPolicy` (defaults below, per-rule overrides by rule id).
@@ -224,6 +225,10 @@ class AlertBook:
 
     policy: AlertPolicy = field(default_factory=AlertPolicy)
     categories: Mapping[str, str] = field(default_factory=_categories)
+    episode_start: int | None = None
+    """The latest block a response started in (kept in memory: after a restart suppression
+    falls back to the window alone). Blocks, not times: consecutive blocks can share a
+    timestamp."""
 
     def record(
         self,
@@ -244,14 +249,23 @@ class AlertBook:
         """
         to_notify: list[AlertRecord] = []
         stored: list[AlertRecord] = []
-        for finding in fold_flood(list(findings), limit=self.policy.per_block):
+        findings = fold_flood(list(findings), limit=self.policy.per_block)
+        if fresh and findings:
+            self.episode_start = findings[0].block_number
+        for finding in findings:
             grouping = self.policy.grouping(finding.rule)
             stage = stage_of(finding.kind, self.categories.get(finding.kind))
             alert = new_alert(
                 finding, block_time=block_time, group_by=grouping.group_by, stage=stage
             )
             window = timedelta(0) if finding.dedupe_key in fresh else grouping.suppress_for
-            row, outcome = record_alert(session, alert=alert, suppress_for=window, now=now)
+            row, outcome = record_alert(
+                session,
+                alert=alert,
+                suppress_for=window,
+                now=now,
+                episode_start=self.episode_start,
+            )
             if outcome is AlertOutcome.REPEAT:
                 continue
             stored.append(row)

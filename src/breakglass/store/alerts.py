@@ -72,14 +72,21 @@ class NewAlert:
 
 
 def record_alert(
-    session: Session, *, alert: NewAlert, suppress_for: timedelta, now: datetime
+    session: Session,
+    *,
+    alert: NewAlert,
+    suppress_for: timedelta,
+    now: datetime,
+    episode_start: int | None = None,
 ) -> tuple[AlertRecord, AlertOutcome]:
     """Store ``alert`` once per dedupe key.
 
     A key already stored only gets ``count`` and ``last_seen`` bumped (``REPEAT``), so a block
     delivered again after a crash records nothing new. A retracted alert whose transaction a
     reorg put in another block is reopened there. A new alert is ``SUPPRESSED`` when an open
-    alert of its group lies within ``suppress_for`` of it in block time, else ``NEW``.
+    alert of its group lies within ``suppress_for`` of it in block time, and not before the
+    block ``episode_start`` (alerts of an earlier episode never suppress a later one's), else
+    ``NEW``.
     """
     row = session.scalars(
         select(AlertRecord).where(AlertRecord.dedupe_key == alert.dedupe_key)
@@ -89,7 +96,9 @@ def record_alert(
         row.last_seen = now
         session.flush()
         return row, AlertOutcome.REPEAT
-    suppressed = _group_paged(session, alert.group_key, alert.block_time, suppress_for)
+    suppressed = _group_paged(
+        session, alert.group_key, alert.block_time, suppress_for, episode_start
+    )
     status = AlertStatus.SUPPRESSED if suppressed else AlertStatus.OPEN
     if row is None:
         row = AlertRecord(
@@ -111,7 +120,9 @@ def record_alert(
     return row, AlertOutcome.SUPPRESSED if suppressed else AlertOutcome.NEW
 
 
-def _group_paged(session: Session, group_key: str, at: datetime, window: timedelta) -> bool:
+def _group_paged(
+    session: Session, group_key: str, at: datetime, window: timedelta, since: int | None
+) -> bool:
     query = (
         select(AlertRecord.id)
         .where(
@@ -122,6 +133,8 @@ def _group_paged(session: Session, group_key: str, at: datetime, window: timedel
         )
         .limit(1)
     )
+    if since is not None:
+        query = query.where(AlertRecord.block_number >= since)
     return session.scalars(query).first() is not None
 
 
