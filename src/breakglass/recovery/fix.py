@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from eth_abi.abi import encode
 from eth_utils.crypto import keccak
 
+from breakglass.analysis.transfers import TRANSFER_TOPIC
 from breakglass.errors import BreakglassError
 from breakglass.recovery.fix_report import (
     ExploitReplay,
@@ -36,6 +37,7 @@ from breakglass.recovery.fixspec import (
     load_artifact,
 )
 from breakglass.recovery.fork import ETH, Fork, Receipt, RemoteChain, encode_args, encode_call
+from breakglass.recovery.history import ChainTx, exploit_txs, window_txs
 from breakglass.recovery.invariants import plan_invariants
 from breakglass.recovery.layout import layout_problems
 
@@ -52,7 +54,6 @@ IMPLEMENTATION_SLOT = int("360894a13ba1a3210667c828492db98dca3e2076cc3735a920a3c
 FIX_DEPLOYER = "0x" + keccak(text="breakglass fix deployer")[12:].hex()
 """Deploys the fix on the fork: an account of its own, so no replayed sender's nonce moves."""
 
-_TRANSFER = "0x" + keccak(text="Transfer(address,address,uint256)").hex()
 _GAS_MARGIN = 200_000
 
 
@@ -63,72 +64,6 @@ class Incident:
     id: int
     exploit_txs: tuple[str, ...]
     attackers: frozenset[str] = frozenset()
-
-
-@dataclass(slots=True)
-class _Tx:
-    hash: str
-    sender: str
-    to: str | None
-    data: str
-    value: int
-    gas: int
-    block: int
-    index: int
-    tokens: set[str] = field(default_factory=set)
-
-
-def _tx(tx: Mapping[str, Any], receipt: Mapping[str, Any]) -> _Tx:
-    tokens = {
-        str(log["address"]).lower()
-        for log in receipt.get("logs") or ()
-        if log.get("topics") and str(log["topics"][0]).lower() == _TRANSFER
-    }
-    to = tx.get("to")
-    return _Tx(
-        hash=str(tx["hash"]),
-        sender=str(tx["from"]).lower(),
-        to=str(to).lower() if to else None,
-        data=str(tx.get("input") or tx.get("data") or "0x"),
-        value=int(tx.get("value") or "0x0", 16),
-        gas=int(tx["gas"], 16),
-        block=int(receipt["blockNumber"], 16),
-        index=int(receipt["transactionIndex"], 16),
-        tokens=tokens,
-    )
-
-
-def _exploits(remote: RemoteChain, hashes: Sequence[str]) -> list[_Tx]:
-    found: list[_Tx] = []
-    for tx_hash in hashes:
-        tx = remote.rpc("eth_getTransactionByHash", [tx_hash])
-        receipt = remote.rpc("eth_getTransactionReceipt", [tx_hash])
-        if tx is None or receipt is None:
-            raise FixError(f"exploit transaction {tx_hash} is not on the incident's chain")
-        found.append(_tx(tx, receipt))
-    return sorted(found, key=lambda t: (t.block, t.index))
-
-
-def _window(
-    remote: RemoteChain, start: int, first: _Tx, watched: set[str], skip: set[str]
-) -> list[tuple[_Tx, bool]]:
-    """Every transaction from block ``start`` up to the first exploit transaction, each with
-    whether it is honest traffic of the watched contracts (compared with and without the
-    fix). All are replayed, so the fork's state follows the real chain's, attacker's
-    preparation included."""
-    found: list[tuple[_Tx, bool]] = []
-    for number in range(start, first.block + 1):
-        block = remote.rpc("eth_getBlockByNumber", [hex(number), True])
-        for tx in (block or {}).get("transactions", ()):
-            receipt = remote.rpc("eth_getTransactionReceipt", [tx["hash"]])
-            item = _tx(tx, receipt)
-            if (item.block, item.index) >= (first.block, first.index):
-                break
-            logs = {str(log["address"]).lower() for log in receipt.get("logs") or ()}
-            touches = item.to in watched or bool(logs & watched)
-            honest = touches and item.to is not None and item.sender not in skip
-            found.append((item, honest))
-    return found
 
 
 @dataclass(slots=True)
@@ -166,7 +101,7 @@ def _changes(
     tokens = {
         str(log["address"]).lower()
         for log in receipt.logs
-        if log.get("topics") and str(log["topics"][0]).lower() == _TRANSFER
+        if log.get("topics") and str(log["topics"][0]).lower() == TRANSFER_TOPIC
     }
     every = assets | tokens
     before = fork.balances(parties, every, receipt.block - 1)
@@ -181,15 +116,17 @@ def _changes(
     return dict(changes)
 
 
-def _replay(ctx: _Context, tx: _Tx) -> Outcome:
+def _replay(ctx: _Context, tx: ChainTx) -> Outcome:
     receipt = ctx.fork.send(tx.sender, tx.data, to=tx.to, value=tx.value, gas=tx.gas + _GAS_MARGIN)
     parties = ctx.watched | {tx.sender}
     return Outcome(receipt.success, _changes(ctx.fork, receipt, parties, ctx.assets, ctx.watched))
 
 
-def _replay_window(ctx: _Context, window: Sequence[tuple[_Tx, bool]]) -> list[tuple[_Tx, Outcome]]:
+def _replay_window(
+    ctx: _Context, window: Sequence[tuple[ChainTx, bool]]
+) -> list[tuple[ChainTx, Outcome]]:
     """Replay the window; the outcomes of its honest transactions."""
-    outcomes: list[tuple[_Tx, Outcome]] = []
+    outcomes: list[tuple[ChainTx, Outcome]] = []
     for tx, honest in window:
         if honest:
             outcomes.append((tx, _replay(ctx, tx)))
@@ -364,12 +301,12 @@ def verify_fix(
     remote = RemoteChain(url)
     try:
         chain_id = int(remote.rpc("eth_chainId"), 16)
-        exploits = _exploits(remote, incident.exploit_txs)
+        exploits = exploit_txs(remote, incident.exploit_txs)
         first = exploits[0].block
         start = max(1, first - spec.regression_blocks)
         addresses = {a.lower() for a in watched.values()}
         skip = set(incident.attackers) | {t.sender for t in exploits}
-        window = _window(remote, start, exploits[0], addresses, skip)
+        window = window_txs(remote, start, exploits[0], addresses, skip)
     finally:
         remote.close()
     fork_block = start - 1
