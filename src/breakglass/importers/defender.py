@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from breakglass.importers.common import abi_entry
 from breakglass.importers.oz_expr import OzExpressionError, parse, path_type, render_path, translate
 from breakglass.importers.report import ImportError_, ImportReport, ImportResult, env_name
 from breakglass.importers.safe_grant import pauser_grant_batch
@@ -237,10 +238,8 @@ class _Defender:
     def signature_rule(
         self, kind: str, condition: dict[str, Any], abi: list[Any], at: str
     ) -> dict[str, Any] | None:
-        from breakglass.importers.oz_monitor import _abi_entry  # noqa: PLC0415
-
         signature = str(condition.get("signature", ""))
-        entry = _abi_entry(abi, signature, "event" if kind == "event" else "function")
+        entry = abi_entry(abi, signature, "event" if kind == "event" else "function")
         if entry is None:
             self.report.problem(self.file, f"{at}.signature", f"{signature} is not in the ABI")
             return None

@@ -15,6 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from breakglass.importers.common import abi_entry, secret_ref, unknown_fields
+from breakglass.importers.common import slug as _slug
 from breakglass.importers.oz_expr import (
     OzExpressionError,
     TypeOf,
@@ -28,7 +30,7 @@ from breakglass.importers.oz_expr import Path as ExprPath
 from breakglass.importers.oz_triggers import trigger_channel
 from breakglass.importers.report import ImportError_, ImportReport, ImportResult, env_name
 
-__all__ = ["import_oz_monitor", "secret_ref"]
+__all__ = ["import_oz_monitor"]
 
 _NETWORK_FIELDS = {
     "network_type", "slug", "name", "rpc_urls", "chain_id", "network_passphrase",
@@ -53,31 +55,6 @@ _TX_TYPES = {
     "value": "uint256", "from": "address", "to": "address", "hash": "bytes32",
     "gas_price": "uint256", "gas_limit": "uint256", "gas_used": "uint256",
 }  # fmt: skip
-_SLUG = re.compile(r"[^a-z0-9]+")
-
-
-def _slug(text: str) -> str:
-    return _SLUG.sub("-", text.lower()).strip("-")[:60] or "unnamed"
-
-
-def secret_ref(value: Any, report: ImportReport, *, file: str, path: str, variable: str) -> str:
-    """A secret as a ``${VAR}`` reference; the report says what to put in the variable."""
-    if isinstance(value, str):
-        value = {"type": "Plain", "value": value}
-    if not isinstance(value, dict) or set(value) != {"type", "value"}:
-        report.problem(file, path, "expected {type, value} or a string")
-        return "${" + variable + "}"
-    kind, text = value["type"], str(value["value"])
-    if kind == "Environment":
-        report.secret(text, f"{file}: {path}", "as for OpenZeppelin Monitor")
-        return "${" + text + "}"
-    if kind == "Plain":
-        report.secret(variable, f"{file}: {path}", "the value written there in plain text")
-    elif kind == "HashicorpCloudVault":
-        report.secret(variable, f"{file}: {path}", f"the HCP Vault secret {text!r}")
-    else:
-        report.problem(file, path + ".type", f"unknown secret type {kind!r}")
-    return "${" + variable + "}"
 
 
 def _read_json(path: Path, root: Path, report: ImportReport) -> Any:
@@ -88,13 +65,6 @@ def _read_json(path: Path, root: Path, report: ImportReport) -> Any:
     except ValueError as exc:
         report.problem(str(path.relative_to(root)), "", f"not JSON: {exc}")
     return None
-
-
-def _unknown(
-    data: dict[str, Any], known: set[str], report: ImportReport, file: str, at: str
-) -> None:
-    for key in sorted(set(data) - known):
-        report.problem(file, f"{at}{key}", "unknown field")
 
 
 class _Importer:
@@ -136,7 +106,7 @@ class _Importer:
         data = _read_json(path, self.root, self.report)
         if not isinstance(data, dict):
             return
-        _unknown(data, _NETWORK_FIELDS, self.report, file, "")
+        unknown_fields(data, _NETWORK_FIELDS, self.report, file, "")
         slug = str(data.get("slug") or path.stem)
         if data.get("network_type") != "EVM":
             self.report.notes.append(f"{file}: {data.get('network_type')} network {slug} skipped")
@@ -151,7 +121,7 @@ class _Importer:
         ranked = sorted(enumerate(urls), key=lambda item: -int(item[1].get("weight", 100)))
         for priority, (index, entry) in enumerate(ranked):
             at = f"rpc_urls[{index}]"
-            _unknown(entry, {"type_", "url", "weight"}, self.report, file, at + ".")
+            unknown_fields(entry, {"type_", "url", "weight"}, self.report, file, at + ".")
             if entry.get("type_", "rpc") != "rpc":
                 self.report.notes.append(f"{file}: {at} of type {entry.get('type_')} skipped")
                 continue
@@ -197,13 +167,13 @@ class _Importer:
         data = _read_json(path, self.root, self.report)
         if not isinstance(data, dict):
             return
-        _unknown(data, _MONITOR_FIELDS, self.report, file, "")
+        unknown_fields(data, _MONITOR_FIELDS, self.report, file, "")
         slug = _slug(str(data.get("name") or path.stem))
         networks = [n for n in data.get("networks") or [] if self._network_ok(n, file)]
         filters = self._filters(data.get("trigger_conditions") or [], file, slug)
         contracts = self._contracts(data.get("addresses") or [], networks, file, slug)
         conditions = data.get("match_conditions") or {}
-        _unknown(conditions, set(_CONDITION_KINDS), self.report, file, "match_conditions.")
+        unknown_fields(conditions, set(_CONDITION_KINDS), self.report, file, "match_conditions.")
         rule_ids: list[str] = []
         for network in networks:
             suffix = f"-{_slug(network)}" if len(networks) > 1 else ""
@@ -235,7 +205,7 @@ class _Importer:
         found: dict[str, list[tuple[str, list[dict[str, Any]]]]] = {}
         for index, entry in enumerate(addresses):
             at = f"addresses[{index}]"
-            _unknown(entry, {"address", "contract_spec", "abi"}, self.report, file, at + ".")
+            unknown_fields(entry, {"address", "contract_spec", "abi"}, self.report, file, at + ".")
             address = str(entry.get("address", ""))
             if not re.fullmatch(r"0x[0-9a-fA-F]{40}", address):
                 self.report.problem(file, at + ".address", f"not an address: {address!r}")
@@ -284,9 +254,9 @@ class _Importer:
         file: str,
         at: str,
     ) -> dict[str, Any] | None:
-        _unknown(condition, {"signature", "expression"}, self.report, file, at + ".")
+        unknown_fields(condition, {"signature", "expression"}, self.report, file, at + ".")
         signature = str(condition.get("signature", ""))
-        entry = _abi_entry(abi, signature, "event" if kind == "event" else "function")
+        entry = abi_entry(abi, signature, "event" if kind == "event" else "function")
         if entry is None:
             self.report.problem(file, at + ".signature", f"{signature} is not in the ABI")
             return None
@@ -333,7 +303,7 @@ class _Importer:
         alternatives: list[str] = []
         for index, condition in enumerate(txs):
             at = f"match_conditions.transactions[{index}]"
-            _unknown(condition, {"status", "expression"}, self.report, file, at + ".")
+            unknown_fields(condition, {"status", "expression"}, self.report, file, at + ".")
             status = condition.get("status", "Any")
             if status not in _STATUS:
                 self.report.problem(file, at + ".status", "expected Any, Success or Failure")
@@ -394,7 +364,7 @@ class _Importer:
         for index, condition in enumerate(conditions):
             at = f"trigger_conditions[{index}]"
             known = {"script_path", "language", "arguments", "timeout_ms"}
-            _unknown(condition, known, self.report, file, at + ".")
+            unknown_fields(condition, known, self.report, file, at + ".")
             script = self.root / str(condition.get("script_path", ""))
             if not script.is_file():
                 # Paths are relative to the monitor's working directory; try the config dir.
@@ -455,17 +425,6 @@ def _bases(node: Any) -> list[str]:
     if hasattr(node, "path"):
         return [node.path.base]
     return [*_bases(node.left), *_bases(node.right)]
-
-
-def _abi_entry(abi: list[Any], signature: str, kind: str) -> dict[str, Any] | None:
-    wanted = signature.replace(" ", "")
-    for entry in abi:
-        if not isinstance(entry, dict) or entry.get("type") != kind:
-            continue
-        types = ",".join(str(i.get("type")) for i in entry.get("inputs", []))
-        if f"{entry.get('name')}({types})" == wanted:
-            return entry
-    return None
 
 
 def import_oz_monitor(root: Path, *, protocol: str | None = None) -> ImportResult:

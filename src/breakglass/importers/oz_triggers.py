@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from breakglass.importers.common import secret_ref
 from breakglass.importers.report import ImportReport, env_name
 
 __all__ = ["trigger_channel"]
@@ -25,8 +26,6 @@ def trigger_channel(
 
     Problems (unknown type or fields, malformed secrets) go to ``report``.
     """
-    from breakglass.importers.oz_monitor import secret_ref  # noqa: PLC0415 - shared helper
-
     if not isinstance(trigger, dict) or not isinstance(trigger.get("config"), dict):
         report.problem(file, trigger_id, "expected {name, trigger_type, config}")
         return None
