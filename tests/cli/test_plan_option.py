@@ -54,11 +54,14 @@ def test_every_plan_option_is_the_same() -> None:
     for expected in ("notify ack", "status render", "token create", "recover compute", "pause"):
         assert expected in seen
     arguments = {
-        path
+        path: param
         for path, command in _commands()
-        if any(p.name in {"plan", "plan_file"} and "--plan" not in p.opts for p in command.params)
+        for param in command.params
+        if param.name in {"plan", "plan_file"} and "--plan" not in param.opts
     }
-    assert arguments == POSITIONAL_PLAN
+    assert set(arguments) == POSITIONAL_PLAN
+    for path, param in arguments.items():
+        assert param.envvar == PLAN_ENV and not param.required, path
 
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
@@ -126,3 +129,15 @@ def test_demo_says_how_to_point_later_commands_at_it(
     printed = " ".join(capsys.readouterr().out.split())
     assert f"{PLAN_ENV}={tmp_path}/demo/breakglass.yaml" in printed
     assert f"BREAKGLASS_DATABASE_URL=sqlite:///{tmp_path}/demo/breakglass.db" in printed
+
+
+def test_commands_on_the_plan_itself_find_it_the_same_way(tmp_path: Path, run: Run) -> None:
+    for args in (["monitor"], ["plan", "check"], ["doctor"]):
+        result = run(*args)
+        assert result.returncode == 2, result.stderr
+        assert "breakglass.yaml: no such plan file; name the plan file or set" in result.stderr
+        assert "Traceback" not in result.stderr
+    (tmp_path / "acme.yaml").write_text(PLAN_YAML)
+    result = run("plan", "check", "--format", "json", plan="acme.yaml")
+    assert result.returncode in (0, 1), result.stderr
+    assert '"protocol": "Acme Lending"' in result.stdout or "Acme Lending" in result.stdout

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import orjson
@@ -12,6 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from breakglass.cli.console import out
+from breakglass.cli.options import DEFAULT_PLAN, PlanArgument
 from breakglass.plan import PlanLoadError, load_plan
 from breakglass.plan.checks.base import CheckStatus
 
@@ -34,7 +34,7 @@ _STATUS_STYLE = {
 
 
 def doctor_command(
-    plan_file: Annotated[Path, typer.Argument(metavar="PLAN", help="The plan YAML file.")],
+    plan_file: PlanArgument = DEFAULT_PLAN,
     chain: Annotated[
         str | None, typer.Option("--chain", help="Check only this chain of the plan.")
     ] = None,

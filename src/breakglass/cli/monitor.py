@@ -6,13 +6,13 @@ import asyncio
 import getpass
 import signal
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 
 from breakglass.cli.console import err, out
+from breakglass.cli.options import DEFAULT_PLAN, PlanArgument
 from breakglass.errors import PlanError
 from breakglass.plan import load_plan
 from breakglass.settings import Settings
@@ -38,7 +38,7 @@ _COLOURS = {
 
 
 def monitor_command(
-    plan_file: Annotated[Path, typer.Argument(metavar="PLAN", help="The plan YAML file.")],
+    plan_file: PlanArgument = DEFAULT_PLAN,
     chain: Annotated[
         str | None,
         typer.Option("--chain", help="A chain named in the plan; needed if it has several."),

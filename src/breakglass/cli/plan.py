@@ -13,6 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from breakglass.cli.console import err, out
+from breakglass.cli.options import DEFAULT_PLAN, PlanArgument
 from breakglass.plan import PlanLoadError, load_plan
 from breakglass.plan.checks import (
     CheckSeverity,
@@ -42,7 +43,7 @@ _STATUS_STYLE = {
 
 @app.command("check")
 def check_command(
-    plan_file: Annotated[Path, typer.Argument(metavar="PLAN", help="The plan YAML file.")],
+    plan_file: PlanArgument = DEFAULT_PLAN,
     output: Annotated[
         OutputFormat, typer.Option("--format", help="table for people, json for tools.")
     ] = OutputFormat.TABLE,
