@@ -31,6 +31,7 @@ COMMANDS: tuple[LazyCommand, ...] = (
     LazyCommand(
         "import", f"{_CLI}.importers:app", "Write a plan from another tool's configuration."
     ),
+    LazyCommand("forta", f"{_CLI}.forta:app", "Forta alerts in, Forta findings out."),
     LazyCommand("rules", f"{_CLI}.rules:app", "List, document and try detection rules."),
     LazyCommand(
         "backfill",

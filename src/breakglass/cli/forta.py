@@ -1,0 +1,79 @@
+"""``breakglass forta ingest|export``: Forta alerts in as alerts, breakglass alerts out as
+Forta findings."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import orjson
+import typer
+
+from breakglass.cli.console import err, out
+from breakglass.cli.options import DEFAULT_PLAN, PlanOption
+from breakglass.errors import BreakglassError
+from breakglass.plan import load_plan
+from breakglass.settings import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+__all__ = ["app"]
+
+app = typer.Typer(help="Forta alerts in, Forta findings out.", no_args_is_help=True)
+
+
+@contextmanager
+def _session() -> Iterator[Session]:
+    from breakglass import store  # noqa: PLC0415 - SQLAlchemy is slow to import
+
+    url = Settings().resolved_database_url()
+    store.upgrade(url)
+    engine = store.make_engine(url)
+    try:
+        with store.session_factory(engine).begin() as session:
+            yield session
+    finally:
+        engine.dispose()
+
+
+@app.command("ingest")
+def ingest_command(
+    alerts: Annotated[
+        Path, typer.Argument(metavar="ALERTS_JSON", help="Forta alerts, as its API returns them.")
+    ],
+    plan: PlanOption = DEFAULT_PLAN,
+) -> None:
+    """Store Forta alerts as breakglass alerts (mapped severity and type, deduplicated on
+    the alert hash). Exit 0, or 2 when the file is not Forta alerts."""
+    from breakglass.detect.forta import record_forta_alerts  # noqa: PLC0415
+
+    try:
+        document = orjson.loads(alerts.read_bytes())
+    except OSError as exc:
+        raise BreakglassError(f"cannot read {alerts}: {exc.strerror}") from None
+    except orjson.JSONDecodeError:
+        raise BreakglassError(f"{alerts} is not JSON") from None
+    loaded = load_plan(plan)
+    with _session() as session:
+        batch, new = record_forta_alerts(session, loaded.plan, document)
+    out.print(
+        f"{len(batch.findings)} Forta alerts read, {new} new alerts, {batch.duplicates} duplicates"
+    )
+    for reason in batch.skipped:
+        err.print(f"[yellow]skipped[/yellow] {reason}", markup=True)
+
+
+@app.command("export")
+def export_command(plan: PlanOption = DEFAULT_PLAN) -> None:
+    """Every stored alert as a Forta-shaped finding (JSON list), for other tools."""
+    from breakglass.detect.forta import iter_stored, to_forta_finding  # noqa: PLC0415
+
+    loaded = load_plan(plan)
+    with _session() as session:
+        findings = [
+            to_forta_finding(alert, protocol=loaded.plan.protocol) for alert in iter_stored(session)
+        ]
+    out.print(orjson.dumps(findings, option=orjson.OPT_INDENT_2).decode(), markup=False)
