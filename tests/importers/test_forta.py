@@ -5,6 +5,9 @@ alert hash within a batch and across batches; stored alerts export as Forta find
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -75,3 +78,34 @@ def test_alerts_are_stored_once_and_export_as_forta_findings(tmp_path: Path) -> 
     assert all(isinstance(v, str) for v in drain["metadata"].values())  # Forta metadata is text
     assert drain["source"]["transactionHash"].endswith("0001")
     assert {f["severity"] for f in exported} == {"CRITICAL", "MEDIUM", "INFO"}
+
+
+@pytest.mark.e2e
+def test_the_commands_ingest_and_export(tmp_path: Path) -> None:
+    plan = tmp_path / "breakglass.yaml"
+    plan.write_text(
+        'protocol: Acme\nchains: {mainnet: {chain_id: 1, rpc: ["http://127.0.0.1:9"]}}\n'
+    )
+    env = {**os.environ, "BREAKGLASS_DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}"}
+    alerts = Path(__file__).with_name("forta") / "alerts.json"
+    run = [sys.executable, "-m", "breakglass", "forta"]
+    ingest = subprocess.run(
+        [*run, "ingest", str(alerts), "--plan", str(plan)],
+        capture_output=True, text=True, timeout=60, env=env, check=False,
+    )  # fmt: skip
+    assert ingest.returncode == 0, ingest.stderr
+    assert "3 Forta alerts read, 3 new alerts, 1 duplicates" in ingest.stdout
+    assert "chain id 137" in ingest.stderr
+    exported = subprocess.run(
+        [*run, "export", "--plan", str(plan)],
+        capture_output=True, text=True, timeout=60, env=env, check=False,
+    )  # fmt: skip
+    assert exported.returncode == 0, exported.stderr
+    assert len(json.loads(exported.stdout)) == 3
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"data": {"alerts": 7}}')
+    refused = subprocess.run(
+        [*run, "ingest", str(bad), "--plan", str(plan)],
+        capture_output=True, text=True, timeout=60, env=env, check=False,
+    )  # fmt: skip
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr

@@ -3,40 +3,21 @@ Forta findings."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import orjson
 import typer
 
 from breakglass.cli.console import err, out
 from breakglass.cli.options import DEFAULT_PLAN, PlanOption
+from breakglass.cli.sessions import migrated_session
 from breakglass.errors import BreakglassError
 from breakglass.plan import load_plan
-from breakglass.settings import Settings
-
-if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
 
 __all__ = ["app"]
 
 app = typer.Typer(help="Forta alerts in, Forta findings out.", no_args_is_help=True)
-
-
-@contextmanager
-def _session() -> Iterator[Session]:
-    from breakglass import store  # noqa: PLC0415 - SQLAlchemy is slow to import
-
-    url = Settings().resolved_database_url()
-    store.upgrade(url)
-    engine = store.make_engine(url)
-    try:
-        with store.session_factory(engine).begin() as session:
-            yield session
-    finally:
-        engine.dispose()
 
 
 @app.command("ingest")
@@ -57,7 +38,7 @@ def ingest_command(
     except orjson.JSONDecodeError:
         raise BreakglassError(f"{alerts} is not JSON") from None
     loaded = load_plan(plan)
-    with _session() as session:
+    with migrated_session() as session:
         batch, new = record_forta_alerts(session, loaded.plan, document)
     out.print(
         f"{len(batch.findings)} Forta alerts read, {new} new alerts, {batch.duplicates} duplicates"
@@ -72,7 +53,7 @@ def export_command(plan: PlanOption = DEFAULT_PLAN) -> None:
     from breakglass.detect.forta import iter_stored, to_forta_finding  # noqa: PLC0415
 
     loaded = load_plan(plan)
-    with _session() as session:
+    with migrated_session() as session:
         findings = [
             to_forta_finding(alert, protocol=loaded.plan.protocol) for alert in iter_stored(session)
         ]
