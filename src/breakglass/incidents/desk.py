@@ -11,7 +11,8 @@ draws near. Notifications are queued in the database; the notifier's own loop de
 The monitor tells the desk of an alert only after the alert is committed, so a crash in
 between leaves the alert stored and unhandled. :meth:`IncidentDesk.run` therefore starts with
 :meth:`IncidentDesk.sweep`, which hands every open alert that no incident holds to
-:meth:`IncidentDesk.on_alert` (idempotent: an attached alert stays where it is).
+:meth:`IncidentDesk.on_alert` (idempotent: an attached alert stays where it is), and pages
+for every open incident that alerts opened and nobody was paged for.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from breakglass.incidents.timeline import sync_timeline
 from breakglass.notify import Notifier
 from breakglass.plan.models import ExternalParty, Plan
 from breakglass.report.regulatory import Deadline, clocks_for_incident, reminders_due
-from breakglass.store.models import AlertRecord, Incident, IncidentAlert
+from breakglass.store.models import AlertRecord, Incident, IncidentAlert, Page
 
 __all__ = ["IncidentDesk"]
 
@@ -77,7 +78,31 @@ class IncidentDesk:
         if keys:
             _log.warning("incidents.orphaned_alerts", alerts=len(keys))
         handled = [self.on_alert(key) for key in keys]
+        if "incident_lead" in self.plan.roles:
+            with self._handling:
+                self._page_unpaged()
         return [incident for incident in handled if incident is not None]
+
+    def _page_unpaged(self) -> None:
+        """Announce and page the open incidents that alerts opened but no page was queued
+        for (a crash between the incident's commit and its page)."""
+        with self.sessions() as session:
+            paged = select(Page.incident_id).where(Page.incident_id.is_not(None))
+            unpaged = session.scalars(
+                select(Incident).where(
+                    _open(),
+                    Incident.id.in_(select(IncidentAlert.incident_id)),
+                    Incident.id.not_in(paged),
+                )
+            ).all()
+            found = [(i.id, i.title, _context(i, i.title, i.summary or "")) for i in unpaged]
+        for incident_id, title, context in found:
+            _log.warning("incidents.unpaged", incident=incident_id)
+            try:
+                self.notifier.notify("incident_opened", context, incident_id=incident_id)
+                self.notifier.page("incident_lead", title, incident_id=incident_id)
+            except BreakglassError as exc:  # one incident's trouble must not stop the sweep
+                _log.error("incidents.page_failed", incident=incident_id, error=str(exc)[:300])
 
     def on_alert(self, dedupe_key: str) -> int | None:
         """Handle the stored alert ``dedupe_key``; returns its incident's id.
