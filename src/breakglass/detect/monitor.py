@@ -21,6 +21,7 @@ from collections.abc import (
     Sequence,
 )
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, Protocol
 
 import structlog
@@ -181,12 +182,17 @@ async def run_monitor(
     endpoints = resolve_endpoints(config, name=chain)
     pool = EndpointPool(pool_members(endpoints), chain=chain)
     handoff = _Handoff(watch.alerted)
+    checkpoints: CheckpointStore | None = None
     try:
         fetcher = BlockFetcher(pool, detector.fetch_spec())
         reader = StateReader(pool)
         calls = detector.state_calls()
 
-        async def sink(item: StreamEvent, session: Session) -> None:
+        # Writes waiting for storage: the stream passes no session while the database
+        # fails, and detection and response go on without it (ingest.stream).
+        held: list[Callable[[Session], list[Alert]]] = []
+
+        async def sink(item: StreamEvent, session: Session | None) -> None:
             if isinstance(item, BlockAdded):
                 state = await reader.read(item.hash, calls) if calls else {}
                 block_time = datetime.fromtimestamp(item.header.timestamp, UTC)
@@ -196,22 +202,17 @@ async def run_monitor(
                     if findings:
                         fresh = await responder.react(findings) or ()
                     responder.on_block(item)  # after: its refreshes must not slow a reaction
-                alerts = book.record(
-                    session, findings=findings, block_time=block_time, now=clock(), fresh=fresh
+                write = partial(
+                    book.record, findings=findings, block_time=block_time, now=clock(), fresh=fresh
                 )
+                _hold(held, write, chain=chain, block=item.number)
                 watch.observe(item, state, len(findings))
             else:
-                retracted = book.retract(session, chain=item.chain, block_hash=item.hash)
-                if retracted:
-                    _log.warning(
-                        "detect.alerts_retracted",
-                        chain=chain,
-                        block=item.number,
-                        alerts=len(retracted),
-                    )
-                alerts = []
-            if alerts:
-                event.listen(session, "after_commit", lambda _s: handoff.put(alerts), once=True)
+                _hold(
+                    held, partial(_retract, book=book, removed=item), chain=chain, block=item.number
+                )
+            if session is not None:
+                _write_held(session, held, handoff)
 
         checkpoints = CheckpointStore(sessions, chain)
         checkpoints.verify(await fetch_chain_identity(pool, chain=chain))
@@ -236,12 +237,58 @@ async def run_monitor(
         heads = _heads(config, endpoints, fetcher, poll_interval)
         await _until_stopped(stream.run(heads), stop_event)
     finally:
+        if checkpoints is not None:
+            checkpoints.release()
         await handoff.aclose()  # what is committed is handed over before stopping
         await watch.aclose()
         if responder is not None:
             await responder.aclose()
         await pool.aclose()
         _log.info("detect.monitor_stopped", chain=chain)
+
+
+_MAX_HELD = 10_000
+
+
+def _hold(
+    held: list[Callable[[Session], list[Alert]]],
+    write: Callable[[Session], list[Alert]],
+    *,
+    chain: str,
+    block: int,
+) -> None:
+    held.append(write)
+    if len(held) > _MAX_HELD:  # storage has been down for hours: memory comes first
+        del held[0]
+        _log.error("detect.held_write_dropped", chain=chain, block=block, held=len(held))
+
+
+def _retract(session: Session, *, book: AlertBook, removed: StreamEvent) -> list[Alert]:
+    retracted = book.retract(session, chain=removed.chain, block_hash=removed.hash)
+    if retracted:
+        _log.warning(
+            "detect.alerts_retracted",
+            chain=removed.chain,
+            block=removed.number,
+            alerts=len(retracted),
+        )
+    return []
+
+
+def _write_held(
+    session: Session, held: list[Callable[[Session], list[Alert]]], handoff: _Handoff
+) -> None:
+    """Write everything held in ``session``; forget it and hand its alerts over once the
+    session commits (a failed commit keeps it for the next attempt)."""
+    writes = list(held)
+    alerts = [alert for write in writes for alert in write(session)]
+
+    def committed(_session: Session) -> None:
+        del held[: len(writes)]
+        if alerts:
+            handoff.put(alerts)
+
+    event.listen(session, "after_commit", committed, once=True)
 
 
 class _Handoff:

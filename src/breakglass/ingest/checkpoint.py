@@ -8,13 +8,15 @@ hash it was written on, and a start against another chain is refused.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import structlog
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from breakglass.errors import ChainError
@@ -25,6 +27,7 @@ from breakglass.store import (
     get_checkpoint,
     remove_canonical_block,
 )
+from breakglass.store.lease import MonitorLease
 
 __all__ = [
     "ChainIdentity",
@@ -124,16 +127,35 @@ class CheckpointStore:
     identity: ChainIdentity | None = None
     """Stamped on every checkpoint written; set by :meth:`verify`."""
 
+    _lease: MonitorLease | None = field(default=None, init=False, repr=False)
+
     def verify(self, found: ChainIdentity) -> None:
-        """Check that the stored checkpoint is of the chain ``found``, and stamp ``found``
-        on every checkpoint written from now on.
+        """Claim the chain on this database (one monitor per chain), check that the stored
+        checkpoint is of the chain ``found``, and stamp ``found`` on every checkpoint
+        written from now on. :meth:`release` gives the claim up.
 
         Raises:
+            AnotherMonitorError: another monitor follows this chain into this database.
             ChainMismatch: the stored checkpoint was written on another chain.
         """
-        with self.sessions() as session, session.begin():
-            check_chain_identity(session, key=self.chain, found=found)
+        engine = self.sessions.kw.get("bind")
+        if self._lease is None and isinstance(engine, Engine):
+            self._lease = MonitorLease.acquire(engine, self.chain)
+            # A store dropped without release (a test, a crashed task) lets go when collected.
+            weakref.finalize(self, self._lease.release)
+        try:
+            with self.sessions() as session, session.begin():
+                check_chain_identity(session, key=self.chain, found=found)
+        except BaseException:
+            self.release()
+            raise
         self.identity = found
+
+    def release(self) -> None:
+        """Let another monitor follow the chain on this database. Idempotent."""
+        if self._lease is not None:
+            lease, self._lease = self._lease, None
+            lease.release()
 
     def load(self) -> list[BlockHeader]:
         with self.sessions() as session:

@@ -11,15 +11,25 @@ Two kinds of consumers:
   the last block again, so they must be idempotent.
 - ``sinks`` are called inside the checkpoint's transaction with its session; their writes
   commit with the checkpoint or not at all, so they see every block exactly once.
+
+Storage trouble (PostgreSQL restarting, a full disk, a locked SQLite file) never stops the
+stream: detection and response do not need the database. A failed transaction is logged
+as an error and storage is retried with backoff; until it works again each sink is called
+with ``None`` for a session, and must do its in-memory work (detect, react) and hold its
+writes, and the checkpoint moves held in memory too. The first transaction that commits
+again writes everything held, in order. A sink forgets what it held only once a session it
+wrote it in has committed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterable, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 import structlog
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from breakglass.errors import ChainError, ConfigError
@@ -40,7 +50,10 @@ __all__ = ["BlockStream", "Sink", "Subscriber"]
 _log = structlog.get_logger("breakglass.ingest")
 
 Subscriber = Callable[[StreamEvent], Awaitable[None]]
-Sink = Callable[[StreamEvent, Session], Awaitable[None]]
+Sink = Callable[[StreamEvent, Session | None], Awaitable[None]]
+
+STORAGE_BACKOFF = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
+"""Seconds between attempts at storage while it keeps failing."""
 
 
 @dataclass
@@ -64,6 +77,8 @@ class BlockStream:
     depth: int = 64
     head_retries: int = 5
     subscriber_failure_budget: int = 10
+    max_held: int = 10_000
+    clock: Callable[[], float] = time.monotonic
     _seen: CanonicalRing = field(init=False)
     _delivered: CanonicalRing = field(init=False)
 
@@ -74,6 +89,11 @@ class BlockStream:
         restored = self.checkpoints.load() if self.checkpoints else []
         self._seen = CanonicalRing(self.depth, restored)
         self._delivered = CanonicalRing(self.depth, restored)
+        self._held: list[tuple[StreamEvent, BlockHeader]] = []
+        self._storage_failures = 0
+        self._storage_retry_at = 0.0
+        self.storage_error: str | None = None
+        """Why the last storage attempt failed; None while storage works."""
 
     @property
     def open_breakers(self) -> list[int]:
@@ -215,10 +235,56 @@ class BlockStream:
                 self._failures[index] = 0
         if self.checkpoints is None:
             return
-        with self.checkpoints.unit() as session:
+        self._held.append((event, header))
+        if len(self._held) > self.max_held:
+            dropped = self._held.pop(0)[0]
+            _log.error(
+                "ingest.checkpoint_dropped", chain=self.chain, block=dropped.number,
+                hint="storage has failed for too long; the checkpoint will resume later",
+            )  # fmt: skip
+        if self.storage_error is not None and self.clock() < self._storage_retry_at:
             for sink in self.sinks:
-                await sink(event, session)
-            if isinstance(event, BlockAdded):
-                self.checkpoints.added(session, header)
-            else:
-                self.checkpoints.removed(session, header)
+                await sink(event, None)
+            return
+        try:
+            with self.checkpoints.unit() as session:
+                for sink in self.sinks:
+                    await sink(event, session)
+                for held, held_header in self._held:
+                    if isinstance(held, BlockAdded):
+                        self.checkpoints.added(session, held_header)
+                    else:
+                        self.checkpoints.removed(session, held_header)
+        except SQLAlchemyError as exc:
+            self._storage_failed(event, exc)
+        else:
+            self._held.clear()
+            if self.storage_error is not None:
+                _log.warning(
+                    "ingest.storage_recovered",
+                    chain=self.chain,
+                    block=event.number,
+                    failures=self._storage_failures,
+                )
+            self.storage_error, self._storage_failures = None, 0
+
+    def _storage_failed(self, event: StreamEvent, exc: SQLAlchemyError) -> None:
+        # The type and the driver's first line: enough to act on, and a driver error can
+        # quote a statement's parameters.
+        original = getattr(exc, "orig", None) or exc
+        first_line = (str(original).strip().splitlines() or [""])[0][:200]
+        self.storage_error = f"{type(original).__name__}: {first_line}"
+        wait = STORAGE_BACKOFF[min(self._storage_failures, len(STORAGE_BACKOFF) - 1)]
+        self._storage_failures += 1
+        self._storage_retry_at = self.clock() + wait
+        _log.error(
+            "ingest.storage_failed",
+            chain=self.chain,
+            block=event.number,
+            consecutive=self._storage_failures,
+            held_blocks=len(self._held),
+            retry_in_s=wait,
+            error=self.storage_error,
+            hint="detection and response go on; alerts and the checkpoint are held in memory "
+            "until the database takes writes again",
+        )
