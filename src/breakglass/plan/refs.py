@@ -112,6 +112,13 @@ REFERENCES: tuple[Reference, ...] = (
     Reference(("communication", "spokesperson"), "role", _keys("roles")),
     Reference(("deployment", "reviewers", "*"), "role", _keys("roles")),
     Reference(("compensation_policy", "decision_owner"), "role", _keys("roles")),
+    Reference(
+        ("restore", "safe"),
+        "Safe",
+        _keys("signers", where=_is_safe),
+        wrong_kind="is a key signer, not a Safe",
+    ),
+    Reference(("restore", "approvals", "*"), "role", _keys("roles")),
     Reference(("news_sources", "channel"), "channel", _keys("channels")),
     Reference(("news_sources", "components", "*", "owner"), "person", _keys("people")),
     Reference(("external_parties", "*", "owner"), "role", _keys("roles")),
