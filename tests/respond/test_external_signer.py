@@ -20,6 +20,7 @@ from breakglass.devchain import Anvil
 from breakglass.plan.models.chain import ExternalSigner
 from breakglass.respond import service
 from breakglass.respond.env import LiveEnv
+from breakglass.respond.responder import Responder
 from breakglass.respond.signers.external import ExternalSignerError, load_external_signer
 from breakglass.respond.signers.keys import KeyAccount
 
@@ -140,3 +141,29 @@ def test_a_missing_variable_is_named() -> None:
     )
     with pytest.raises(ExternalSignerError, match="variable SIGNER_PATH is not set"):
         load_external_signer("guardian", config, environ={})
+
+
+AUTO = (
+    BODY
+    + """
+  - id: drain-pause
+    on: [drain]
+    steps:
+      - {{action: pause, contract: token, signer: guardian, mode: auto}}
+rules:
+  - {{id: drain, rule: event, contracts: [token],
+     params: {{signature: "Paused(address account)"}}}}
+"""
+)
+
+
+def test_the_monitor_arms_with_a_remote_signer_and_no_key(
+    fresh_chain: Anvil, token: Any, write_plan: Any, sessions: sessionmaker[Session]
+) -> None:
+    loaded = write_plan(AUTO, url=fresh_chain.http_url, address=fresh_chain.accounts[GUARDIAN])
+    env = LiveEnv(loaded, sessions, environ={"SIGNER_TOKEN": "t0ken-abc"})
+    responder = Responder(loaded, chain="local", sessions=sessions, env=env)
+    assert responder.preflight() == {}
+    # `breakglass pause token` without --signer picks the only key signer, the remote one.
+    result = service.pause_contract(loaded, sessions, "token", env=env)
+    assert result.status == "succeeded" and token.paused()

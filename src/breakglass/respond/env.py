@@ -214,7 +214,13 @@ class LiveEnv:
             self._transactors[key] = self._make_transactor(chain, signer)
         return self._transactors[key]
 
-    def _tx_signer(self, name: str) -> TxSigner:
+    def signer_account(self, name: str) -> TxSigner:
+        """What signs for key signer ``name``: its local key, or the remote signer that holds
+        it (an ``external`` signer, never a key here).
+
+        Raises:
+            SignerError: unknown, a Safe, or its key or variables cannot be loaded.
+        """
         config = self.plan.signers.get(name)
         if isinstance(config, ExternalSigner):
             # httpx only for a remote signer: a key signer's pause does not wait for it.
@@ -224,7 +230,7 @@ class LiveEnv:
         return self.local_signer(name).account
 
     def _make_transactor(self, chain: str, signer: str) -> Transactor:
-        account = self._tx_signer(signer)
+        account = self.signer_account(signer)
         rpc = self.rpc(chain)
         sender = TxSender(
             rpc,

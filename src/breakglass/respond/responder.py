@@ -127,7 +127,7 @@ class Responder:
                 if self.env.dry_run or action.signer in problems:
                     continue
                 try:
-                    self.env.local_signer(action.signer)
+                    self.env.signer_account(action.signer)
                 except BreakglassError as exc:
                     problems[action.signer] = str(exc)
             if problems and not self.allow_unarmed:

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from breakglass.errors import BreakglassError, PlanError
 from breakglass.plan.loader import LoadedPlan
-from breakglass.plan.models.chain import EnvSigner, KeystoreSigner, SafeSigner
+from breakglass.plan.models.chain import EnvSigner, ExternalSigner, KeystoreSigner, SafeSigner
 from breakglass.plan.models.response import Mode, PauseStep, Playbook, Step
 from breakglass.respond.actions.base import StepFailed
 from breakglass.respond.actions.build import build_action
@@ -88,7 +88,11 @@ def _pause_signer(loaded: LoadedPlan, contract: str, signer: str | None) -> str:
         for step in playbook.steps:
             if isinstance(step, PauseStep) and step.contract == contract:
                 return step.signer
-    keys = [n for n, s in loaded.plan.signers.items() if isinstance(s, KeystoreSigner | EnvSigner)]
+    keys = [
+        n
+        for n, s in loaded.plan.signers.items()
+        if isinstance(s, KeystoreSigner | EnvSigner | ExternalSigner)
+    ]
     if len(keys) == 1:
         return keys[0]
     raise PlanError(
