@@ -92,6 +92,13 @@ def _address(plan: Plan, spec: FixSpec, ref: str, what: str) -> str:
     raise FixError(f"{what} {ref!r} is no deployment of the fix, plan contract or address")
 
 
+def _args(plan: Plan, spec: FixSpec, args: Sequence[Any]) -> list[Any]:
+    return [
+        _address(plan, spec, a, "argument") if isinstance(a, str) and a.startswith("@") else a
+        for a in args
+    ]
+
+
 def restore_calls(
     *, plan: Plan, spec: FixSpec, chain: str, remote: RemoteChain
 ) -> list[RestoreCall]:
@@ -116,7 +123,7 @@ def restore_calls(
             if up.call is None:
                 data = encode_call("upgrade(address,address)", [proxy, implementation])
             else:
-                inner = bytes.fromhex(encode_call(up.call, up.args)[2:])
+                inner = bytes.fromhex(encode_call(up.call, _args(plan, spec, up.args))[2:])
                 data = (
                     "0x"
                     + (
@@ -138,7 +145,7 @@ def restore_calls(
                 RestoreCall(
                     f"{step.call.function} on {to}",
                     to,
-                    encode_call(step.call.function, step.call.args),
+                    encode_call(step.call.function, _args(plan, spec, step.call.args)),
                 )
             )
     for name, contract in sorted(plan.contracts.items()):
