@@ -27,6 +27,11 @@ _spec.loader.exec_module(_fixtures)
 build_api = _fixtures.build_api
 
 BOMB = b"[" * 200_000
+# breakglass's CLI with eth-account loaded first, as after an approval decrypted a keystore
+BOOT = (
+    "import eth_account, runpy, sys; sys.argv[0] = 'breakglass'; "
+    "runpy.run_module('breakglass', run_name='__main__')"
+)
 
 
 def _free_port() -> int:
@@ -75,11 +80,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int,
     url = str(api.sessions.kw["bind"].url)
     env = {**os.environ, "BREAKGLASS_DATABASE_URL": url, "NO_COLOR": "1"}
     args = ["serve", "--plan", str(api.loaded.file), "--port", str(port)]
-    # eth-account loaded first, as after an approval that decrypted a keystore
-    boot = "import eth_account, runpy, sys; sys.argv[0] = 'breakglass'; "
-    boot += "runpy.run_module('breakglass', run_name='__main__')"
     proc = subprocess.Popen(
-        [sys.executable, "-c", boot, *args],
+        [sys.executable, "-c", BOOT, *args],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -171,10 +173,8 @@ def test_safe_import_of_a_nested_file_is_a_clear_error(tmp_path: Path) -> None:
     bomb.write_bytes(BOMB)
     env = {**os.environ, "BREAKGLASS_DATABASE_URL": str(api.sessions.kw["bind"].url)}
     args = ["safe", "import", str(bomb), "--safe", "ops", "--plan", str(api.loaded.file)]
-    boot = "import eth_account, runpy, sys; sys.argv[0] = 'breakglass'; "
-    boot += "runpy.run_module('breakglass', run_name='__main__')"
     done = subprocess.run(
-        [sys.executable, "-c", boot, *args], env=env, capture_output=True, text=True, check=False
+        [sys.executable, "-c", BOOT, *args], env=env, capture_output=True, text=True, check=False
     )
     assert done.returncode == 2, (done.returncode, done.stderr)
     assert "nested deeper" in done.stderr
@@ -188,10 +188,8 @@ def test_plan_check_of_a_nested_abi_file_is_a_plan_error(tmp_path: Path) -> None
         "chains: {local: {chain_id: 31337, rpc: ['http://127.0.0.1:8545']}}\n"
         "contracts: {pool: {chain: local, address: '0x" + "11" * 20 + "', abi: Pool.json}}\n"
     )
-    boot = "import eth_account, runpy, sys; sys.argv[0] = 'breakglass'; "
-    boot += "runpy.run_module('breakglass', run_name='__main__')"
     done = subprocess.run(
-        [sys.executable, "-c", boot, "plan", "check", str(tmp_path / "breakglass.yaml")],
+        [sys.executable, "-c", BOOT, "plan", "check", str(tmp_path / "breakglass.yaml")],
         capture_output=True,
         text=True,
         cwd=tmp_path,

@@ -28,6 +28,7 @@ __all__ = [
     "authenticate",
     "create_token",
     "hash_token",
+    "live_token",
     "live_token_count",
     "revoke_tokens",
 ]
@@ -107,14 +108,21 @@ def live_token_count(session: Session, person: str) -> int:
     return len(rows.all())
 
 
-def authenticate(session: Session, plan: Plan, token: str) -> Caller | None:
-    """The caller a token stands for; None if it is unknown, revoked, or its person has
-    left the plan."""
+def live_token(session: Session, plan: Plan, token: str) -> ApiToken | None:
+    """The stored row of ``token``; None if it is unknown, revoked, or its person has left
+    the plan."""
     row = session.scalars(
         select(ApiToken).where(
             ApiToken.token_sha256 == hash_token(token), ApiToken.revoked_at.is_(None)
         )
     ).first()
-    if row is None or row.person not in plan.people:
+    return row if row is not None and row.person in plan.people else None
+
+
+def authenticate(session: Session, plan: Plan, token: str) -> Caller | None:
+    """The caller a token stands for; None if it is unknown, revoked, or its person has
+    left the plan."""
+    row = live_token(session, plan, token)
+    if row is None:
         return None
     return Caller(row.person, access_of(plan, row.person))

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from breakglass.api.tokens import Caller, access_of, hash_token
+from breakglass.api.tokens import Caller, access_of, hash_token, live_token
 from breakglass.plan.models import Plan
 from breakglass.store.models import ApiToken, WebSession
 
@@ -34,12 +34,8 @@ def start_session(
 ) -> tuple[str, Caller] | None:
     """Open a session for the holder of API token ``token``; returns the session id (for
     the cookie) and the caller, or None if the token is not valid."""
-    row = session.scalars(
-        select(ApiToken).where(
-            ApiToken.token_sha256 == hash_token(token), ApiToken.revoked_at.is_(None)
-        )
-    ).first()
-    if row is None or row.person not in plan.people:
+    row = live_token(session, plan, token)
+    if row is None:
         return None
     opened = now or datetime.now(UTC)
     session_id = secrets.token_urlsafe(32)
