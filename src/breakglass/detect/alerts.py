@@ -5,10 +5,11 @@ each finding once (by :attr:`Finding.dedupe_key`), lets one alert per rule and g
 within ``suppress_for`` of block time and records the rest as ``suppressed``, and hands every
 stored alert to :func:`~breakglass.detect.correlate.correlate`.
 
-A flood is folded before it is stored: at most ``per_block`` alerts per rule and block, the
-rest of that rule's findings in the block carried by one more alert that counts them. An
-attacker who makes a rule fire a thousand times in one block gets 21 rows, not 1,000
-database transactions in front of the next block.
+A flood is folded before it is stored: at most ``per_block`` alerts per rule and block and
+``per_minute`` per rule and minute of block time, the rest of that rule's findings in the
+block carried by one more alert that counts them. An attacker who makes a rule fire a
+thousand times in one block gets 21 rows, not 1,000 database transactions in front of the
+next block; one who keeps it up gets one row per block once the minute's budget is spent.
 
 Suppression never hides a new episode: a finding the responder acted on (its pause targets
 were found unpaused) is passed as ``fresh`` and stored as a new alert, and its block starts
@@ -20,6 +21,7 @@ so they live in :class:`AlertPolicy` (defaults below, per-rule overrides by rule
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -45,6 +47,7 @@ from breakglass.store import (
 __all__ = [
     "DEFAULT_CORRELATE_WITHIN",
     "DEFAULT_PER_BLOCK",
+    "DEFAULT_PER_MINUTE",
     "DEFAULT_SUPPRESS_FOR",
     "Alert",
     "AlertBook",
@@ -58,6 +61,7 @@ __all__ = [
 DEFAULT_SUPPRESS_FOR = timedelta(minutes=10)
 DEFAULT_CORRELATE_WITHIN = timedelta(minutes=30)
 DEFAULT_PER_BLOCK = 20
+DEFAULT_PER_MINUTE = 60
 
 
 class GroupBy(StrEnum):
@@ -81,6 +85,7 @@ class AlertPolicy:
     rules: Mapping[str, Grouping] = field(default_factory=dict)
     correlate_within: timedelta = DEFAULT_CORRELATE_WITHIN
     per_block: int = DEFAULT_PER_BLOCK
+    per_minute: int = DEFAULT_PER_MINUTE
 
     def grouping(self, rule: str) -> Grouping:
         return self.rules.get(rule, self.default)
@@ -168,8 +173,9 @@ def new_alert(
 _SEVERITY_ORDER = {severity: rank for rank, severity in enumerate(Severity)}
 
 
-def fold_flood(findings: Sequence[Finding], *, limit: int) -> list[Finding]:
-    """At most ``limit`` findings per rule, plus one that carries the rest of that rule's.
+def fold_flood(findings: Sequence[Finding], *, limit: int | Mapping[str, int]) -> list[Finding]:
+    """At most ``limit`` findings per rule (or ``limit[rule]``), plus one that carries the
+    rest of that rule's.
 
     The carrier is the most severe of the rest (the first among equals); its title and
     ``data`` say how many findings it stands for and name some of their transactions.
@@ -178,12 +184,13 @@ def fold_flood(findings: Sequence[Finding], *, limit: int) -> list[Finding]:
     by_rule: dict[str, list[Finding]] = {}
     for finding in findings:
         by_rule.setdefault(finding.rule, []).append(finding)
-    if all(len(group) <= limit for group in by_rule.values()):
+    limits = {rule: limit if isinstance(limit, int) else limit[rule] for rule in by_rule}
+    if all(len(group) <= limits[rule] for rule, group in by_rule.items()):
         return list(findings)
     kept: list[Finding] = []
     for rule, group in by_rule.items():
-        kept += group[:limit]
-        rest = group[limit:]
+        kept += group[: limits[rule]]
+        rest = group[limits[rule] :]
         if not rest:
             continue
         carrier = min(rest, key=lambda f: _SEVERITY_ORDER.get(f.severity, 0))
@@ -225,6 +232,8 @@ class AlertBook:
 
     policy: AlertPolicy = field(default_factory=AlertPolicy)
     categories: Mapping[str, str] = field(default_factory=_categories)
+    _minutes: dict[str, tuple[int, int]] = field(default_factory=dict, init=False, repr=False)
+    """Per rule: the minute of block time being counted and the alerts stored in it."""
     episode_start: int | None = None
     """The latest block a response started in (kept in memory: after a restart suppression
     falls back to the window alone). Blocks, not times: consecutive blocks can share a
@@ -249,7 +258,7 @@ class AlertBook:
         """
         to_notify: list[AlertRecord] = []
         stored: list[AlertRecord] = []
-        findings = fold_flood(list(findings), limit=self.policy.per_block)
+        findings = self._fold(list(findings), block_time)
         if fresh and findings:
             self.episode_start = findings[0].block_number
         for finding in findings:
@@ -274,6 +283,19 @@ class AlertBook:
         if stored:
             correlate(session, alerts=stored, window=self.policy.correlate_within, now=now)
         return [Alert.from_record(row) for row in to_notify]
+
+    def _fold(self, findings: list[Finding], block_time: datetime) -> list[Finding]:
+        """Fold a flood within the per-block and per-minute budgets of each rule."""
+        if not findings:
+            return findings
+        minute = int(block_time.timestamp() // 60)
+        budgets: dict[str, int] = {}
+        for rule, count in Counter(f.rule for f in findings).items():
+            counted, used = self._minutes.get(rule, (minute, 0))
+            used = used if counted == minute else 0
+            budgets[rule] = max(0, min(self.policy.per_block, self.policy.per_minute - used))
+            self._minutes[rule] = (minute, used + min(count, budgets[rule]))
+        return fold_flood(findings, limit=budgets)
 
     def retract(self, session: Session, *, chain: str, block_hash: str) -> list[Alert]:
         """Retract the alerts of an orphaned block and recompute their candidates."""
