@@ -7,41 +7,22 @@ differently with it (a person must judge), 2 for bad input.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 from rich.markup import escape
 
 from breakglass.cli.console import err, out
 from breakglass.cli.options import DEFAULT_PLAN, PlanOption
+from breakglass.cli.sessions import migrated_session
 from breakglass.plan import load_plan
-from breakglass.settings import Settings
-
-if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
 
 __all__ = ["app", "verify_command"]
 
 app = typer.Typer(
     help="Eradication: verify a fix against the replayed exploit.", no_args_is_help=True
 )
-
-
-@contextmanager
-def _session() -> Iterator[Session]:
-    from breakglass import store  # noqa: PLC0415 - SQLAlchemy is slow to import
-
-    url = Settings().resolved_database_url()
-    store.upgrade(url)
-    engine = store.make_engine(url)
-    try:
-        with store.session_factory(engine).begin() as session:
-            yield session
-    finally:
-        engine.dispose()
 
 
 _COLOURS = {"passed": "green", "needs-review": "yellow", "failed": "red"}
@@ -71,7 +52,7 @@ def verify_command(
     spec, digest = load_fix(fix)
     output_dir(out_dir)
     err.print(f"forking and replaying incident #{incident}'s exploit with {escape(spec.name)}…")
-    with _session() as session:
+    with migrated_session() as session:
         report = run_fix_verification(
             session,
             loaded=loaded,

@@ -1,7 +1,7 @@
 """The database session a command works in: migrated, one transaction, committed on success.
 
 Several command modules still carry their own copy of this (incident, recover, regulatory,
-analyze_incident, fix); new commands use this one.
+analyze_incident); new commands use this one.
 """
 
 from __future__ import annotations
