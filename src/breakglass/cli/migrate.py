@@ -12,8 +12,8 @@ from rich.markup import escape
 
 from breakglass.cli.console import err, out
 from breakglass.cli.options import DEFAULT_PLAN, PlanOption
+from breakglass.cli.sessions import migrated_session
 from breakglass.plan import load_plan
-from breakglass.settings import Settings
 
 __all__ = ["app", "snapshot_command"]
 
@@ -34,50 +34,35 @@ def snapshot_command(
     ] = Path("snapshot"),
 ) -> None:
     """Snapshot every user's position per asset at a block, with Merkle roots for claims."""
-    from breakglass import store  # noqa: PLC0415 - SQLAlchemy is slow to import
     from breakglass.analysis.incident import incident_chain  # noqa: PLC0415
     from breakglass.cli.backfill import chain_pool  # noqa: PLC0415
-    from breakglass.incidents import EventKind, get_incident, record_event  # noqa: PLC0415
+    from breakglass.incidents import get_incident  # noqa: PLC0415
     from breakglass.recovery.snapshot import (  # noqa: PLC0415
-        SNAPSHOT_EVENT,
         Snapshot,
+        record_snapshot,
         take_snapshot,
         write_snapshot,
     )
 
     loaded = load_plan(plan)
     name = incident_chain(loaded.plan, chain)
-    url = Settings().resolved_database_url()
-    store.upgrade(url)
-    engine = store.make_engine(url)
-    try:
-        with store.session_factory(engine).begin() as session:
-            get_incident(session, incident)
+    with migrated_session() as session:
+        get_incident(session, incident)  # before reading the chain: a wrong id fails at once
 
-        async def snap() -> Snapshot:
-            pool = chain_pool(loaded, name)
-            try:
-                return await take_snapshot(
-                    pool, loaded.plan, chain=name, block=block, from_block=from_block
-                )
-            finally:
-                await pool.aclose()
+    async def snap() -> Snapshot:
+        pool = chain_pool(loaded, name)
+        try:
+            return await take_snapshot(
+                pool, loaded.plan, chain=name, block=block, from_block=from_block
+            )
+        finally:
+            await pool.aclose()
 
-        snapshot = asyncio.run(snap())
-        write_snapshot(snapshot, out_dir)
-        data = snapshot.to_json()
-        roots = {a: {"root": v["root"], "total": v["total"]} for a, v in data["assets"].items()}
-        with store.session_factory(engine).begin() as session:
-            record_event(
-                session, incident, EventKind.NOTE,
-                f"Migration snapshot at block {block}: "
-                + ", ".join(f"{a} root {r['root']}" for a, r in roots.items()),
-                actor="breakglass", block_number=block,
-                data={"kind": SNAPSHOT_EVENT, "chain": name, "block": block, "assets": roots},
-            )  # fmt: skip
-    finally:
-        engine.dispose()
+    snapshot = asyncio.run(snap())
+    write_snapshot(snapshot, out_dir)
+    with migrated_session() as session:
+        roots = record_snapshot(session, incident_id=incident, snapshot=snapshot)
     for asset, info in roots.items():
-        users = len(data["assets"][asset]["positions"])
+        users = len(snapshot.positions.get(asset, {}))
         out.print(f"{asset}: {users} users, total {info['total']}, root {info['root']}")
     err.print(f"wrote {escape(str(out_dir))}/snapshot.csv, snapshot.json and a tree per asset")

@@ -21,10 +21,12 @@ from breakglass.outputs import output_dir, write_bytes, write_text
 from breakglass.recovery.merkle import MerkleDistribution
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from breakglass.chain.pool import EndpointPool
     from breakglass.plan.models import Plan
 
-__all__ = ["SNAPSHOT_EVENT", "Snapshot", "take_snapshot", "write_snapshot"]
+__all__ = ["SNAPSHOT_EVENT", "Snapshot", "record_snapshot", "take_snapshot", "write_snapshot"]
 
 SNAPSHOT_EVENT = "migration-snapshot"
 """``data["kind"]`` of the timeline event that records a snapshot."""
@@ -117,3 +119,28 @@ def write_snapshot(snapshot: Snapshot, directory: Path) -> list[Path]:
             )
         )
     return written
+
+
+def record_snapshot(session: Session, *, incident_id: int, snapshot: Snapshot) -> dict[str, Any]:
+    """Put the snapshot's roots and totals per asset on the incident's timeline; return them.
+
+    Raises:
+        IncidentNotFound: there is no such incident.
+    """
+    from breakglass.incidents import EventKind, get_incident, record_event  # noqa: PLC0415
+
+    get_incident(session, incident_id)
+    assets = snapshot.to_json()["assets"]
+    roots = {a: {"root": v["root"], "total": v["total"]} for a, v in assets.items()}
+    record_event(
+        session,
+        incident_id,
+        EventKind.NOTE,
+        f"Migration snapshot at block {snapshot.block}: "
+        + ", ".join(f"{a} root {r['root']}" for a, r in roots.items()),
+        actor="breakglass",
+        block_number=snapshot.block,
+        data={"kind": SNAPSHOT_EVENT, "chain": snapshot.chain, "block": snapshot.block,
+              "assets": roots},
+    )  # fmt: skip
+    return roots
