@@ -15,6 +15,8 @@ from typing import Any, TextIO
 
 import structlog
 
+from breakglass.textsafe import strip_controls
+
 __all__ = ["MASK", "configure_logging", "get_logger", "redact", "register_secret"]
 
 MASK = "***"
@@ -38,7 +40,9 @@ def _scrub(value: Any) -> Any:
         for secret in _secrets:
             if secret in value:
                 value = value.replace(secret, MASK)
-        return value
+        # Logged token names and titles come from the chain: no escape sequence reaches the
+        # operator's terminal.
+        return strip_controls(value)
     if isinstance(value, dict):
         return {k: MASK if _SECRET_FIELD.search(str(k)) else _scrub(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -51,7 +55,8 @@ def _scrub(value: Any) -> Any:
 def redact(
     _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
-    """structlog processor: mask secret-looking fields and registered secret values."""
+    """structlog processor: mask secret-looking fields and registered secret values, and
+    strip control characters (tab and newline kept) from every string."""
     for key in list(event_dict):
         if _SECRET_FIELD.search(key):
             event_dict[key] = MASK

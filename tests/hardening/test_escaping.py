@@ -4,6 +4,7 @@ rewrote the responder's screen. Every interpolated value is now made inert, per 
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import subprocess
@@ -17,6 +18,7 @@ from apprise.plugins.slack import NotifySlack
 
 from breakglass import store
 from breakglass.incidents import service
+from breakglass.logs import configure_logging, get_logger
 from breakglass.notify.render import for_channel, render
 from breakglass.plan import load_plan
 
@@ -116,3 +118,12 @@ def test_the_terminal_gets_no_escape_sequence(tmp_path: Path) -> None:
         assert b"Outflow of" in done.stdout
         assert b"\x1b" not in done.stdout + done.stderr
         assert b"\r" not in done.stdout + done.stderr
+
+
+def test_log_lines_carry_no_escape_sequence() -> None:
+    stream = io.StringIO()
+    configure_logging("INFO", "console", stream)
+    get_logger("test").warning("alert.raised", title=f"Outflow of {TOKEN_NAME}")
+    line = stream.getvalue()
+    assert "Outflow of" in line
+    assert not re.search("[\x00-\x08\x0b-\x1f\x7f-\x9f]", line.rstrip("\n")), repr(line)
