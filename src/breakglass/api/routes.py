@@ -310,7 +310,8 @@ def publish_update(
     background: BackgroundTasks,
 ) -> PublicUpdateOut:
     """Publish a status-page update (investigating → identified → monitoring → resolved)
-    and post it to the channels that take public events."""
+    and post it to the channels that take public events. Only members of the plan's
+    `communication.spokesperson` role (else `comms`) and admins may (403 for others)."""
     from breakglass.notify import Notifier  # noqa: PLC0415 - Apprise is slow to import
 
     state = state_of(request)
