@@ -51,6 +51,7 @@ def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     url = f"sqlite:///{tmp_path / 'bg.db'}"
     monkeypatch.setenv("BREAKGLASS_DATABASE_URL", url)
     (tmp_path / "breakglass.yaml").write_text(PLAN_YAML)
+    monkeypatch.setenv("BREAKGLASS_PLAN", str(tmp_path / "breakglass.yaml"))
     store.upgrade(url)
     engine = store.make_engine(url)
     sessions = store.session_factory(engine)
