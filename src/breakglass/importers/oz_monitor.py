@@ -192,6 +192,10 @@ class _Importer:
                 rule_ids.append(rule["id"])
                 self.rules.append(_wrapped(rule, filters))
         self._notify(data.get("triggers") or [], rule_ids, file, slug, str(data.get("name")))
+        if data.get("chain_configurations"):
+            self.report.notes.append(
+                f"{file}: chain_configurations are not carried (EVM needs none)"
+            )
 
     def _network_ok(self, network: str, file: str) -> bool:
         if _slug(network) in self.chains:
