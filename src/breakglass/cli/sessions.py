@@ -1,6 +1,6 @@
 """The database session a command works in: migrated, one transaction, committed on success.
 
-Several command modules still carry their own copy of this (incident, recover, regulatory,
+Some command modules still carry their own copy of this (incident, recover, regulatory,
 analyze_incident); new commands use this one.
 """
 
