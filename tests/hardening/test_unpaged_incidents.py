@@ -1,6 +1,7 @@
 """The desk's start-up sweep (issue 14, finding 11) without a chain: an alert stored but never
 handed to the desk opens its incident and pages, and an incident whose page a crash lost
-between the incident's commit and the page is paged; a second sweep does nothing more."""
+between the incident's commit and the page is paged; an alert told twice (by the sweep and by
+the monitor) is announced once, and a second sweep does nothing more."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from breakglass.detect.finding import Confidence, Finding, Severity
 from breakglass.incidents.desk import IncidentDesk
 from breakglass.notify import Notifier
 from breakglass.plan import load_plan
-from breakglass.store.models import IncidentAlert, Page
+from breakglass.store.models import Delivery, IncidentAlert, Page
 
 PLAN = """
 protocol: Sweep Test
@@ -25,6 +26,8 @@ roles:
   incident_lead: [alice]
 chains:
   local: {chain_id: 31337, rpc: ["http://127.0.0.1:9"]}
+channels:
+  war-room: "json://127.0.0.1:9/hook"
 """
 NOW = datetime(2026, 12, 5, 1, 0, tzinfo=UTC)
 
@@ -64,8 +67,12 @@ def test_the_sweep_handles_orphaned_alerts_and_pages_unpaged_incidents(tmp_path:
         session.execute(delete(Page))
 
     (swept,) = desk.sweep()
+    with sessions() as session:
+        told = session.scalar(select(func.count()).select_from(Delivery))
+    assert told
     assert swept != incident and desk.on_alert(second.dedupe_key) == swept  # handled once
     with sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Delivery)) == told
         paged = session.scalars(select(Page.incident_id)).all()
         linked = session.scalar(select(func.count()).select_from(IncidentAlert))
     assert linked == 2

@@ -105,7 +105,8 @@ class IncidentDesk:
                 _log.error("incidents.page_failed", incident=incident_id, error=str(exc)[:300])
 
     def on_alert(self, dedupe_key: str) -> int | None:
-        """Handle the stored alert ``dedupe_key``; returns its incident's id.
+        """Handle the stored alert ``dedupe_key``; returns its incident's id. An alert
+        already in an incident is not told again.
 
         The incident is committed first; notifications are queued after, in their own
         transactions (SQLite has one writer at a time).
@@ -121,6 +122,12 @@ class IncidentDesk:
             ).first()
             if alert is None or alert.status == "retracted":
                 return None
+            handled = session.scalars(
+                select(IncidentAlert.incident_id).where(IncidentAlert.alert_id == alert.id)
+            ).first()
+            if handled is not None:
+                # Told twice (the sweep and the monitor's hand-over): people hear of it once.
+                return handled
             known = set(session.scalars(select(Incident.id).where(_open())))
             incident = incident_for_alert(session, self.plan, alert)
             opened = incident.id not in known and _first_alert(session, incident.id)
