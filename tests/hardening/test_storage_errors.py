@@ -96,6 +96,7 @@ async def _outage(
     sessions: sessionmaker[Session],
     break_storage: Callable[[], object],
     mend_storage: Callable[[], object],
+    after: Callable[[], object] = lambda: None,
 ) -> tuple[list[Alert], list[int]]:
     plan = load_plan(_plan_file(tmp_path, anvil, token.address))
     seen: list[Alert] = []
@@ -135,6 +136,7 @@ async def _outage(
 
         await _until(stored, task)
         assert not task.done()
+        await asyncio.to_thread(after)
     finally:
         stop.set()
         await asyncio.wait_for(task, 10)
@@ -151,6 +153,7 @@ def test_terminated_postgres_connections_do_not_kill_the_monitor(
     sessions = store.session_factory(engine)
     server = make_url(postgres_url).set(drivername="postgresql")
     terminated: list[int] = []
+    probes: list[str] = []
 
     def terminate() -> None:
         with psycopg.connect(
@@ -171,12 +174,15 @@ def test_terminated_postgres_connections_do_not_kill_the_monitor(
                 sessions=sessions,
                 break_storage=terminate,
                 mend_storage=lambda: None,
+                after=lambda: probes.append(_probe_lease(postgres_url)),
             )
         )
     finally:
         engine.dispose()
     assert terminated and terminated[0] >= 1
     assert [alert.finding.rule for alert in seen] == ["token-paused"]
+    # The terminated backends held the monitor's claim too; it was taken again.
+    assert probes[0].startswith("refused: another monitor is running"), probes
 
 
 @pytest.mark.chain
@@ -272,16 +278,12 @@ def test_a_second_monitor_on_the_same_database_is_refused(
     assert "Traceback" not in stderr
 
 
-@pytest.mark.postgres
-def test_the_postgres_lease_refuses_another_process(postgres_url: str) -> None:
-    from breakglass.store.lease import MonitorLease  # noqa: PLC0415
-
-    engine = store.make_engine(postgres_url)
-    lease = MonitorLease.acquire(engine, "local")
+def _probe_lease(url: str) -> str:
+    """Whether another process may take chain 'local' on ``url``: "taken" or "refused: …"."""
     probe = textwrap.dedent(f"""
         from breakglass import store
         from breakglass.store.lease import AnotherMonitorError, MonitorLease
-        engine = store.make_engine({postgres_url!r})
+        engine = store.make_engine({url!r})
         try:
             MonitorLease.acquire(engine, "local")
         except AnotherMonitorError as exc:
@@ -289,16 +291,24 @@ def test_the_postgres_lease_refuses_another_process(postgres_url: str) -> None:
         else:
             print("taken")
     """)
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    return done.stdout.strip()
+
+
+@pytest.mark.postgres
+def test_the_postgres_lease_refuses_another_process(postgres_url: str) -> None:
+    from breakglass.store.lease import MonitorLease  # noqa: PLC0415
+
+    engine = store.make_engine(postgres_url)
+    lease = MonitorLease.acquire(engine, "local")
     try:
-        held = subprocess.run(
-            [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
-        )
+        held = _probe_lease(postgres_url)
         lease.release()
-        free = subprocess.run(
-            [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
-        )
+        free = _probe_lease(postgres_url)
     finally:
         lease.release()
         engine.dispose()
-    assert held.stdout.startswith("refused: another monitor is running"), held.stdout
-    assert free.stdout.strip() == "taken"
+    assert held.startswith("refused: another monitor is running"), held
+    assert free == "taken"

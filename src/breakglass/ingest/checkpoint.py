@@ -151,6 +151,15 @@ class CheckpointStore:
             raise
         self.identity = found
 
+    def renew(self) -> None:
+        """After storage trouble: hold the chain's claim again if the database dropped it.
+
+        Raises:
+            AnotherMonitorError: another monitor took the chain while storage was down.
+        """
+        if self._lease is not None:
+            self._lease.renew()
+
     def release(self) -> None:
         """Let another monitor follow the chain on this database. Idempotent."""
         if self._lease is not None:

@@ -32,7 +32,7 @@ import structlog
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from breakglass.errors import ChainError, ConfigError
+from breakglass.errors import ChainError, ConfigError, StoreError
 from breakglass.ingest.checkpoint import CheckpointStore
 from breakglass.ingest.events import (
     BadChainData,
@@ -44,6 +44,7 @@ from breakglass.ingest.events import (
 from breakglass.ingest.fetch import BlockFetcher
 from breakglass.ingest.reorg import ReorgTooDeep, resolve_branch
 from breakglass.ingest.ring import CanonicalRing
+from breakglass.store.lease import AnotherMonitorError
 
 __all__ = ["BlockStream", "Sink", "Subscriber"]
 
@@ -260,6 +261,15 @@ class BlockStream:
         else:
             self._held.clear()
             if self.storage_error is not None:
+                # A restarted database ended the session holding the chain's claim: take it
+                # again, or stop here if another monitor took the chain meanwhile.
+                try:
+                    self.checkpoints.renew()
+                except AnotherMonitorError:
+                    raise
+                except (SQLAlchemyError, StoreError) as exc:
+                    self._storage_failed(event, exc)
+                    return
                 _log.warning(
                     "ingest.storage_recovered",
                     chain=self.chain,
@@ -268,7 +278,7 @@ class BlockStream:
                 )
             self.storage_error, self._storage_failures = None, 0
 
-    def _storage_failed(self, event: StreamEvent, exc: SQLAlchemyError) -> None:
+    def _storage_failed(self, event: StreamEvent, exc: Exception) -> None:
         # The type and the driver's first line: enough to act on, and a driver error can
         # quote a statement's parameters.
         original = getattr(exc, "orig", None) or exc

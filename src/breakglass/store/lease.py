@@ -52,6 +52,7 @@ class MonitorLease:
         self._connection = connection
         self._fd = fd
         self._key: tuple[str, str] | None = None
+        self._engine: Engine | None = None
 
     @classmethod
     def acquire(cls, engine: Engine, chain: str) -> MonitorLease:
@@ -97,7 +98,9 @@ class MonitorLease:
         if not taken:
             connection.close()
             raise AnotherMonitorError(chain)
-        return cls(chain, connection, None)
+        lease = cls(chain, connection, None)
+        lease._engine = engine
+        return lease
 
     @classmethod
     def _flock(cls, database: Path, chain: str) -> MonitorLease:
@@ -112,6 +115,25 @@ class MonitorLease:
             os.close(fd)
             raise AnotherMonitorError(chain) from None
         return cls(chain, None, fd)
+
+    def renew(self) -> None:
+        """Take the advisory lock again if its connection was lost (a PostgreSQL restart or
+        a terminated backend ends the session, and the lock with it).
+
+        Raises:
+            AnotherMonitorError: another monitor took the chain meanwhile.
+            StoreError: the database cannot be reached to take it again.
+        """
+        if self._connection is None or self._engine is None:
+            return
+        try:
+            self._connection.execute(text("SELECT 1")).scalar()
+            self._connection.commit()
+        except SQLAlchemyError:
+            with contextlib.suppress(SQLAlchemyError):
+                self._connection.close()
+            self._connection = None
+            self._connection = self._advisory(self._engine, self.chain)._connection
 
     def release(self) -> None:
         """Give this claim up; the lock goes with the process's last claim. Idempotent."""
@@ -141,6 +163,10 @@ class _Share(MonitorLease):
     def __init__(self, lease: MonitorLease) -> None:
         super().__init__(lease.chain, None, None)
         self._lease: MonitorLease | None = lease
+
+    def renew(self) -> None:
+        if self._lease is not None:
+            self._lease.renew()
 
     def release(self) -> None:
         lease, self._lease = self._lease, None
