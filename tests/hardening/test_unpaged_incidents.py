@@ -5,7 +5,7 @@ the monitor) is announced once, and a second sweep does nothing more."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import delete, func, select
@@ -81,3 +81,22 @@ def test_the_sweep_handles_orphaned_alerts_and_pages_unpaged_incidents(tmp_path:
     assert desk.sweep() == []
     with sessions() as session:
         assert session.scalar(select(func.count()).select_from(Page)) == 2
+
+
+def test_the_running_desk_sweeps_alerts_the_hand_over_left_behind(tmp_path: Path) -> None:
+    (tmp_path / "breakglass.yaml").write_text(PLAN)
+    plan = load_plan(tmp_path / "breakglass.yaml").plan
+    url = f"sqlite:///{tmp_path / 'breakglass.db'}"
+    store.upgrade(url)
+    sessions = store.session_factory(store.make_engine(url))
+    with sessions() as session, session.begin():
+        AlertBook().record(session, findings=[_finding(1)], block_time=NOW, now=NOW)
+    clock = [NOW + timedelta(seconds=5)]
+    desk = IncidentDesk(plan, sessions, Notifier(plan, sessions), clock=lambda: clock[0])
+    settled = timedelta(seconds=30)
+    assert desk.sweep(settled_for=settled) == []  # still the hand-over's turn
+    clock[0] = NOW + timedelta(minutes=1)
+    (incident,) = desk.sweep(settled_for=settled)
+    with sessions() as session:
+        assert session.scalar(select(func.count()).select_from(IncidentAlert)) == 1
+        assert session.scalar(select(Page.incident_id)) == incident

@@ -12,7 +12,8 @@ The monitor tells the desk of an alert only after the alert is committed, so a c
 between leaves the alert stored and unhandled. :meth:`IncidentDesk.run` therefore starts with
 :meth:`IncidentDesk.sweep`, which hands every open alert that no incident holds to
 :meth:`IncidentDesk.on_alert` (idempotent: an attached alert stays where it is), and pages
-for every open incident that alerts opened and nobody was paged for.
+for every open incident that alerts opened and nobody was paged for. While it runs it sweeps
+again every interval, for alerts a failed hand-over left behind.
 """
 
 from __future__ import annotations
@@ -42,6 +43,9 @@ __all__ = ["IncidentDesk"]
 
 _log = structlog.get_logger("breakglass.incidents")
 
+_SETTLED = timedelta(seconds=30)
+"""How long the running desk leaves a stored alert to the monitor's hand-over."""
+
 
 class IncidentDesk:
     """Turns stored alerts into incidents and keeps their timelines and people current."""
@@ -63,22 +67,30 @@ class IncidentDesk:
         # The monitor's hand-over and the sweep call on_alert from threads of their own.
         self._handling = threading.Lock()
 
-    def sweep(self) -> list[int]:
+    def sweep(self, *, settled_for: timedelta | None = None) -> list[int]:
         """Handle every open alert that no incident holds (left by a crash between an
-        alert's commit and the desk); returns the incidents they went to."""
+        alert's commit and the desk, or by a hand-over that failed); returns the incidents
+        they went to.
+
+        Args:
+            settled_for: only alerts first seen at least this long ago (the running
+                monitor's hand-over has its turn first); ``None`` at start: every alert,
+                and every incident alerts opened that was never paged.
+        """
+        query = (
+            select(AlertRecord.dedupe_key)
+            .outerjoin(IncidentAlert, IncidentAlert.alert_id == AlertRecord.id)
+            .where(IncidentAlert.id.is_(None), AlertRecord.status == "open")
+            .order_by(AlertRecord.id)
+        )
+        if settled_for is not None:
+            query = query.where(AlertRecord.first_seen < self.clock() - settled_for)
         with self.sessions() as session:
-            keys = list(
-                session.scalars(
-                    select(AlertRecord.dedupe_key)
-                    .outerjoin(IncidentAlert, IncidentAlert.alert_id == AlertRecord.id)
-                    .where(IncidentAlert.id.is_(None), AlertRecord.status == "open")
-                    .order_by(AlertRecord.id)
-                )
-            )
+            keys = list(session.scalars(query))
         if keys:
             _log.warning("incidents.orphaned_alerts", alerts=len(keys))
         handled = [self.on_alert(key) for key in keys]
-        if "incident_lead" in self.plan.roles:
+        if settled_for is None and "incident_lead" in self.plan.roles:
             with self._handling:
                 self._page_unpaged()
         return [incident for incident in handled if incident is not None]
@@ -223,13 +235,15 @@ class IncidentDesk:
             )
 
     async def run(self, stop: asyncio.Event, interval: float = 2.0) -> None:
-        """:meth:`sweep` once, then :meth:`sync` every ``interval`` seconds until ``stop``
-        is set."""
-        try:
-            await asyncio.to_thread(self.sweep)
-        except BreakglassError as exc:
-            _log.error("incidents.sweep_failed", error=str(exc)[:300])
+        """:meth:`sweep` once, then :meth:`sync` and a sweep of alerts older than
+        ``_SETTLED`` every ``interval`` seconds until ``stop`` is set."""
+        settled_for: timedelta | None = None
         while not stop.is_set():
+            try:
+                await asyncio.to_thread(self.sweep, settled_for=settled_for)
+            except BreakglassError as exc:
+                _log.error("incidents.sweep_failed", error=str(exc)[:300])
+            settled_for = _SETTLED
             try:
                 await asyncio.to_thread(self.sync)
             except BreakglassError as exc:
