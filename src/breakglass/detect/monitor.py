@@ -148,8 +148,9 @@ async def run_monitor(
 
     Args:
         sessions: a migrated database; alerts and the checkpoint go there.
-        on_alert: called once per new, unsuppressed alert, after it is committed, in
-            order, from a worker thread (it may block; the block loop does not wait).
+        on_alert: called once per new, unsuppressed alert, after it is committed; a
+            rule's alerts in order from a worker thread (the block loop does not wait), the
+            monitor's own health alerts from the event loop.
         policy: suppression and correlation settings (default: the plan's ``alerting:``).
         responder: gets each block's findings before they are stored, so a pause is not
             held up by the database; it must be idempotent, since a crash before the
