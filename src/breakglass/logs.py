@@ -15,7 +15,7 @@ from typing import Any, TextIO
 
 import structlog
 
-from breakglass.textsafe import strip_controls
+from breakglass import textsafe
 
 __all__ = ["MASK", "configure_logging", "get_logger", "redact", "register_secret"]
 
@@ -42,7 +42,7 @@ def _scrub(value: Any) -> Any:
                 value = value.replace(secret, MASK)
         # Logged token names and titles come from the chain: no escape sequence reaches the
         # operator's terminal.
-        return strip_controls(value)
+        return textsafe.strip_controls(value)
     if isinstance(value, dict):
         return {k: MASK if _SECRET_FIELD.search(str(k)) else _scrub(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

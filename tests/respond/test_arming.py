@@ -18,6 +18,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from structlog.testing import capture_logs
 
 from breakglass import store
+from breakglass.detect.finding import Confidence, Finding, Severity
+from breakglass.detect.health_checks import ResponseCrashed
 from breakglass.detect.monitor import run_monitor
 from breakglass.devchain import Anvil
 from breakglass.plan.loader import LoadedPlan
@@ -266,3 +268,46 @@ def test_cli_refuses_unarmed_unless_allowed_or_watch_only(
 
     watching = _started_then_stopped(_cli(plan, "--watch-only", home=tmp_path / "home"))
     assert "BG_TEST_GUARDIAN_KEY" not in watching
+
+
+def test_a_crashed_run_is_a_standing_health_condition(
+    fresh_chain: Anvil, token: Any, write_plan: Any, sessions: sessionmaker[Session]
+) -> None:
+    loaded = write_plan(ENV_GUARDIAN, token=token.address)
+    environ = {
+        "BG_TEST_GUARDIAN_KEY": fresh_chain.private_keys[1],
+        "BG_TEST_OPS_KEY": fresh_chain.private_keys[2],
+    }
+    responder = _responder(loaded, sessions, environ)
+    check = ResponseCrashed(responder, "local")
+
+    async def broken_run(*_args: Any, **_kwargs: Any) -> Any:
+        raise RuntimeError("a bug between the steps")
+
+    responder.runner.run = broken_run  # type: ignore[method-assign]
+    finding = Finding(
+        rule="drain",
+        kind="large-outflow",
+        chain="local",
+        block_number=1,
+        block_hash="0x" + "ab" * 32,
+        severity=Severity.CRITICAL,
+        confidence=Confidence.HIGH,
+        title="drain",
+        description="drain",
+        tx_hash="0x" + "cd" * 32,
+    )
+
+    async def go() -> list[Any]:
+        assert await check() == []
+        await responder.react([finding])
+        await responder.wait_idle()
+        conditions = await check()
+        await responder.aclose()
+        return conditions
+
+    conditions = asyncio.run(go())
+
+    assert [c.check for c in conditions] == ["response-crashed"]
+    assert "playbook contain for drain: RuntimeError" in conditions[0].description
+    assert "a bug between the steps" not in conditions[0].description  # no raw error text

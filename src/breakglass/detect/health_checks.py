@@ -31,6 +31,7 @@ __all__ = [
     "EndpointsDown",
     "GuardianFunds",
     "NoNewHead",
+    "ResponseCrashed",
     "RulesBlindToState",
     "RulesWithoutCode",
     "Unarmed",
@@ -216,6 +217,33 @@ class Unarmed:
 
 
 @dataclass
+class ResponseCrashed:
+    """Playbook runs that ended in an internal error rather than a step result.
+
+    A failed step is announced by the journal; a run that crashes before or between its
+    steps has nobody to announce it, so it stands here until the monitor restarts.
+    """
+
+    responder: object
+    chain: str
+    name: str = "response-crashed"
+
+    async def __call__(self) -> list[Condition]:
+        crashes = list(getattr(self.responder, "crashes", None) or [])
+        if not crashes:
+            return []
+        return [
+            Condition(
+                self.name,
+                "",
+                f"{len(crashes)} playbook run(s) on {self.chain} crashed",
+                f"Their containment may not have happened: {'; '.join(crashes[-5:])}"[:500],
+                data={"crashes": crashes[-20:]},
+            )
+        ]
+
+
+@dataclass
 class GuardianFunds:
     """Keys of automatic steps that cannot pay for ``min_txs`` emergency transactions of
     ``gas`` each at ``fee()`` (wei per gas: the plan's cap, else the emergency bid)."""
@@ -332,6 +360,7 @@ def build_checks(
         return checks
     steps = auto_key_steps(plan, chain)
     checks.append(Unarmed(responder, [where for where, _ in steps], chain))
+    checks.append(ResponseCrashed(responder, chain))
     guardians: dict[str, str] = {}
     for _, signer in steps:
         address = guardians.get(signer) or _signer_address(plan, signer, responder)

@@ -146,7 +146,7 @@ class CheckpointStore:
         try:
             with self.sessions() as session, session.begin():
                 check_chain_identity(session, key=self.chain, found=found)
-        except BaseException:
+        except BaseException:  # re-raised: the lease must not outlive a refused start
             self.release()
             raise
         self.identity = found

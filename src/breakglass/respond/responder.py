@@ -98,6 +98,7 @@ class Responder:
         self.allow_unarmed = allow_unarmed
         self.armed = 0
         self.arm_failures: list[str] = []
+        self.crashes: list[str] = []
         self._signer_problems: dict[str, str] | None = None
         self.window = loaded.plan.alerting.suppress_for
         self.results: list[RunResult] = []
@@ -258,8 +259,9 @@ class Responder:
             result = await self.runner.run(
                 playbook, trigger=finding.dedupe_key, chain=self.chain, settled=settled
             )
-        except Exception:  # one broken run must not stop the monitor
+        except Exception as exc:  # one broken run must not stop the monitor; health pages it
             _log.exception("respond.playbook_crashed", playbook=playbook)
+            self.crashes.append(f"playbook {playbook} for {finding.rule}: {type(exc).__name__}")
             return
         finally:
             settled.set()

@@ -164,7 +164,7 @@ def _connect(url: str) -> Iterator[Connection]:
             yield connection
     except SQLAlchemyError as exc:
         raise StoreError(f"database {_masked(engine.url)}: {_describe(exc, engine.url)}") from exc
-    except Exception as exc:
+    except Exception as exc:  # re-raised unless it is Alembic's
         # Alembic is imported only to migrate, so only then can its CommandError arrive.
         alembic_util = sys.modules.get("alembic.util")
         if alembic_util is None or not isinstance(exc, alembic_util.CommandError):

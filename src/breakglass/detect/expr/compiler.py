@@ -171,7 +171,7 @@ class _Compiler:
             return _Node(fn)
         try:
             return _constant(fn(_EMPTY, _EMPTY))
-        except Exception as exc:
+        except Exception as exc:  # any error of folding: deferred or re-raised as ours
             if self.conditional_depth:
                 # A short circuit (``a and 1 // 0``) may never reach it: as in Python, it
                 # fails only if evaluated.
