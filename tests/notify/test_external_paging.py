@@ -5,6 +5,9 @@ stops escalation, and a closed incident is resolved."""
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -159,3 +162,37 @@ def test_opsgenie_alert_alias_and_close(tmp_path: Path, receiver: Any, clock: An
     asyncio.run(notifier.deliver_due())
     paths = sorted(r.path for r in receiver.requests)
     assert f"/v2/alerts/breakglass-incident-{incident}/close?identifierType=alias" in paths
+
+
+def test_closing_from_the_cli_resolves_the_pages(tmp_path: Path, receiver: Any, clock: Any) -> None:
+    loaded, sessions, notifier = _setup(tmp_path, receiver.port, clock)
+    incident = _incident(loaded, sessions, clock, "Pool drained")
+    notifier.page("pauser", "Pause the pool now", incident_id=incident)
+    notifier.page("oncall", "Halt the bridge", incident_id=incident)
+    asyncio.run(notifier.deliver_due())
+    receiver.requests.clear()
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BREAKGLASS_")}
+    env |= {
+        "NO_COLOR": "1",
+        "BREAKGLASS_DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}",
+        "PD_KEY": ROUTING_KEY,
+        "GENIE_KEY": GENIE_KEY,
+    }
+    plan = str(tmp_path / "breakglass.yaml")
+    command = ["incident", "transition", str(incident), "false-positive", "--as", "alice"]
+    result = subprocess.run(
+        [sys.executable, "-m", "breakglass", *command, "--plan", plan],
+        capture_output=True, text=True, env=env, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+
+    pagerduty = [r.json() for r in receiver.requests if r.path == "/v2/enqueue"]
+    assert pagerduty  # one per PagerDuty target paged, all for this incident's key
+    assert {(e["event_action"], e["dedup_key"]) for e in pagerduty} == {
+        ("resolve", f"breakglass-incident-{incident}")
+    }
+    closes = [r.path for r in receiver.requests if r.path != "/v2/enqueue"]
+    assert closes == [f"/v2/alerts/breakglass-incident-{incident}/close?identifierType=alias"]
+    clock.advance(3600)
+    assert asyncio.run(notifier.escalate_due()) == []  # the pages stopped with the incident

@@ -13,6 +13,7 @@ from breakglass.api.schemas import (
     MAX_ID,
     AccessOut,
     ApprovalOut,
+    ApproveIn,
     DeadlineOut,
     ErrorOut,
     IncidentIn,
@@ -24,7 +25,6 @@ from breakglass.api.schemas import (
     PublicUpdateOut,
     RunOut,
     StepOut,
-    StepResultOut,
     TaskIn,
     TaskOut,
     TaskStatusIn,
@@ -35,8 +35,7 @@ from breakglass.api.schemas import (
 from breakglass.api.security import ADMIN, RESPONDER, VIEWER, state_of
 from breakglass.api.tokens import Caller, access_of, live_token_count
 from breakglass.incidents import comms, service
-from breakglass.incidents.lifecycle import FINAL, UpdateStatus
-from breakglass.respond.runner import RunResult
+from breakglass.incidents.lifecycle import UpdateStatus
 from breakglass.store.models import StepRun
 
 if TYPE_CHECKING:
@@ -163,7 +162,10 @@ def transition(
     request: Request, incident_id: IncidentId, body: TransitionIn, caller: Responder
 ) -> IncidentOut:
     """Move the incident to another status, if the lifecycle allows it (else 409)."""
-    with state_of(request).sessions() as session, session.begin():
+    from breakglass.notify import Notifier  # noqa: PLC0415 - Apprise is slow to import
+
+    state = state_of(request)
+    with state.sessions() as session, session.begin():
         row = service.transition(
             session,
             incident_id,
@@ -171,19 +173,9 @@ def transition(
             actor=caller.person,
             note=body.note,
             duplicate_of=body.duplicate_of,
+            notifier=Notifier(state.loaded.plan, state.sessions),
         )
-        out = IncidentOut.model_validate(row)
-    if out.status in FINAL:
-        _resolve_pages(state_of(request), incident_id)
-    return out
-
-
-def _resolve_pages(state: Any, incident_id: int) -> None:
-    # A closed incident's pages stop escalating and PagerDuty/Opsgenie resolve theirs.
-    from breakglass.notify import Notifier  # noqa: PLC0415 - Apprise is slow to import
-    from breakglass.notify.external_paging import resolve_pages  # noqa: PLC0415
-
-    resolve_pages(Notifier(state.loaded.plan, state.sessions), incident_id=incident_id)
+        return IncidentOut.model_validate(row)
 
 
 @router.post("/incidents/{incident_id}/acknowledge", tags=["incidents"])
@@ -342,51 +334,44 @@ def publish_update(
 
 @router.get("/runs", tags=["playbooks"], dependencies=[Depends(VIEWER)])
 def list_runs(request: Request, limit: Annotated[int, Query(ge=1, le=200)] = 20) -> list[RunOut]:
-    """The latest playbook runs with their steps, newest first."""
+    """The latest playbook runs with their steps, newest first. A step awaiting approval
+    shows what it asks for (`approval`): target, decoded call, signer, chain, the action hash
+    an approval must name, approvals so far and needed, and the expiry."""
+    from breakglass.api.approvals import approval_out  # noqa: PLC0415
     from breakglass.respond.service import list_runs as runs_of  # noqa: PLC0415
 
+    state = state_of(request)
     out = []
-    for run, steps in runs_of(state_of(request).sessions, limit):
+    for run, steps in runs_of(state.sessions, limit):
         fields = {k: getattr(run, k) for k in RunOut.model_fields if k != "steps"}
-        out.append(RunOut(**fields, steps=[StepOut.model_validate(s) for s in steps]))
+        shown = [StepOut.model_validate(s) for s in steps]
+        for step in shown:
+            if step.status == "awaiting-approval":
+                step.approval = approval_out(state, step.id)
+        out.append(RunOut(**fields, steps=shown))
     return out
-
-
-def _result_out(result: RunResult) -> ApprovalOut:
-    steps = [
-        StepResultOut(
-            position=s.position,
-            summary=s.summary,
-            status=s.status,
-            note=s.note,
-            tx_hash=s.tx_hash,
-            step_id=s.step_id,
-            fallback_run_id=s.fallback.run_id if s.fallback is not None else None,
-        )
-        for s in result.steps
-    ]
-    return ApprovalOut(
-        playbook=result.playbook, run_id=result.run_id, status=result.status, steps=steps
-    )
 
 
 @router.post("/steps/{step_id}/approve", tags=["playbooks"])
 def approve(
-    request: Request, step_id: Annotated[int, Path(ge=1, le=MAX_ID)], caller: Responder
+    request: Request,
+    step_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+    body: ApproveIn,
+    caller: Responder,
 ) -> ApprovalOut:
     """Approve a step waiting for approval, as the token's person (who must be in the
-    step's approver role), and resume its run with the plan's live chains and keys. A step
-    of a dry run is refused (409): a rehearsal never goes live."""
-    from breakglass.respond.env import LiveEnv  # noqa: PLC0415
-    from breakglass.respond.service import approve_step  # noqa: PLC0415
+    step's approver role), naming the action hash `GET /api/runs` showed for it. Refused
+    (409, nothing sent) when the step asks for another action, when the plan now builds
+    another, when the request expired, and for a step of a dry run. With all the approvals
+    the plan asks for, the run resumes with the plan's live chains and keys (`complete`);
+    before that the approval is recorded and the step keeps waiting (`partial`)."""
+    from breakglass.api.approvals import approve_bound  # noqa: PLC0415
 
     state = state_of(request)
     with state.sessions() as session:
         if session.get(StepRun, step_id) is None:
             raise HTTPException(404, f"there is no step {step_id}")
-    env = LiveEnv(state.loaded, state.sessions)
-    result = approve_step(state.loaded, state.sessions, step_id, caller.person, env=env)
-    return _result_out(result)
+    return approve_bound(state, step_id=step_id, person=caller.person, action=body.action)
 
 
 @router.post("/steps/{step_id}/tick", tags=["playbooks"])

@@ -239,17 +239,46 @@ def transition_command(
     duplicate_of: Annotated[
         int | None, typer.Option("--duplicate-of", help="The incident this one duplicates.")
     ] = None,
+    plan_file: MaybePlanOption = None,
 ) -> None:
     """Move an incident to STATUS (detected → triaged → contained → eradicated → recovered
-    → closed; or false-positive, or duplicate with --duplicate-of)."""
-    from breakglass.incidents import allowed_next, transition  # noqa: PLC0415
+    → closed; or false-positive, or duplicate with --duplicate-of). A final status stops the
+    incident's pages and resolves its PagerDuty incidents and Opsgenie alerts before the
+    command exits; a resolve that fails stays queued for the monitor's notifier to retry."""
+    import asyncio  # noqa: PLC0415
 
+    from sqlalchemy.orm import sessionmaker  # noqa: PLC0415
+
+    from breakglass.incidents import FINAL, allowed_next, transition  # noqa: PLC0415
+    from breakglass.notify import Notifier  # noqa: PLC0415
+
+    found = default_plan(plan_file)
+    plan = load_plan(found).plan if found is not None else None
+    notifier = None
     with _session() as session:
+        if plan is not None:
+            notifier = Notifier(plan, sessionmaker(bind=session.get_bind()))
         incident = transition(
-            session, incident_id, status, actor=actor, note=note, duplicate_of=duplicate_of
+            session,
+            incident_id,
+            status,
+            actor=actor,
+            note=note,
+            duplicate_of=duplicate_of,
+            notifier=notifier,
         )
         nexts = ", ".join(allowed_next(incident.status)) or "none"
         out.print(escape(f"{_line(incident)}; next: {nexts}"))
+        final = incident.status in FINAL
+    if final and notifier is None:
+        # Without the plan nobody knows whose PagerDuty or Opsgenie to resolve: say so.
+        out.print(
+            "[yellow]no plan found (--plan, BREAKGLASS_PLAN or breakglass.yaml): the "
+            "incident's pages were not stopped nor its PagerDuty/Opsgenie pages resolved[/]"
+        )
+    elif final and notifier is not None:
+        sent = asyncio.run(notifier.deliver_due())
+        out.print(f"delivered {sent} queued message(s); `breakglass notify log` shows the rest")
 
 
 @app.command("note")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -23,6 +23,9 @@ from breakglass.incidents.roles import assign_plan_roles
 from breakglass.incidents.timeline import EventKind, record_event, timeline, utcnow
 from breakglass.plan.models import Plan
 from breakglass.store.models import Incident, Task, TimelineEvent
+
+if TYPE_CHECKING:  # Apprise is slow to import; the caller brings the notifier
+    from breakglass.notify import Notifier
 
 __all__ = [
     "Milestones",
@@ -134,10 +137,13 @@ def transition(
     note: str | None = None,
     duplicate_of: int | None = None,
     at: datetime | None = None,
+    notifier: Notifier | None = None,
 ) -> Incident:
     """Move the incident to ``to`` if the lifecycle allows it, stamping the milestone it
     reaches (triaged also acknowledges; contained; recovered resolves; a final status
-    closes). ``duplicate`` needs ``duplicate_of``, the other incident's id."""
+    closes). ``duplicate`` needs ``duplicate_of``, the other incident's id. With
+    ``notifier``, reaching a final status stops the incident's pages and queues a resolve
+    for every PagerDuty or Opsgenie target paged for it, in this transaction."""
     incident = get_incident(session, incident_id)
     target = check_transition(incident.status, to)
     when = at or utcnow()
@@ -176,6 +182,10 @@ def transition(
         actor=actor,
         data={"from": previous, "to": str(target), "note": note, "duplicate_of": duplicate_of},
     )
+    if notifier is not None and target in FINAL:
+        from breakglass.notify.external_paging import resolve_pages  # noqa: PLC0415
+
+        resolve_pages(notifier, incident_id=incident_id, session=session)
     return incident
 
 

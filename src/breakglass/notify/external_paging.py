@@ -16,6 +16,7 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping
+from contextlib import nullcontext
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, quote, urlsplit
 
@@ -27,6 +28,8 @@ from breakglass.notify.errors import DeliveryError, NotifyError
 from breakglass.store.models import Page
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from breakglass.notify import Notifier
 
 __all__ = [
@@ -178,17 +181,18 @@ def acknowledge_from_webhook(notifier: Notifier, *, document: Any, person: str) 
     return done
 
 
-def resolve_pages(notifier: Notifier, *, incident_id: int) -> int:
+def resolve_pages(notifier: Notifier, *, incident_id: int, session: Session | None = None) -> int:
     """The incident is over: its pages stop escalating (status ``resolved``) and every
     PagerDuty or Opsgenie target paged for it gets a resolve, once; returns how many were
-    queued (delivered by the notifier's loop, with retries)."""
+    queued (delivered by the notifier's loop, with retries). With ``session`` this joins the
+    caller's transaction, so the resolve is stored with the status change or not at all."""
     from breakglass.notify.queue import enqueue  # noqa: PLC0415
     from breakglass.notify.render import Message  # noqa: PLC0415
 
     plan = notifier._plan
     queued = 0
-    with notifier._sessions.begin() as session:
-        pages = session.scalars(
+    with nullcontext(session) if session is not None else notifier._sessions.begin() as tx:
+        pages = tx.scalars(
             select(Page).where(Page.incident_id == incident_id, Page.status != RESOLVED)
         ).all()
         people = {person for page in pages for person in page.people}
@@ -206,7 +210,7 @@ def resolve_pages(notifier: Notifier, *, incident_id: int) -> int:
                 incident_id=incident_id,
             )
             enqueue(
-                session,
+                tx,
                 f"page:{name}",
                 message,
                 {"person": name},

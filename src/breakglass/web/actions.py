@@ -148,7 +148,10 @@ async def acknowledge(request: Request, incident_id: IncidentId, caller: Respond
 @actions.post("/incidents/{incident_id}/transition", include_in_schema=False)
 async def transition(request: Request, incident_id: IncidentId, caller: Responder) -> Response:
     """Move the incident along its lifecycle, as the API's transition does."""
+    from breakglass.notify import Notifier  # noqa: PLC0415 - Apprise is slow to import
+
     form = await form_of(request)
+    state = state_of(request)
 
     def work(session: Session) -> object:
         duplicate = form.get("duplicate_of") or None
@@ -166,6 +169,7 @@ async def transition(request: Request, incident_id: IncidentId, caller: Responde
             actor=caller.person,
             note=body.note,
             duplicate_of=body.duplicate_of,
+            notifier=Notifier(state.loaded.plan, state.sessions),
         )
 
     return await _run(request, incident_id, work)
