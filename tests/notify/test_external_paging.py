@@ -5,6 +5,9 @@ stops escalation, and a closed incident is resolved."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
+import json
 import os
 import subprocess
 import sys
@@ -12,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
 from breakglass import store
@@ -196,3 +200,67 @@ def test_closing_from_the_cli_resolves_the_pages(tmp_path: Path, receiver: Any, 
     assert closes == [f"/v2/alerts/breakglass-incident-{incident}/close?identifierType=alias"]
     clock.advance(3600)
     assert asyncio.run(notifier.escalate_due()) == []  # the pages stopped with the incident
+
+
+def _pagerduty_signature(secret: str, payload: str) -> str:
+    # PagerDuty's published recipe (developer docs, "Verifying Signatures"), as its Python
+    # verifier computes it: v1= + hex HMAC-SHA256 of the raw body under the signing secret.
+    return "v1=" + hmac.new(secret.encode("ASCII"), payload.encode(), hashlib.sha256).hexdigest()
+
+
+def test_pagerduty_signature_is_required_once_the_plan_gives_a_secret(
+    tmp_path: Path, receiver: Any, clock: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    loaded, sessions, notifier = _setup(tmp_path, receiver.port, clock)
+    signed_plan = PLAN.format(port=receiver.port).replace(
+        "?endpoint=http", "?webhook_secret=${PD_WEBHOOK_SECRET}&endpoint=http", 1
+    )
+    (tmp_path / "breakglass.yaml").write_text(signed_plan)
+    loaded = load_plan(tmp_path / "breakglass.yaml")
+    incident = _incident(loaded, sessions, clock, "Pool drained")
+    notifier.page("pauser", "Pause the pool now", incident_id=incident)
+    notifier.page("oncall", "Halt the bridge", incident_id=incident)
+    asyncio.run(notifier.deliver_due())
+    with sessions() as session, session.begin():
+        token = create_token(session, loaded.plan, "alice")
+    client = TestClient(create_app(loaded, sessions))
+    auth = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    payload = json.dumps(
+        {
+            "event": {
+                "event_type": "incident.acknowledged",
+                "data": {"type": "incident", "incident_key": f"breakglass-incident-{incident}"},
+            }
+        }
+    )
+
+    def post(document: str, **headers: str) -> Any:
+        return client.post("/api/paging/acknowledgements", content=document, headers=auth | headers)
+
+    unset = post(payload)
+    assert unset.status_code == 503 and "PD_WEBHOOK_SECRET" in unset.json()["detail"]
+    secret = "whsec-pagerduty-0123456789"
+    monkeypatch.setenv("PD_WEBHOOK_SECRET", secret)
+    assert post(payload).status_code == 401  # the token alone is no longer enough
+    forged = _pagerduty_signature("another-secret", payload)
+    assert post(payload, **{"X-PagerDuty-Signature": forged}).status_code == 401
+    tampered = payload.replace("acknowledged", "acknowledged ")
+    good = _pagerduty_signature(secret, payload)
+    assert post(tampered, **{"X-PagerDuty-Signature": good}).status_code == 401
+    # While PagerDuty rotates the secret it sends both signatures, comma-separated.
+    rotating = f"{forged},{good}"
+    answer = post(payload, **{"X-PagerDuty-Signature": rotating})
+    assert answer.status_code == 200, answer.text
+    assert len(answer.json()["acknowledged"]) == 2  # the incident's PagerDuty and Opsgenie pages
+
+    # Opsgenie signs nothing: its callback is trusted on the token in its custom header.
+    # (past the signature check, it finds the pages already acknowledged: 404, not 401).
+    alias = f"breakglass-incident-{incident}"
+    opsgenie = post(json.dumps({"action": "Acknowledge", "alert": {"alias": alias}}))
+    assert opsgenie.status_code == 404, opsgenie.text
+
+    (tmp_path / "breakglass.yaml").write_text(signed_plan.replace("${PD_WEBHOOK_SECRET}", secret))
+    literal = TestClient(create_app(load_plan(tmp_path / "breakglass.yaml"), sessions))
+    refused = literal.post("/api/paging/acknowledgements", content=payload, headers=auth)
+    assert refused.status_code == 503 and "${VAR}" in refused.json()["detail"]
+    assert secret not in refused.text

@@ -6,7 +6,18 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 import structlog
-from fastapi import BackgroundTasks, Body, Depends, FastAPI, HTTPException, Path, Query, Request
+from fastapi import (
+    BackgroundTasks,
+    Body,
+    Depends,
+    FastAPI,
+    Header,
+    HTTPException,
+    Path,
+    Query,
+    Request,
+)
+from starlette.concurrency import run_in_threadpool
 
 from breakglass.api.registry import RouteTable
 from breakglass.api.schemas import (
@@ -187,20 +198,33 @@ def acknowledge(request: Request, incident_id: IncidentId, caller: Responder) ->
 
 
 @router.post("/paging/acknowledgements", tags=["paging"])
-def paging_acknowledgement(
-    request: Request, document: Annotated[dict[str, Any], Body()], caller: Responder
+async def paging_acknowledgement(
+    request: Request,
+    document: Annotated[dict[str, Any], Body()],
+    caller: Responder,
+    signature: Annotated[str | None, Header(alias="X-PagerDuty-Signature")] = None,
 ) -> dict[str, list[int]]:
     """A PagerDuty or Opsgenie acknowledgement webhook (send the token as a custom header):
     the pages of the incident it names are acknowledged as the token's person, and their
-    escalation stops. 404 when it names no open breakglass page."""
+    escalation stops. 404 when it names no open breakglass page. When the plan gives a
+    PagerDuty webhook secret, `X-PagerDuty-Signature` must match the raw body (else 401)."""
     from breakglass.notify import Notifier  # noqa: PLC0415 - Apprise is slow to import
     from breakglass.notify.errors import NotifyError  # noqa: PLC0415
-    from breakglass.notify.external_paging import acknowledge_from_webhook  # noqa: PLC0415
+    from breakglass.notify.external_paging import (  # noqa: PLC0415
+        acknowledge_from_webhook,
+        webhook_refusal,
+    )
 
     state = state_of(request)
+    body = await request.body()
+    refusal = webhook_refusal(state.loaded.plan, body=body, signature=signature, document=document)
+    if refusal is not None:
+        raise HTTPException(*refusal)
     notifier = Notifier(state.loaded.plan, state.sessions)
     try:
-        pages = acknowledge_from_webhook(notifier, document=document, person=caller.person)
+        pages = await run_in_threadpool(
+            acknowledge_from_webhook, notifier, document=document, person=caller.person
+        )
     except NotifyError as exc:
         raise HTTPException(400, str(exc)) from None
     if not pages:

@@ -13,9 +13,10 @@ resolves them when the incident closes.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from contextlib import nullcontext
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, quote, urlsplit
@@ -24,13 +25,16 @@ import httpx
 import structlog
 from sqlalchemy import select
 
+from breakglass.errors import ConfigError
 from breakglass.notify.errors import DeliveryError, NotifyError
+from breakglass.plan.models.base import Secret
 from breakglass.store.models import Page
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from breakglass.notify import Notifier
+    from breakglass.plan.models import Plan
 
 __all__ = [
     "RESOLVED",
@@ -39,8 +43,12 @@ __all__ = [
     "acknowledge_from_webhook",
     "dedup_key",
     "handles",
+    "opsgenie_targets",
+    "pagerduty_signed",
+    "pagerduty_webhook_secrets",
     "resolve_pages",
     "send",
+    "webhook_refusal",
 ]
 
 _log = structlog.get_logger("breakglass.notify")
@@ -52,6 +60,8 @@ _OG = {"": "https://api.opsgenie.com", "eu": "https://api.eu.opsgenie.com"}
 _SEVERITY = {"P1": ("critical", "P1"), "P2": ("error", "P2"), "P3": ("warning", "P3")}
 _KEY = re.compile(r"breakglass-(incident|page)-(\d+)")
 _ACK_WORDS = ("acknowledge", "resolve", "close")
+_WEBHOOK_SECRET = "webhook_secret"  # noqa: S105 - the query parameter's name
+_WHOLE_REFERENCE = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}")
 TIMEOUT_S = 10.0
 
 
@@ -219,3 +229,83 @@ def resolve_pages(notifier: Notifier, *, incident_id: int, session: Session | No
             )
             queued += 1
     return queued
+
+
+def _targets(plan: Plan, scheme: str) -> list[tuple[str, str]]:
+    return [
+        (name, person.page.template)
+        for name, person in plan.people.items()
+        if person.page is not None and person.page.template.split("://", 1)[0].lower() == scheme
+    ]
+
+
+def opsgenie_targets(plan: Plan) -> bool:
+    """Whether anyone in the plan is paged through Opsgenie."""
+    return bool(_targets(plan, "opsgenie-alerts"))
+
+
+def pagerduty_webhook_secrets(plan: Plan, *, environ: Mapping[str, str] | None = None) -> list[str]:
+    """The signing secrets of the PagerDuty webhook subscriptions, one per distinct
+    ``?webhook_secret=${VAR}`` on a ``pagerduty-events://`` page URL of the plan.
+
+    Raises:
+        NotifyError: a secret is written into the plan rather than referenced as ``${VAR}``
+            (the plan would hold what lets anyone forge an acknowledgement).
+        ConfigError: a referenced variable is not set.
+    """
+    env = None if environ is None else dict(environ)
+    found: dict[str, str] = {}
+    for name, template in _targets(plan, "pagerduty-events"):
+        for key, value in parse_qsl(urlsplit(template).query):
+            if key != _WEBHOOK_SECRET:
+                continue
+            if not _WHOLE_REFERENCE.fullmatch(value):
+                raise NotifyError(
+                    f"people.{name}.page: {_WEBHOOK_SECRET} must be a ${{VAR}} reference to "
+                    "the environment, not the secret itself"
+                )
+            found.setdefault(value, Secret(value).resolve(env))
+    return list(found.values())
+
+
+def pagerduty_signed(body: bytes, header: str, secrets: Sequence[str]) -> bool:
+    """Whether ``header`` (``X-PagerDuty-Signature``: comma-separated ``v1=<hex>``, several
+    while PagerDuty rotates a secret) holds the HMAC-SHA256 of the raw ``body`` under one of
+    ``secrets``, as PagerDuty's v3 webhooks sign it."""
+    offered = [part.strip() for part in header.split(",") if part.strip().startswith("v1=")]
+    for secret in secrets:
+        expected = "v1=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+        if any(hmac.compare_digest(expected, item) for item in offered):
+            return True
+    return False
+
+
+def webhook_refusal(
+    plan: Plan,
+    *,
+    body: bytes,
+    signature: str | None,
+    document: Any,
+    environ: Mapping[str, str] | None = None,
+) -> tuple[int, str] | None:
+    """Why an acknowledgement webhook must be refused (HTTP status and reason), or None.
+
+    Once the plan gives a PagerDuty webhook secret, a webhook must carry a valid
+    ``X-PagerDuty-Signature``; only an Opsgenie callback (``action`` and ``alert``), when the
+    plan pages through Opsgenie, goes without one, since Opsgenie signs nothing and is
+    trusted on the token in its custom header alone. A signature sent is always checked.
+    """
+    try:
+        secrets = pagerduty_webhook_secrets(plan, environ=environ)
+    except (NotifyError, ConfigError) as exc:
+        return 503, f"cannot check PagerDuty signatures: {exc}"
+    if not secrets:
+        return None
+    if signature is None:
+        opsgenie = isinstance(document, dict) and {"action", "alert"} <= document.keys()
+        if opsgenie and opsgenie_targets(plan):
+            return None
+        return 401, "the plan gives a PagerDuty webhook secret: X-PagerDuty-Signature is missing"
+    if not pagerduty_signed(body, signature, secrets):
+        return 401, "X-PagerDuty-Signature does not match the body under any webhook secret"
+    return None
