@@ -70,9 +70,14 @@ def test_approve_through_the_api_sends_the_pause(
         tokens = {p: create_token(session, loaded.plan, p) for p in ("alice", "bob", "carol")}
     client = TestClient(create_app(loaded, sessions), raise_server_exceptions=False)
 
+    shown = client.get("/api/runs", headers={"Authorization": f"Bearer {tokens['carol']}"})
+    action = shown.json()[0]["steps"][0]["approval"]["action"]["hash"]
+
     def approve(person: str) -> Any:
         headers = {"Authorization": f"Bearer {tokens[person]}"}
-        return client.post(f"/api/steps/{step_id}/approve", headers=headers)
+        return client.post(
+            f"/api/steps/{step_id}/approve", json={"action": action}, headers=headers
+        )
 
     assert approve("carol").status_code == 403  # a viewer
     refused = approve("alice")  # an admin, but not in the pauser role that decides it

@@ -90,7 +90,8 @@ def test_errors_are_json_4xx(api: Api, client: TestClient) -> None:
             {"title": "x", "severity": "P1", "detected_at": "2024-01-01"},
             422,
         ),
-        ("POST", "/api/steps/5/approve", None, 404),
+        ("POST", "/api/steps/5/approve", {"action": "0x0123456789abcdef"}, 404),
+        ("POST", "/api/steps/5/approve", {"action": "pause"}, 422),
         ("PUT", "/api/incidents", None, 405),
         ("GET", "/nowhere", None, 404),
     ]

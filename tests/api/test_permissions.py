@@ -50,7 +50,7 @@ ENDPOINTS: list[tuple[str, str, dict[str, Any] | None, str, int]] = [
     ),
     ("GET", "/api/runs", None, "viewer", 200),
     # No such step: allowed callers get past authorisation to the lookup's 404.
-    ("POST", "/api/steps/999999/approve", None, "responder", 404),
+    ("POST", "/api/steps/999999/approve", {"action": "0x0123456789abcdef"}, "responder", 404),
     ("POST", "/api/steps/999999/tick", None, "responder", 404),
     (
         "POST",

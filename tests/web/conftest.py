@@ -40,6 +40,7 @@ playbooks:
       - {action: page, role: incident_lead, mode: approval, approver: pauser,
          message: "Wake the incident lead"}
 regulatory: {regimes: [gdpr]}
+communication: {spokesperson: pauser}
 """
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 

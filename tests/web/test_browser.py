@@ -114,7 +114,7 @@ def test_respond_to_an_incident_in_the_browser(
     _shot(page, "incident-laptop")
 
     page.click("button.approve")
-    expect(page.locator("#steps")).to_contain_text("waiting → approved")
+    expect(page.locator("#steps")).to_contain_text("waiting → approval → approved")
     expect(page.locator("#steps .status-done")).to_have_count(1)
     expect(page.locator("button.approve")).to_have_count(0)
     with dashboard.sessions() as session:

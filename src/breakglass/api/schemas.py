@@ -22,7 +22,10 @@ from breakglass.incidents.service import durations as incident_durations
 
 __all__ = [
     "AccessOut",
+    "ActionOut",
     "ApprovalOut",
+    "ApprovalRequestOut",
+    "ApproveIn",
     "ErrorOut",
     "IncidentIn",
     "IncidentOut",
@@ -230,6 +233,38 @@ class PublicUpdateOut(_Out):
     author: str | None
 
 
+class ActionOut(BaseModel):
+    """An action as its approver checks it; `target`, `call` and `signer` are null for
+    actions that send no transaction (a page, a message)."""
+
+    hash: str = Field(description="What an approval of it must name (`ApproveIn.action`).")
+    kind: str
+    summary: str
+    chain: str | None
+    chain_id: int | None
+    target: str | None = Field(description="The contract called (or the Safe's target).")
+    target_name: str | None = Field(description="The plan's name for the target.")
+    call: str | None = Field(description="The calldata decoded, e.g. `pause()`.")
+    signer: str | None = Field(description="The plan's signer that sends it, and its type.")
+    signer_address: str | None
+    production: bool = Field(description="Sent on a chain that is not a local or test network.")
+
+
+class ApprovalRequestOut(BaseModel):
+    """What a step waiting for approval asks for. `requested` is the hash stored when it
+    started waiting; `action` is what the plan builds now; `problem` says why an approval
+    would be refused (expired, the plan changed since), else null."""
+
+    requested: str | None
+    action: ActionOut | None
+    approver: str | None = Field(description="The role whose members approve it.")
+    approvals: int
+    needed: int
+    approved_by: list[str]
+    expires_at: datetime | None
+    problem: str | None
+
+
 class StepOut(_Out):
     id: int
     position: int
@@ -241,6 +276,9 @@ class StepOut(_Out):
     error: str | None
     decided_by: str | None
     updated_at: datetime
+    approval: ApprovalRequestOut | None = Field(
+        default=None, description="For a step awaiting approval: what it asks for."
+    )
 
 
 class RunOut(_Out):
@@ -280,9 +318,28 @@ class StepResultOut(BaseModel):
     fallback_run_id: int | None
 
 
-class ApprovalOut(BaseModel):
-    """The resumed run after an approval, as far as it got."""
+class ApproveIn(_In):
+    """An approval names the action hash its approver was shown (`GET /api/runs`); a step
+    asking for another action is refused."""
 
+    action: str = Field(
+        pattern=r"^0x[0-9a-fA-F]{16}$",
+        examples=["0x0123456789abcdef"],
+        description="The `approval.action.hash` the approver was shown.",
+    )
+
+
+class ApprovalOut(BaseModel):
+    """The outcome of an approval. `complete`: the step had all its approvals and the run
+    resumed (`status` and `steps` say how far it got); `partial`: the approval is
+    recorded and the step waits for `needed - approvals` more, from other members."""
+
+    approval: Literal["partial", "complete"]
+    approvals: int
+    needed: int
+    approved_by: list[str]
+    action: str
+    message: str
     playbook: str
     run_id: int | None
     status: str

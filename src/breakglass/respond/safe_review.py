@@ -21,7 +21,7 @@ from breakglass.respond.calls import CallSpecError, parse_signature
 from breakglass.respond.safes import DELEGATECALL
 from breakglass.respond.signers.safe import SafeTxData
 
-__all__ = ["SafeTxSummary", "describe_safe_tx"]
+__all__ = ["SafeTxSummary", "decode_call", "describe_safe_tx"]
 
 _MAX_SHOWN = 66
 
@@ -85,20 +85,22 @@ def _shown(value: Any) -> str:
     return text if len(text) <= _MAX_SHOWN else text[: _MAX_SHOWN - 1] + "…"
 
 
-def _decode(loaded: LoadedPlan | None, tx: SafeTxData) -> str:
-    if not tx.data:
+def decode_call(loaded: LoadedPlan | None, *, to: str, data: bytes) -> str:
+    """``data`` sent to ``to`` as a call a person reads (``pause()``, ``setCap(0)``), decoded
+    with the plan's ABIs and pause methods; an unknown selector is named as such."""
+    if not data:
         return "no calldata (a plain transfer)"
-    selector = tx.data[:4]
-    for signature, types in _functions(loaded, tx.to):
+    selector = data[:4]
+    for signature, types in _functions(loaded, to):
         if function_signature_to_4byte_selector(signature) != selector:
             continue
         try:
-            args = decode(types, tx.data[4:])
+            args = decode(types, data[4:])
         except (DecodingError, ParseError, ValueError):  # not this function after all
             continue
         name = signature.split("(", 1)[0]
         return f"{name}({', '.join(_shown(a) for a in args)})"
-    return f"unknown function 0x{selector.hex()} ({len(tx.data)} bytes of calldata)"
+    return f"unknown function 0x{selector.hex()} ({len(data)} bytes of calldata)"
 
 
 def describe_safe_tx(loaded: LoadedPlan | None, tx: SafeTxData) -> SafeTxSummary:
@@ -112,4 +114,5 @@ def describe_safe_tx(loaded: LoadedPlan | None, tx: SafeTxData) -> SafeTxSummary
     operation = "delegatecall" if tx.operation == DELEGATECALL else "call"
     if tx.operation not in (0, DELEGATECALL):
         operation = f"operation {tx.operation}"
-    return SafeTxSummary(tx.to, target_name, operation, _decode(loaded, tx), tx.value)
+    call = decode_call(loaded, to=tx.to, data=tx.data)
+    return SafeTxSummary(tx.to, target_name, operation, call, tx.value)

@@ -8,6 +8,7 @@ shows the page again with the reason, and the status the API would answer.
 from __future__ import annotations
 
 import hmac
+import re
 from collections.abc import Callable
 from typing import Annotated
 
@@ -49,6 +50,7 @@ IncidentId = Annotated[int, Path(ge=1, le=MAX_ID, description="An incident's id.
 StepId = Annotated[int, Path(ge=1, le=MAX_ID, description="A step run's id.")]
 Responder = Annotated[Caller, Depends(WEB_RESPONDER)]
 _ORDER = [str(s) for s in UpdateStatus]
+_ACTION_HASH = re.compile(r"0x[0-9a-fA-F]{16}")
 
 
 class _Refused(BreakglassError):
@@ -229,14 +231,20 @@ async def publish_update(request: Request, incident_id: IncidentId, caller: Resp
 
 @actions.post("/steps/{step_id}/approve", include_in_schema=False)
 async def approve(request: Request, step_id: StepId, caller: Responder) -> Response:
-    """Approve a waiting step and resume its run, exactly as ``POST /api/steps/{id}/approve``."""
+    """Approve a waiting step, exactly as ``POST /api/steps/{id}/approve``: the form posts
+    the action hash the page showed, so an action that changed since is refused."""
+    form = await form_of(request)
+    shown = form.get("action", "").strip()
 
     def decide(state: AppState) -> object:
-        from breakglass.respond.env import LiveEnv  # noqa: PLC0415
-        from breakglass.respond.service import approve_step  # noqa: PLC0415
+        from breakglass.api.approvals import approve_bound  # noqa: PLC0415
 
-        env = LiveEnv(state.loaded, state.sessions)
-        return approve_step(state.loaded, state.sessions, step_id, caller.person, env=env)
+        if not _ACTION_HASH.fullmatch(shown):
+            raise _Refused(
+                "the approval did not name the action it approves; reload the incident "
+                "page, check what the step will send and approve again"
+            )
+        return approve_bound(state, step_id=step_id, person=caller.person, action=shown)
 
     return await _decide_step(request, step_id, decide)
 

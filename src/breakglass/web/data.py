@@ -17,6 +17,7 @@ from breakglass.incidents.lifecycle import SEVERITIES, allowed_next
 from breakglass.incidents.timeline import sync_timeline, timeline
 from breakglass.plan.loader import LoadedPlan
 from breakglass.report.regulatory import Deadline, clocks_for_incident
+from breakglass.respond.approval_view import ApprovalView, approval_view
 from breakglass.store.models import (
     AlertRecord,
     Distribution,
@@ -36,6 +37,7 @@ __all__ = [
     "IncidentView",
     "RunView",
     "StepView",
+    "approval_views",
     "drills",
     "incident_list",
     "incident_timeline",
@@ -194,6 +196,17 @@ def incident_view(
 def waiting_steps(view: IncidentView) -> list[StepRun]:
     """The incident's steps waiting for an approval."""
     return [s.step for r in view.runs for s in r.steps if s.step.status == "awaiting-approval"]
+
+
+def approval_views(
+    loaded: LoadedPlan, sessions: sessionmaker[Session], view: IncidentView
+) -> dict[int, ApprovalView]:
+    """What each of the incident's waiting steps asks approval for, by step id."""
+    shown = {}
+    for step in waiting_steps(view):
+        if (ask := approval_view(loaded, sessions, step_id=step.id)) is not None:
+            shown[step.id] = ask
+    return shown
 
 
 def drills(sessions: sessionmaker[Session]) -> list[Drill]:

@@ -99,6 +99,7 @@ def incident_page(
         "view": view,
         "i": view.incident,
         "waiting": data.waiting_steps(view),
+        "approvals": data.approval_views(state.loaded, state.sessions, view),
         "update_statuses": [str(s) for s in UpdateStatus],
         "error": error,
         "now": datetime.now(UTC),
