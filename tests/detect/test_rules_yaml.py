@@ -266,6 +266,28 @@ def test_window(chain: Chain, make_token: Any) -> None:
         )
 
 
+@pytest.mark.chain
+def test_window_without_key_counts_the_matches_where_selects(chain: Chain, make_token: Any) -> None:
+    # Defender's alert-threshold: N matches of a condition within a window, whoever they are.
+    token = make_token()
+    admin, holder, attacker = (chain.anvil.accounts[i] for i in (0, 6, 4))
+    rule = detector(
+        "window",
+        [("aUSD", token.address)],
+        event=TRANSFER,
+        where="value > 100 * 10**18",
+        measure="count",
+        seconds=3600,
+        threshold=2,
+    )
+    assert chain.step(rule, token.call(admin, "mint", attacker, 200 * E18)) == []
+    assert chain.step(rule, token.call(admin, "mint", holder, 5 * E18)) == []  # not a match
+    assert chain.step(rule, token.call(admin, "mint", holder, 300 * E18)) == []  # two keys
+    (finding,) = chain.step(rule, token.call(admin, "mint", admin, 101 * E18))
+    assert finding.data["value"] == 3 and finding.data["key"] is None
+    assert finding.title.startswith("count of Transfer is 3 within 3600s")
+
+
 PLAN = """\
 protocol: T
 chains:

@@ -38,10 +38,18 @@ def test_monitors_channels_and_relayers_become_a_plan(tmp_path: Path) -> None:
     assert rule_problems(loaded) == []
     plan = loaded.plan
     rules = {rule.id: rule for rule in plan.rules}
-    withdrawals = rules["vault-withdrawals-event-1"]
-    assert withdrawals.params["where"] == (
-        "(amount > 500000 and lower(account) != '0x3333333333333333333333333333333333333333')"
-    )
+    # alert-threshold (3 in 600 s): each event condition counts its matches in a window.
+    withdrawals = rules["vault-withdrawals-window-1"]
+    assert withdrawals.rule == "window"
+    assert withdrawals.params == {
+        "event": "Withdrawn(address indexed account, uint256 amount)",
+        "where": "(amount > 500000 and lower(account) != "
+        "'0x3333333333333333333333333333333333333333')",
+        "measure": "count",
+        "seconds": 600,
+        "threshold": 2,  # reported when the count exceeds 2, i.e. at the third match
+    }
+    assert "where" not in rules["vault-withdrawals-window-2"].params  # RoleGranted, no expression
     assert withdrawals.severity == "high"
     assert "FINANCIAL" in (withdrawals.description or "")
     assert rules["vault-withdrawals-call-1"].params == {
@@ -57,9 +65,13 @@ def test_monitors_channels_and_relayers_become_a_plan(tmp_path: Path) -> None:
     assert str(plan.channels["ops-pd"].url) == "pagerduty-events://${DEFENDER_OPS_PD_KEY}"
     assert str(plan.channels["ops-telegram"].url) == "tgram://${ACME_TELEGRAM_BOT}/-4242"
     notes = "\n".join(result.report.notes)
-    for said in ("alert-threshold (3 in 600s)", "whitelist-receivers", "private-transactions",
+    for said in ("alert-threshold (3 in 600s): each event condition counts",
+                 "alert-threshold (3 in 600s): function and transaction conditions alert",
                  "FORTA monitors are not imported"):  # fmt: skip
         assert said in notes
+    # Policies breakglass has no field for are reported with what the user must do.
+    assert "among the ones Defender allowed (0x1111111111111111111111111111111111111111)" in notes
+    assert "make a private relay (e.g. Flashbots Protect) the first rpc endpoint" in notes
     variables = {s.variable for s in result.report.secrets}
     assert {"DEFENDER_OPS_SLACK_URL", "DEFENDER_OPS_PD_KEY", "ACME_TELEGRAM_BOT",
             "SEPOLIA_RPC_URL", "GUARD_RELAYER_KEYSTORE_PASSWORD"} <= variables  # fmt: skip

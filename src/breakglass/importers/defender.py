@@ -212,18 +212,13 @@ class _Defender:
                     f"{at}: the transaction condition is not applied to its event and "
                     "function rules"
                 )
+        if monitor.get("alert-threshold"):
+            self.threshold(monitor["alert-threshold"], found, f"{at}.alert-threshold")
         for rule in found:
             rule.update(contracts=names, chain=network, severity=severity, description=described)
             if monitor.get("paused"):
                 rule["enabled"] = False
             rules.append(rule)
-        threshold = monitor.get("alert-threshold")
-        if threshold:
-            self.report.notes.append(
-                f"{at}: alert-threshold ({threshold.get('amount')} in "
-                f"{threshold.get('window-seconds')}s) is not kept: each match alerts, and "
-                "alerting.suppress_for groups repeats"
-            )
         notify = monitor.get("notify-config") or {}
         steps = []
         for index, channel in enumerate(notify.get("channels") or []):
@@ -233,6 +228,45 @@ class _Defender:
         if steps and found:
             playbooks.append(
                 {"id": f"notify-{slug}", "on": [r["id"] for r in found], "steps": steps}
+            )
+
+    def threshold(self, threshold: Any, found: list[dict[str, Any]], at: str) -> None:
+        """Defender alerts once ``amount`` matches fall within ``window-seconds``: each event
+        condition becomes a ``window`` rule counting its matches (no key: all of them),
+        which reports when the count exceeds ``amount - 1``."""
+        amount = threshold.get("amount") if isinstance(threshold, dict) else None
+        seconds = threshold.get("window-seconds") if isinstance(threshold, dict) else None
+        if not isinstance(amount, int) or amount < 1 or not isinstance(seconds, int) or seconds < 1:
+            self.report.problem(self.file, at, "expected amount and window-seconds, whole and > 0")
+            return
+        windowed = 0
+        for rule in found:
+            if rule["rule"] != "event":
+                continue
+            params = rule["params"]
+            rule["id"] = rule["id"].replace("-event-", "-window-")
+            rule["rule"] = "window"
+            rule["params"] = {
+                "event": params["signature"],
+                **({"where": params["where"]} if "where" in params else {}),
+                "measure": "count",
+                "seconds": seconds,
+                "threshold": amount - 1,
+            }
+            windowed += 1
+        said = f"{at} ({amount} in {seconds}s)"
+        if windowed:
+            self.report.notes.append(
+                f"{said}: each event condition counts its own matches in a `window` rule "
+                "(Defender counts the monitor's matching transactions across all conditions; "
+                "two matching events in one transaction count twice here)"
+            )
+        if len(found) > windowed:
+            self.report.notes.append(
+                f"{said}: function and transaction conditions alert on every match, since "
+                "breakglass windows count events only; to hold them to the threshold, watch "
+                "an event the call emits with a `window` rule instead, or set the rule's "
+                "suppress_for to group repeats"
             )
 
     def signature_rule(
@@ -324,14 +358,21 @@ class _Defender:
                 if policy.get("gas-price-cap"):
                     chains[network]["gas"] = {"max_fee_gwei": policy["gas-price-cap"]}
                 if policy.get("whitelist-receivers"):
+                    allowed = ", ".join(str(a).lower() for a in policy["whitelist-receivers"])
                     self.report.notes.append(
-                        f"{at}: whitelist-receivers: breakglass sends only the plan's own "
-                        "steps, to the plan's contracts"
+                        f"{at}: whitelist-receivers is not imported: a breakglass signer has no "
+                        "receiver allow-list, it sends only the plan's playbook steps to the "
+                        "plan's contracts. Keep the contracts a playbook step of signer "
+                        f"{name} targets among the ones Defender allowed ({allowed})"
                     )
                 if policy.get("private-transactions"):
                     self.report.notes.append(
-                        f"{at}: private-transactions: point the chain's endpoint at a private "
-                        "relay (e.g. Flashbots Protect) to keep them private"
+                        f"{at}: private-transactions is not imported: breakglass has no "
+                        f"private-send switch. To keep {name}'s transactions out of the public "
+                        f"mempool, make a private relay (e.g. Flashbots Protect) the first "
+                        f"rpc endpoint of chain {network} (priority 0): transactions go to "
+                        "the endpoints in priority order, so a failover sends through the "
+                        "next, public one"
                     )
         if grant_on:
             unknown = [c for c in grant_on if c not in contracts]

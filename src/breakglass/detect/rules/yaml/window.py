@@ -12,7 +12,15 @@ from pydantic import Field, model_validator
 from breakglass.chain.codec import DecodedLog
 from breakglass.detect.finding import Confidence, Finding, Severity
 from breakglass.detect.rule import Rule, RuleParams, RuleSetup
-from breakglass.detect.rules.yaml.common import event_codec, parse_signature, plain
+from breakglass.detect.rules.yaml.common import (
+    Expr,
+    block_env,
+    compile_where,
+    contract_env,
+    event_codec,
+    parse_signature,
+    plain,
+)
 from breakglass.errors import PlanError
 from breakglass.ingest.events import BlockAdded
 
@@ -22,7 +30,16 @@ class WindowParams(RuleParams):
         description="The event counted, e.g. "
         "`Transfer(address indexed from, address indexed to, uint256 value)`."
     )
-    key: str = Field(description="The event argument that groups the events, e.g. `to`.")
+    key: str | None = Field(
+        default=None,
+        description="The event argument that groups the events, e.g. `to`; without it every "
+        "event counts in one group (how many matches the rule's contracts saw in all).",
+    )
+    where: Expr | None = Field(
+        default=None,
+        description="Count only events for which this expression is true; the names of the "
+        "event rule's `where` (arguments, `log.address`, `tx.hash`, `block.*`, contracts).",
+    )
     measure: Literal["count", "sum", "rate"] = Field(
         description="`count` of events, `sum` of `field`, or `rate`: `field` summed (events "
         "counted without a field) per block or per second of the window."
@@ -37,7 +54,7 @@ class WindowParams(RuleParams):
     @model_validator(mode="after")
     def _consistent(self) -> WindowParams:
         names = {p.name: p.type for p in parse_signature(self.event, event=True).params}
-        if self.key not in names:
+        if self.key is not None and self.key not in names:
             raise ValueError(f"key {self.key!r} is not an argument of {self.event!r}")
         if self.measure == "sum" and self.field is None:
             raise ValueError("measure `sum` needs `field`")
@@ -85,6 +102,11 @@ class WindowYamlRule(Rule):
         self.signature = parse_signature(self.params.event, event=True)
         self.codec = event_codec(self.signature)
         self.topic0 = self.codec.topic0(self.signature.name)
+        self.contracts = contract_env(setup.targets)
+        self.where = None
+        if self.params.where is not None:
+            args = [p.name for p in self.signature.params]
+            self.where = compile_where(setup, self.params.where, ["log", "tx", "block", *args])
         if not setup.targets:
             raise PlanError(f"rule {setup.rule_id}: `window` needs the contracts that emit it")
         self.windows: dict[Any, deque[_Entry]] = {}
@@ -100,7 +122,17 @@ class WindowYamlRule(Rule):
         if block.number != self.last_block:
             self.last_block = block.number
             self._sweep(block)
-        key = plain(log.args[params.key])
+        if self.where is not None:
+            env: dict[str, Any] = {
+                **self.contracts,
+                "log": {"address": log.address, "index": log.log_index},
+                "tx": {"hash": log.tx_hash},
+                "block": block_env(block),
+                **{k: plain(v) for k, v in log.args.items()},
+            }
+            if not self.where.evaluate(env):
+                return ()
+        key = None if params.key is None else plain(log.args[params.key])
         amount = 1 if params.field is None else int(log.args[params.field])
         entries = self.windows.setdefault(key, deque())
         if any(e.tx_hash == log.tx_hash and e.log_index == log.log_index for e in entries):
@@ -123,11 +155,12 @@ class WindowYamlRule(Rule):
         self.alerted.add(key)
         span = f"{params.blocks} blocks" if params.blocks else f"{params.seconds}s"
         shown = aggregate if isinstance(aggregate, int) else f"{float(aggregate):.6g}"
+        grouped = "" if params.key is None else f" for {params.key} {key}"
         return (
             self.finding(
                 block,
                 log,
-                title=f"{params.measure} of {self.signature.name} for {params.key} {key} "
+                title=f"{params.measure} of {self.signature.name}{grouped} "
                 f"is {shown} within {span} (threshold {params.threshold})",
                 description=self.description,
                 addresses=dict.fromkeys(
