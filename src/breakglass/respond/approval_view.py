@@ -1,8 +1,8 @@
 """What an approver is shown before approving a waiting step: the action in the plan's words
 (target by name, decoded call, signer, chain), its hash, the approvals so far and the expiry.
 
-The CLI, the API and the dashboard show this, and the approval they send carries the hash
-shown, so what a person saw is what runs (see :mod:`breakglass.respond.binding`).
+The API and the dashboard show this, and the approval they send carries the hash shown,
+so what a person saw is what runs (see :mod:`breakglass.respond.binding`).
 """
 
 from __future__ import annotations
