@@ -22,6 +22,7 @@ from breakglass.respond import service
 from breakglass.respond.env import LiveEnv
 from breakglass.store.models import Delivery, PlaybookRun, StepEvent, StepRun
 from breakglass.web.auth import SESSION_COOKIE, csrf_for
+from breakglass.web.sessions import start_session
 
 pytestmark = pytest.mark.chain
 
@@ -92,9 +93,13 @@ def test_no_step_of_a_dry_run_can_be_approved_or_ticked(
         # a dry-run step left waiting for approval, as runs were stored before
         session.get_one(StepRun, approval).status = "awaiting-approval"
         tokens = {p: create_token(session, loaded.plan, p) for p in ("alice", "bob")}
+        opened = start_session(session, plan=loaded.plan, token=tokens["bob"])
+        assert opened is not None
     client = TestClient(create_app(loaded, sessions), raise_server_exceptions=False)
     api = client.post(
-        f"/api/steps/{approval}/approve", headers={"Authorization": f"Bearer {tokens['bob']}"}
+        f"/api/steps/{approval}/approve",
+        json={"action": "0x0123456789abcdef"},
+        headers={"Authorization": f"Bearer {tokens['bob']}"},
     )
     assert api.status_code == 409 and "dry run" in api.json()["detail"]
     ticked = client.post(
@@ -102,10 +107,10 @@ def test_no_step_of_a_dry_run_can_be_approved_or_ticked(
     )
     assert ticked.status_code == 409 and "dry run" in ticked.json()["detail"]
 
-    client.cookies.set(SESSION_COOKIE, tokens["bob"])
+    client.cookies.set(SESSION_COOKIE, opened[0])  # the dashboard's session, not the token
     form = client.post(
         f"/steps/{approval}/approve",
-        data={"csrf_token": csrf_for(tokens["bob"])},
+        data={"csrf_token": csrf_for(opened[0])},
         follow_redirects=False,
     )
     assert form.status_code == 409 and "dry run" in form.text

@@ -238,8 +238,11 @@ async def approve(request: Request, step_id: StepId, caller: Responder) -> Respo
 
     def decide(state: AppState) -> object:
         from breakglass.api.approvals import approve_bound  # noqa: PLC0415
+        from breakglass.respond.decisions import waiting_step  # noqa: PLC0415
 
         if not _ACTION_HASH.fullmatch(shown):
+            # A step that cannot be approved at all says why first (a dry run's, say).
+            waiting_step(state.sessions, step_id, ("awaiting-approval",), "approved")
             raise _Refused(
                 "the approval did not name the action it approves; reload the incident "
                 "page, check what the step will send and approve again"
