@@ -7,7 +7,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import sys
-import textwrap
 import time
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from typer.testing import CliRunner
 
 from breakglass.cli.app import app
 from breakglass.devchain import Anvil
-from breakglass.plan.loader import LoadedPlan, load_plan
+from breakglass.plan.loader import LoadedPlan
 from breakglass.respond import service
 from breakglass.respond.env import LiveEnv
 
@@ -35,40 +34,16 @@ token = _fixtures.token
 fresh_chain = _fixtures.fresh_chain
 sessions = _fixtures.sessions
 
-GUARDIAN = 1
-
-
-def _plan(tmp_path: Path, anvil: Anvil, token: Any, step: str) -> LoadedPlan:
-    text = f"""
-    protocol: Test Protocol
-    people:
-      alice: {{name: Alice}}
-      bob: {{name: Bob}}
-      carol: {{name: Carol}}
-    roles:
-      incident_lead: [alice]
-      pauser: {{members: [bob, carol], handles: [pause, unpause]}}
-    chains:
-      local: {{chain_id: 31337, block_time: 1, rpc: ["{anvil.http_url}"]}}
-    contracts:
-      token:
-        chain: local
-        address: "{token.address}"
-        pause: {{function: "pause()", check: "paused()", unpause: "unpause()"}}
-    signers:
-      guardian: {{type: env, key: "${{GUARDIAN_KEY}}"}}
-    playbooks:
-      - id: contain
-        steps:
-          - {step}
-    """
-    path = tmp_path / "breakglass.yaml"
-    path.write_text(textwrap.dedent(text))
-    return load_plan(path)
-
-
-PAUSE = "{action: pause, contract: token, signer: guardian, mode: approval}"
-UNPAUSE = "{action: unpause, contract: token, signer: guardian, mode: approval}"
+_plans_spec = importlib.util.spec_from_file_location(
+    "breakglass_tests_hardening_approval_plan", Path(__file__).with_name("approval_plan.py")
+)
+assert _plans_spec is not None and _plans_spec.loader is not None
+_plans = sys.modules.get(_plans_spec.name) or importlib.util.module_from_spec(_plans_spec)
+if _plans_spec.name not in sys.modules:
+    sys.modules[_plans_spec.name] = _plans
+    _plans_spec.loader.exec_module(_plans)
+GUARDIAN, PAUSE, UNPAUSE = _plans.GUARDIAN, _plans.PAUSE, _plans.UNPAUSE
+_plan = _plans.write_plan
 
 
 def _env(loaded: LoadedPlan, sessions: Any, anvil: Anvil) -> LiveEnv:

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-import textwrap
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -22,7 +23,7 @@ from breakglass.api import create_app
 from breakglass.api.tokens import create_token
 from breakglass.devchain import Anvil
 from breakglass.incidents import service as incidents
-from breakglass.plan.loader import LoadedPlan, load_plan
+from breakglass.plan.loader import LoadedPlan
 from breakglass.respond import service
 from breakglass.respond.env import LiveEnv
 from breakglass.store.models import IncidentRun, StepRun
@@ -31,60 +32,67 @@ from breakglass.web.sessions import start_session
 
 pytestmark = pytest.mark.chain
 
-_spec = importlib.util.spec_from_file_location(
+
+def _module(name: str, path: Path) -> ModuleType:
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None and spec.loader is not None
+        sys.modules[name] = module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+_fixtures = _module(
     "respond_fixtures_approval_binding_api", Path(__file__).parents[1] / "respond" / "conftest.py"
 )
-assert _spec is not None and _spec.loader is not None
-_fixtures = importlib.util.module_from_spec(_spec)
-sys.modules[_spec.name] = _fixtures
-_spec.loader.exec_module(_fixtures)
 token = _fixtures.token
 fresh_chain = _fixtures.fresh_chain
 sessions = _fixtures.sessions
-
-GUARDIAN = 1
-PAUSE = "{action: pause, contract: token, signer: guardian, mode: approval}"
-UNPAUSE = "{action: unpause, contract: token, signer: guardian, mode: approval}"
-
-
-def _plan(tmp_path: Path, anvil: Anvil, token: Any, step: str, chain_id: int = 31337) -> LoadedPlan:
-    text = f"""
-    protocol: Test Protocol
-    people:
-      alice: {{name: Alice}}
-      bob: {{name: Bob}}
-      carol: {{name: Carol}}
-    roles:
-      incident_lead: [alice]
-      pauser: {{members: [bob, carol], handles: [pause, unpause]}}
-    chains:
-      local: {{chain_id: {chain_id}, block_time: 1, rpc: ["{anvil.http_url}"]}}
-    contracts:
-      token:
-        chain: local
-        address: "{token.address}"
-        pause: {{function: "pause()", check: "paused()", unpause: "unpause()"}}
-    signers:
-      guardian: {{type: env, key: "${{GUARDIAN_KEY}}"}}
-    playbooks:
-      - id: contain
-        steps:
-          - {step}
-    """
-    path = tmp_path / "breakglass.yaml"
-    path.write_text(textwrap.dedent(text))
-    return load_plan(path)
+_plans = _module(
+    "breakglass_tests_hardening_approval_plan", Path(__file__).with_name("approval_plan.py")
+)
+GUARDIAN, PAUSE, UNPAUSE = _plans.GUARDIAN, _plans.PAUSE, _plans.UNPAUSE
 
 
-def _waiting(
-    loaded: LoadedPlan, sessions: sessionmaker[Session], anvil: Anvil, monkeypatch: Any
-) -> int:
-    monkeypatch.setenv("GUARDIAN_KEY", anvil.private_keys[GUARDIAN])
-    result = service.run_playbook(loaded, sessions, "contain", env=LiveEnv(loaded, sessions))
-    step = result.steps[0]
-    assert step.status == "awaiting-approval", step
-    assert step.step_id is not None
-    return step.step_id
+@dataclass
+class _Bench:
+    """The chain, the token, the database and a plan whose one step waits for approval."""
+
+    anvil: Anvil
+    token: Any
+    sessions: sessionmaker[Session]
+    directory: Path
+
+    def plan(self, step: str, *, chain_id: int = 31337, name: str = "plan") -> LoadedPlan:
+        (self.directory / name).mkdir(exist_ok=True)
+        return _plans.write_plan(
+            self.directory / name, self.anvil, self.token, step, chain_id=chain_id
+        )
+
+    def waiting(self, step: str) -> tuple[LoadedPlan, int]:
+        """The plan with ``step``, run until the step waits; its stored id."""
+        loaded = self.plan(step)
+        env = LiveEnv(loaded, self.sessions)
+        result = service.run_playbook(loaded, self.sessions, "contain", env=env)
+        waiting = result.steps[0]
+        assert waiting.status == "awaiting-approval", waiting
+        assert waiting.step_id is not None
+        return loaded, waiting.step_id
+
+    def guardian_nonce(self) -> int:
+        return int(self.token.nonce(self.anvil.accounts[GUARDIAN]))
+
+
+@pytest.fixture
+def bench(
+    fresh_chain: Anvil,
+    token: Any,
+    sessions: sessionmaker[Session],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> _Bench:
+    monkeypatch.setenv("GUARDIAN_KEY", fresh_chain.private_keys[GUARDIAN])
+    return _Bench(fresh_chain, token, sessions, tmp_path)
 
 
 class _Api:
@@ -109,16 +117,10 @@ class _Api:
         return {"Authorization": f"Bearer {self.tokens[person]}"}
 
 
-def test_the_run_view_shows_the_action_and_a_wrong_hash_sends_nothing(
-    fresh_chain: Anvil,
-    token: Any,
-    sessions: sessionmaker[Session],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    loaded = _plan(tmp_path, fresh_chain, token, PAUSE)
-    step_id = _waiting(loaded, sessions, fresh_chain, monkeypatch)
-    api = _Api(loaded, sessions)
+def test_the_run_view_shows_the_action_and_a_wrong_hash_sends_nothing(bench: _Bench) -> None:
+    loaded, step_id = bench.waiting(PAUSE)
+    token = bench.token
+    api = _Api(loaded, bench.sessions)
     shown = api.shown(step_id)
     action = shown["action"]
     assert action["call"] == "pause()"
@@ -129,7 +131,7 @@ def test_the_run_view_shows_the_action_and_a_wrong_hash_sends_nothing(
     assert (shown["approvals"], shown["needed"], shown["approver"]) == (0, 1, "pauser")
     assert shown["expires_at"] and shown["problem"] is None
 
-    nonce = token.nonce(fresh_chain.accounts[GUARDIAN])
+    nonce = bench.guardian_nonce()
     wrong = api.approve(step_id, "bob", "0x0123456789abcdef")
     assert wrong.status_code == 409, wrong.text
     assert (
@@ -137,18 +139,17 @@ def test_the_run_view_shows_the_action_and_a_wrong_hash_sends_nothing(
     )
     missing = api.client.post(f"/api/steps/{step_id}/approve", headers=api._auth("bob"))
     assert missing.status_code == 422  # an approval must say what it approves
-    assert token.nonce(fresh_chain.accounts[GUARDIAN]) == nonce, "a refused approval sent"
+    assert bench.guardian_nonce() == nonce, "a refused approval sent"
     assert not token.paused()
 
     # The plan file changes under the waiting step: the request still names the pause,
     # and the view says why approving it now is refused.
-    swapped = _plan(tmp_path, fresh_chain, token, UNPAUSE)
-    swapped_api = _Api(swapped, sessions)
+    swapped_api = _Api(bench.plan(UNPAUSE, name="edited"), bench.sessions)
     assert "plan now builds a different action" in swapped_api.shown(step_id)["problem"]
     refused = swapped_api.approve(step_id, "bob", action["hash"])
     assert refused.status_code == 409
     assert "plan now builds a different action" in refused.json()["detail"]
-    assert token.nonce(fresh_chain.accounts[GUARDIAN]) == nonce
+    assert bench.guardian_nonce() == nonce
 
     done = api.approve(step_id, "bob", action["hash"].upper().replace("0X", "0x"))
     assert done.status_code == 200, done.text
@@ -158,34 +159,21 @@ def test_the_run_view_shows_the_action_and_a_wrong_hash_sends_nothing(
     assert token.paused()
 
 
-def test_an_expired_request_is_refused_through_the_api(
-    fresh_chain: Anvil,
-    token: Any,
-    sessions: sessionmaker[Session],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    loaded = _plan(tmp_path, fresh_chain, token, PAUSE[:-1] + ", approval_expires: 1s}")
-    step_id = _waiting(loaded, sessions, fresh_chain, monkeypatch)
-    api = _Api(loaded, sessions)
+def test_an_expired_request_is_refused_through_the_api(bench: _Bench) -> None:
+    loaded, step_id = bench.waiting(PAUSE[:-1] + ", approval_expires: 1s}")
+    api = _Api(loaded, bench.sessions)
     hash_ = api.shown(step_id)["action"]["hash"]
     time.sleep(1.5)
     assert "expired" in api.shown(step_id)["problem"]
     answer = api.approve(step_id, "bob", hash_)
     assert answer.status_code == 409 and "expired" in answer.json()["detail"]
-    assert not token.paused()
+    assert not bench.token.paused()
 
 
-def test_two_approvers_the_first_gets_a_partial_answer(
-    fresh_chain: Anvil,
-    token: Any,
-    sessions: sessionmaker[Session],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    loaded = _plan(tmp_path, fresh_chain, token, PAUSE[:-1] + ", approvals: 2}")
-    step_id = _waiting(loaded, sessions, fresh_chain, monkeypatch)
-    api = _Api(loaded, sessions)
+def test_two_approvers_the_first_gets_a_partial_answer(bench: _Bench) -> None:
+    loaded, step_id = bench.waiting(PAUSE[:-1] + ", approvals: 2}")
+    token = bench.token
+    api = _Api(loaded, bench.sessions)
     hash_ = api.shown(step_id)["action"]["hash"]
 
     first = api.approve(step_id, "bob", hash_)
@@ -208,15 +196,9 @@ def test_two_approvers_the_first_gets_a_partial_answer(
     assert token.paused()
 
 
-def test_the_dashboard_form_posts_the_hash_it_shows(
-    fresh_chain: Anvil,
-    token: Any,
-    sessions: sessionmaker[Session],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    loaded = _plan(tmp_path, fresh_chain, token, PAUSE)
-    step_id = _waiting(loaded, sessions, fresh_chain, monkeypatch)
+def test_the_dashboard_form_posts_the_hash_it_shows(bench: _Bench) -> None:
+    loaded, step_id = bench.waiting(PAUSE)
+    token, sessions = bench.token, bench.sessions
     with sessions() as session, session.begin():
         opened = start_session(
             session, plan=loaded.plan, token=create_token(session, loaded.plan, "bob")
@@ -249,8 +231,7 @@ def test_the_dashboard_form_posts_the_hash_it_shows(
 
     # The same step read with a plan that calls the chain mainnet asks once more, naming
     # what will be sent (the action itself does not change: same hash).
-    (tmp_path / "mainnet").mkdir()
-    mainnet = _plan(tmp_path / "mainnet", fresh_chain, token, PAUSE, chain_id=1)
+    mainnet = bench.plan(PAUSE, chain_id=1, name="mainnet")
     other = TestClient(create_app(mainnet, sessions), raise_server_exceptions=False)
     other.cookies.set(SESSION_COOKIE, opened[0])
     confirm = other.get(f"/incidents/{incident_id}").text
