@@ -8,25 +8,32 @@ signatures are real, and breakglass refuses them before anything is broadcast.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import time
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
+from breakglass.chain import Endpoint, EndpointPool
 from breakglass.devchain import Anvil
 from breakglass.plan.models.chain import ExternalSigner
 from breakglass.respond import service
 from breakglass.respond.env import LiveEnv
+from breakglass.respond.gas import Fees, GasStrategy, Urgency
+from breakglass.respond.nonces import NonceManager
 from breakglass.respond.responder import Responder
+from breakglass.respond.sender import TxSender
 from breakglass.respond.signers.external import ExternalSignerError, load_external_signer
 from breakglass.respond.signers.keys import KeyAccount
 
 pytestmark = pytest.mark.chain
 
 GUARDIAN, INTRUDER, OTHER = 1, 2, 3
+JSON_HEADERS = {"content-type": "application/json"}
 
 BODY = """
 signers:
@@ -167,3 +174,50 @@ def test_the_monitor_arms_with_a_remote_signer_and_no_key(
     # `breakglass pause token` without --signer picks the only key signer, the remote one.
     result = service.pause_contract(loaded, sessions, "token", env=env)
     assert result.status == "succeeded" and token.paused()
+
+
+def test_a_slow_remote_signer_does_not_hold_the_event_loop(anvil: Anvil, token: Any) -> None:
+    """The signer takes 0.5 s (a KMS across a network): the sender's loop keeps ticking
+    meanwhile, and the transaction it gets is the real signer's, for the asked nonce."""
+    delay = 0.5
+
+    def slow(request: httpx.Request) -> httpx.Response:
+        time.sleep(delay)  # the remote round trip
+        answer = httpx.post(
+            anvil.http_url, content=request.content, headers=JSON_HEADERS, timeout=10
+        )
+        return httpx.Response(200, content=answer.content)
+
+    account = _account(anvil, httpx.MockTransport(slow))
+
+    async def run() -> tuple[Any, int]:
+        pool = EndpointPool([Endpoint(anvil.http_url)], chain="test")
+        sender = TxSender(
+            pool, account, anvil.chain_id, NonceManager(pool, account.address), GasStrategy(pool)
+        )
+        ticks = 0
+
+        async def tick() -> None:
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.01)
+                ticks += 1
+
+        ticker = asyncio.create_task(tick())
+        try:
+            fees = Fees(max_fee_per_gas=3 * 10**9, max_priority_fee_per_gas=10**9)
+            prepared = await sender.prepare(
+                token.address, bytes.fromhex("8456cb59"), urgency=Urgency.EMERGENCY,
+                gas_limit=100_000, fees=fees,
+            )  # fmt: skip
+        finally:
+            ticker.cancel()
+            await pool.aclose()
+        return prepared, ticks
+
+    prepared, ticks = asyncio.run(run())
+    assert ticks >= 10, f"the loop ticked {ticks} times in a {delay} s signature"
+    local = KeyAccount(anvil.private_keys[GUARDIAN]).sign_transaction(
+        {**_tx(anvil, token), "nonce": prepared.nonce}
+    )
+    assert prepared.raw == bytes(local.raw_transaction)

@@ -167,7 +167,7 @@ class TxSender:
             gas_limit = await self._estimate(to, data, value)
         fees = fees or await self.gas.fees(urgency)
         nonce = await self.nonces.reserve()
-        return self._sign(to, data, value, nonce, gas_limit, fees, urgency)
+        return await self._sign(to, data, value, nonce, gas_limit, fees, urgency)
 
     async def discard(self, prepared: PreparedTx) -> None:
         """Give the nonce of a never-broadcast ``prepared`` back to the manager."""
@@ -206,7 +206,8 @@ class TxSender:
             return await self._within_balance(tx, exc)
         if kind is _Send.UNDERPRICED and (ours or "replacement" not in exc.message.lower()):
             try:
-                return self._resign(tx, self.gas.bump(tx.fees).at_least(await self._market(tx)))
+                fees = self.gas.bump(tx.fees).at_least(await self._market(tx))
+                return await self._resign(tx, fees)
             except GasCapError:
                 if not ours:
                     self.nonces.release(tx.nonce)
@@ -253,7 +254,7 @@ class TxSender:
         fees = await self.gas.fees(urgency)
         if flight is not None:
             fees = self.gas.bump(flight.latest.fees).at_least(fees)
-        tx = self._sign(self.address, b"", 0, nonce, _TRANSFER_GAS, fees, urgency)
+        tx = await self._sign(self.address, b"", 0, nonce, _TRANSFER_GAS, fees, urgency)
         _log.warning("respond.cancel", nonce=nonce, replaces=self.hashes(nonce))
         try:
             return await self._send(tx)
@@ -268,20 +269,23 @@ class TxSender:
             raise SendError(f"gas estimation for {to} failed: {exc.message}") from exc
         return -(-estimate * _GAS_MARGIN[0] // _GAS_MARGIN[1])
 
-    def _sign(
+    async def _sign(
         self, to: str, data: bytes, value: int, nonce: int, gas: int, fees: Fees, urgency: Urgency
     ) -> PreparedTx:
         tx: dict[str, Any] = dict(
             type=2, chainId=self.chain_id, nonce=nonce, to=to, value=value, data=data, gas=gas,
             maxFeePerGas=fees.max_fee_per_gas, maxPriorityFeePerGas=fees.max_priority_fee_per_gas,
         )  # fmt: skip
-        signed = self._account.sign_transaction(tx)
+        # A remote signer answers over the network: it signs without holding the event loop
+        # (heads, other chains, other sends go on). A local key signs in place, in microseconds.
+        remote = getattr(self._account, "sign_transaction_async", None)
+        signed = await remote(tx) if remote is not None else self._account.sign_transaction(tx)
         raw, tx_hash = bytes(signed.raw_transaction), signed.hash.to_0x_hex()
         return PreparedTx(to, data, value, nonce, gas, fees, urgency, self.chain_id, raw, tx_hash)
 
-    def _resign(self, tx: PreparedTx, fees: Fees, nonce: int | None = None) -> PreparedTx:
+    async def _resign(self, tx: PreparedTx, fees: Fees, nonce: int | None = None) -> PreparedTx:
         nonce = tx.nonce if nonce is None else nonce
-        return self._sign(tx.to, tx.data, tx.value, nonce, tx.gas_limit, fees, tx.urgency)
+        return await self._sign(tx.to, tx.data, tx.value, nonce, tx.gas_limit, fees, tx.urgency)
 
     async def _within_balance(self, tx: PreparedTx, exc: RpcError) -> PreparedTx:
         # The node wants value + gas limit x max fee up front; an inflated market bid can ask
@@ -298,12 +302,12 @@ class TxSender:
             wanted_max_fee=tx.fees.max_fee_per_gas,
             max_fee=fees.max_fee_per_gas,
         )
-        return self._resign(tx, fees)
+        return await self._resign(tx, fees)
 
     async def _renonce(self, tx: PreparedTx) -> PreparedTx:
         self.nonces.mined(tx.nonce)  # someone else's transaction holds it
         await self.nonces.sync()
-        return self._resign(tx, tx.fees, await self.nonces.reserve())
+        return await self._resign(tx, tx.fees, await self.nonces.reserve())
 
     async def _market(self, tx: PreparedTx) -> Fees:
         return self.gas.cached(tx.urgency) or await self.gas.quote(tx.urgency)
@@ -344,7 +348,7 @@ class TxSender:
         except GasCapError as exc:
             _log.error("respond.replace_capped", nonce=flight.latest.nonce, reason=str(exc))
             return
-        await self._replace(flight, self._resign(flight.latest, fees))
+        await self._replace(flight, await self._resign(flight.latest, fees))
 
     async def _replace(self, flight: _Flight, tx: PreparedTx) -> None:
         try:

@@ -6,13 +6,14 @@ raw transaction is decoded and must be exactly the one asked for (chain, nonce, 
 recipient, value, data) and must recover to the signer's address, so a compromised or confused
 signer cannot slip another transaction into a pause.
 
-Signing is synchronous, as :class:`~breakglass.respond.sender.TxSender` signs: keep the signer
-near (loopback or the same network); ``timeout`` bounds how long one signature may hold the
-event loop.
+The sender asks through ``sign_transaction_async``, in a worker thread, so the round trip
+never holds the event loop; ``timeout`` bounds how long one signature may hold the step that
+waits for it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import os
 from collections.abc import Mapping
@@ -102,6 +103,15 @@ class ExternalAccount:
         raw = self._ask(_request_params(self.address, asked))
         _check(self.name, raw, asked, self.address)
         return SignedTx(raw, HexBytes(keccak(raw)))
+
+    async def sign_transaction_async(self, transaction_dict: Mapping[str, Any]) -> SignedTx:
+        """:meth:`sign_transaction` off the event loop (the HTTP round trip runs in a worker
+        thread), for callers on a loop that must keep serving heads meanwhile.
+
+        Raises:
+            ExternalSignerError: as :meth:`sign_transaction`.
+        """
+        return await asyncio.to_thread(self.sign_transaction, transaction_dict)
 
     def _ask(self, params: dict[str, str]) -> bytes:
         body = {"jsonrpc": "2.0", "id": next(self._ids), "method": self._method, "params": [params]}
