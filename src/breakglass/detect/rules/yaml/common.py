@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import orjson
 from pydantic import AfterValidator
 
-from breakglass.chain.codec import LogCodec
+from breakglass.chain.codec import DecodedLog, LogCodec
 from breakglass.detect.expr import Expression, ExpressionError, compile_expression
 from breakglass.detect.rule import RuleSetup, Target
 from breakglass.errors import PlanError
@@ -26,6 +26,7 @@ __all__ = [
     "compile_where",
     "contract_env",
     "event_codec",
+    "log_env",
     "parse_signature",
     "plain",
     "render",
@@ -180,6 +181,20 @@ def contract_env(targets: Iterable[Target]) -> dict[str, str]:
 
 def block_env(block: BlockAdded) -> dict[str, int]:
     return {"number": block.number, "timestamp": block.header.timestamp}
+
+
+def log_env(
+    contracts: dict[str, Any], block: BlockAdded, log: DecodedLog, args: dict[str, Any]
+) -> dict[str, Any]:
+    """What an event rule's ``where`` reads: the contracts by plan name, ``log``, ``tx``,
+    ``block`` and the event's arguments (already :func:`plain`)."""
+    return {
+        **contracts,
+        "log": {"address": log.address, "index": log.log_index},
+        "tx": {"hash": log.tx_hash},
+        "block": block_env(block),
+        **args,
+    }
 
 
 def compile_where(setup: RuleSetup, text: str, names: Iterable[str]) -> Expression:

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import Any, cast
+from typing import cast
 
 from pydantic import Field, field_validator, model_validator
 
@@ -10,11 +10,11 @@ from breakglass.detect.finding import Confidence, Finding, Severity
 from breakglass.detect.rule import Rule, RuleParams, RuleSetup
 from breakglass.detect.rules.yaml.common import (
     Expr,
-    block_env,
     check_template,
     compile_where,
     contract_env,
     event_codec,
+    log_env,
     parse_signature,
     plain,
     render,
@@ -92,16 +92,10 @@ class EventYamlRule(Rule):
 
     def on_log(self, block: BlockAdded, log: DecodedLog) -> Iterable[Finding]:
         args = {k: plain(v) for k, v in log.args.items()}
-        if self.where is not None:
-            env: dict[str, Any] = {
-                **self.contracts,
-                "log": {"address": log.address, "index": log.log_index},
-                "tx": {"hash": log.tx_hash},
-                "block": block_env(block),
-                **args,
-            }
-            if not self.where.evaluate(env):
-                return ()
+        if self.where is not None and not self.where.evaluate(
+            log_env(self.contracts, block, log, args)
+        ):
+            return ()
         contract = self.target_name(log.address)
         if self.params.title is not None:
             title = render(self.params.title, {"contract": contract, **args})

@@ -14,10 +14,10 @@ from breakglass.detect.finding import Confidence, Finding, Severity
 from breakglass.detect.rule import Rule, RuleParams, RuleSetup
 from breakglass.detect.rules.yaml.common import (
     Expr,
-    block_env,
     compile_where,
     contract_env,
     event_codec,
+    log_env,
     parse_signature,
     plain,
 )
@@ -123,14 +123,8 @@ class WindowYamlRule(Rule):
             self.last_block = block.number
             self._sweep(block)
         if self.where is not None:
-            env: dict[str, Any] = {
-                **self.contracts,
-                "log": {"address": log.address, "index": log.log_index},
-                "tx": {"hash": log.tx_hash},
-                "block": block_env(block),
-                **{k: plain(v) for k, v in log.args.items()},
-            }
-            if not self.where.evaluate(env):
+            args = {k: plain(v) for k, v in log.args.items()}
+            if not self.where.evaluate(log_env(self.contracts, block, log, args)):
                 return ()
         key = None if params.key is None else plain(log.args[params.key])
         amount = 1 if params.field is None else int(log.args[params.field])
