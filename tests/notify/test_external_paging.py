@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -25,6 +26,7 @@ from breakglass.incidents import service as incidents
 from breakglass.notify import Notifier
 from breakglass.notify.external_paging import resolve_pages
 from breakglass.plan import load_plan
+from breakglass.web.auth import SESSION_COOKIE, csrf_for
 
 ROUTING_KEY = "R0UT1NGKEY0123456789abcdef012345"
 GENIE_KEY = "genie-0123-4567-89ab"
@@ -264,3 +266,38 @@ def test_pagerduty_signature_is_required_once_the_plan_gives_a_secret(
     refused = literal.post("/api/paging/acknowledgements", content=payload, headers=auth)
     assert refused.status_code == 503 and "${VAR}" in refused.json()["detail"]
     assert secret not in refused.text
+
+
+def test_closing_from_the_dashboard_resolves_the_pages(
+    tmp_path: Path, receiver: Any, clock: Any
+) -> None:
+    loaded, sessions, notifier = _setup(tmp_path, receiver.port, clock)
+    incident = _incident(loaded, sessions, clock, "Pool drained")
+    notifier.page("pauser", "Pause the pool now", incident_id=incident)
+    asyncio.run(notifier.deliver_due())
+    receiver.requests.clear()
+    with sessions() as session, session.begin():
+        token = create_token(session, loaded.plan, "alice")
+    client = TestClient(create_app(loaded, sessions))
+    form = client.get("/login")
+    login_csrf = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+    assert login_csrf is not None
+    signed_in = client.post(
+        "/login",
+        data={"token": token, "csrf_token": login_csrf.group(1), "next": "/incidents"},
+        follow_redirects=False,
+    )
+    assert signed_in.status_code == 303, signed_in.text
+    csrf = csrf_for(client.cookies[SESSION_COOKIE])
+
+    moved = client.post(
+        f"/incidents/{incident}/transition", data={"csrf_token": csrf, "to": "false-positive"}
+    )
+    assert moved.status_code == 200, moved.text
+    clock.now = datetime.now(UTC) + timedelta(seconds=1)  # queued on the dashboard's clock
+    asyncio.run(notifier.deliver_due())
+    assert {(r.json()["event_action"], r.json()["dedup_key"]) for r in receiver.requests} == {
+        ("resolve", f"breakglass-incident-{incident}")
+    }
+    clock.advance(3600)
+    assert asyncio.run(notifier.escalate_due()) == []
