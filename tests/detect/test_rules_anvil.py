@@ -5,17 +5,26 @@ Each rule has a transaction it must flag and one it must not.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
 from web3 import Web3
 
+from breakglass.analysis import assets
+from breakglass.chain.pool import Endpoint, EndpointPool
 from breakglass.detect import Detector
 from breakglass.detect.setup import rule_detector
 
 pytestmark = pytest.mark.chain
 
 MINTER_ROLE = Web3.keccak(text="MINTER_ROLE")
+
+
+@pytest.fixture(autouse=True)
+def _no_known_assets(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Every module deploys the same token at the same address on its own anvil.
+    monkeypatch.setattr(assets, "_CACHE", {})
 
 
 def detector(kind: str, targets: list[tuple[str, str]], **params: Any) -> Detector:
@@ -63,7 +72,8 @@ def test_large_outflow(token: Any, evaluate: Any) -> None:
     large = token.call(vault, "transfer", attacker, 600 * 10**18)
     (finding,) = evaluate(rule, large)
     assert finding.data["value"] == 600 * 10**18
-    assert finding.title.startswith("600.0000 tokens left vault")
+    short = f"{attacker[:6].lower()}…{attacker[-4:].lower()}"
+    assert finding.title == f"600 tokens left vault to {short}"
     inflow = token.call(attacker, "transfer", vault, 590 * 10**18)
     assert evaluate(rule, inflow) == []  # into the vault is not an outflow
 
@@ -145,3 +155,25 @@ def test_upgraded_reads_the_implementation_slot(token: Any, evaluate: Any) -> No
     assert finding.data == {"implementation": rogue, "previous": token.address, "source": "slot"}
     assert finding.tx_hash is None
     assert evaluate(upgraded, mined()) == []  # reported once
+
+
+def test_large_outflow_title_names_the_token_once_its_symbol_is_read(
+    token: Any, evaluate: Any
+) -> None:
+    admin, vault, attacker = (token.anvil.accounts[i] for i in (0, 5, 6))
+    token.call(admin, "mint", vault, 120_000 * 10**18 + 6 * 10**15)
+    rule = detector("large-outflow", [("vault", vault)], token=token.address, threshold=500)
+
+    async def read() -> assets.AssetInfo:
+        pool = EndpointPool([Endpoint(token.anvil.http_url)])
+        try:
+            return await assets.read_asset(pool=pool, chain="local", address=token.address)
+        finally:
+            await pool.aclose()
+
+    assert asyncio.run(read()) == assets.AssetInfo("aUSD", 18)
+    receipt = token.call(vault, "transfer", attacker, 110_000 * 10**18 + 6 * 10**15)
+    (finding,) = evaluate(rule, receipt)
+    short = f"{attacker[:6].lower()}…{attacker[-4:].lower()}"
+    assert finding.title == f"110,000.01 aUSD left vault to {short}"
+    assert finding.data["value"] == 110_000 * 10**18 + 6 * 10**15  # exact where stored

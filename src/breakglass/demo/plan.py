@@ -127,13 +127,13 @@ rules:
     rule: large-outflow
     contracts: [pool]
     severity: critical
-    params: {{token: "{p.usd}", threshold: {LARGE_OUTFLOW_DUSD}}}
+    params: {{token: "{p.usd}", symbol: dUSD, threshold: {LARGE_OUTFLOW_DUSD}}}
     description: At least {LARGE_OUTFLOW_DUSD:,} dUSD leaves the pool in one transfer.
   - id: oracle-manipulated
     rule: large-outflow
     contracts: [oracle_pair]
     severity: high
-    params: {{token: "{p.usd}", threshold: 150000}}
+    params: {{token: "{p.usd}", symbol: dUSD, threshold: 150000}}
     description: A very large dUSD swap out of the oracle pair (price manipulation).
   - id: dusd-mint-spike
     rule: unexpected-mint

@@ -116,6 +116,12 @@ class Chain(PlanModel):
     gas: GasCaps = Field(default_factory=GasCaps)
     heartbeat: Heartbeat | None = None
     health: ChainHealth = Field(default_factory=ChainHealth)
+    explorer: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^\s/]+(/\S*)?$",
+        description="Block explorer base URL (e.g. https://etherscan.io); links are "
+        "{explorer}/tx/<hash>, /address/<address> and /block/<number>.",
+    )
 
     def no_head_after(self) -> timedelta:
         """How long without a new head is trouble: the plan's ``health.no_head_after``, else

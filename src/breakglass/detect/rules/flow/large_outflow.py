@@ -8,6 +8,7 @@ from typing import Any, Self, cast
 
 from pydantic import Field, model_validator
 
+from breakglass.analysis.assets import cached_asset, format_amount, short_address
 from breakglass.chain.codec import DecodedLog
 from breakglass.detect.events import TRANSFER
 from breakglass.detect.finding import Confidence, Finding, Severity
@@ -46,6 +47,13 @@ class LargeOutflowParams(RuleParams):
         "the block.",
     )
     decimals: int = Field(default=18, ge=0, le=77)
+    symbol: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=32,
+        description="Unit shown in alert titles (e.g. dUSD, ETH); else the token's symbol() "
+        "once read, else 'tokens' (or 'native').",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -187,6 +195,16 @@ class LargeOutflowRule(Rule):
             return Fraction(price.usd), f"static ${price.usd}"
         return None, None
 
+    def _unit(self) -> str:
+        if self.params.symbol:
+            return self.params.symbol
+        if self.token is None:
+            return "native"
+        # Read by whoever met the token first (analysis, the monitor's warm-up); never here,
+        # as a rule does no I/O of its own.
+        known = cached_asset(chain=self.setup.chain, address=self.token)
+        return known.symbol if known is not None and known.symbol else "tokens"
+
     def _judge(
         self, block: BlockAdded, flow: _Net, price: Fraction | None, source: str | None
     ) -> Finding | None:
@@ -204,10 +222,10 @@ class LargeOutflowRule(Rule):
                 return None
         elif value < self.minimum:
             return None
-        what = "native" if self.token is None else "tokens"
         recipients = tuple(flow.recipients)
-        to = ", ".join(recipients)
-        title = f"{float(amount):,.4f} {what} left {self.target_name(flow.sender)} to {to}"
+        to = ", ".join(short_address(r) for r in recipients)
+        shown = format_amount(value, decimals=self.params.decimals, symbol=self._unit())
+        title = f"{shown} left {self.target_name(flow.sender)} to {to}"
         if flow.txs > 1:
             title += f" in {flow.txs} transactions of block {block.number}"
         if usd is not None:
