@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -167,3 +168,16 @@ def test_cli_command_through_typer(tmp_path: Path, first: DemoResult) -> None:
     assert "funds saved" in result.output
     figures = json.loads((tmp_path / "cli" / "summary.json").read_text())
     assert figures == json.loads(json.dumps(first.figures()))
+
+
+def test_postmortem_and_title_speak_in_dusd(first: DemoResult) -> None:
+    html_path = first.paths.get("postmortem_html")
+    assert html_path is not None
+    html = html_path.read_text()
+    impact = html[html.index('<section id="impact">') : html.index('<section id="timeline">')]
+    assert re.search(r"<td>[\d,]+(\.\d\d?)? dUSD</td>", impact), impact
+    assert not re.search(r"\d{19}", impact)  # no wei-sized base-unit figures
+    # The monitor's alert is the incident's title: the token by its symbol, the receiver short.
+    assert re.search(r"[\d,]+(\.\d\d?)? dUSD left pool to 0x[0-9a-f]{4}…[0-9a-f]{4}", html), html[
+        :2000
+    ]

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
 from breakglass import store
+from breakglass.analysis.assets import AssetInfo
 from breakglass.cli.postmortem import app as postmortem_app
 from breakglass.incidents import comms, evidence, service
 from breakglass.plan.models import Plan
@@ -148,6 +149,19 @@ def test_markdown_has_every_section_and_the_facts(
     assert "| gdpr | notification |" in text
     assert "Rotate the guardian key" in text
     assert "<script>" not in text and "&lt;script&gt;" in text
+
+
+def test_impact_reads_in_the_token_unit_once_known(
+    plan: Plan, sessions: sessionmaker[Session], incident_id: int, tmp_path: Path
+) -> None:
+    units = {("mainnet", TOKEN): AssetInfo("dUSD", 2)}
+    with sessions() as s, s.begin():
+        path, _ = write_postmortem(
+            s, incident_id, "md", tmp_path, plan=plan, now=T0 + timedelta(days=3), units=units
+        )
+    text = path.read_text()
+    assert "| mainnet | dUSD | 1 | 10 dUSD | $1,000.00 | 14 dUSD | 0 dUSD | 4 dUSD |" in text
+    assert TOKEN + " | 1 |" not in text
 
 
 def test_html_escapes_hostile_text_and_draws_charts(

@@ -8,7 +8,7 @@ figure is the stored one rounded, never a float's approximation.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from typing import TYPE_CHECKING, Literal
@@ -32,6 +32,7 @@ __all__ = [
     "name_address",
     "plan_names",
     "read_asset",
+    "read_assets",
     "remember_asset",
     "short_address",
 ]
@@ -120,6 +121,18 @@ async def read_asset(*, pool: EndpointPool, chain: str, address: str) -> AssetIn
     if raw_symbol is not None or raw_decimals is not None:
         _CACHE[key] = info
     return info
+
+
+async def read_assets(
+    *, pool: EndpointPool, chain: str, addresses: Iterable[str]
+) -> dict[tuple[str, str], AssetInfo]:
+    """:func:`read_asset` of each token address (native ``ETH`` and other non-addresses are
+    skipped), keyed as the report modules take them: (chain, lower-case address)."""
+    found: dict[tuple[str, str], AssetInfo] = {}
+    for address in sorted({a.lower() for a in addresses}):
+        if address.startswith("0x") and len(address) == 42:
+            found[chain, address] = await read_asset(pool=pool, chain=chain, address=address)
+    return found
 
 
 def cached_asset(*, chain: str, address: str) -> AssetInfo | None:

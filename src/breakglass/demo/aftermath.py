@@ -16,9 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from breakglass.analysis import analyze_plan_tx
+from breakglass.analysis.assets import AssetInfo, read_assets
 from breakglass.analysis.incident import (
     IncidentAnalysis,
     analyze_incident,
@@ -28,11 +30,13 @@ from breakglass.chain.endpoints import plan_endpoints
 from breakglass.chain.pool import EndpointPool
 from breakglass.errors import BreakglassError
 from breakglass.incidents.comms import publish_update
+from breakglass.incidents.evidence import fund_movements
 from breakglass.incidents.service import acknowledge, get_incident, transition
 from breakglass.plan.loader import LoadedPlan
 from breakglass.recovery.merkle import MerkleDistribution
 from breakglass.recovery.service import build_distribution, write_distribution
 from breakglass.report.status import public_content, render_status_page
+from breakglass.store.models import UserLoss
 
 __all__ = ["Aftermath", "analyse", "publish", "recover", "write_postmortem_files"]
 
@@ -160,6 +164,8 @@ async def write_postmortem_files(
             extra["analyses"] = [await analyze_plan_tx(loaded, exploit_tx, chain=CHAIN)]
         except BreakglassError as exc:
             result.notes.append(f"post-mortem without a fund-flow picture: {exc}")
+    if "units" in inspect.signature(module.write_postmortem).parameters:
+        extra["units"] = await _units(loaded, sessions, incident_id)
     out_dir.mkdir(parents=True, exist_ok=True)
     for fmt in ("html", "pdf"):
         try:
@@ -176,3 +182,18 @@ async def write_postmortem_files(
             result.postmortem_paths.append(Path(path))
         except (ImportError, BreakglassError, OSError) as exc:
             result.notes.append(f"post-mortem {fmt} skipped: {exc}")
+
+
+async def _units(
+    loaded: LoadedPlan, sessions: sessionmaker[Session], incident_id: int
+) -> dict[tuple[str, str], AssetInfo]:
+    """Symbol and decimals of every asset the incident's losses and fund movements name."""
+    with sessions() as session:
+        query = select(UserLoss.asset).where(UserLoss.incident_id == incident_id)
+        wanted = set(session.scalars(query))
+        wanted |= {m.asset for m in fund_movements(session, incident_id) if m.chain == CHAIN}
+    pool = EndpointPool(plan_endpoints(loaded.plan.chains[CHAIN], prefer_ws=False), chain=CHAIN)
+    try:
+        return await read_assets(pool=pool, chain=CHAIN, addresses=wanted)
+    finally:
+        await pool.aclose()

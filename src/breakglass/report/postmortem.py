@@ -52,7 +52,10 @@ from breakglass.report.status import write_atomically
 from breakglass.textsafe import strip_controls
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from breakglass.analysis import TxAnalysis
+    from breakglass.analysis.assets import AssetInfo
 
 __all__ = [
     "SECTIONS",
@@ -127,8 +130,10 @@ def postmortem_document(
     plan: Plan | None,
     now: datetime,
     analyses: list[TxAnalysis] | None = None,
+    units: Mapping[tuple[str, str], AssetInfo] | None = None,
 ) -> dict[str, Any]:
-    """Everything a post-mortem shows, as plain data (see the module docstring)."""
+    """Everything a post-mortem shows, as plain data (see the module docstring); ``units``
+    are the tokens' symbols and decimals by (chain, lower-case address), for the impact."""
     incident = get_incident(session, incident_id)
     record = get_postmortem(session, incident_id, now=now)
     events = timeline(session, incident_id)
@@ -175,7 +180,7 @@ def postmortem_document(
         "summary": notes.summary or incident.summary,
         "impact": {
             "at_risk_usd": fmt_usd(incident.funds_at_risk_usd),
-            "rows": impact_rows(session, incident_id),
+            "rows": impact_rows(session, incident_id, plan=plan, units=units),
         },
         "timeline": [
             {
@@ -308,6 +313,7 @@ def write_postmortem(
     now: datetime | None = None,
     actor: str = "breakglass",
     analyses: list[TxAnalysis] | None = None,
+    units: Mapping[tuple[str, str], AssetInfo] | None = None,
 ) -> tuple[Path, Path]:
     """Write ``postmortem-<id>.<fmt>`` into ``out_dir``; create the notes file next to it on
     the first run (never overwritten), turn its action items into tasks, and return the
@@ -319,7 +325,7 @@ def write_postmortem(
     notes = load_notes(notes_file)
     sync_action_items(session, incident_id, notes, actor=actor)
     document = postmortem_document(
-        session, incident_id, notes, plan=plan, now=when, analyses=analyses
+        session, incident_id, notes, plan=plan, now=when, analyses=analyses, units=units
     )
     target = out_dir / f"postmortem-{incident_id}.{fmt}"
     if fmt == "md":

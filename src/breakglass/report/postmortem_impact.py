@@ -4,6 +4,7 @@ and the distribution measured against the plan's written compensation policy."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from breakglass.analysis.assets import AssetInfo, cached_asset, format_amount, plan_names
 from breakglass.incidents.evidence import fund_movements
 from breakglass.plan.models import Plan
 from breakglass.recovery.policy import RecoveryError
@@ -56,8 +58,41 @@ def fmt_usd(value: float | Decimal | None) -> str:
     return "n/a" if value is None else f"${value:,.2f}"
 
 
-def impact_rows(session: Session, incident_id: int) -> list[dict[str, Any]]:
-    """Per (chain, asset): lost by users, moved, recovered, frozen, unrecovered, distributed."""
+def _human(
+    chain: str, asset: str, units: Mapping[tuple[str, str], AssetInfo] | None
+) -> AssetInfo | None:
+    known = units.get((chain, asset)) if units is not None else None
+    return known or cached_asset(chain=chain, address=asset)
+
+
+def _amounts(
+    values: Mapping[str, Decimal], keys: tuple[str, ...], unit: AssetInfo | None
+) -> dict[str, str]:
+    if unit is None or unit.decimals is None:
+        return {k: _num(values[k]) for k in keys}
+    # Stored amounts are base-unit integers; a fraction would mean a hand-edited row, shown
+    # as it is rather than rounded into a different figure.
+    return {
+        k: format_amount(int(v), decimals=unit.decimals, symbol=unit.symbol)
+        if v == v.to_integral_value()
+        else _num(v)
+        for k, v in ((k, values[k]) for k in keys)
+    }
+
+
+def impact_rows(
+    session: Session,
+    incident_id: int,
+    *,
+    plan: Plan | None = None,
+    units: Mapping[tuple[str, str], AssetInfo] | None = None,
+) -> list[dict[str, Any]]:
+    """Per (chain, asset): lost by users, moved, recovered, frozen, unrecovered, distributed.
+
+    Amounts are in the asset's unit (``18,333.33 dUSD``) where its decimals are known, from
+    ``units`` (keyed by chain and lower-case address) or what this process read of the token
+    before; else in base units. The asset is named by its symbol, else its plan name.
+    """
     keys = ("lost", "moved", "recovered", "frozen", "partial", "unrecovered", "distributed")
     rows: dict[tuple[str, str], dict[str, Any]] = defaultdict(
         lambda: {k: Decimal(0) for k in keys} | {"users": 0, "lost_usd": None}
@@ -80,11 +115,16 @@ def impact_rows(session: Session, incident_id: int) -> list[dict[str, Any]]:
         select(Distribution).where(Distribution.incident_id == incident_id)
     ):
         rows[(dist.chain, dist.token.lower())]["distributed"] += _dec(dist.total)
-    return [
-        {"chain": chain, "asset": asset, **{k: _num(v[k]) for k in keys}}
-        | {"users": v["users"], "lost_usd": fmt_usd(v["lost_usd"])}
-        for (chain, asset), v in sorted(rows.items())
-    ]
+    names = plan_names(plan) if plan is not None else {}
+    result = []
+    for (chain, asset), v in sorted(rows.items()):
+        unit = _human(chain, asset, units)
+        label = unit.symbol if unit is not None and unit.symbol else names.get(asset, asset)
+        result.append(
+            {"chain": chain, "asset": label, **_amounts(v, keys, unit)}
+            | {"users": v["users"], "lost_usd": fmt_usd(v["lost_usd"])}
+        )
+    return result
 
 
 def recovery_against_policy(

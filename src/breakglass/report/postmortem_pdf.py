@@ -101,7 +101,10 @@ def _impact(doc: dict[str, Any]) -> list[Flowable]:
             "partial", "unrecovered", "distributed"]  # fmt: skip
     widths = [1.2, 2.4, 0.7, 1.5, 1.2, 1.5, 1.5, 1, 1, 1.5, 1.5]
     return [
-        _p(f"Funds at risk: {doc['impact']['at_risk_usd']}. Amounts in base units."),
+        _p(
+            f"Funds at risk: {doc['impact']['at_risk_usd']}. Amounts in the asset's unit "
+            "where its decimals are known, else in base units."
+        ),
         _table(cols, _cols(doc["impact"]["rows"], cols), widths),
     ]
 
