@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 import pytest
 
+from breakglass.analysis.assets import format_amount
 from breakglass.analysis.incident import (
     IncidentAnalysis,
     analyze_incident,
@@ -209,3 +210,10 @@ def test_cli(
     result = runner.invoke(app, ["losses", str(incident_id), "--format", "csv"])
     assert result.output.splitlines()[1:] == losses_csv(analysis.losses).splitlines()[1:]
     assert runner.invoke(app, ["losses", str(incident_id)]).exit_code == 0
+    # The table reads in the token's unit, from its symbol() and decimals() on the chain.
+    total = sum(x.amount for x in analysis.losses)
+    whole = format_amount(total, decimals=18, symbol="USD")
+    assert whole.endswith(" USD") and "," in whole
+    result = runner.invoke(app, ["losses", str(incident_id), "--plan", str(plan_file)])
+    assert result.exit_code == 0, result.output
+    assert whole in result.output and str(total) in result.output

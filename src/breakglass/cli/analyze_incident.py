@@ -12,19 +12,22 @@ import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
 
-from breakglass.cli.console import out
-from breakglass.cli.options import DEFAULT_PLAN, PlanOption
+from breakglass.cli.console import err, out
+from breakglass.cli.options import DEFAULT_PLAN, MaybePlanOption, PlanOption, default_plan
+from breakglass.errors import ConfigError, PlanError
 from breakglass.plan import load_plan
 from breakglass.settings import Settings
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
+    from breakglass.analysis.assets import AssetInfo
     from breakglass.analysis.incident import IncidentAnalysis
     from breakglass.analysis.losses import Loss
     from breakglass.plan.loader import LoadedPlan
@@ -65,14 +68,16 @@ async def _analyze(
     txs: list[str],
     containment_block: int | None,
     contracts: list[str] | None,
-) -> IncidentAnalysis:
+) -> tuple[IncidentAnalysis, dict[str, AssetInfo]]:
+    """The analysis, and the symbol and decimals of each asset lost (by lower-case address)."""
+    from breakglass.analysis.assets import read_assets  # noqa: PLC0415
     from breakglass.analysis.incident import analyze_incident, incident_chain  # noqa: PLC0415
     from breakglass.cli.backfill import chain_pool  # noqa: PLC0415
 
     name = incident_chain(loaded.plan, chain)
     pool = chain_pool(loaded, name)
     try:
-        return await analyze_incident(
+        analysis = await analyze_incident(
             pool,
             loaded.plan,
             txs,
@@ -80,8 +85,24 @@ async def _analyze(
             chain=name,
             contracts=contracts,
         )
+        units = await read_assets(
+            pool=pool, chain=name, addresses={x.asset for x in analysis.losses}
+        )
     finally:
         await pool.aclose()
+    return analysis, {address: info for (_chain, address), info in units.items()}
+
+
+async def _stored_units(loaded: LoadedPlan, chain: str, assets: set[str]) -> dict[str, AssetInfo]:
+    from breakglass.analysis.assets import read_assets  # noqa: PLC0415
+    from breakglass.cli.backfill import chain_pool  # noqa: PLC0415
+
+    pool = chain_pool(loaded, chain)
+    try:
+        units = await read_assets(pool=pool, chain=chain, addresses=assets)
+    finally:
+        await pool.aclose()
+    return {address: info for (_chain, address), info in units.items()}
 
 
 @app.command("incident")
@@ -110,6 +131,7 @@ def incident_command(
     replaces the stored losses, attacker records, fund movements and affected addresses.
     Exit 0 when done, 2 on bad input.
     """
+    from breakglass.analysis.assets import plan_names  # noqa: PLC0415
     from breakglass.analysis.incident import store_incident_analysis  # noqa: PLC0415
     from breakglass.analysis.loss_report import losses_table  # noqa: PLC0415
     from breakglass.incidents.service import get_incident  # noqa: PLC0415
@@ -120,10 +142,10 @@ def incident_command(
             c for c in get_incident(session, incident_id).contracts if c in loaded.plan.contracts
         ]
     scope = named if set(named) & _positions(loaded) else None
-    analysis = asyncio.run(_analyze(loaded, chain, txs, containment_block, scope))
+    analysis, units = asyncio.run(_analyze(loaded, chain, txs, containment_block, scope))
     with _session() as session:
         store_incident_analysis(session, incident_id, analysis)
-    out.print(losses_table(analysis.losses))
+    out.print(losses_table(analysis.losses, units=units, names=plan_names(loaded.plan)))
     for asset, total in sorted(analysis.total_losses().items()):
         out.print(f"total loss of {asset}: {total}")
     out.print(f"attacker cluster ({len(analysis.cluster.members)}):")
@@ -144,8 +166,14 @@ def losses_command(
     fmt: Annotated[
         LossFormat, typer.Option("--format", help="table for people, csv or json for tools.")
     ] = LossFormat.table,
+    plan_file: MaybePlanOption = None,
 ) -> None:
-    """Print the stored losses of incident ID (exact base units). Exit 0, 2 on bad input."""
+    """Print the stored losses of incident ID. Exit 0, 2 on bad input.
+
+    CSV and JSON carry exact base units. The table shows each amount in its token's unit too,
+    read from the chain through the plan's endpoints when a plan is at hand, and names the
+    addresses the plan knows.
+    """
     from sqlalchemy import select  # noqa: PLC0415
 
     from breakglass.analysis.loss_report import (  # noqa: PLC0415
@@ -162,7 +190,7 @@ def losses_command(
         rows = list(session.scalars(query.order_by(UserLoss.address, UserLoss.asset)))
         losses = [_stored_loss(r) for r in rows]
     if fmt is LossFormat.table:
-        out.print(losses_table(losses))
+        out.print(losses_table(losses, **_table_terms(plan_file, rows)))
     elif fmt is LossFormat.csv:
         out.print(losses_csv(losses), end="", markup=False, highlight=False, soft_wrap=True)
     else:
@@ -170,6 +198,25 @@ def losses_command(
 
 
 _TERMS = ("before", "after", "received", "paid_in", "taken")
+
+
+def _table_terms(plan_file: Path | None, rows: list[UserLoss]) -> dict[str, Any]:
+    """``units`` and ``names`` for the losses table; none without a plan, and a note on
+    stderr when a chain's tokens cannot be read (the table stays in base units)."""
+    from breakglass.analysis.assets import plan_names  # noqa: PLC0415
+
+    path = default_plan(plan_file)
+    if path is None or not rows:
+        return {}
+    loaded = load_plan(path)
+    units: dict[str, AssetInfo] = {}
+    for chain in sorted({r.chain for r in rows}):
+        assets = {r.asset for r in rows if r.chain == chain}
+        try:
+            units |= asyncio.run(_stored_units(loaded, chain, assets))
+        except (PlanError, ConfigError) as exc:
+            err.print(f"amounts on {chain} stay in base units: {exc}", markup=False)
+    return {"units": units, "names": plan_names(loaded.plan)}
 
 
 def _positions(loaded: LoadedPlan) -> set[str]:
