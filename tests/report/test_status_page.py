@@ -108,7 +108,7 @@ def populated(loaded: LoadedPlan, sessions: sessionmaker[Session]) -> sessionmak
 def _render(loaded: LoadedPlan, sessions: sessionmaker[Session], out: Path) -> list[Path]:
     with sessions() as s:
         updates, incidents = public_content(s)
-        return render_status_page(loaded.plan.protocol, updates, incidents, out)
+        return render_status_page(loaded.plan.protocol, updates, incidents, out, plan=loaded.plan)
 
 
 def test_writes_three_files_and_no_temporaries(
@@ -281,3 +281,78 @@ def test_cli_renders_the_page(
     ]
     assert "2 public updates of 1 incidents" in result.stderr
     assert json.loads((out / "status.json").read_text())["incidents"][0]["status"] == "identified"
+
+
+ANSWERS_PLAN = """
+protocol: Demo Lending
+people:
+  alice: {name: Alice}
+roles:
+  incident_lead: [alice]
+chains:
+  mainnet:
+    chain_id: 1
+    rpc: ["https://rpc.example"]
+    explorer: https://etherscan.io
+contracts:
+  pool: {chain: mainnet, address: "0x663f3ad617193148711d28f5334ee4ed070166d0"}
+communication:
+  update_cadence: 30m
+"""
+
+
+def test_the_page_answers_users_first(tmp_path: Path, sessions: sessionmaker[Session]) -> None:
+    (tmp_path / "plan.yaml").write_text(ANSWERS_PLAN)
+    plan = load_plan(tmp_path / "plan.yaml")
+    posted = T0 + timedelta(minutes=5, seconds=7, microseconds=123456)
+    with sessions() as s, s.begin():
+        incident = service.open_incident(
+            s, plan.plan, title="INTERNAL-TITLE", kind="exploit", severity="P1",
+            chains=["mainnet"], contracts=["pool"], detected_at=T0,
+        )  # fmt: skip
+        comms.publish_update(
+            s, incident.id, "investigating", "Pool drained", "We are on it.", actor="alice",
+            at=posted,
+        )  # fmt: skip
+    out = tmp_path / "page"
+    _render(plan, sessions, out)
+    doc = json.loads((out / "status.json").read_text())
+    (entry,) = doc["incidents"]
+    assert entry["funds_safe"].startswith("Not confirmed yet")
+    assert entry["what_to_do"].startswith("Do not interact with the affected contracts")
+    assert entry["chains"] == ["mainnet"]
+    address = "0x663F3Ad617193148711d28f5334ee4eD070166d0"  # checksummed, as the plan keeps it
+    link = f"https://etherscan.io/address/{address}"
+    assert entry["contracts"] == [
+        {"name": "pool", "chain": "mainnet", "address": address, "link": link}
+    ]
+    assert entry["updated_at"] == "2026-11-23T12:05:07Z"  # no microseconds
+    assert entry["next_update_at"] == "2026-11-23T12:35:07Z"  # the plan's 30m cadence
+    html = (out / "index.html").read_text()
+    assert "Are funds safe?" in html and "What should I do?" in html
+    assert f'<a href="{link}"><code>{address}</code></a>' in html
+    assert "updated 2026-11-23 12:05 UTC" in html and "by <time" in html
+    assert "2026-11-23 12:35 UTC" in html
+    assert ".123456" not in html
+    feed = ET.fromstring((out / "feed.atom").read_bytes())
+    summary = feed.findtext(f"{A}entry/{A}summary") or ""
+    assert "Are funds safe? Not confirmed yet" in summary
+    assert f"pool {address} (mainnet)" in summary
+    assert "Next update by 2026-11-23 12:35 UTC" in summary
+
+    with sessions() as s, s.begin():
+        service.transition(s, incident.id, "triaged", actor="alice", at=T0 + timedelta(minutes=6))
+        service.transition(s, incident.id, "contained", actor="alice", at=T0 + timedelta(minutes=7))
+    _render(plan, sessions, out)
+    (entry,) = json.loads((out / "status.json").read_text())["incidents"]
+    assert entry["funds_safe"].startswith("The attack is contained")
+    with sessions() as s, s.begin():
+        comms.publish_update(
+            s, incident.id, "resolved", "Resolved", "Done.", actor="alice",
+            at=T0 + timedelta(hours=2),
+        )  # fmt: skip
+    _render(plan, sessions, out)
+    (entry,) = json.loads((out / "status.json").read_text())["incidents"]
+    assert entry["funds_safe"] == "Yes. The incident is resolved."
+    assert entry["next_update_at"] is None
+    assert "none planned: the incident is resolved" in (out / "index.html").read_text()

@@ -74,7 +74,8 @@ def _public_document(request: Request) -> dict[str, Any]:
     state = state_of(request)
     with state.sessions() as session:
         updates, incidents = public_content(session)
-        return status_document(state.loaded.plan.protocol, updates, incidents)
+        plan = state.loaded.plan
+        return status_document(plan.protocol, updates, incidents, plan=plan)
 
 
 def _add_public_routes(app: FastAPI) -> None:

@@ -48,7 +48,9 @@ def render_command(
     loaded = load_plan(plan_file)
     with database() as sessions, sessions() as session:
         updates, incidents = public_content(session)
-        paths = render_status_page(loaded.plan.protocol, updates, incidents, out_dir)
+        paths = render_status_page(
+            loaded.plan.protocol, updates, incidents, out_dir, plan=loaded.plan
+        )
     for path in paths:
         out.print(str(path))
     err.print(f"{len(updates)} public updates of {len(incidents)} incidents")

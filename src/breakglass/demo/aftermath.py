@@ -141,7 +141,9 @@ def publish(
         )
     with sessions() as session:
         updates, incidents = public_content(session)
-        result.status_paths = render_status_page(loaded.plan.protocol, updates, incidents, out_dir)
+        result.status_paths = render_status_page(
+            loaded.plan.protocol, updates, incidents, out_dir, plan=loaded.plan
+        )
 
 
 async def write_postmortem_files(

@@ -26,8 +26,10 @@ from jinja2 import Environment, FileSystemLoader
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from breakglass.analysis.assets import explorer_link
 from breakglass.incidents.comms import public_updates
 from breakglass.outputs import output_dir, writing
+from breakglass.plan.models import Plan
 from breakglass.store.models import Incident, PublicUpdate
 
 __all__ = [
@@ -75,7 +77,64 @@ def public_id_of(incident: Incident) -> str:
 
 
 def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _minute(iso: str | None) -> str:
+    """``2026-11-23 12:30 UTC`` from the page's ISO times: what a reader needs, no more."""
+    if not iso:
+        return ""
+    return datetime.fromisoformat(iso).astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+_env.filters["minute"] = _minute
+
+_CONTAINED = frozenset({"contained", "eradicated"})
+_OVER = frozenset({"recovered", "closed", "false-positive", "duplicate"})
+
+
+def _answers(incident: Incident, latest: PublicUpdate, plan: Plan | None) -> dict[str, Any]:
+    """What users ask first: are funds safe, what should I do, what is affected, and when
+    the next update comes. Derived from the incident's lifecycle state (never its internal
+    text) and the plan's public facts: contract addresses, explorers, update cadence."""
+    resolved = latest.status == "resolved" or incident.status in _OVER
+    if resolved:
+        safe = "Yes. The incident is resolved."
+        advice = "No action is needed unless an update below says otherwise."
+    elif incident.status in _CONTAINED:
+        safe = (
+            "The attack is contained: funds still in the affected contracts are no longer "
+            "at risk. Losses, if any, are being measured."
+        )
+        advice = "Do not interact with the affected contracts until an update says it is safe."
+    else:
+        safe = "Not confirmed yet. We will say so here as soon as they are."
+        advice = "Do not interact with the affected contracts until an update says it is safe."
+    contracts = []
+    for name in incident.contracts or ():
+        contract = plan.contracts.get(name) if plan is not None else None
+        if contract is None:
+            continue  # only what the plan can name publicly, with its address
+        chain = plan.chains.get(contract.chain) if plan is not None else None
+        contracts.append(
+            {
+                "name": name,
+                "chain": contract.chain,
+                "address": contract.address,
+                "link": explorer_link(
+                    chain.explorer if chain else None, "address", contract.address
+                ),
+            }
+        )
+    cadence = plan.communication.update_cadence if plan and plan.communication else None
+    next_update = None if resolved or cadence is None else _iso(latest.published_at + cadence)
+    return {
+        "funds_safe": safe,
+        "what_to_do": advice,
+        "chains": list(incident.chains or ()),
+        "contracts": contracts,
+        "next_update_at": next_update,
+    }
 
 
 def status_document(
@@ -84,11 +143,15 @@ def status_document(
     incidents: Sequence[Incident],
     *,
     now: datetime | None = None,
+    plan: Plan | None = None,
 ) -> dict[str, Any]:
     """The public content as plain data: per incident that has public updates, its current
-    public status and its updates, newest first. Incidents without a public update are left
-    out (not disclosed); nothing but public update fields is copied."""
+    public status, the answers users need first (:func:`_answers`; affected contracts and
+    the next update need ``plan``) and its updates, newest first. Incidents without a public
+    update are left out (not disclosed); of an incident's own record only its lifecycle
+    state, chains and contract names are used."""
     public_ids = {incident.id: public_id_of(incident) for incident in incidents}
+    by_id = {incident.id: incident for incident in incidents}
     grouped: dict[int, list[PublicUpdate]] = {}
     for update in sorted(updates, key=lambda u: (u.published_at, u.id)):
         if update.incident_id in public_ids:
@@ -105,6 +168,7 @@ def status_document(
                 "started_at": _iso(items[0].published_at),
                 "updated_at": _iso(latest.published_at),
                 "resolved": latest.status == "resolved",
+                **_answers(by_id[incident_id], latest, plan),
                 "updates": [
                     {
                         "id": f"{public_id}-{position}",
@@ -180,11 +244,28 @@ def render_atom(document: dict[str, Any]) -> bytes:
         sub(entry, "updated", update["published_at"])
         sub(entry, "published", update["published_at"])
         sub(entry, "category", term=update["status"])
-        sub(entry, "summary", f"Incident {incident['id']}: {incident['title']}")
+        sub(entry, "summary", _atom_summary(incident))
         sub(entry, "content", update["body"], type="text")
     ET.indent(feed)
     data: bytes = ET.tostring(feed, encoding="utf-8", xml_declaration=True)
     return data + b"\n"
+
+
+def _atom_summary(incident: dict[str, Any]) -> str:
+    """The incident's answers in one paragraph, as a feed reader shows an entry."""
+    parts = [f"Incident {incident['id']}: {incident['title']}."]
+    parts.append(f"Are funds safe? {incident['funds_safe']}")
+    parts.append(f"What to do: {incident['what_to_do']}")
+    affected = ", ".join(
+        f"{c['name']} {c['address']} ({c['chain']})" for c in incident["contracts"]
+    )
+    if affected:
+        parts.append(f"Affected: {affected}.")
+    elif incident["chains"]:
+        parts.append(f"Affected chains: {', '.join(incident['chains'])}.")
+    if incident["next_update_at"]:
+        parts.append(f"Next update by {_minute(incident['next_update_at'])}.")
+    return " ".join(parts)
 
 
 def write_atomically(path: Path, data: bytes) -> None:
@@ -210,10 +291,12 @@ def render_status_page(
     out_dir: Path,
     *,
     now: datetime | None = None,
+    plan: Plan | None = None,
 ) -> list[Path]:
     """Write ``index.html``, ``status.json`` and ``feed.atom`` into ``out_dir`` (created if
-    missing), each atomically, and return their paths. ``now`` dates an empty page."""
-    document = status_document(protocol, updates, incidents, now=now)
+    missing), each atomically, and return their paths. ``now`` dates an empty page; ``plan``
+    names the affected contracts and the update cadence."""
+    document = status_document(protocol, updates, incidents, now=now, plan=plan)
     output_dir(out_dir)
     files = {
         "index.html": render_html(document).encode("utf-8"),
