@@ -23,6 +23,7 @@ from breakglass.respond import service
 from breakglass.respond.env import LiveEnv
 from breakglass.store.models import PlaybookRun, StepRun
 from breakglass.web.auth import SESSION_COOKIE, csrf_for
+from breakglass.web.sessions import start_session
 
 pytestmark = pytest.mark.chain
 
@@ -146,10 +147,14 @@ def test_tick_through_the_api_and_the_dashboard(
     again = tick("alice", checklist)
     assert again.status_code == 409 and f"step {checklist} is done" in again.json()["detail"]
 
-    client.cookies.set(SESSION_COOKIE, tokens["bob"])
+    with sessions() as session, session.begin():
+        opened = start_session(session, plan=loaded.plan, token=tokens["bob"])
+    assert opened is not None
+    session_id, _ = opened
+    client.cookies.set(SESSION_COOKIE, session_id)
     form = client.post(
         f"/steps/{by_hand}/tick",
-        data={"csrf_token": csrf_for(tokens["bob"])},
+        data={"csrf_token": csrf_for(session_id)},
         follow_redirects=False,
     )
     assert form.status_code == 303, form.text
