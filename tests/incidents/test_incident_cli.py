@@ -117,6 +117,9 @@ def test_incident_end_to_end(tmp_path: Path) -> None:
     text = shown.stdout
     for needle in (
         "incident #1 [P1] triaged: Pool drained",
+        "headline",
+        "funds at risk",
+        "not measured",  # nothing measured the losses yet: said so, not "n/a" nor 0
         "milestones",
         "acknowledged",
         "time to acknowledge",

@@ -118,6 +118,7 @@ def _table(title: str, columns: tuple[str, ...], rows: Sequence[tuple[str, ...]]
 def show_command(incident_id: IncidentId) -> None:
     """An incident: milestones, durations, roles, timeline, tasks and evidence."""
     from breakglass import incidents as inc  # noqa: PLC0415
+    from breakglass.analysis.headline import headline_figures  # noqa: PLC0415
 
     with _session() as session:
         i = inc.get_incident(session, incident_id)
@@ -132,6 +133,7 @@ def show_command(incident_id: IncidentId) -> None:
         )
         if i.summary:
             out.print(escape(i.summary))
+        _table("headline", ("figure", "value"), headline_figures(session, incident_id=i.id).rows())
         milestones = [
             ("started", _when(i.started_at)),
             ("detected", _when(i.detected_at)),
