@@ -58,6 +58,12 @@ def test_work_an_incident(api: Api, client: TestClient) -> None:
     assert [t["title"] for t in tasks] == ["INTERNAL TASK"]
     listed = client.get("/api/incidents?status=triaged", headers=viewer).json()
     assert iid in [i["id"] for i in listed]
+    one = client.get(f"/api/incidents/{iid}", headers=viewer).json()
+    assert one["headline"]["funds at risk"] == "not measured"  # not "n/a", not 0
+    assert list(one["headline"]) == [
+        "funds at risk", "lost", "recovered or frozen", "users affected",
+        "time to detect", "time to contain", "time to recover",
+    ]  # fmt: skip
 
     public = client.get("/status.json").text + client.get("/status").text
     public += client.get("/feed.atom").text

@@ -103,6 +103,9 @@ def test_viewer_sees_no_actions_and_cannot_post(dashboard: Dashboard, client: Te
     iid = dashboard.incident_id
     html = client.get(f"/incidents/{iid}").text
     assert "Pool drained" in html and "waiting for approval" in html
+    headline = html[html.index('id="headline"') : html.index("</dl>", html.index('id="headline"'))]
+    assert "<dt>Funds at risk</dt>" in headline and "<dt>Time to contain</dt>" in headline
+    assert "n/a" not in headline
     for action in ("Acknowledge", "Approve", "Publish update", "Add note", "Transition"):
         assert f">{action}</button>" not in html
     csrf = csrf_for(client.cookies[SESSION_COOKIE])

@@ -19,6 +19,7 @@ from fastapi import (
 )
 from starlette.concurrency import run_in_threadpool
 
+from breakglass.analysis.headline import headline_figures
 from breakglass.api.registry import RouteTable
 from breakglass.api.schemas import (
     MAX_ID,
@@ -137,9 +138,11 @@ def create_incident(request: Request, body: IncidentIn, caller: Responder) -> In
 
 @router.get("/incidents/{incident_id}", tags=["incidents"], dependencies=[Depends(VIEWER)])
 def get_incident(request: Request, incident_id: IncidentId) -> IncidentOut:
-    """One incident."""
+    """One incident, with its headline figures."""
     with state_of(request).sessions() as session:
-        return IncidentOut.model_validate(service.get_incident(session, incident_id))
+        found = IncidentOut.model_validate(service.get_incident(session, incident_id))
+        figures = headline_figures(session, incident_id=incident_id).rows()
+        return found.model_copy(update={"headline": dict(figures)})
 
 
 @router.get("/incidents/{incident_id}/clocks", tags=["incidents"], dependencies=[Depends(VIEWER)])

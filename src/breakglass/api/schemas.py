@@ -138,6 +138,12 @@ class IncidentOut(_Out):
     closed_at: datetime | None
     next_update_at: datetime | None
     updated_at: datetime
+    headline: dict[str, str] | None = Field(
+        default=None,
+        description="GET /api/incidents/{id} only: funds at risk, lost, recovered or frozen, "
+        "users affected, time to detect, contain and recover, as text for people "
+        "('not measured' where nothing measured it).",
+    )
 
     @computed_field(  # type: ignore[prop-decorator]
         description="Seconds to detect (from the first exploit block), and to acknowledge, "

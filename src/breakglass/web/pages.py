@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import Depends, HTTPException, Path, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
+from breakglass.analysis.headline import headline_figures
 from breakglass.api.registry import RouteTable
 from breakglass.api.schemas import MAX_ID
 from breakglass.api.security import state_of
@@ -95,9 +96,12 @@ def incident_page(
     """The incident page, optionally with the error of a refused action."""
     state = state_of(request)
     view = data.incident_view(state.loaded, state.sessions, incident_id)
+    with state.sessions() as session:
+        headline = headline_figures(session, incident_id=incident_id).rows()
     context: dict[str, Any] = {
         "view": view,
         "i": view.incident,
+        "headline": headline,
         "waiting": data.waiting_steps(view),
         "approvals": data.approval_views(state.loaded, state.sessions, view),
         "update_statuses": [str(s) for s in UpdateStatus],
