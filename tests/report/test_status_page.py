@@ -346,6 +346,11 @@ def test_the_page_answers_users_first(tmp_path: Path, sessions: sessionmaker[Ses
     _render(plan, sessions, out)
     (entry,) = json.loads((out / "status.json").read_text())["incidents"]
     assert entry["funds_safe"].startswith("The attack is contained")
+    with sessions() as s, s.begin():  # the lead's promised time wins over the cadence
+        service.get_incident(s, incident.id).next_update_at = T0 + timedelta(minutes=50)
+    _render(plan, sessions, out)
+    (entry,) = json.loads((out / "status.json").read_text())["incidents"]
+    assert entry["next_update_at"] == "2026-11-23T12:50:00Z"
     with sessions() as s, s.begin():
         comms.publish_update(
             s, incident.id, "resolved", "Resolved", "Done.", actor="alice",

@@ -126,8 +126,12 @@ def _answers(incident: Incident, latest: PublicUpdate, plan: Plan | None) -> dic
                 ),
             }
         )
+    # The lead's promise (set by the desk and the reminders) first, else the plan's cadence.
     cadence = plan.communication.update_cadence if plan and plan.communication else None
-    next_update = None if resolved or cadence is None else _iso(latest.published_at + cadence)
+    promised = incident.next_update_at
+    if promised is None and cadence is not None:
+        promised = latest.published_at + cadence
+    next_update = None if resolved or promised is None else _iso(promised)
     return {
         "funds_safe": safe,
         "what_to_do": advice,
