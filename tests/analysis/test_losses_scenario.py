@@ -217,3 +217,9 @@ def test_cli(
     result = runner.invoke(app, ["losses", str(incident_id), "--plan", str(plan_file)])
     assert result.exit_code == 0, result.output
     assert whole in result.output and str(total) in result.output
+    from breakglass.cli.incident import app as incident_app  # noqa: PLC0415
+
+    shown = runner.invoke(incident_app, ["show", str(incident_id), "--plan", str(plan_file)])
+    assert shown.exit_code == 0, shown.output
+    assert whole in shown.output  # the headline's "lost", in the token's unit
+    assert str(len({x.address for x in analysis.losses})) in shown.output

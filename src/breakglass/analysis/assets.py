@@ -17,7 +17,7 @@ from eth_abi.abi import default_codec
 from eth_abi.exceptions import DecodingError
 from eth_utils.crypto import keccak
 
-from breakglass.errors import ChainError
+from breakglass.errors import ChainError, ConfigError
 
 if TYPE_CHECKING:
     from breakglass.chain.pool import EndpointPool
@@ -33,6 +33,7 @@ __all__ = [
     "plan_names",
     "read_asset",
     "read_assets",
+    "read_plan_assets",
     "remember_asset",
     "short_address",
 ]
@@ -133,6 +134,40 @@ async def read_assets(
         if address.startswith("0x") and len(address) == 42:
             found[chain, address] = await read_asset(pool=pool, chain=chain, address=address)
     return found
+
+
+async def read_plan_assets(
+    *, plan: Plan, wanted: Iterable[tuple[str, str]]
+) -> tuple[dict[tuple[str, str], AssetInfo], list[str]]:
+    """:func:`read_assets` of ``(chain, address)`` pairs through the plan's endpoints.
+
+    Returns:
+        The units found, and one note per chain that could not be read (not in the plan,
+        no usable endpoint): its amounts stay in base units, and the caller says so.
+    """
+    from breakglass.chain.endpoints import plan_endpoints  # noqa: PLC0415
+    from breakglass.chain.pool import EndpointPool  # noqa: PLC0415
+
+    by_chain: dict[str, set[str]] = {}
+    for chain, address in wanted:
+        by_chain.setdefault(chain, set()).add(address)
+    found: dict[tuple[str, str], AssetInfo] = {}
+    notes: list[str] = []
+    for chain, addresses in sorted(by_chain.items()):
+        config = plan.chains.get(chain)
+        if config is None:
+            notes.append(f"amounts on {chain} stay in base units: the plan has no such chain")
+            continue
+        try:
+            pool = EndpointPool(plan_endpoints(config, prefer_ws=False, name=chain), chain=chain)
+        except ConfigError as exc:
+            notes.append(f"amounts on {chain} stay in base units: {exc}")
+            continue
+        try:
+            found |= await read_assets(pool=pool, chain=chain, addresses=addresses)
+        finally:
+            await pool.aclose()
+    return found, notes
 
 
 def cached_asset(*, chain: str, address: str) -> AssetInfo | None:

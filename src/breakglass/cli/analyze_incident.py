@@ -20,7 +20,6 @@ from rich.markup import escape
 
 from breakglass.cli.console import err, out
 from breakglass.cli.options import DEFAULT_PLAN, MaybePlanOption, PlanOption, default_plan
-from breakglass.errors import ConfigError, PlanError
 from breakglass.plan import load_plan
 from breakglass.settings import Settings
 
@@ -91,18 +90,6 @@ async def _analyze(
     finally:
         await pool.aclose()
     return analysis, {address: info for (_chain, address), info in units.items()}
-
-
-async def _stored_units(loaded: LoadedPlan, chain: str, assets: set[str]) -> dict[str, AssetInfo]:
-    from breakglass.analysis.assets import read_assets  # noqa: PLC0415
-    from breakglass.cli.backfill import chain_pool  # noqa: PLC0415
-
-    pool = chain_pool(loaded, chain)
-    try:
-        units = await read_assets(pool=pool, chain=chain, addresses=assets)
-    finally:
-        await pool.aclose()
-    return {address: info for (_chain, address), info in units.items()}
 
 
 @app.command("incident")
@@ -202,20 +189,18 @@ _TERMS = ("before", "after", "received", "paid_in", "taken")
 
 def _table_terms(plan_file: Path | None, rows: list[UserLoss]) -> dict[str, Any]:
     """``units`` and ``names`` for the losses table; none without a plan, and a note on
-    stderr when a chain's tokens cannot be read (the table stays in base units)."""
-    from breakglass.analysis.assets import plan_names  # noqa: PLC0415
+    stderr for a chain whose tokens cannot be read (its amounts stay in base units)."""
+    from breakglass.analysis.assets import plan_names, read_plan_assets  # noqa: PLC0415
 
     path = default_plan(plan_file)
     if path is None or not rows:
         return {}
     loaded = load_plan(path)
-    units: dict[str, AssetInfo] = {}
-    for chain in sorted({r.chain for r in rows}):
-        assets = {r.asset for r in rows if r.chain == chain}
-        try:
-            units |= asyncio.run(_stored_units(loaded, chain, assets))
-        except (PlanError, ConfigError) as exc:
-            err.print(f"amounts on {chain} stay in base units: {exc}", markup=False)
+    wanted = {(r.chain, r.asset) for r in rows}
+    found, notes = asyncio.run(read_plan_assets(plan=loaded.plan, wanted=wanted))
+    for note in notes:
+        err.print(note, markup=False)
+    units = {address: info for (_chain, address), info in found.items()}
     return {"units": units, "names": plan_names(loaded.plan)}
 
 

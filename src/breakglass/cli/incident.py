@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.markup import escape
 
-from breakglass.cli.console import out
+from breakglass.cli.console import err, out
 from breakglass.cli.listing import FormatOption, ListFormat, print_json, table_with
 from breakglass.cli.options import MaybePlanOption, PlanOption, default_plan
 from breakglass.errors import BreakglassError
@@ -21,6 +21,7 @@ from breakglass.settings import Settings
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
+    from breakglass.analysis.assets import AssetInfo
     from breakglass.store.models import Incident
 
 __all__ = ["app"]
@@ -114,14 +115,44 @@ def _table(title: str, columns: tuple[str, ...], rows: Sequence[tuple[str, ...]]
     out.print(table)
 
 
+def _units(
+    plan_file: Path | None, session: Session, incident_id: int
+) -> dict[tuple[str, str], AssetInfo]:
+    """Symbol and decimals of the tokens the incident's losses and fund movements name, read
+    through the plan's endpoints; none without a plan (amounts then stay in base units)."""
+    import asyncio  # noqa: PLC0415
+
+    from sqlalchemy import select  # noqa: PLC0415
+
+    from breakglass.analysis.assets import read_plan_assets  # noqa: PLC0415
+    from breakglass.incidents.evidence import fund_movements  # noqa: PLC0415
+    from breakglass.store.models import UserLoss  # noqa: PLC0415
+
+    path = default_plan(plan_file)
+    if path is None:
+        return {}
+    query = select(UserLoss.chain, UserLoss.asset).where(UserLoss.incident_id == incident_id)
+    wanted = {(chain, asset) for chain, asset in session.execute(query)}
+    wanted |= {(m.chain, m.asset) for m in fund_movements(session, incident_id)}
+    if not wanted:
+        return {}
+    found, notes = asyncio.run(read_plan_assets(plan=load_plan(path).plan, wanted=wanted))
+    for note in notes:
+        err.print(note, markup=False)
+    return found
+
+
 @app.command("show")
-def show_command(incident_id: IncidentId) -> None:
-    """An incident: milestones, durations, roles, timeline, tasks and evidence."""
+def show_command(incident_id: IncidentId, plan: MaybePlanOption = None) -> None:
+    """An incident: headline figures, milestones, durations, roles, timeline, tasks and
+    evidence. With a plan, amounts read in their tokens' units (symbol and decimals read from
+    the chain)."""
     from breakglass import incidents as inc  # noqa: PLC0415
     from breakglass.analysis.headline import headline_figures  # noqa: PLC0415
 
     with _session() as session:
         i = inc.get_incident(session, incident_id)
+        units = _units(plan, session, incident_id)
         inc.sync_timeline(session, incident_id)
         out.print(escape(_line(i)))
         extra = f", duplicate of #{i.duplicate_of}" if i.duplicate_of else ""
@@ -133,7 +164,8 @@ def show_command(incident_id: IncidentId) -> None:
         )
         if i.summary:
             out.print(escape(i.summary))
-        _table("headline", ("figure", "value"), headline_figures(session, incident_id=i.id).rows())
+        figures = headline_figures(session, incident_id=i.id, units=units)
+        _table("headline", ("figure", "value"), figures.rows())
         milestones = [
             ("started", _when(i.started_at)),
             ("detected", _when(i.detected_at)),
