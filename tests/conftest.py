@@ -45,6 +45,15 @@ def _fresh_logging() -> Iterator[None]:
     structlog.reset_defaults()
 
 
+@pytest.fixture(autouse=True)
+def _no_known_assets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test starts knowing no token's symbol: every module's anvil deploys at the same
+    addresses on a chain named alike, so one test's token must not name another's."""
+    from breakglass.analysis import assets  # noqa: PLC0415
+
+    monkeypatch.setattr(assets, "_CACHE", {})
+
+
 TIERS = ("unit", "chain", "postgres", "nats", "browser", "e2e")
 """The tier markers, registered in pyproject.toml."""
 

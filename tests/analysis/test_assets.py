@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,12 +27,6 @@ from breakglass.nodepkgs import find_node_file
 from breakglass.plan import load_plan
 
 E18 = 10**18
-
-
-@pytest.fixture(autouse=True)
-def _no_known_assets(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setattr(assets, "_CACHE", {})
-    yield
 
 
 def _deploy(anvil: Anvil, data: str) -> str:

@@ -21,12 +21,6 @@ pytestmark = pytest.mark.chain
 MINTER_ROLE = Web3.keccak(text="MINTER_ROLE")
 
 
-@pytest.fixture(autouse=True)
-def _no_known_assets(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Every module deploys the same token at the same address on its own anvil.
-    monkeypatch.setattr(assets, "_CACHE", {})
-
-
 def detector(kind: str, targets: list[tuple[str, str]], **params: Any) -> Detector:
     return rule_detector(kind, targets, chain="local", params=params)
 
