@@ -69,7 +69,10 @@ def test_two_approvals_that_race_send_one_pause(
     refused = [o for o in outcomes if isinstance(o, Exception)]
     resumed = [o for o in outcomes if isinstance(o, RunResult)]
     assert len(refused) == 1, outcomes
-    assert f"step {step_id} is no longer awaiting-approval" in str(refused[0])
+    # The loser finds the step decided, or (when it reads the step first) its own approval.
+    assert f"step {step_id} is no longer awaiting-approval" in str(refused[0]) or (
+        f"bob approved step {step_id} already" in str(refused[0])
+    )
     assert [r.status for r in resumed] == ["succeeded"]
     assert token.paused()
     assert token.nonce(guardian) == before + 1

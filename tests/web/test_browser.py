@@ -122,7 +122,7 @@ def test_respond_to_an_incident_in_the_browser(
         assert step is not None and step.decided_by == "pauser"
     # The live timeline picks up the step's phases without a reload.
     page.click("#actions button:text-is('Acknowledge')")
-    expect(page.locator(".times")).not_to_contain_text("not yet")
+    expect(page.locator("#milestones")).not_to_contain_text("not yet")
     expect(page.locator("#timeline-body")).to_contain_text("approved", timeout=15_000)
 
     page.select_option("#public-update select[name=status]", "identified")
