@@ -217,10 +217,13 @@ def record_approval(
         asked = max((e.id for e in events if e.phase == "waiting"), default=0)
         earlier = [str(e.detail["by"]) for e in events if e.phase == "approval" and e.id > asked]
         if person in earlier:
-            raise ApprovalError(
-                f"{person} approved step {step_id} already; it needs "
-                f"{needed - len(earlier)} more, from other members"
+            more = needed - len(earlier)
+            then = (
+                f"it needs {more} more, from other members"
+                if more > 0
+                else "that approval is being carried out"
             )
+            raise ApprovalError(f"{person} approved step {step_id} already; {then}")
         session.add(
             StepEvent(
                 step_id=step_id, phase="approval", at=now, detail={"by": person, "action": action}
