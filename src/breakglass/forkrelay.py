@@ -26,6 +26,18 @@ _MAX_BODY = 32 * 1024 * 1024
 _TIMEOUT_S = 60.0
 
 
+def _forward(client: httpx.Client, upstream: str, body: bytes) -> httpx.Response:
+    """POST ``body`` upstream, once more after a transport error: a provider may close a
+    kept-alive connection just as the pool reuses it, and anvil gives up its whole start on
+    one failed read. JSON-RPC bodies are safe to send twice (a raw transaction is the same
+    transaction)."""
+    headers = {"content-type": "application/json"}
+    try:
+        return client.post(upstream, content=body, headers=headers)
+    except httpx.TransportError:
+        return client.post(upstream, content=body, headers=headers)
+
+
 class ForkRelay:
     """Forwards POSTed JSON-RPC to ``upstream``; :attr:`url` is what anvil is given."""
 
@@ -45,9 +57,7 @@ class ForkRelay:
                     return
                 body = self.rfile.read(length)
                 try:
-                    reply = client.post(
-                        upstream, content=body, headers={"content-type": "application/json"}
-                    )
+                    reply = _forward(client, upstream, body)
                 except httpx.HTTPError as exc:
                     # The type only: an httpx message quotes the URL, key and all.
                     self._answer(502, f"upstream failed: {type(exc).__name__}".encode())

@@ -83,3 +83,34 @@ def test_fork_url_must_be_http() -> None:
     with pytest.raises(DevchainError, match="http or https") as caught:
         ForkRelay(f"file:///tmp/{KEY}")
     assert KEY not in str(caught.value)
+
+
+def test_the_relay_retries_a_dropped_upstream_connection_once() -> None:
+    calls: list[int] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            calls.append(1)
+            if len(calls) == 1:  # a provider dropping a kept-alive connection mid-request
+                self.connection.shutdown(socket.SHUT_RDWR)
+                return
+            body = b'{"jsonrpc":"2.0","id":1,"result":"0x7a69"}'
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with ForkRelay(f"http://127.0.0.1:{server.server_address[1]}/v3/{KEY}") as relay:
+            reply = httpx.post(relay.url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId"})
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert reply.status_code == 200 and reply.json()["result"] == "0x7a69"
+    assert len(calls) == 2
