@@ -22,6 +22,7 @@ __all__ = [
     "ChainError",
     "ConfigError",
     "DevchainError",
+    "EventError",
     "OutputError",
     "PlanError",
     "StoreError",
@@ -54,3 +55,7 @@ class StoreError(BreakglassError):
 
 class OutputError(BreakglassError):
     """A file or directory a command was asked to write could not be created."""
+
+
+class EventError(BreakglassError):
+    """An event could not be stored, read or delivered."""

@@ -44,7 +44,7 @@ TABLES = {
     "postmortems",
     "web_sessions",
 }
-HEAD = "0009"
+HEAD = "0010"
 
 
 def _tables(url: str) -> set[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from breakglass.store.models.alerts import AlertRecord, IncidentCandidate
 from breakglass.store.models.base import NAMING_CONVENTION, Base, UTCDateTime
 from breakglass.store.models.chain import CanonicalBlock, Checkpoint, PlanRevision
+from breakglass.store.models.events import ConsumedEvent, OutboxRecord
 from breakglass.store.models.incidents import (
     AffectedAddress,
     AttackerRecord,
@@ -36,6 +37,7 @@ __all__ = [
     "Base",
     "CanonicalBlock",
     "Checkpoint",
+    "ConsumedEvent",
     "Delivery",
     "Distribution",
     "Drill",
@@ -44,6 +46,7 @@ __all__ = [
     "IncidentAlert",
     "IncidentCandidate",
     "IncidentRun",
+    "OutboxRecord",
     "Page",
     "PlanRevision",
     "PlaybookRun",
