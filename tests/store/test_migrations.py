@@ -43,6 +43,8 @@ TABLES = {
     "drills",
     "postmortems",
     "web_sessions",
+    "outbox",
+    "consumed_events",
 }
 HEAD = "0010"
 
