@@ -40,7 +40,8 @@ def test_unknown_type_and_bad_params_are_located() -> None:
         (
             CheckStatus.FAIL,
             f"{fixture}:17:15",
-            "unexpected-mint: Extra inputs are not permitted",
+            "rules[1].params.window: unknown field 'window' "
+            "(expected one of: decimals, max_increase, max_increase_percent)",
         ),
     }
 

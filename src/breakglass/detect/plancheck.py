@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from breakglass.detect.rule import load_plugins
 from breakglass.detect.setup import rule_problems
 from breakglass.plan.checks.base import CheckContext, CheckSeverity, Finding, PlanCheck
+from breakglass.plan.issues import format_path
 
 __all__ = ["RuleParamsCheck"]
 
@@ -28,4 +29,7 @@ class RuleParamsCheck(PlanCheck):
     def findings(self, ctx: CheckContext) -> Iterator[Finding]:
         load_plugins()
         for problem in rule_problems(ctx.loaded):
-            yield Finding(problem.message, problem.path)
+            message = problem.message
+            if "params" in problem.path:  # name the parameter, not just the rule's line
+                message = f"{format_path(problem.path)}: {message}"
+            yield Finding(message, problem.path)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from breakglass.errors import PlanError
 
-__all__ = ["Path", "PlanIssue", "PlanLoadError", "format_path"]
+__all__ = ["Path", "PlanIssue", "PlanLoadError", "format_path", "name_list", "with_details"]
 
 Path = tuple[str | int, ...]
 """A location inside the plan document: mapping keys and list indexes."""
@@ -29,6 +29,31 @@ def format_path(path: Path) -> str:
     return out or "(top level)"
 
 
+NAME_LIST_LIMIT = 12
+"""Names shown in a did-you-mean list; the rest are counted, not dropped silently."""
+
+
+def name_list(names: Iterable[str], *, limit: int = NAME_LIST_LIMIT) -> str:
+    """``one of: a, b, c`` for an ``expected``; past ``limit`` names, how many more there are
+    (``one of: a, b, ... (and 7 more)``), so a short list is never taken for the whole."""
+    ordered = sorted(dict.fromkeys(names))
+    if not ordered:
+        return "none defined"
+    shown = ", ".join(ordered[:limit])
+    left_out = len(ordered) - limit
+    return f"one of: {shown}" + (f" (and {left_out} more)" if left_out > 0 else "")
+
+
+def with_details(message: str, expected: str | None, found: str | None) -> str:
+    """``message (expected ...; found ...)``, the way every plan problem reads."""
+    details = []
+    if expected:
+        details.append(f"expected {expected}")
+    if found:
+        details.append(f"found {found}")
+    return f"{message} ({'; '.join(details)})" if details else message
+
+
 @dataclass(frozen=True, slots=True)
 class PlanIssue:
     """One thing wrong with a plan file, located precisely enough to fix it."""
@@ -45,17 +70,10 @@ class PlanIssue:
         where = self.file
         if self.line is not None:
             where += f":{self.line}:{self.column or 1}"
-        text = f"{where}: {self.message}"
-        if not self.path.startswith("("):
-            text = f"{where}: {self.path}: {self.message}"
-        details = []
-        if self.expected:
-            details.append(f"expected {self.expected}")
-        if self.found:
-            details.append(f"found {self.found}")
-        if details:
-            text += f" ({'; '.join(details)})"
-        return text
+        message = with_details(self.message, self.expected, self.found)
+        if self.path.startswith("("):
+            return f"{where}: {message}"
+        return f"{where}: {self.path}: {message}"
 
     def as_dict(self) -> dict[str, object]:
         return {

@@ -1,32 +1,124 @@
-"""Turning pydantic validation errors into plan issues a person can act on."""
+"""Turning pydantic validation errors into plan issues a person can act on.
+
+The same translation serves the plan's own models and a rule type's ``params`` model (which
+the plan keeps as a mapping until the rule is built): either way a mistake is named by its
+field path, a union member that clearly does not fit is not reported, and a value that looks
+like a secret is never repeated.
+"""
 
 from __future__ import annotations
 
 import difflib
 import types
 import typing
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from breakglass.plan.issues import Path, PlanIssue, format_path
+from breakglass.plan.issues import Path, PlanIssue, format_path, name_list, with_details
 from breakglass.plan.models import Plan, Secret
+from breakglass.plan.secret_shapes import looks_secret
 from breakglass.plan.source import Document
 
-__all__ = ["translate_validation_error"]
+__all__ = ["describe_model_error", "translate_validation_error"]
 
 _HIDDEN_TYPES = ("plan_secret_literal", "plan_secret_syntax", "extra_forbidden")
+_SHAPE_TYPES = ("extra_forbidden", "missing", "model_type", "dict_type", "model_attributes_type")
+
+
+@dataclass(frozen=True)
+class _Problem:
+    path: Path
+    is_key: bool
+    message: str
+    expected: str | None
+    found: str | None
 
 
 def translate_validation_error(exc: ValidationError, doc: Document, file: str) -> list[PlanIssue]:
-    return [_translate(error, doc, file) for error in exc.errors(include_url=False)]
+    """Every error of validating the whole plan, located in its file."""
+    issues = []
+    for problem in _problems(exc, doc.data, Plan):
+        position = doc.position(problem.path, key=problem.is_key)
+        issues.append(
+            PlanIssue(
+                file=file,
+                path=format_path(problem.path),
+                message=problem.message,
+                line=position[0] if position else None,
+                column=position[1] if position else None,
+                expected=problem.expected,
+                found=problem.found,
+            )
+        )
+    return issues
 
 
-def _translate(error: ErrorDetails, doc: Document, file: str) -> PlanIssue:
+def describe_model_error(
+    exc: ValidationError, data: Any, model: type[BaseModel]
+) -> list[tuple[Path, str]]:
+    """Each error of validating ``data`` against ``model`` (a rule's params, say) as the path
+    inside ``data`` and a message with what was expected and found."""
+    return [
+        (problem.path, with_details(problem.message, problem.expected, problem.found))
+        for problem in _problems(exc, data, model)
+    ]
+
+
+def _problems(exc: ValidationError, data: Any, root: type[BaseModel]) -> list[_Problem]:
+    errors = _fitting_union_members(exc.errors(include_url=False), data)
+    return [_translate(error, data, root) for error in errors]
+
+
+def _union_member(data: Any, loc: tuple[Any, ...]) -> tuple[tuple[Any, ...], str] | None:
+    """Where a location enters a union member the document does not name (``StaticPrice``
+    in ``price.StaticPrice.usd``), and that member; ``None`` outside unions."""
+    node = data
+    for index, part in enumerate(loc[:-1]):
+        if (isinstance(node, dict) and part in node) or (
+            isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        ):
+            node = node[part]
+        elif isinstance(part, str):
+            return loc[:index], part
+    return None
+
+
+def _fitting_union_members(errors: Iterable[ErrorDetails], data: Any) -> list[ErrorDetails]:
+    """Only the errors of the union member that fits the input best.
+
+    Pydantic reports a value that fits no member of ``A | B`` once per member; a price
+    ``{feed: pool_feed}`` then gets "usd missing", "feed not permitted" (both from the
+    static price it was never meant to be) and the one error that matters. The member with
+    the fewest shape errors (unknown or missing fields, wrong container) is the one meant.
+    """
+    errors = list(errors)
+    members: dict[tuple[Any, ...], dict[str, list[int]]] = {}
+    for index, error in enumerate(errors):
+        entry = _union_member(data, tuple(error["loc"]))
+        if entry is not None:
+            members.setdefault(entry[0], {}).setdefault(entry[1], []).append(index)
+    dropped: set[int] = set()
+    for by_member in members.values():
+        if len(by_member) < 2:
+            continue
+
+        def score(indexes: list[int]) -> tuple[int, int]:
+            shape = sum(1 for i in indexes if errors[i]["type"] in _SHAPE_TYPES)
+            return shape, len(indexes)
+
+        best = min(by_member.values(), key=score)
+        dropped.update(i for indexes in by_member.values() if indexes is not best for i in indexes)
+    return [error for index, error in enumerate(errors) if index not in dropped]
+
+
+def _translate(error: ErrorDetails, data: Any, root: type[BaseModel]) -> _Problem:
     loc = tuple(error["loc"])
-    path, is_key = _document_path(doc.data, loc)
+    path, is_key = _document_path(data, loc)
     kind = error["type"]
     msg = error["msg"]
     expected: str | None = None
@@ -39,14 +131,14 @@ def _translate(error: ErrorDetails, doc: Document, file: str) -> PlanIssue:
         message = f"missing required field {field!r}"
         found = None
     elif kind == "extra_forbidden":
-        field = str(path[-1])
-        allowed = sorted(_fields_at(loc[:-1]))
+        field = str(path[-1]) if path else str(loc[-1])
+        allowed = sorted(_fields_at(loc[:-1], root))
         message = f"unknown field {field!r}"
         close = difflib.get_close_matches(field, allowed, n=1, cutoff=0.6)
         if close:
             message += f"; did you mean {close[0]!r}?"
         if allowed:
-            expected = "one of: " + ", ".join(allowed)
+            expected = name_list(allowed)
         is_key = True
     elif kind.startswith("union_tag"):
         message, expected, field = _union_tag(error)
@@ -68,20 +160,22 @@ def _translate(error: ErrorDetails, doc: Document, file: str) -> PlanIssue:
     else:
         message = msg[0].lower() + msg[1:] if msg else kind
 
-    if _is_secret_field(loc):
+    if _is_secret_field(loc, root):
         found = "a literal value (not shown)" if found else None
         if not kind.startswith("plan_secret"):
             message, expected = "invalid value", "an environment reference such as ${MY_SECRET}"
-    position = doc.position(path, key=is_key)
-    return PlanIssue(
-        file=file,
-        path=format_path(path),
-        message=message,
-        line=position[0] if position else None,
-        column=position[1] if position else None,
-        expected=expected,
-        found=found,
-    )
+    elif found is not None and _holds_secret(error.get("input")):
+        found = "a value that looks like a secret (not shown)"
+    return _Problem(path, is_key, message, expected, found)
+
+
+def _holds_secret(value: Any) -> bool:
+    """True when ``value``, or a string inside it, looks like a secret."""
+    if isinstance(value, dict):
+        return any(_holds_secret(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_holds_secret(v) for v in value)
+    return looks_secret(value)
 
 
 _INDENT_HINT = "a mapping of fields (is this line indented correctly?)"
@@ -174,9 +268,13 @@ def _step(annotation: Any, part: Any) -> Any:
             return typing.get_args(candidate)[1]
         elif origin is list:
             return typing.get_args(candidate)[0]
-    # a discriminated-union tag names the member to follow
+    # a union member's name (``PriceSource``, or ``function-after[..., PriceSource]`` when
+    # it has a validator) or a discriminated-union tag names the member to follow
     for candidate in _unwrap(annotation):
         if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+            name = candidate.__name__
+            if isinstance(part, str) and (part == name or part.endswith(f", {name}]")):
+                return candidate
             for tag_field in ("action", "type"):
                 field = candidate.model_fields.get(tag_field)
                 if field is not None and part in typing.get_args(field.annotation):
@@ -184,9 +282,9 @@ def _step(annotation: Any, part: Any) -> Any:
     return None
 
 
-def _is_secret_field(loc: tuple[Any, ...]) -> bool:
+def _is_secret_field(loc: tuple[Any, ...], root: type[BaseModel]) -> bool:
     """True when ``loc`` is a field holding a secret: its input must never be echoed."""
-    annotation: Any = Plan
+    annotation: Any = root
     for part in loc:
         annotation = _step(annotation, part)
         if annotation is None:
@@ -194,8 +292,8 @@ def _is_secret_field(loc: tuple[Any, ...]) -> bool:
     return any(candidate is Secret for candidate in _unwrap(annotation))
 
 
-def _fields_at(loc: tuple[Any, ...]) -> set[str]:
-    annotation: Any = Plan
+def _fields_at(loc: tuple[Any, ...], root: type[BaseModel]) -> set[str]:
+    annotation: Any = root
     for part in loc:
         annotation = _step(annotation, part)
         if annotation is None:
