@@ -1,4 +1,5 @@
-"""A :class:`~breakglass.analysis.TxAnalysis` as a Rich tree, as JSON and as an SVG picture.
+"""A :class:`~breakglass.analysis.TxAnalysis` as a Rich tree, as JSON and as a fund-flow
+picture (drawn by :mod:`breakglass.analysis.drawing`, in SVG here and in the PDF post-mortem).
 
 JSON (``schema: breakglass.tx-analysis/1``), keys in a fixed order:
 
@@ -27,22 +28,22 @@ JavaScript number); decoded argument values are JSON numbers, strings, booleans 
 from __future__ import annotations
 
 import json
-import math
-import xml.etree.ElementTree as ET
 from collections import defaultdict
+from collections.abc import Mapping
 from typing import Any
 
-import networkx as nx  # type: ignore[import-untyped]
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
 from breakglass.analysis import NATIVE, TxAnalysis
+from breakglass.analysis.assets import AssetInfo, format_amount
+from breakglass.analysis.drawing import FlowEdge, Picture, flow_picture, to_svg
 from breakglass.analysis.signatures import Arg
 from breakglass.analysis.trace import CallNode, EventLog
 
-__all__ = ["from_json", "render_svg", "render_tree", "to_json"]
+__all__ = ["flow_of", "from_json", "render_svg", "render_tree", "to_json"]
 
 
 def to_json(analysis: TxAnalysis) -> str:
@@ -160,9 +161,6 @@ def render_tree(analysis: TxAnalysis) -> Group:
 
 # --- SVG fund flow ------------------------------------------------------------------------
 
-_NODE_W, _NODE_H = 170.0, 40.0
-_COL, _ROW, _MARGIN = 300.0, 110.0, 60.0
-
 
 def _short_address(address: str) -> str:
     return f"{address[:6]}…{address[-4:]}" if len(address) == 42 else address
@@ -173,152 +171,42 @@ def _name(analysis: TxAnalysis, address: str) -> str:
     return label if label is not None else _short_address(address)
 
 
-def _layout(nodes: list[str], edges: set[tuple[str, str]]) -> dict[str, tuple[int, int]]:
-    """(column, row) of every node: columns are the topological generations of the graph with
-    its cycles (a flash loan's borrow and repay) collapsed by networkx; rows keep the order of
-    first appearance. (networkx's own layouts need numpy, which is not a dependency.)"""
-    graph = nx.DiGraph()
-    graph.add_nodes_from(nodes)
-    graph.add_edges_from(sorted(edges))
-    condensed = nx.condensation(graph)
-    column: dict[str, int] = {}
-    for index, generation in enumerate(nx.topological_generations(condensed)):
-        for component in generation:
-            for member in condensed.nodes[component]["members"]:
-                column[member] = index
-    rows: defaultdict[int, int] = defaultdict(int)
-    cells: dict[str, tuple[int, int]] = {}
-    for node in nodes:
-        cells[node] = (column[node], rows[column[node]])
-        rows[column[node]] += 1
-    return cells
+def _amount(analysis: TxAnalysis, asset: str, amount: int, units: Mapping[str, AssetInfo]) -> str:
+    if asset == NATIVE:
+        return format_amount(amount, decimals=18, symbol="ETH")
+    info = units.get(asset.lower())
+    if info is not None and info.decimals is not None:
+        return format_amount(
+            amount, decimals=info.decimals, symbol=info.symbol or _name(analysis, asset)
+        )
+    return f"{amount:,} base units of {_name(analysis, asset)}"
 
 
-def _trim(point: tuple[float, float], toward: tuple[float, float]) -> tuple[float, float]:
-    """Where the segment from a node's centre ``point`` toward ``toward`` leaves its box."""
-    dx, dy = toward[0] - point[0], toward[1] - point[1]
-    scale = min(
-        (_NODE_W / 2 + 4) / abs(dx) if dx else math.inf,
-        (_NODE_H / 2 + 4) / abs(dy) if dy else math.inf,
-    )
-    scale = min(scale, 0.45)
-    return point[0] + dx * scale, point[1] + dy * scale
-
-
-def render_svg(analysis: TxAnalysis) -> str:
-    """The fund flow as an SVG document: a box per address (its plan name when known), an
-    arrow per sender, receiver and asset with the total amount. Every text is escaped."""
+def flow_of(analysis: TxAnalysis, units: Mapping[str, AssetInfo] | None = None) -> Picture:
+    """The transaction's fund flow as a picture (see :mod:`breakglass.analysis.drawing`): a
+    box per address (its plan name when known), a numbered arrow per sender, receiver and
+    asset, and the totals in the legend, in the token's unit where ``units`` (by lower-case
+    token address) knows its decimals."""
     totals: defaultdict[tuple[str, str, str], int] = defaultdict(int)
     for t in analysis.transfers:
         totals[(t.from_, t.to, t.asset)] += t.amount
-    nodes = [analysis.sender] if analysis.sender else []
-    for sender, receiver, _ in totals:
-        nodes += [a for a in (sender, receiver) if a not in nodes]
-    directed = {(a, b) for a, b, _ in totals if a != b}
-    cells = _layout(nodes, directed)
-    columns = max((c for c, _ in cells.values()), default=0) + 1
-    rows = max((r for _, r in cells.values()), default=0) + 1
-    width = _MARGIN * 2 + _NODE_W + _COL * (columns - 1)
-    height = _MARGIN * 2 + _NODE_H + _ROW * (rows - 1) + 40
-    pos = {
-        n: (_MARGIN + _NODE_W / 2 + _COL * c, _MARGIN + 40 + _NODE_H / 2 + _ROW * r)
-        for n, (c, r) in cells.items()
-    }
-    svg = ET.Element(
-        "svg",
-        {"font-family": "sans-serif", "font-size": "12"},
-        xmlns="http://www.w3.org/2000/svg",
-        width=f"{width:.0f}",
-        height=f"{height:.0f}",
-        viewBox=f"0 0 {width:.0f} {height:.0f}",
-    )
-    marker = ET.SubElement(
-        ET.SubElement(svg, "defs"),
-        "marker",
-        id="arrow",
-        viewBox="0 0 10 10",
-        refX="10",
-        refY="5",
-        markerWidth="8",
-        markerHeight="8",
-        orient="auto-start-reverse",
-    )
-    ET.SubElement(marker, "path", d="M 0 0 L 10 5 L 0 10 z", fill="#555")
+    known = units or {}
+    edges = [
+        FlowEdge(sender, receiver, _amount(analysis, asset, amount, known), note=asset)
+        for (sender, receiver, asset), amount in totals.items()
+    ]
+    names: dict[str, tuple[str, str]] = {}
+    for address in {analysis.sender, *(a for key in totals for a in key[:2])} - {""}:
+        second = "sender" if address == analysis.sender else _short_address(address)
+        name = _name(analysis, address)
+        names[address] = (name, second if second != name else "")
     status = "success" if analysis.succeeded else "reverted"
-    title = ET.SubElement(svg, "text", {"font-size": "15"}, x=str(_MARGIN), y="28")
-    title.text = f"Fund flow of {analysis.tx_hash} (block {analysis.block_number}, {status})"
-    groups: defaultdict[tuple[str, str], list[tuple[str, str, str]]] = defaultdict(list)
-    for key in sorted(totals):
-        groups[(key[0], key[1])].append(key)
-    for (sender, receiver), keys in groups.items():
-        both_ways = (receiver, sender) in groups and sender != receiver
-        for k, key in enumerate(keys):
-            bend = 60.0 * (k + 1) if both_ways else 40.0 * (k - (len(keys) - 1) / 2)
-            _edge(svg, analysis, pos, key, totals[key], bend)
-    for address in nodes:
-        _node(svg, analysis, address, pos[address])
-    return ET.tostring(svg, encoding="unicode", xml_declaration=True) + "\n"
+    tx = analysis.tx_hash
+    short = f"{tx[:10]}…{tx[-4:]}" if len(tx) == 66 else tx
+    title = f"Fund flow of {short} (block {analysis.block_number}, {status})"
+    return flow_picture(edges, title=title, names=names, first=analysis.sender or None)
 
 
-def _edge(
-    svg: ET.Element,
-    analysis: TxAnalysis,
-    pos: dict[str, tuple[float, float]],
-    key: tuple[str, str, str],
-    amount: int,
-    bend: float,
-) -> None:
-    sender, receiver, asset = key
-    (x1, y1), (x2, y2) = pos[sender], pos[receiver]
-    if sender == receiver:  # a transfer to oneself: a loop above the box
-        x2, y2, bend = x1 + 1.0, y1, 80.0
-    dx, dy = x2 - x1, y2 - y1
-    length = math.hypot(dx, dy) or 1.0
-    cx, cy = (x1 + x2) / 2 - dy / length * bend, (y1 + y2) / 2 + dx / length * bend
-    sx, sy = _trim((x1, y1), (cx, cy))
-    ex, ey = _trim((x2, y2), (cx, cy))
-    group = ET.SubElement(svg, "g", {"class": "transfer"})
-    ET.SubElement(
-        group,
-        "path",
-        {"stroke-width": "1.5", "marker-end": "url(#arrow)"},
-        d=f"M {sx:.1f} {sy:.1f} Q {cx:.1f} {cy:.1f} {ex:.1f} {ey:.1f}",
-        fill="none",
-        stroke="#555",
-    )
-    asset_name = asset if asset == NATIVE else _name(analysis, asset)
-    # Labels of curves that bow sideways grow away from the chord, so two stay apart.
-    side = cx - (x1 + x2) / 2
-    anchor = "start" if side > 1 else "end" if side < -1 else "middle"
-    label = ET.SubElement(
-        group,
-        "text",
-        {"text-anchor": anchor},
-        x=f"{(sx + 2 * cx + ex) / 4 + (4 if side > 1 else -4 if side < -1 else 0):.1f}",
-        y=f"{(sy + 2 * cy + ey) / 4 - 4:.1f}",
-        fill="#a33",
-    )
-    label.text = f"{amount} {asset_name}"
-    ET.SubElement(group, "title").text = f"{sender} → {receiver}: {amount} {asset}"
-
-
-def _node(svg: ET.Element, analysis: TxAnalysis, address: str, at: tuple[float, float]) -> None:
-    group = ET.SubElement(svg, "g", {"class": "address"})
-    ET.SubElement(group, "title").text = address
-    known = address.lower() in analysis.labels
-    ET.SubElement(
-        group,
-        "rect",
-        x=f"{at[0] - _NODE_W / 2:.1f}",
-        y=f"{at[1] - _NODE_H / 2:.1f}",
-        width=f"{_NODE_W:.0f}",
-        height=f"{_NODE_H:.0f}",
-        rx="6",
-        fill="#e8f0fe" if known else "#f4f4f4",
-        stroke="#333",
-    )
-    text = ET.SubElement(
-        group, "text", {"text-anchor": "middle"}, x=f"{at[0]:.1f}", y=f"{at[1] + 4:.1f}"
-    )
-    name = _name(analysis, address)
-    text.text = name if address != analysis.sender else f"{name} (sender)"
+def render_svg(analysis: TxAnalysis, units: Mapping[str, AssetInfo] | None = None) -> str:
+    """The fund flow as an SVG document (:func:`flow_of`); every text is escaped."""
+    return to_svg(flow_of(analysis, units), xml_declaration=True)
