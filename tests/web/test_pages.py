@@ -138,7 +138,7 @@ def test_responder_acts_with_the_csrf_token(dashboard: Dashboard, client: TestCl
     ack = client.post(f"/incidents/{iid}/acknowledge", data={"csrf_token": csrf})
     assert "Acknowledged</dt><dd>20" in ack.text
     moved = client.post(f"/incidents/{iid}/transition", data={"csrf_token": csrf, "to": "triaged"})
-    assert 'id="incident-status">triaged' in moved.text
+    assert 'id="incident-status">Triaged' in moved.text
     refused = client.post(f"/incidents/{iid}/transition", data={"csrf_token": csrf, "to": "closed"})
     assert refused.status_code == 409 and 'role="alert"' in refused.text
     empty = client.post(f"/incidents/{iid}/notes", data={"text": "", "csrf_token": csrf})

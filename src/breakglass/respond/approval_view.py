@@ -7,7 +7,7 @@ so what a person saw is what runs (see :mod:`breakglass.respond.binding`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -77,6 +77,8 @@ class ApprovalView:
     needed: int
     expires_at: datetime | None
     problem: str | None
+    built: Action | None = field(default=None, repr=False, compare=False)
+    """The action itself, for a simulation of it (:mod:`breakglass.respond.preview`)."""
 
     @property
     def approvals(self) -> int:
@@ -171,4 +173,5 @@ def approval_view(
         needed=needed,
         expires_at=request.expires_at if request is not None else None,
         problem=problem,
+        built=action,
     )

@@ -28,6 +28,7 @@ from breakglass.api.tokens import Caller
 from breakglass.errors import BreakglassError
 from breakglass.incidents import comms, service
 from breakglass.incidents.lifecycle import UpdateStatus
+from breakglass.respond.preview import StepPreview, preview_step
 from breakglass.store.models import StepRun
 from breakglass.web.auth import (
     LOGIN_CSRF_COOKIE,
@@ -232,9 +233,26 @@ async def publish_update(request: Request, incident_id: IncidentId, caller: Resp
 @actions.post("/steps/{step_id}/approve", include_in_schema=False)
 async def approve(request: Request, step_id: StepId, caller: Responder) -> Response:
     """Approve a waiting step, exactly as ``POST /api/steps/{id}/approve``: the form posts
-    the action hash the page showed, so an action that changed since is refused."""
+    the action hash the page showed, so an action that changed since is refused.
+
+    A step that sends a transaction is approved in two POSTs: the first simulates it and
+    shows what it would do (contract, function, signer, simulated outcome); only the second,
+    from that page, naming the same hash as ``confirmed``, approves. No transaction, on any
+    chain, is one click away."""
     form = await form_of(request)
     shown = form.get("action", "").strip()
+    confirmed = hmac.compare_digest(form.get("confirmed", "").strip().encode(), shown.encode())
+    if _ACTION_HASH.fullmatch(shown) and not confirmed:
+        preview = await run_in_threadpool(_preview, state_of(request), step_id)
+        if preview is not None and _sends_transaction(preview, shown):
+            context = {
+                "preview": preview,
+                "ask": preview.view,
+                "sim": preview.simulation,
+                "incident_id": _incident_of(form.get("incident_id", "")),
+                "step_id": step_id,
+            }
+            return page(request, "approve.html.j2", context)
 
     def decide(state: AppState) -> object:
         from breakglass.api.approvals import approve_bound  # noqa: PLC0415
@@ -250,6 +268,25 @@ async def approve(request: Request, step_id: StepId, caller: Responder) -> Respo
         return approve_bound(state, step_id=step_id, person=caller.person, action=shown)
 
     return await _decide_step(request, step_id, decide)
+
+
+def _preview(state: AppState, step_id: int) -> StepPreview | None:
+    """The step's simulation, or None when it cannot be approved at all (a dry run's, one
+    decided already): the approval itself then refuses it and says why."""
+    from breakglass.respond.decisions import waiting_step  # noqa: PLC0415
+
+    try:
+        waiting_step(state.sessions, step_id, ("awaiting-approval",), "approved")
+    except BreakglassError:
+        return None
+    return preview_step(state.loaded, state.sessions, step_id=step_id)
+
+
+def _sends_transaction(preview: StepPreview, shown: str) -> bool:
+    """Whether the step asks for the action shown and that action sends a transaction (a
+    step asking for another is left to the approval, which refuses it and says why)."""
+    action = preview.view.action
+    return action is not None and action.hash == shown.lower() and action.call is not None
 
 
 @actions.post("/steps/{step_id}/tick", include_in_schema=False)

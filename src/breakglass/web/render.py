@@ -13,6 +13,7 @@ from markupsafe import Markup, escape
 
 from breakglass.api.security import state_of
 from breakglass.plan.models import Access
+from breakglass.web.words import Links, label, plain, sentence
 
 __all__ = ["STATIC_DIR", "TEMPLATES_DIR", "page"]
 
@@ -68,6 +69,9 @@ _env.filters["when"] = _when
 _env.filters["iso"] = _iso
 _env.filters["span"] = _span
 _env.filters["short"] = _short
+_env.filters["label"] = label
+_env.filters["plain"] = plain
+_env.filters["sentence"] = sentence
 
 
 def page(
@@ -82,6 +86,7 @@ def page(
         "csrf": getattr(request.state, "csrf", ""),
         "can_act": caller is not None and caller.may(Access.RESPONDER),
         "path": request.url.path,
+        "links": Links(state.loaded.plan),
         **context,
     }
     html = _env.get_template(template).render(values)

@@ -41,16 +41,7 @@
     window.setInterval(tick, 1000);
   }
 
-  // An approval on a live network asks once more, naming what will be sent (the page's CSP
-  // forbids inline handlers, so the confirmation is wired here).
-  function confirmFirst(form) {
-    form.addEventListener("submit", function (event) {
-      if (!window.confirm(form.getAttribute("data-confirm"))) { event.preventDefault(); }
-    });
-  }
-
   document.addEventListener("DOMContentLoaded", function () {
-    Array.prototype.forEach.call(document.querySelectorAll("form[data-confirm]"), confirmFirst);
     Array.prototype.forEach.call(document.querySelectorAll("[data-refresh]"), refresh);
     Array.prototype.forEach.call(document.querySelectorAll(".countdown[data-due]"), countdown);
   });

@@ -1,0 +1,131 @@
+"""The dashboard's words: labels for stored values (``awaiting-approval`` → "Awaiting
+approval"), and addresses and transactions as the plan's names with links to the chain's
+explorer, so a page reads in the terms a person checks on Etherscan, not in column values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from markupsafe import Markup
+
+from breakglass.analysis.assets import (
+    cached_asset,
+    explorer_link,
+    format_amount,
+    plan_names,
+    short_address,
+)
+from breakglass.plan.models import Plan
+
+__all__ = ["Links", "label", "plain", "sentence"]
+
+_Kind = Literal["tx", "address", "block", "token"]
+_WORDS = {
+    "P1": "P1",
+    "P2": "P2",
+    "P3": "P3",
+    "P4": "P4",
+    "P5": "P5",
+    "tx": "Transaction",
+    "comms": "Communication",
+    "usd": "USD",
+    "incident_lead": "Incident lead",
+}
+
+
+def label(value: object) -> str:
+    """A stored value as a label: ``awaiting-approval`` → ``Awaiting approval``."""
+    text = str(value)
+    if text in _WORDS:
+        return _WORDS[text]
+    words = text.replace("_", " ").replace("-", " ").strip()
+    return words[:1].upper() + words[1:]
+
+
+def sentence(value: object) -> str:
+    """``value`` with its first letter upper-case and the rest as it is (a name, a symbol
+    or a revert reason keeps its case, which Jinja's ``capitalize`` would not)."""
+    text = str(value)
+    return text[:1].upper() + text[1:]
+
+
+def plain(value: object) -> str:
+    """A recorded detail value in words: yes/no for booleans, lists joined, '-' for none."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list | tuple | set):
+        return ", ".join(plain(v) for v in value) or "-"
+    return str(value)
+
+
+@dataclass(frozen=True)
+class Links:
+    """Addresses and transactions of the plan's chains as links to their explorer."""
+
+    plan: Plan
+
+    def _explorer(self, chain: str | None) -> str | None:
+        config = self.plan.chains.get(chain) if chain else None
+        if config is None and len(self.plan.chains) == 1:
+            config = next(iter(self.plan.chains.values()))  # a one-chain plan: no doubt
+        return config.explorer if config is not None else None
+
+    def _names(self) -> dict[str, str]:
+        return plan_names(self.plan)
+
+    def address(self, chain: str | None, address: str | None) -> Markup:
+        """The plan's name for ``address`` (else its short form), linked when the chain has an
+        explorer; the whole address in the title."""
+        if not address:
+            return Markup("")
+        name = self._names().get(address.lower())
+        text = f"{name} ({short_address(address)})" if name else short_address(address)
+        return self._link(self._explorer(chain), "address", address, text)
+
+    def tx(self, chain: str | None, tx_hash: str | None) -> Markup:
+        """``0x1234…cdef`` linked to the transaction on the chain's explorer."""
+        if not tx_hash:
+            return Markup("")
+        text = f"{tx_hash[:6]}…{tx_hash[-4:]}" if len(tx_hash) > 20 else tx_hash
+        return self._link(self._explorer(chain), "tx", tx_hash, text)
+
+    def block(self, chain: str | None, number: int | None) -> Markup:
+        """``block 56`` linked to the block on the chain's explorer."""
+        if number is None:
+            return Markup("")
+        return self._link(self._explorer(chain), "block", str(number), f"block {number}")
+
+    def asset(self, chain: str | None, asset: str | None) -> Markup:
+        """A token by its symbol when read (linked to its address), else as an address; a
+        name that is not an address (``ETH``) as it is."""
+        if not asset:
+            return Markup("")
+        if not (asset.startswith("0x") and len(asset) == 42):
+            return Markup("{0}").format(asset)
+        info = cached_asset(chain=chain or "", address=asset)
+        if info is None or info.symbol is None:
+            return self.address(chain, asset)
+        return self._link(self._explorer(chain), "token", asset, info.symbol)
+
+    def amount(self, chain: str | None, asset: str | None, value: object) -> str:
+        """``18,333.33 dUSD`` when the token's decimals are known, else the base units and
+        the word for them; a value that is not a whole number is shown as stored."""
+        text = str(value)
+        if not text.lstrip("-").isdigit():
+            return text
+        info = cached_asset(chain=chain or "", address=asset or "") if asset else None
+        if info is None or info.decimals is None:
+            return f"{int(text):,} base units"
+        return format_amount(int(text), decimals=info.decimals, symbol=info.symbol)
+
+    @staticmethod
+    def _link(explorer: str | None, kind: _Kind, value: str, text: str) -> Markup:
+        url = explorer_link(explorer, kind, value)
+        code = Markup('<code class="hash" title="{0}">{1}</code>').format(value, text)
+        if url is None or not url.startswith(("https://", "http://")):
+            return code
+        return Markup('<a href="{0}" rel="noopener noreferrer">{1}</a>').format(url, code)
