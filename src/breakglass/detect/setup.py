@@ -13,6 +13,7 @@ from breakglass.detect.rule import Rule, RuleSetup, Target, load_plugins, regist
 from breakglass.errors import PlanError
 from breakglass.plan.issues import format_path
 from breakglass.plan.loader import LoadedPlan
+from breakglass.plan.schema_errors import describe_model_error
 
 __all__ = [
     "RuleProblem",
@@ -86,9 +87,8 @@ def _setups(
             context = {"base_dir": loaded.base_dir}
             params = cls.Params.model_validate(configured.params, context=context)
         except ValidationError as exc:
-            for error in exc.errors(include_url=False):
-                where = (*path, "params", *(str(p) for p in error["loc"]))
-                problems.append(RuleProblem(where, f"{configured.rule}: {error['msg']}"))
+            for where, message in describe_model_error(exc, configured.params, cls.Params):
+                problems.append(RuleProblem((*path, "params", *where), message))
             continue
         built.append(
             (index, cls, RuleSetup(configured.id, rule_chain, targets, params, configured.severity))

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from breakglass.plan.issues import Path
+from breakglass.plan.issues import Path, name_list
 from breakglass.plan.issues import format_path as _format_path
 
 __all__ = ["REFERENCES", "RefProblem", "Reference", "check_references"]
@@ -175,10 +175,10 @@ def _unknown(
     close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
     if close:
         message += f"; did you mean {close[0]!r}?"
-    listing = ", ".join(sorted(known)[:12]) if known else "none defined"
+    listing = name_list(known)
     if ref.allow_address:
         listing += ", or a 0x address"
-    return RefProblem(path=(), message=message, expected=f"one of: {listing}", found=repr(name))
+    return RefProblem(path=(), message=message, expected=listing, found=repr(name))
 
 
 def _at(doc: Any, path: Path) -> dict[str, Any]:
@@ -194,21 +194,58 @@ def _at(doc: Any, path: Path) -> dict[str, Any]:
     return node if isinstance(node, dict) else {}
 
 
+# The section each kind of name is defined in, for collapsing the references to a missing
+# section into one problem.
+_SECTION_OF = {
+    "person": "people",
+    "chain": "chains",
+    "contract": "contracts",
+    "signer": "signers",
+    "Safe": "signers",
+    "rule": "rules",
+    "playbook": "playbooks",
+    "channel": "channels",
+    "role": "roles",
+    "dependency": "dependencies",
+    "scenario": "scenarios",
+}
+
+
+def _missing_section(doc: dict[str, Any], section: str, paths: list[Path]) -> RefProblem:
+    """One problem for every use of a section the plan lacks, at the first use."""
+    count = len(paths)
+    state = "is empty" if section in doc and doc[section] is not None else "is missing"
+    uses = "reference depends" if count == 1 else "references depend"
+    return RefProblem(
+        paths[0],
+        f"the `{section}:` section {state}; {count} {uses} on it",
+        expected=f"a `{section}:` section defining the names used",
+    )
+
+
 def check_references(doc: Any) -> list[RefProblem]:
     """Every dangling reference and duplicate id in a raw plan document."""
     if not isinstance(doc, dict):
         return []
     problems: list[RefProblem] = []
+    missing: dict[str, list[Path]] = {}
     for ref in REFERENCES:
         known = ref.targets(doc)
+        home = _SECTION_OF.get(ref.kind)
+        absent = home is not None and not doc.get(home)
         for path, value in _walk(doc, ref.pattern, ()):
             if value is None or isinstance(value, dict | list):
                 continue  # a wrong type is the schema's to report
             if ref.skip is not None and ref.skip(_at(doc, path[:-1])):
                 continue
+            if absent and home is not None:  # one root cause, not one error per use
+                missing.setdefault(home, []).append(path)
+                continue
             problem = _unknown(ref, str(value), known, doc)
             if problem is not None:
                 problems.append(RefProblem(path, problem.message, problem.expected, problem.found))
+    for home, paths in missing.items():
+        problems.append(_missing_section(doc, home, paths))
     for section in _UNIQUE_IDS:
         seen: set[str] = set()
         for path, value in _walk(doc, (*section, "*", "id"), ()):
