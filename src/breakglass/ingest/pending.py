@@ -7,8 +7,10 @@ hand a :class:`PendingTx` to every subscriber. Transactions already mined by the
 fetched, or unknown to the endpoint (dropped, or not propagated to it yet), are skipped.
 
 Resilience: the WebSocket reconnects with backoff whenever it fails or the subscription is
-refused; malformed notifications, failed fetches and failing subscribers are logged and
-skipped. :meth:`PendingTxSource.run` only ends when its task is cancelled.
+refused, and while no subscription is live (or the chain has no WebSocket endpoint) the
+node's ``txpool_content`` is polled instead, its transactions used as they are; malformed
+notifications, failed fetches and failing subscribers are logged and skipped.
+:meth:`PendingTxSource.run` only ends when its task is cancelled.
 
 Bounded memory: the queue has a fixed size (hashes beyond it are dropped and counted, a
 mempool flood must not grow the process) and the hashes already handled are remembered in a
@@ -37,7 +39,7 @@ __all__ = ["PendingStats", "PendingSubscriber", "PendingTxSource"]
 
 _log = structlog.get_logger("breakglass.ingest")
 
-PendingSubscriber = Callable[[PendingTx], Awaitable[None]]
+PendingSubscriber = Callable[[PendingTx], Awaitable[object]]
 
 
 @dataclass
@@ -54,6 +56,8 @@ class PendingStats:
     fetch_failed: int = 0
     subscriber_failed: int = 0
     connects: int = 0
+    polls: int = 0  # txpool_content reads while no subscription was live
+    poll_failed: int = 0
 
 
 def _is_hash(value: object) -> bool:
@@ -66,17 +70,18 @@ class PendingTxSource:
 
     Args:
         chain: the plan's name for the chain; it tags every event.
-        ws_url: the WebSocket endpoint to subscribe on.
+        ws_url: the WebSocket endpoint to subscribe on; ``None`` polls ``txpool_content``.
         pool: the chain's endpoint pool, used to fetch each transaction.
         subscribers: awaited in order for each transaction; an exception is logged, not raised.
         concurrency: how many fetches run at once.
         queue_size: hashes waiting for a fetch; further ones are dropped.
         remember: how many recent hashes are kept to skip duplicates.
         reconnect_delay / max_reconnect_delay: backoff between connection attempts.
+        poll_interval: seconds between ``txpool_content`` reads while no subscription is live.
     """
 
     chain: str
-    ws_url: str
+    ws_url: str | None
     pool: EndpointPool
     subscribers: Sequence[PendingSubscriber] = ()
     concurrency: int = 16
@@ -85,6 +90,7 @@ class PendingTxSource:
     open_timeout: float = 5.0
     reconnect_delay: float = 0.1
     max_reconnect_delay: float = 5.0
+    poll_interval: float = 0.25
     stats: PendingStats = field(default_factory=PendingStats)
     subscribed: asyncio.Event = field(default_factory=asyncio.Event)
     """Set while a subscription is live (cleared while reconnecting)."""
@@ -101,7 +107,10 @@ class PendingTxSource:
     async def run(self) -> None:
         """Subscribe, fetch and emit until the task is cancelled."""
         workers = [asyncio.create_task(self._worker()) for _ in range(self.concurrency)]
+        workers.append(asyncio.create_task(self._poll_txpool()))
         try:
+            if self.ws_url is None:
+                await asyncio.Event().wait()  # polling alone, until cancelled
             await self._listen()
         finally:
             for worker in workers:
@@ -125,7 +134,25 @@ class PendingTxSource:
             delay = self.reconnect_delay if self._live else min(delay * 2, self.max_reconnect_delay)
             await asyncio.sleep(delay)
 
+    async def _poll_txpool(self) -> None:
+        """Read the node's pool while no subscription is live: the fallback source."""
+        while True:
+            await asyncio.sleep(self.poll_interval)
+            if self.subscribed.is_set():
+                continue
+            try:
+                content = await self.pool.request("txpool_content")
+                self.stats.polls += 1
+                for tx in _txpool_pending(content):
+                    tx_hash = tx.get("hash")
+                    if _is_hash(tx_hash):
+                        self.offer(str(tx_hash).lower(), tx, time.perf_counter())
+            except (ChainError, AttributeError, TypeError) as exc:
+                self.stats.poll_failed += 1
+                _log.warning("ingest.txpool_poll_failed", chain=self.chain, error=str(exc)[:200])
+
     async def _session(self) -> None:
+        assert self.ws_url is not None
         async with connect(self.ws_url, open_timeout=self.open_timeout, max_size=2**22) as ws:
             request = {
                 "jsonrpc": "2.0",
@@ -161,19 +188,24 @@ class PendingTxSource:
             self._bad(ValueError("not a transaction hash"), message)
             return
         assert isinstance(tx_hash, str)
-        tx_hash = tx_hash.lower()
         self.stats.notified += 1
+        self.offer(tx_hash.lower(), tx, received_at)
+
+    def offer(self, tx_hash: str, tx: dict[str, Any] | None, received_at: float) -> bool:
+        """Queue one lowercase ``tx_hash`` (with its body when known) unless it was seen
+        already or the queue is full; returns whether it was queued."""
         if tx_hash in self._seen:
             self.stats.duplicates += 1
-            return
+            return False
         try:
             self._queue.put_nowait((tx_hash, tx, received_at))
         except asyncio.QueueFull:
             self.stats.dropped += 1
             if self.stats.dropped % 1000 == 1:
                 _log.warning("ingest.pending_dropped", chain=self.chain, dropped=self.stats.dropped)
-            return
+            return False
         self._remember(tx_hash)
+        return True
 
     def _bad(self, exc: Exception, message: str | bytes) -> None:
         self.stats.bad += 1
@@ -249,3 +281,17 @@ class PendingTxSource:
     async def drain(self) -> None:
         """Wait until every queued hash has been processed."""
         await self._queue.join()
+
+
+def _txpool_pending(content: Any) -> list[dict[str, Any]]:
+    """The pending transactions of a ``txpool_content`` answer (sender → nonce → tx)."""
+    pending = content.get("pending") if isinstance(content, dict) else None
+    if not isinstance(pending, dict):
+        raise TypeError("txpool_content has no pending map")
+    return [
+        tx
+        for by_nonce in pending.values()
+        if isinstance(by_nonce, dict)
+        for tx in by_nonce.values()
+        if isinstance(tx, dict)
+    ]

@@ -17,6 +17,7 @@ import enum
 import statistics
 import time
 from collections.abc import Callable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
@@ -40,6 +41,7 @@ __all__ = [
     "Urgency",
     "affordable",
     "bump",
+    "emergency_floor",
 ]
 
 _log = structlog.get_logger("breakglass.respond")
@@ -64,6 +66,12 @@ DEFAULT_TIP_CAP_GWEI: dict[int, int] = {
 DEFAULT_BASE_FEE_MULTIPLE = 4
 """Default max fee: this many times the next base fee (it can rise 12.5% a block, so 4x
 covers ~11 full blocks) plus the tip cap."""
+
+
+emergency_floor: ContextVar[Fees | None] = ContextVar("emergency_floor", default=None)
+"""Fees an emergency bid must reach, set by mempool pre-execution around a reaction to a
+pending exploit it must outrank (already within the plan's caps); tasks started inside
+inherit it, every other bid ignores it."""
 
 
 class GasCapError(ChainError):
@@ -235,8 +243,11 @@ class GasStrategy:
         return quote.fees[urgency]
 
     async def fees(self, urgency: Urgency) -> Fees:
-        """Cached fees when fresh, else a quote."""
-        return self.cached(urgency) or await self.quote(urgency)
+        """Cached fees when fresh, else a quote; an emergency bid at least
+        :data:`emergency_floor` when one is set."""
+        fees = self.cached(urgency) or await self.quote(urgency)
+        floor = emergency_floor.get()
+        return fees if floor is None or urgency is not Urgency.EMERGENCY else fees.at_least(floor)
 
     def bump(self, fees: Fees, factor: float = 1.125) -> Fees:
         """:func:`bump` within this strategy's caps."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import enum
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
@@ -22,12 +23,25 @@ from breakglass.respond.gas import Fees, GasCapError, GasStrategy, Urgency, affo
 from breakglass.respond.nonces import NonceManager, Rpc
 from breakglass.respond.signers.keys import TxSigner
 
-__all__ = ["PreparedTx", "Receipt", "SendError", "TxReverted", "TxSender", "TxTimeout"]
+__all__ = [
+    "PreparedTx",
+    "Receipt",
+    "SendError",
+    "TxReverted",
+    "TxSender",
+    "TxTimeout",
+    "broadcast_via",
+]
 
 _log = structlog.get_logger("breakglass.respond")
 _GAS_MARGIN = (6, 5)  # eth_estimateGas x 1.2
 _TRANSFER_GAS = 21_000
 _CONSUMED_POLLS = 3
+
+
+broadcast_via: ContextVar[Rpc | None] = ContextVar("broadcast_via", default=None)
+"""Where raw transactions go instead of the chain's RPC: a private-transaction endpoint set
+by mempool pre-execution around a reaction (tasks started inside inherit it)."""
 
 
 class SendError(ChainError):
@@ -315,7 +329,8 @@ class TxSender:
     async def _send(self, tx: PreparedTx) -> str:
         fees = dataclasses.asdict(tx.fees)
         try:
-            await self._rpc.request("eth_sendRawTransaction", ["0x" + tx.raw.hex()])
+            via = broadcast_via.get() or self._rpc
+            await via.request("eth_sendRawTransaction", ["0x" + tx.raw.hex()])
         except RpcError as exc:
             if _classify(exc) is not _Send.KNOWN:
                 raise

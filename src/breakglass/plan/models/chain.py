@@ -32,6 +32,8 @@ __all__ = [
     "GasCaps",
     "Heartbeat",
     "KeystoreSigner",
+    "Mempool",
+    "Ordering",
     "PauseMethod",
     "RpcEndpoint",
     "SafeSigner",
@@ -105,6 +107,61 @@ class ChainHealth(PlanModel):
     )
 
 
+class Ordering(StrEnum):
+    """How the chain orders the transactions of a block: what decides whether a pause sent
+    after a pending exploit was seen can still land before it."""
+
+    PRIORITY_FEE = "priority-fee"
+    """Builders order by fee (Ethereum, most L1s; anvil by max fee): a higher bid wins."""
+    FIFO = "fifo"
+    """A first-come sequencer (OP Stack, Arbitrum): what arrived first goes first."""
+    PRIVATE_ORDERFLOW = "private-orderflow"
+    """Transactions reach the builder privately: a pending exploit is never seen."""
+
+
+class Mempool(PlanModel):
+    """Pre-execution from the public mempool: each pending transaction that touches a watched
+    contract is simulated, the plan's rules judge what it would do, and when a critical rule
+    fires the pause is sent at once with a bid that outranks the pending exploit."""
+
+    enabled: Flag = Field(
+        default=False, description="Follow the chain's pending transactions and pre-execute."
+    )
+    max_fee_gwei: Decimal | None = Field(
+        default=None,
+        gt=0,
+        description="The most an outbidding pause may offer as max fee per gas (default: the "
+        "chain's gas.max_fee_gwei). A pending exploit bidding more wins the ordering.",
+    )
+    max_priority_fee_gwei: Decimal | None = Field(
+        default=None,
+        gt=0,
+        description="The most an outbidding pause may tip (default: the chain's "
+        "gas.max_priority_fee_gwei).",
+    )
+    route: Literal["public", "private"] = Field(
+        default="public",
+        description="Where the outbidding pause is sent: the chain's own RPC (seen by everyone, "
+        "so it can be griefed) or private_rpc (seen only by the builder).",
+    )
+    private_rpc: Secret | None = Field(
+        default=None,
+        description="A private-transaction RPC (e.g. Flashbots Protect) for route: private; "
+        "may hold ${VAR} references.",
+    )
+    confirm: Literal["before", "alongside", "off"] = Field(
+        default="alongside",
+        description="Simulate [pause, exploit] to confirm the pause stops it: before sending "
+        "(costs a round trip), alongside the send (recorded, never delays it), or not at all.",
+    )
+
+    @model_validator(mode="after")
+    def _route_has_url(self) -> Mempool:
+        if self.route == "private" and self.private_rpc is None:
+            raise ValueError("route: private needs private_rpc")
+        return self
+
+
 class Chain(PlanModel):
     chain_id: int = Field(gt=0)
     rpc: list[RpcEndpoint] = Field(min_length=1)
@@ -116,6 +173,12 @@ class Chain(PlanModel):
     gas: GasCaps = Field(default_factory=GasCaps)
     heartbeat: Heartbeat | None = None
     health: ChainHealth = Field(default_factory=ChainHealth)
+    ordering: Ordering = Field(
+        default=Ordering.PRIORITY_FEE,
+        description="How blocks order transactions: priority-fee, fifo (a first-come "
+        "sequencer) or private-orderflow; says what mempool pre-execution can do here.",
+    )
+    mempool: Mempool = Field(default_factory=Mempool)
     explorer: str | None = Field(
         default=None,
         pattern=r"^https?://[^\s/]+(/\S*)?$",
