@@ -57,10 +57,11 @@ class Dashboard:
     step_id: int
 
 
-def build_dashboard(directory: Path) -> Dashboard:
-    """Plan, database, app, tokens for viewer/responder/admin and the seeded incident."""
+def build_dashboard(directory: Path, *, plan: str = PLAN) -> Dashboard:
+    """Plan (``plan`` extends :data:`PLAN`), database, app, tokens for viewer/responder/admin
+    and the seeded incident."""
     plan_file = directory / "breakglass.yaml"
-    plan_file.write_text(PLAN)
+    plan_file.write_text(plan)
     loaded = load_plan(plan_file)
     url = f"sqlite:///{directory / 'web.db'}"
     store.upgrade(url)

@@ -101,14 +101,17 @@ def _answers(incident: Incident, latest: PublicUpdate, plan: Plan | None) -> dic
     if resolved:
         safe = "Yes. The incident is resolved."
         advice = "No action is needed unless an update below says otherwise."
-    elif incident.status in _CONTAINED:
+    elif incident.status in _CONTAINED or latest.status == "monitoring":
         safe = (
             "The attack is contained: funds still in the affected contracts are no longer "
             "at risk. Losses, if any, are being measured."
         )
         advice = "Do not interact with the affected contracts until an update says it is safe."
     else:
-        safe = "Not confirmed yet. We will say so here as soon as they are."
+        safe = (
+            "Not confirmed yet: the attack is not contained. The latest update below says "
+            "what we know; this answer changes as soon as it is."
+        )
         advice = "Do not interact with the affected contracts until an update says it is safe."
     contracts = []
     for name in incident.contracts or ():

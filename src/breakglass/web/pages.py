@@ -13,6 +13,7 @@ from breakglass.analysis.headline import headline_figures
 from breakglass.api.registry import RouteTable
 from breakglass.api.schemas import MAX_ID
 from breakglass.api.security import state_of
+from breakglass.incidents import service
 from breakglass.incidents.lifecycle import SEVERITIES, Status, UpdateStatus
 from breakglass.plan.checks import CheckStatus, check_plan
 from breakglass.web import data
@@ -120,8 +121,12 @@ def incident(request: Request, incident_id: IncidentId) -> HTMLResponse:
 @pages.get("/incidents/{incident_id}/timeline", dependencies=_VIEWER, include_in_schema=False)
 def incident_timeline(request: Request, incident_id: IncidentId) -> HTMLResponse:
     """The timeline fragment the incident page refreshes every few seconds."""
-    events = data.incident_timeline(state_of(request).sessions, incident_id)
-    return page(request, "_timeline.html.j2", {"events": events, "incident_id": incident_id})
+    state = state_of(request)
+    events = data.incident_timeline(state.sessions, incident_id)
+    with state.sessions() as session:
+        chains = service.get_incident(session, incident_id).chains
+    context = {"events": events, "incident_id": incident_id, "chain": next(iter(chains), None)}
+    return page(request, "_timeline.html.j2", context)
 
 
 @pages.get("/plan", dependencies=_VIEWER, include_in_schema=False)

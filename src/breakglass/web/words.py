@@ -5,6 +5,7 @@ explorer, so a page reads in the terms a person checks on Etherscan, not in colu
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -18,6 +19,7 @@ from breakglass.analysis.assets import (
     short_address,
 )
 from breakglass.plan.models import Plan
+from breakglass.report.timeline_view import StoredEvent, TimelineRow, people_timeline
 
 __all__ = ["Links", "label", "plain", "sentence"]
 
@@ -111,16 +113,26 @@ class Links:
             return self.address(chain, asset)
         return self._link(self._explorer(chain), "token", asset, info.symbol)
 
-    def amount(self, chain: str | None, asset: str | None, value: object) -> str:
-        """``18,333.33 dUSD`` when the token's decimals are known, else the base units and
-        the word for them; a value that is not a whole number is shown as stored."""
+    def amount(self, chain: str | None, asset: str | None, value: object) -> Markup:
+        """``18,333.33 dUSD`` (the symbol linked to the token) when its decimals are known,
+        else ``1,000 base units of 0x34…`` ; a value that is not a whole number is shown as
+        stored, beside the asset."""
         text = str(value)
+        info = cached_asset(chain=chain or "", address=asset) if asset else None
         if not text.lstrip("-").isdigit():
-            return text
-        info = cached_asset(chain=chain or "", address=asset or "") if asset else None
+            return Markup("{0} {1}").format(text, self.asset(chain, asset))
         if info is None or info.decimals is None:
-            return f"{int(text):,} base units"
-        return format_amount(int(text), decimals=info.decimals, symbol=info.symbol)
+            return Markup("{0:,} base units of {1}").format(int(text), self.asset(chain, asset))
+        number = format_amount(int(text), decimals=info.decimals, symbol=None)
+        return Markup('<span class="amount">{0} {1}</span>').format(
+            number, self.asset(chain, asset)
+        )
+
+    def timeline(self, events: Sequence[StoredEvent], chain: str | None) -> list[TimelineRow]:
+        """The stored ``events`` as lines for people: one row per playbook step, with its
+        phases as detail (:func:`breakglass.report.timeline_view.people_timeline`)."""
+        explorers = {name: config.explorer for name, config in self.plan.chains.items()}
+        return people_timeline(events, chain=chain, explorers=explorers)
 
     @staticmethod
     def _link(explorer: str | None, kind: _Kind, value: str, text: str) -> Markup:
