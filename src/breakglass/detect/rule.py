@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Flag, auto
 from importlib.metadata import entry_points
 from typing import Any, ClassVar
@@ -23,6 +23,7 @@ from breakglass.detect.finding import Confidence, Finding, Severity
 from breakglass.detect.state import StateCall
 from breakglass.ingest.events import BlockAdded
 from breakglass.plan.models import PlanModel
+from breakglass.plan.models.chain import Chain
 
 __all__ = [
     "Needs",
@@ -68,6 +69,9 @@ class RuleSetup:
     targets: tuple[Target, ...]
     params: RuleParams
     severity: Severity | None = None
+    chain_config: Chain | None = field(default=None, repr=False, compare=False)
+    """The plan's chain, for a rule that reads the chain itself (attack-contract simulation
+    forks it); ``None`` where a rule is built without a plan."""
 
 
 _ID = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$")

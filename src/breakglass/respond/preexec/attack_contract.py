@@ -1,0 +1,322 @@
+"""Attack-contract simulation: call a new contract's functions on a fork and see who loses.
+
+An attack contract is deployed, often a block or more, before the transaction that uses it.
+Between the two, its code is on chain and can be run: :class:`AttackContractScreen` forks
+the state of the block that created it and calls each function its dispatcher exposes, as
+its deployer, with plausible arguments (nothing; the watched contracts' addresses; the
+deployer; a small amount, each watched balance in full) and value (the deployer's balance).
+When no call drains anything, it calls them again after funding the contract with the
+deployer's balance, as the deployer would before the attack. A call that makes a watched
+contract lose an asset beyond its threshold is a :class:`Drain`.
+
+Simulating costs a fork and up to ``max_selectors`` times about a dozen calls, so a creation
+is simulated only when it is suspect: its deployer is fresh (few transactions), or its
+code refers to a watched contract (its address as a constant, an immutable or a
+constructor argument) or to a watched contract's functions (their selectors, read from
+the watched contracts' own dispatchers, plus any the plan names). Other creations are
+counted as screened out, never simulated.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+from fractions import Fraction
+
+from breakglass.analysis.assets import decode_symbol
+from breakglass.respond.preexec.attack_contract_calls import candidate_calls, trace_summary
+from breakglass.respond.preexec.bytecode import (
+    code_references,
+    dispatcher_selectors,
+    pushed_selectors,
+)
+from breakglass.respond.preexec.fork_evm import NATIVE, ForkEVM, Holding, Outcome
+
+__all__ = [
+    "AssetWatch",
+    "AttackContractScreen",
+    "Creation",
+    "Drain",
+    "ForkFactory",
+    "Loss",
+    "ScreenCounts",
+    "Verdict",
+]
+
+_ETHER = 10**18
+_DECIMALS = bytes.fromhex("313ce567")
+_SYMBOL = bytes.fromhex("95d89b41")
+
+
+@dataclass(frozen=True, slots=True)
+class Creation:
+    """A contract created in a block: by a transaction without a recipient, or by a
+    ``CREATE``/``CREATE2`` inside one. ``init_code`` is what the creation ran (the runtime
+    code for traced creations): constructor arguments naming a target are in it."""
+
+    address: str
+    deployer: str
+    tx_hash: str
+    deployer_nonce: int | None
+    init_code: bytes
+    block_number: int
+    block_hash: str
+    timestamp: int
+
+
+@dataclass(frozen=True, slots=True)
+class AssetWatch:
+    """An asset whose loss from a watched contract counts: the ERC-20 at ``asset``, or
+    :data:`~breakglass.respond.preexec.fork_evm.NATIVE`.
+
+    A loss counts when it reaches ``threshold`` (whole units), or when its value at ``usd``
+    per whole unit reaches the screen's ``threshold_usd``. A token's ``decimals`` and
+    ``symbol``, when not given, are read from it on the first fork.
+    """
+
+    asset: str
+    threshold: Decimal | None = None
+    usd: Decimal | None = None
+    decimals: int | None = None
+    symbol: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Loss:
+    """What one watched contract lost of one asset in the draining call."""
+
+    holder: str
+    holder_name: str
+    asset: str
+    amount: int
+    decimals: int | None
+    symbol: str | None
+    usd: Fraction | None
+
+
+@dataclass(frozen=True, slots=True)
+class Drain:
+    """The call that drains, what it takes, and what it did (one line per step)."""
+
+    outcome: Outcome
+    losses: tuple[Loss, ...]
+    funded: bool
+    trace: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What the screen made of one creation."""
+
+    creation: Creation
+    simulated: bool
+    reasons: tuple[str, ...] = ()
+    drain: Drain | None = None
+    calls: int = 0
+    seconds: float = 0.0
+    backend: str = ForkEVM.backend
+    error: str | None = None
+
+
+@dataclass
+class ScreenCounts:
+    """Counters since the screen was made: creations seen, simulated, screened out (not
+    suspect), flagged (a drain found) and failed (the fork could not be read)."""
+
+    seen: int = 0
+    simulated: int = 0
+    screened_out: int = 0
+    flagged: int = 0
+    failed: int = 0
+
+
+ForkFactory = Callable[[Creation], ForkEVM]
+"""Makes the fork a creation is simulated on: the state after its block."""
+
+
+@dataclass
+class AttackContractScreen:
+    """Judges creations against the ``targets`` (plan name → lowercase address).
+
+    Args:
+        fork: makes the fork of a creation's block.
+        assets: what counts as a loss, and from which threshold.
+        threshold_usd: a loss worth this much in USD (assets with a price) counts too,
+            summed over the assets of one call.
+        functions: extra selectors that make code suspect (``0x`` + 8 hex).
+        max_selectors: the most functions called per contract (dispatcher order).
+        max_creator_nonce: a deployer below this nonce is fresh; 0 turns it off.
+    """
+
+    fork: ForkFactory
+    targets: dict[str, str]
+    assets: Sequence[AssetWatch]
+    threshold_usd: Decimal | None = None
+    functions: Sequence[str] = ()
+    max_selectors: int = 16
+    max_creator_nonce: int = 5
+    counts: ScreenCounts = field(default_factory=ScreenCounts)
+    _watched_selectors: set[str] | None = field(default=None, init=False, repr=False)
+    _units: dict[str, AssetWatch] | None = field(default=None, init=False, repr=False)
+
+    def examine(self, creation: Creation) -> Verdict:
+        """Screen ``creation`` and simulate it if it is suspect.
+
+        Never raises for the chain's trouble: a fork that cannot be read is a verdict with
+        ``error`` set (and counted), so the caller reports it instead of going blind.
+        """
+        started = time.perf_counter()
+        self.counts.seen += 1
+        fork: ForkEVM | None = None
+        try:
+            fork = self.fork(creation)
+            code = fork.code(creation.address)
+            reasons = self._suspect(creation, code, fork)
+            if not reasons:
+                self.counts.screened_out += 1
+                return Verdict(creation, False, seconds=time.perf_counter() - started)
+            self.counts.simulated += 1
+            drain = self._simulate(creation, code, fork)
+        except Exception as exc:  # any fork failure is reported, never fatal
+            self.counts.failed += 1
+            return Verdict(
+                creation,
+                False,
+                calls=fork.calls if fork is not None else 0,
+                seconds=time.perf_counter() - started,
+                error=f"{type(exc).__name__}: {str(exc)[:300]}",
+            )
+        if drain is not None:
+            self.counts.flagged += 1
+        return Verdict(
+            creation,
+            True,
+            tuple(reasons),
+            drain,
+            fork.calls,
+            time.perf_counter() - started,
+            type(fork).backend,
+        )
+
+    def _suspect(self, creation: Creation, code: bytes, fork: ForkEVM) -> list[str]:
+        reasons: list[str] = []
+        nonce = creation.deployer_nonce
+        if self.max_creator_nonce and nonce is not None and nonce < self.max_creator_nonce:
+            reasons.append(f"fresh deployer (nonce {nonce})")
+        names = {address: name for name, address in self.targets.items()}
+        referred = code_references(code + creation.init_code, list(names))
+        if referred:
+            reasons.append("refers to " + ", ".join(names[a] for a in referred))
+        own = set(dispatcher_selectors(code))
+        called = [s for s in pushed_selectors(code, self._selectors(fork)) if s not in own]
+        if called:
+            reasons.append("calls watched functions " + ", ".join(called[:5]))
+        return reasons
+
+    def _selectors(self, fork: ForkEVM) -> set[str]:
+        """The watched contracts' functions, read from their dispatchers once."""
+        if self._watched_selectors is None:
+            found = {s.lower() for s in self.functions}
+            for address in self.targets.values():
+                found.update(dispatcher_selectors(fork.code(address)))
+            self._watched_selectors = found
+        return self._watched_selectors
+
+    def units(self, fork: ForkEVM) -> dict[str, AssetWatch]:
+        """Each asset with its decimals and symbol: given, else read from the token once
+        (native currency has 18 decimals; a token that does not say is taken to have 18
+        and named by its address)."""
+        if self._units is None:
+            resolved: dict[str, AssetWatch] = {}
+            for watch in self.assets:
+                decimals, symbol = watch.decimals, watch.symbol
+                if watch.asset == NATIVE:
+                    decimals, symbol = 18 if decimals is None else decimals, symbol or "ETH"
+                else:
+                    if decimals is None:
+                        raw = fork.view(watch.asset, _DECIMALS)
+                        decimals = int.from_bytes(raw[:32], "big") if raw else None
+                        decimals = decimals if decimals is not None and decimals <= 77 else 18
+                    if symbol is None:
+                        raw = fork.view(watch.asset, _SYMBOL)
+                        symbol = decode_symbol(raw) if raw else None
+                resolved[watch.asset] = replace(watch, decimals=decimals, symbol=symbol)
+            self._units = resolved
+        return self._units
+
+    def _holdings(self) -> list[Holding]:
+        return [Holding(t, a.asset) for t in self.targets.values() for a in self.assets]
+
+    def _simulate(self, creation: Creation, code: bytes, fork: ForkEVM) -> Drain | None:
+        selectors = dispatcher_selectors(code)[: self.max_selectors]
+        holdings = self._holdings()
+        balances = [b for h in holdings if (b := _read(fork, h))]
+        deployer_wei = fork.balance(creation.deployer)
+        for funded in (False, True):
+            if funded:
+                if deployer_wei == 0:
+                    break
+                fork.set_balance(creation.address, fork.balance(creation.address) + deployer_wei)
+            for call in candidate_calls(
+                contract=creation.address,
+                caller=creation.deployer,
+                selectors=selectors,
+                addresses=list(self.targets.values()),
+                amounts=[_ETHER, *balances],
+                value=deployer_wei,
+            ):
+                outcome = fork.call(call, watch=holdings)
+                losses = self._losses(outcome, self.units(fork))
+                if losses is not None:
+                    names = {a: n for n, a in self.targets.items()}
+                    names[creation.deployer] = "deployer"
+                    names[creation.address] = "contract"
+                    units = {a.asset: (a.decimals, a.symbol) for a in self.units(fork).values()}
+                    return Drain(outcome, losses, funded, trace_summary(outcome, names, units))
+        return None
+
+    def _losses(self, outcome: Outcome, by_asset: dict[str, AssetWatch]) -> tuple[Loss, ...] | None:
+        """The losses of ``outcome`` when they reach a threshold, else ``None``."""
+        lost = outcome.losses()
+        if not outcome.success or not lost:
+            return None
+        names = {address: name for name, address in self.targets.items()}
+        losses: list[Loss] = []
+        over = False
+        total_usd = Fraction(0)
+        for holding, amount in lost.items():
+            watch = by_asset[holding.asset]
+            decimals = 18 if watch.decimals is None else watch.decimals
+            units = Fraction(amount, 10**decimals)
+            usd = None
+            if watch.usd is not None:
+                usd = units * Fraction(watch.usd)
+                total_usd += usd
+            if watch.threshold is not None and units >= Fraction(watch.threshold):
+                over = True
+            losses.append(
+                Loss(
+                    holding.holder,
+                    names.get(holding.holder, holding.holder),
+                    holding.asset,
+                    amount,
+                    watch.decimals,
+                    watch.symbol,
+                    usd,
+                )
+            )
+        if (
+            self.threshold_usd is not None
+            and total_usd
+            and total_usd >= Fraction(self.threshold_usd)
+        ):
+            over = True
+        return tuple(losses) if over else None
+
+
+def _read(fork: ForkEVM, holding: Holding) -> int:
+    if holding.asset == NATIVE:
+        return fork.balance(holding.holder)
+    return fork.token_balance(holding.asset, holding.holder) or 0
