@@ -13,6 +13,9 @@ from breakglass.detect.rule import Rule, RuleSetup, Target, load_plugins, regist
 from breakglass.errors import PlanError
 from breakglass.plan.issues import format_path
 from breakglass.plan.loader import LoadedPlan
+from breakglass.plan.models import Plan
+from breakglass.plan.models import Rule as ConfiguredRule
+from breakglass.plan.models.names import addresses_on, resolve_names
 from breakglass.plan.schema_errors import describe_model_error
 
 __all__ = [
@@ -63,37 +66,76 @@ def _setups(
                 )
             )
             continue
-        targets = tuple(
-            Target(name, plan.contracts[name].address.lower())
-            for name in configured.contracts
-            if name in plan.contracts
-        )
-        chains = {
-            plan.contracts[name].chain for name in configured.contracts if name in plan.contracts
-        }
-        rule_chain = configured.chain or (next(iter(chains)) if len(chains) == 1 else None)
-        if rule_chain is None:
-            problems.append(
-                RuleProblem(
-                    path,
-                    "the rule's contracts are on several chains; set `chain:` or split the rule",
-                )
-            )
+        rule_chains, problem = _rule_chains(plan, configured)
+        if problem is not None:
+            problems.append(RuleProblem(path, problem))
             continue
-        if chain is not None and rule_chain != chain:
-            continue
-        try:
-            # Paths in params (filter scripts) are relative to the plan, as ABI paths are.
-            context = {"base_dir": loaded.base_dir}
-            params = cls.Params.model_validate(configured.params, context=context)
-        except ValidationError as exc:
-            for where, message in describe_model_error(exc, configured.params, cls.Params):
-                problems.append(RuleProblem((*path, "params", *where), message))
-            continue
-        built.append(
-            (index, cls, RuleSetup(configured.id, rule_chain, targets, params, configured.severity))
-        )
+        for rule_chain in rule_chains:
+            if chain is not None and rule_chain != chain:
+                continue
+            setup = _setup(loaded, configured, cls, rule_chain, path, problems)
+            if setup is not None:
+                built.append((index, cls, setup))
     return built, problems
+
+
+def _rule_chains(plan: Plan, configured: ConfiguredRule) -> tuple[list[str], str | None]:
+    """The chains a rule runs on: its ``chain`` when set, else every chain where all of its
+    contracts are deployed; or why there is none."""
+    named = [n for n in configured.contracts if n in plan.contracts]
+    if configured.chain is not None:
+        missing = [n for n in named if configured.chain not in plan.deployed_on(n)]
+        if missing:
+            return [], (
+                f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not deployed on "
+                f"chain {configured.chain!r}; add a deployment there or narrow the rule's "
+                "contracts"
+            )
+        return [configured.chain], None
+    if not named:
+        if len(plan.chains) == 1:
+            return list(plan.chains), None
+        return [], "the rule watches no contract; set `chain:` to say where it runs"
+    common = [c for c in plan.deployed_on(named[0]) if all(c in plan.deployed_on(n) for n in named)]
+    if not common:
+        where = "; ".join(f"{n}: {', '.join(plan.deployed_on(n))}" for n in named)
+        return [], (
+            f"the rule's contracts are on several chains with none in common ({where}); "
+            "set `chain:` or split the rule"
+        )
+    return common, None
+
+
+def _setup(
+    loaded: LoadedPlan,
+    configured: ConfiguredRule,
+    cls: type[Rule],
+    chain: str,
+    path: tuple[str | int, ...],
+    problems: list[RuleProblem],
+) -> RuleSetup | None:
+    """The rule's setup on ``chain``: its contracts' addresses there and its parameters with
+    names resolved there; ``None`` (and ``problems`` extended) when they do not validate."""
+    plan = loaded.plan.on_chain(chain)
+    targets = tuple(
+        Target(name, plan.contracts[name].address.lower())
+        for name in configured.contracts
+        if name in plan.contracts
+    )
+    raw = resolve_names(configured.params, addresses_on(plan, chain))
+    try:
+        # Paths in params (filter scripts) are relative to the plan, as ABI paths are.
+        context = {"base_dir": loaded.base_dir}
+        params = cls.Params.model_validate(raw, context=context)
+    except ValidationError as exc:
+        for where, message in describe_model_error(exc, raw, cls.Params):
+            problem = RuleProblem((*path, "params", *where), message)
+            if problem not in problems:
+                problems.append(problem)
+        return None
+    return RuleSetup(
+        configured.id, chain, targets, params, configured.severity, loaded.plan.chains.get(chain)
+    )
 
 
 def rule_problems(loaded: LoadedPlan) -> list[RuleProblem]:

@@ -43,6 +43,19 @@ def _ids(section: str) -> Targets:
     return targets
 
 
+def _either(*sources: Targets) -> Targets:
+    def targets(doc: dict[str, Any]) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        for source in sources:
+            found.update(source(doc))
+        return found
+
+    return targets
+
+
+_CONTRACT_OR_SIGNER = _either(_keys("contracts"), _keys("signers"))
+
+
 def _is_safe(signer: Any) -> bool:
     return isinstance(signer, dict) and signer.get("type") == "safe"
 
@@ -55,9 +68,9 @@ def _is_key(signer: Any) -> bool:
 class Reference:
     """``pattern`` finds the referring values; ``targets`` lists the names they may take.
 
-    A pattern is a tuple of keys with two wildcards: ``*`` for every value of a mapping or
-    item of a list, and ``@members`` for a role's members, which may be written as a bare
-    list.
+    A pattern is a tuple of keys with three wildcards: ``*`` for every value of a mapping or
+    item of a list, ``@keys`` for every key of a mapping, and ``@members`` for a role's
+    members, which may be written as a bare list.
     """
 
     pattern: tuple[str, ...]
@@ -71,8 +84,14 @@ class Reference:
 REFERENCES: tuple[Reference, ...] = (
     Reference(("roles", "*", "@members", "*"), "person", _keys("people")),
     Reference(("contracts", "*", "chain"), "chain", _keys("chains")),
-    Reference(("contracts", "*", "owner"), "signer", _keys("signers"), allow_address=True),
-    Reference(("contracts", "*", "admin"), "signer", _keys("signers"), allow_address=True),
+    Reference(("contracts", "*", "deployments", "@keys"), "chain", _keys("chains")),
+    # A ProxyAdmin or a Timelock owns a contract as often as a signer does.
+    Reference(
+        ("contracts", "*", "owner"), "signer or contract", _CONTRACT_OR_SIGNER, allow_address=True
+    ),
+    Reference(
+        ("contracts", "*", "admin"), "signer or contract", _CONTRACT_OR_SIGNER, allow_address=True
+    ),
     Reference(("signers", "*", "chain"), "chain", _keys("chains")),
     Reference(
         ("signers", "*", "local_owners", "*"),
@@ -84,6 +103,7 @@ REFERENCES: tuple[Reference, ...] = (
     Reference(("rules", "*", "chain"), "chain", _keys("chains")),
     Reference(("playbooks", "*", "on", "*"), "rule", _ids("rules")),
     Reference(("playbooks", "*", "steps", "*", "contract"), "contract", _keys("contracts")),
+    Reference(("playbooks", "*", "steps", "*", "chain"), "chain", _keys("chains")),
     Reference(
         ("playbooks", "*", "steps", "*", "signer"),
         "signer",
@@ -128,6 +148,17 @@ REFERENCES: tuple[Reference, ...] = (
     Reference(("scenarios", "*", "mitigated_by", "*"), "playbook", _ids("playbooks")),
     Reference(("drills", "schedule", "*", "scenario"), "scenario", _keys("scenarios")),
     Reference(("drills", "schedule", "*", "owner"), "role", _keys("roles")),
+    *(
+        Reference(pattern, "contract or signer", _CONTRACT_OR_SIGNER, allow_address=True)
+        for pattern in (
+            ("analysis", "positions", "*", "asset"),
+            ("analysis", "labels", "*", "address"),
+            ("analysis", "prices", "@keys"),
+            ("analysis", "prices", "*", "source", "feed"),
+            ("analysis", "prices", "*", "source", "pair"),
+            ("analysis", "prices", "*", "source", "quote"),
+        )
+    ),
 )
 
 _UNIQUE_IDS = (("rules",), ("playbooks",), ("regulatory", "duties"))
@@ -153,6 +184,10 @@ def _walk(node: Any, pattern: tuple[str, ...], path: Path) -> Iterator[tuple[Pat
         elif isinstance(node, list):
             for index, value in enumerate(node):
                 yield from _walk(value, rest, (*path, index))
+    elif head == "@keys":
+        if isinstance(node, dict):
+            for key in node:
+                yield (*path, str(key)), key
     elif head == "@members":
         if isinstance(node, list):
             yield from _walk(node, rest, path)

@@ -8,8 +8,10 @@ fork; approving or ticking one of its steps would carry the rehearsal onto the r
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -17,8 +19,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from breakglass.errors import BreakglassError
 from breakglass.plan.loader import LoadedPlan
 from breakglass.plan.models.response import Mode
-from breakglass.respond.actions.build import build_action
 from breakglass.respond.runner import approver_role
+from breakglass.respond.templates import step_action
 from breakglass.store.models import PlaybookRun, StepEvent, StepRun
 
 __all__ = [
@@ -32,6 +34,7 @@ __all__ = [
     "decide",
     "record_approval",
     "refresh_run_status",
+    "run_positions",
     "tick_step",
     "waiting_step",
 ]
@@ -111,7 +114,8 @@ def decide(
 class ApprovalRequest:
     """What a waiting approval step asks for: the hash of the exact action it would carry
     out (None for a step stored before approvals were bound), how many different people
-    must approve, who has, and until when."""
+    must approve, who has, and until when; with the alert fields (``context``) and the
+    chain the action was built for, so the approval rebuilds the same action."""
 
     step_id: int
     action: str | None
@@ -119,6 +123,8 @@ class ApprovalRequest:
     approved_by: tuple[str, ...]
     requested_at: datetime
     expires_at: datetime
+    context: Mapping[str, Any] | None = None
+    chain: str | None = None
 
 
 _DEFAULT_TTL = timedelta(hours=1)
@@ -147,6 +153,8 @@ def approval_request(sessions: sessionmaker[Session], step_id: int) -> ApprovalR
         approved_by=tuple(str(e.detail["by"]) for e in votes),
         requested_at=requested,
         expires_at=requested + (timedelta(seconds=float(ttl)) if ttl else _DEFAULT_TTL),
+        context=detail.get("context"),
+        chain=detail.get("chain"),
     )
 
 
@@ -272,6 +280,18 @@ def refresh_run_status(sessions: sessionmaker[Session], step_id: int) -> str | N
         return run.status
 
 
+def run_positions(sessions: sessionmaker[Session], run_id: int) -> dict[int, str]:
+    """The latest status of each position run ``run_id`` stored: what a resumed run must
+    not offer or carry out again."""
+    with sessions() as session:
+        rows = session.execute(
+            select(StepRun.position, StepRun.status)
+            .where(StepRun.run_id == run_id)
+            .order_by(StepRun.id)
+        ).all()
+    return {position: status for position, status in rows}
+
+
 @dataclass(frozen=True)
 class TickResult:
     """A ticked step and the status of its run afterwards (``succeeded`` once nothing
@@ -305,7 +325,7 @@ def tick_step(
     owner = getattr(step, "owner", None)
     if owner is None:
         try:
-            action = build_action(loaded.plan, step, playbook.id)
+            action = step_action(loaded.plan, step, playbook.id, chain=waiting.run.chain)
         except BreakglassError:
             action = None
         owner = approver_role(loaded.plan, step, action)

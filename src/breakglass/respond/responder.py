@@ -36,6 +36,7 @@ from breakglass.respond.actions.contract import ContractAction
 from breakglass.respond.env import LiveEnv
 from breakglass.respond.journal import Journal, OnStepEvent
 from breakglass.respond.runner import PlaybookRunner, RunResult, playbooks_for
+from breakglass.respond.templates import finding_context
 
 __all__ = ["Responder", "UnarmedResponder"]
 
@@ -93,7 +94,7 @@ class Responder:
         self.chain = chain
         self.env = env or LiveEnv(loaded, sessions)
         self.journal = Journal(sessions, on_event=on_event)
-        self.runner = PlaybookRunner(loaded.plan, self.env, self.journal)
+        self.runner = PlaybookRunner(loaded.plan, self.env, self.journal, chain=chain)
         self.urgent_wait = urgent_wait
         self.allow_unarmed = allow_unarmed
         self.armed = 0
@@ -257,7 +258,11 @@ class Responder:
     async def _run(self, playbook: str, finding: Finding, settled: asyncio.Event) -> None:
         try:
             result = await self.runner.run(
-                playbook, trigger=finding.dedupe_key, chain=self.chain, settled=settled
+                playbook,
+                trigger=finding.dedupe_key,
+                chain=self.chain,
+                settled=settled,
+                context=finding_context(finding),
             )
         except Exception as exc:  # one broken run must not stop the monitor; health pages it
             _log.exception("respond.playbook_crashed", playbook=playbook)

@@ -3,7 +3,10 @@ fallbacks on failure and every phase in the journal.
 
 - ``auto`` steps run at once;
 - an ``approval`` step stops the run until a member of its approver role approves it
-  (``breakglass approve``); the run then resumes from that step;
+  (``breakglass approve``); the run then resumes from that step. Every later approval step
+  of the playbook is offered at the same moment, not one after another: two pauses that
+  each need a person wait for two people at once. Other steps still wait for the approval
+  steps before them, and a resumed run skips the steps it already offered or carried out;
 - ``manual`` steps, and actions that wait for people (Safe signatures), become open items
   and the run goes on without them; a checklist item stays ``todo`` until a member of its
   owner role ticks it (``breakglass tick``).
@@ -24,7 +27,7 @@ when the pause did not land.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -35,10 +38,10 @@ from breakglass.plan.models.detection import Severity
 from breakglass.plan.models.plan import Plan
 from breakglass.plan.models.response import Mode, Playbook, Step
 from breakglass.respond.actions.base import Action, ActionEnv, Outcome, StepFailed
-from breakglass.respond.actions.build import build_action
 from breakglass.respond.announce import announcement
 from breakglass.respond.binding import action_hash
 from breakglass.respond.journal import Journal, RunHandle, StepHandle
+from breakglass.respond.templates import field_uses, step_action
 
 __all__ = [
     "PlaybookRunner",
@@ -148,19 +151,37 @@ class _StepRecord:
 
 
 class PlaybookRunner:
-    """Runs the plan's playbooks against ``env``, recording into ``journal``."""
+    """Runs the plan's playbooks against ``env``, recording into ``journal``.
 
-    def __init__(self, plan: Plan, env: ActionEnv, journal: Journal) -> None:
+    ``chain`` is where its runs act by default (a monitor's chain): a contract deployed on
+    several chains is acted on there.
+    """
+
+    def __init__(
+        self, plan: Plan, env: ActionEnv, journal: Journal, *, chain: str | None = None
+    ) -> None:
         self.plan = plan
         self.env = env
         self.journal = journal
+        self.chain = chain
 
-    def actions(self, playbook: Playbook) -> list[Action | PlanError]:
-        """Each step's action, or the plan error that stops it from being built."""
+    def actions(
+        self,
+        playbook: Playbook,
+        *,
+        chain: str | None = None,
+        context: Mapping[str, Any] | None = None,
+    ) -> list[Action | PlanError]:
+        """Each step's action on ``chain`` with the alert's fields ``context``, or the
+        plan error that stops it from being built."""
         built: list[Action | PlanError] = []
         for step in playbook.steps:
             try:
-                built.append(build_action(self.plan, step, playbook.id))
+                built.append(
+                    step_action(
+                        self.plan, step, playbook.id, chain=chain or self.chain, context=context
+                    )
+                )
             except BreakglassError as exc:
                 built.append(PlanError(str(exc)))
         return built
@@ -177,12 +198,17 @@ class PlaybookRunner:
         approved: dict[int, str] | None = None,
         depth: int = 0,
         settled: asyncio.Event | None = None,
+        context: Mapping[str, Any] | None = None,
+        handled: Mapping[int, str] | None = None,
     ) -> RunResult:
         """Run a playbook of the plan by id, or an ad-hoc one (``breakglass pause``); or
         resume ``resume`` at ``start_at``.
 
         Args:
             approved: positions already approved, with the person who approved each.
+            context: the fields of the finding that started the run, for ``${finding.*}``.
+            handled: on resume, the latest status of each position the run already stored
+                (offered for approval, done, failed …); those are not run again.
             depth: fallback nesting; fallbacks of fallbacks stop at three levels.
             settled: set once the first steps have their transactions out (or will not):
                 the monitor waits for it before it stores the block.
@@ -205,21 +231,30 @@ class PlaybookRunner:
             parent_step_id=parent_step_id,
         )
         result = RunResult(playbook_id, run.id, "running")
-        actions = self.actions(playbook)
+        where = chain or run.chain or self.chain
+        actions = self.actions(playbook, chain=where, context=context)
+        call = _Call(where, _used(playbook, context), approved or {}, depth)
+        earlier = {p: s for p, s in (handled or {}).items() if p != start_at}
+        # An approval step before start_at still waiting holds back what follows it.
+        blocked = any(s == "awaiting-approval" and p < start_at for p, s in earlier.items())
         groups = [[p for p in g if p >= start_at] for g in step_groups(playbook.steps)]
         groups = [g for g in groups if g]
         try:
-            for index, positions in enumerate(groups):
+            for index, group in enumerate(groups):
+                pending = [p for p in group if earlier.get(p) == "awaiting-approval"]
+                result.steps.extend(_still_waiting(p, actions[p], playbook) for p in pending)
+                positions = [
+                    p
+                    for p in group
+                    if p not in earlier and (not blocked or self._offered_early(playbook, p, call))
+                ]
                 countdown = _Countdown(len(positions), settled) if index == 0 else None
                 outcomes = await asyncio.gather(
-                    *(
-                        self._step(run, playbook, p, actions[p], approved or {}, depth, countdown)
-                        for p in positions
-                    )
+                    *(self._step(run, playbook, p, actions[p], call, countdown) for p in positions)
                 )
                 result.steps.extend(outcomes)
-                if any(o.status == "awaiting-approval" for o in outcomes):
-                    break
+                if pending or any(o.status == "awaiting-approval" for o in outcomes):
+                    blocked = True
         finally:
             if settled is not None:
                 settled.set()
@@ -229,14 +264,19 @@ class PlaybookRunner:
         self.journal.finish_run(run, result.status)
         return result
 
+    def _offered_early(self, playbook: Playbook, position: int, call: _Call) -> bool:
+        """Whether a step behind a waiting approval runs now anyway: an approval step, to
+        be offered at once (a live run's; a dry run never waits)."""
+        step = playbook.steps[position]
+        return step.mode is Mode.APPROVAL and position not in call.approved
+
     async def _step(
         self,
         run: RunHandle,
         playbook: Playbook,
         position: int,
         action: Action | PlanError,
-        approved: dict[int, str],
-        depth: int,
+        call: _Call,
         countdown: _Countdown | None = None,
     ) -> StepResult:
         step = playbook.steps[position]
@@ -245,7 +285,7 @@ class PlaybookRunner:
         record = _StepRecord(self.journal, handle, countdown)
         result = StepResult(position, summary, "failed")
         try:
-            status, outcome = await self._carry_out(step, action, position, approved, record)
+            status, outcome = await self._carry_out(step, action, position, call, record)
         except StepFailed as exc:
             record("failed", status="failed", error=str(exc), phase_failed=exc.phase)
             result.note = str(exc)
@@ -256,11 +296,12 @@ class PlaybookRunner:
             _log.exception("respond.step_crashed", playbook=playbook.id, step=position)
         else:
             result.status, result.note, result.tx_hash = status, outcome.note, outcome.tx_hash
+        depth = call.depth
         fallback = step.on_failure if result.status == "failed" and depth < 3 else None
         self._announce(run, handle, playbook.id, step, action, result, fallback)
         result.step_id = await record.step_id()
         if result.status == "failed" and step.on_failure is not None:
-            result.fallback = await self._fallback(step.on_failure, record, result, depth)
+            result.fallback = await self._fallback(step.on_failure, record, result, call)
         return result
 
     def _announce(
@@ -295,13 +336,14 @@ class PlaybookRunner:
         step: Step,
         action: Action | PlanError,
         position: int,
-        approved: dict[int, str],
+        call: _Call,
         record: _StepRecord,
     ) -> tuple[str, Outcome]:
         """The step's status and outcome; raises :class:`StepFailed` when it fails."""
         if isinstance(action, PlanError):
             raise StepFailed("plan", str(action))
         rehearsal = ""
+        approved = call.approved
         if step.mode is Mode.APPROVAL and position not in approved:
             role = approver_role(self.plan, step, action)
             if self.env.dry_run:
@@ -321,6 +363,9 @@ class PlaybookRunner:
                     approvals=step.approvals,
                     expires_after_s=step.approval_expires.total_seconds(),
                     note=note,
+                    # what the approval rebuilds the action from: the alert's fields it uses
+                    context=call.context,
+                    chain=call.chain,
                 )
                 return "awaiting-approval", Outcome("waiting", note)
         if position in approved:
@@ -341,9 +386,9 @@ class PlaybookRunner:
         return outcome.status, outcome
 
     async def _fallback(
-        self, playbook_id: str, record: _StepRecord, failed: StepResult, depth: int
+        self, playbook_id: str, record: _StepRecord, failed: StepResult, call: _Call
     ) -> RunResult | None:
-        if depth >= 3:
+        if call.depth >= 3:
             record("fallback", skipped="fallback nesting deeper than three playbooks")
             return None
         record("fallback", playbook=playbook_id)
@@ -352,11 +397,43 @@ class PlaybookRunner:
                 playbook_id,
                 trigger=f"fallback of step {failed.step_id}",
                 parent_step_id=failed.step_id,
-                depth=depth + 1,
+                depth=call.depth + 1,
+                chain=call.chain,
+                context=call.context,
             )
         except BreakglassError as exc:
             record("fallback", error=str(exc))
             return None
+
+
+@dataclass(frozen=True)
+class _Call:
+    """What every step of one run shares: its chain, the alert fields its steps use, the
+    positions already approved and the fallback depth."""
+
+    chain: str | None
+    context: Mapping[str, Any] | None
+    approved: Mapping[int, str]
+    depth: int
+
+
+def _used(playbook: Playbook, context: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The part of ``context`` the playbook's steps use (what an approval is rebuilt from),
+    or ``None`` without one."""
+    if context is None:
+        return None
+    names: set[str] = set()
+    for step in playbook.steps:
+        try:
+            names |= {use.field for use in field_uses(step)}
+        except PlanError:
+            continue  # the step fails with the reason when it is built
+    return {name: context[name] for name in sorted(names) if name in context}
+
+
+def _still_waiting(position: int, action: Action | PlanError, playbook: Playbook) -> StepResult:
+    summary = action.summary if isinstance(action, Action) else playbook.steps[position].action
+    return StepResult(position, summary, "awaiting-approval", "still awaiting approval")
 
 
 def _run_status(steps: Sequence[StepResult]) -> str:

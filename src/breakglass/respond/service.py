@@ -15,7 +15,6 @@ from breakglass.plan.loader import LoadedPlan
 from breakglass.plan.models.chain import EnvSigner, ExternalSigner, KeystoreSigner, SafeSigner
 from breakglass.plan.models.response import Mode, PauseStep, Playbook, Step
 from breakglass.respond.actions.base import StepFailed
-from breakglass.respond.actions.build import build_action
 from breakglass.respond.actions.safe import execute_proposal
 from breakglass.respond.announce import announcement
 from breakglass.respond.binding import action_hash
@@ -27,6 +26,7 @@ from breakglass.respond.decisions import (
     check_binding,
     record_approval,
     refresh_run_status,
+    run_positions,
     tick_step,
 )
 from breakglass.respond.decisions import check_member as _check_member
@@ -35,6 +35,7 @@ from breakglass.respond.env import DryRunEnv, LiveEnv, chain_urls
 from breakglass.respond.journal import Journal, OnStepEvent, RunHandle, StepHandle
 from breakglass.respond.runner import PlaybookRunner, RunResult, StepResult, approver_role
 from breakglass.respond.safes import ProposalView, add_signature, check_operation, load_proposal
+from breakglass.respond.templates import step_action
 from breakglass.store.models import PlaybookRun, StepRun
 
 __all__ = [
@@ -214,11 +215,13 @@ def approve_step(
     step = playbook.steps[waiting.step.position]
     if step.mode is not Mode.APPROVAL:
         raise ApprovalError(f"step {step_id} is no longer an approval step in the plan")
+    request = approval_request(sessions, step_id)
+    context = request.context if request is not None else None
+    chain = (request.chain if request is not None else None) or waiting.run.chain
     try:
-        built = build_action(loaded.plan, step, playbook.id)
+        built = step_action(loaded.plan, step, playbook.id, chain=chain, context=context)
     except BreakglassError as exc:
         raise ApprovalError(f"step {step_id} cannot be built from the plan now: {exc}") from None
-    request = approval_request(sessions, step_id)
     current = action_hash(built)
     check_binding(request, current=current, summary=built.summary, shown=action)
     assert request is not None
@@ -253,6 +256,9 @@ def approve_step(
             resume=handle,
             start_at=waiting.step.position,
             approved={waiting.step.position: ", ".join(approvers)},
+            chain=chain,
+            context=context,
+            handled=run_positions(sessions, waiting.run.id),
         )
     )
 

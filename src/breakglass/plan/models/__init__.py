@@ -4,7 +4,6 @@ from breakglass.plan.models.analysis import Analysis, Label, LabelKind, Position
 from breakglass.plan.models.base import Address, Duration, Name, PlanModel, Secret, SecretRef
 from breakglass.plan.models.chain import (
     Chain,
-    Contract,
     Dependency,
     DependencyKind,
     EnvSigner,
@@ -16,10 +15,14 @@ from breakglass.plan.models.chain import (
     SafeSigner,
     Signer,
 )
+from breakglass.plan.models.contracts import Contract, ContractDeployment
 from breakglass.plan.models.detection import (
+    DEFAULT_PRIORITIES,
+    PRIORITIES,
     AlertGrouping,
     Alerting,
     Likelihood,
+    Priority,
     Rule,
     Scenario,
     Severity,
@@ -60,6 +63,8 @@ from breakglass.plan.models.response import (
 from breakglass.plan.models.restore import Restore
 
 __all__ = [
+    "DEFAULT_PRIORITIES",
+    "PRIORITIES",
     "Access",
     "Address",
     "AlertGrouping",
@@ -76,6 +81,7 @@ __all__ = [
     "Contact",
     "ContactKind",
     "Contract",
+    "ContractDeployment",
     "Dependency",
     "DependencyKind",
     "Deployment",
@@ -107,6 +113,7 @@ __all__ = [
     "PlanModel",
     "Playbook",
     "Position",
+    "Priority",
     "Regulatory",
     "RegulatoryDuty",
     "Restore",

@@ -127,6 +127,31 @@ class Analysis(PlanModel):
                 raise ValueError(f"analysis.prices.{asset}: quote is the asset itself")
         return self
 
+    def moved(self, addresses: dict[str, str], *, from_block: int) -> Analysis:
+        """This analysis on another chain: each address that is a key of ``addresses``
+        (lowercase: a contract's home address) becomes its value (the same contract's
+        address there), and the search starts at ``from_block``."""
+
+        def to(address: str) -> str:
+            return addresses.get(address.lower(), address)
+
+        def source(price: AssetPrice) -> AssetPrice:
+            found = price.source
+            if isinstance(found, FeedPrice):
+                found = found.model_copy(update={"feed": to(found.feed)})
+            elif isinstance(found, PairPrice):
+                found = found.model_copy(update={"pair": to(found.pair), "quote": to(found.quote)})
+            return price.model_copy(update={"source": found})
+
+        return self.model_copy(
+            update={
+                "positions": [p.model_copy(update={"asset": to(p.asset)}) for p in self.positions],
+                "labels": [x.model_copy(update={"address": to(x.address)}) for x in self.labels],
+                "prices": {to(a): source(p) for a, p in self.prices.items()},
+                "from_block": from_block,
+            }
+        )
+
     def price(self, asset: str) -> AssetPrice | None:
         """How ``asset`` (any case) is priced, if the plan says."""
         wanted = asset.lower()

@@ -4,13 +4,24 @@ from __future__ import annotations
 
 from datetime import timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field
+from pydantic_core import PydanticCustomError
 
 from breakglass.plan.models.base import Duration, Flag, Name, PlanModel
 
-__all__ = ["AlertGrouping", "Alerting", "Likelihood", "Rule", "Scenario", "Severity"]
+__all__ = [
+    "DEFAULT_PRIORITIES",
+    "PRIORITIES",
+    "AlertGrouping",
+    "Alerting",
+    "Likelihood",
+    "Priority",
+    "Rule",
+    "Scenario",
+    "Severity",
+]
 
 
 class Severity(StrEnum):
@@ -28,6 +39,31 @@ class AlertGrouping(StrEnum):
     TX = "tx"
 
 
+PRIORITIES = ("P1", "P2", "P3", "P4", "P5")
+"""Incident priorities, worst first."""
+
+DEFAULT_PRIORITIES: dict[Severity, str] = {
+    Severity.CRITICAL: "P1",
+    Severity.HIGH: "P2",
+    Severity.MEDIUM: "P3",
+    Severity.LOW: "P4",
+    Severity.INFO: "P5",
+}
+
+
+def _priority(value: object) -> object:
+    text = str(value).strip().upper() if isinstance(value, str | int) else value
+    if isinstance(text, str) and text.isdigit():
+        text = f"P{text}"
+    if text not in PRIORITIES:
+        raise PydanticCustomError("plan_priority", "one of P1, P2, P3, P4, P5 (P1 is the worst)")
+    return text
+
+
+Priority = Annotated[str, BeforeValidator(_priority)]
+"""An incident priority, ``P1`` (worst) to ``P5``."""
+
+
 class Alerting(PlanModel):
     """How findings become pages: one exploit should not page a thousand times."""
 
@@ -42,6 +78,20 @@ class Alerting(PlanModel):
         description="Findings sharing a transaction or addresses within this window form one "
         "incident candidate.",
     )
+    priorities: dict[Severity, Priority] = Field(
+        default_factory=dict,
+        description="Incident priority (P1-P5) an alert of each rule severity opens; severities "
+        "left out keep critical P1, high P2, medium P3, low P4, info P5.",
+    )
+
+    def priority(self, severity: Severity | str) -> str:
+        """The incident priority an alert of ``severity`` stands for (P1 when the severity
+        is unknown: when in doubt, choose higher)."""
+        try:
+            level = Severity(severity)
+        except ValueError:
+            return "P1"
+        return self.priorities.get(level, DEFAULT_PRIORITIES[level])
 
 
 class Rule(PlanModel):

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from breakglass.plan.models.analysis import Analysis
 from breakglass.plan.models.base import Name, PlanModel
-from breakglass.plan.models.chain import Chain, Contract, Dependency, Signer
+from breakglass.plan.models.chain import Chain, Dependency, Signer
+from breakglass.plan.models.contracts import Contract
 from breakglass.plan.models.detection import Alerting, Rule, Scenario
+from breakglass.plan.models.names import resolve_analysis_names
 from breakglass.plan.models.org import Person, Role
 from breakglass.plan.models.policy import (
     CompensationPolicy,
@@ -51,6 +53,51 @@ class Plan(PlanModel):
     drills: Drills | None = None
     analysis: Analysis | None = None
     restore: Restore | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _names_to_addresses(cls, data: Any) -> Any:
+        return resolve_analysis_names(data)
+
+    def deployed_on(self, name: str) -> tuple[str, ...]:
+        """The chains contract ``name`` is deployed on (none when the plan has no such
+        contract), its home chain first."""
+        contract = self.contracts.get(name)
+        return contract.chains if contract is not None else ()
+
+    def start_block(self, chain: str) -> int:
+        """Where analysis starts searching on ``chain``: the earliest ``from_block`` of a
+        deployment there, else ``analysis.from_block``."""
+        blocks = [
+            d.from_block
+            for c in self.contracts.values()
+            if (d := c.deployment(chain)) is not None and d.from_block is not None
+        ]
+        if blocks:
+            return min(blocks)
+        return self.analysis.from_block if self.analysis is not None else 0
+
+    def on_chain(self, chain: str) -> Plan:
+        """The plan as seen from ``chain``: every contract deployed there has that
+        deployment's address, and ``analysis`` starts at the chain's :meth:`start_block`.
+
+        Addresses elsewhere in the plan that were written as a contract's name (owners,
+        feeds, pairs, labels) were resolved to its home chain at load; here they become the
+        same contract's address on ``chain``.
+        """
+        contracts = {name: c.on(chain) for name, c in self.contracts.items()}
+        same = all(contracts[name] is c for name, c in self.contracts.items())
+        if same and (self.analysis is None or self.start_block(chain) == self.analysis.from_block):
+            return self
+        moved = {
+            c.address.lower(): contracts[name].address
+            for name, c in self.contracts.items()
+            if contracts[name] is not c
+        }
+        update: dict[str, object] = {"contracts": contracts}
+        if self.analysis is not None:
+            update["analysis"] = self.analysis.moved(moved, from_block=self.start_block(chain))
+        return self.model_copy(update=update)
 
     def rule(self, rule_id: str) -> Rule | None:
         return next((r for r in self.rules if r.id == rule_id), None)

@@ -67,31 +67,50 @@ class _Step(PlanModel):
     )
 
 
-class PauseStep(_Step):
+_VERIFY_ARGS = (
+    "Arguments of the verify view, e.g. [cDAI] for borrowGuardianPaused(address); names and "
+    "${finding.*} allowed."
+)
+
+
+class _ContractStep(_Step):
+    """A step that sends a transaction to a contract of the plan."""
+
+    chain: Name | None = Field(
+        default=None,
+        description="Chain to act on (default: the chain of the alert that started the run, "
+        "else the contract's home chain).",
+    )
+
+
+class PauseStep(_ContractStep):
     action: Literal["pause"]
     contract: Name
     signer: Name
     function: str | None = Field(default=None, description="Overrides the contract's pause.")
     verify: str | None = Field(default=None, description="View that must be true afterwards.")
+    verify_args: list[Any] = Field(default_factory=list, description=_VERIFY_ARGS)
 
 
-class UnpauseStep(_Step):
+class UnpauseStep(_ContractStep):
     action: Literal["unpause"]
     contract: Name
     signer: Name
     verify: str | None = None
+    verify_args: list[Any] = Field(default_factory=list, description=_VERIFY_ARGS)
 
 
-class CallStep(_Step):
+class CallStep(_ContractStep):
     action: Literal["call"]
     contract: Name
     signer: Name
     function: str = Field(min_length=3, description="Signature, e.g. setPoolPause(bool).")
     args: list[Any] = Field(default_factory=list)
     verify: str | None = None
+    verify_args: list[Any] = Field(default_factory=list, description=_VERIFY_ARGS)
 
 
-class RevokeRoleStep(_Step):
+class RevokeRoleStep(_ContractStep):
     action: Literal["revoke-role"]
     contract: Name
     signer: Name
@@ -111,6 +130,7 @@ class SafeProposalStep(_Step):
     function: str | None = Field(default=None, min_length=3)
     args: list[Any] = Field(default_factory=list)
     verify: str | None = None
+    verify_args: list[Any] = Field(default_factory=list, description=_VERIFY_ARGS)
 
 
 class NotifyStep(_Step):

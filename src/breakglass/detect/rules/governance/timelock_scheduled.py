@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import cast
+from collections.abc import Iterable, Mapping
+from typing import ClassVar, cast
 
 from pydantic import Field
 
@@ -69,6 +69,15 @@ class TimelockScheduledRule(Rule):
     )
     events = _EVENTS
     Params = TimelockScheduledParams
+    # What a playbook step may use as ${finding.<field>}, with its ABI type: a cancel step
+    # takes ${finding.operation_id}.
+    finding_fields: ClassVar[Mapping[str, str]] = {
+        "operation_id": "bytes32",
+        "event": "string",
+        "target": "address",
+        "selector": "bytes4",
+    }
+    finding_sources: ClassVar[Mapping[str, str]] = {"operation_id": "id"}  # field: data key
 
     def __init__(self, setup: RuleSetup) -> None:
         super().__init__(setup)
