@@ -1,9 +1,12 @@
 """When an incident contains itself, on each database: which contracts count, what counts as
-verified, and the states it never leaves. Step records are written as the respond journal
-stores them; ``test_auto_contain`` produces them from real pauses on anvil."""
+verified, and the states it never leaves. What respond did arrives as the ``StepPhase`` and
+``ActionExecuted`` events the journal writes (``tests/incidents/test_timeline.py`` checks
+the journal writes them); ``test_auto_contain`` produces them from real pauses on anvil."""
 
 from __future__ import annotations
 
+import itertools
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -11,6 +14,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from breakglass.events import ActionExecuted, Event, StepPhase
 from breakglass.incidents import (
     contain_if_verified,
     incident_for_alert,
@@ -19,8 +23,10 @@ from breakglass.incidents import (
     timeline,
     transition,
 )
+from breakglass.incidents.response_log import apply_response_event
 from breakglass.plan.models import Plan
-from breakglass.store.models import Incident, IncidentRun, PlaybookRun, StepEvent, StepRun
+from breakglass.respond.journal_events import executed_key
+from breakglass.store.models import Incident, IncidentRun, ResponseRecord
 
 from .conftest import PLAN, T0
 
@@ -77,48 +83,75 @@ def _incident(session: Session, plan: Plan, store_alert: Any) -> Incident:
     return incident_for_alert(session, plan, alert)
 
 
+@dataclass
+class _Run:
+    id: int
+    playbook: str
+    trigger: str
+    dry_run: bool
+    chain: str
+
+
+_ids = itertools.count(1)
+
+
 def _run(
     session: Session, playbook: str, trigger: str, *, dry_run: bool = False, chain: str = "local"
-) -> PlaybookRun:
-    run = PlaybookRun(
-        playbook=playbook,
-        chain=chain,
-        trigger=trigger,
-        dry_run=dry_run,
-        status="running",
-        parent_step_id=None,
-        started_at=T0,
-    )
-    session.add(run)
+) -> _Run:
+    return _Run(next(_ids), playbook, trigger, dry_run, chain)
+
+
+@dataclass
+class _Step:
+    id: int
+    run: _Run
+    position: int
+    action: str
+
+
+def _tell(session: Session, event: Event) -> None:
+    """Hand ``event`` to incidents as its consumer would (inside its transaction)."""
+    apply_response_event(session, event)
     session.flush()
-    return run
+
+
+def _phase(session: Session, step: _Step, phase: str, detail: dict[str, Any], at: datetime) -> None:
+    run = step.run
+    common: dict[str, Any] = {
+        "occurred_at": at,
+        "run_id": run.id,
+        "step_id": step.id,
+        "trigger": run.trigger,
+        "playbook": run.playbook,
+        "action": step.action,
+        "chain": run.chain,
+        "detail": detail,
+        "summary": f"{step.action} #{step.position}",
+        "dry_run": run.dry_run,
+        "step": step.position,
+    }
+    n = next(_ids)
+    _tell(session, StepPhase(event_id=StepPhase.key(n), phase=phase, **common))
+    suffix = executed_key(phase, detail)
+    if suffix is not None:
+        holds = detail.get("holds")
+        verified = True if suffix == "precheck" else holds if isinstance(holds, bool) else None
+        event_id = ActionExecuted.key(step.id, suffix)
+        _tell(session, ActionExecuted(event_id=event_id, verified=verified, **common))
 
 
 def _step(
     session: Session,
-    run: PlaybookRun,
+    run: _Run,
     position: int,
     action: str,
     status: str,
     phases: list[tuple[str, dict[str, Any], datetime]],
-) -> StepRun:
-    step = StepRun(
-        run_id=run.id,
-        position=position,
-        action=action,
-        mode="auto",
-        summary=f"{action} #{position}",
-        status=status,
-        tx_hash=None,
-        error=None,
-        decided_by=None,
-        updated_at=T0,
-    )
-    session.add(step)
-    session.flush()
+) -> _Step:
+    step = _Step(next(_ids), run, position, action)
+    _phase(session, step, "start", {"status": status}, T0)
     for phase, detail, at in phases:
-        session.add(StepEvent(step_id=step.id, phase=phase, at=at, detail=detail))
-    session.flush()
+        _phase(session, step, phase, detail, at)
     return step
 
 
@@ -160,9 +193,7 @@ def test_every_target_of_every_run_must_verify(
 
     # ``breakglass safe sign`` executes the proposal and records its verification.
     at, phase, detail = T0 + 90 * SECOND, "verify", {"check": "paused()", "holds": True}
-    session.add(StepEvent(step_id=waiting.id, phase=phase, at=at, detail=detail))
-    waiting.status = "done"
-    session.flush()
+    _phase(session, waiting, phase, {**detail, "status": "done"}, at)
     moved = contain_if_verified(session, plan, incident.id)
     assert moved is not None
     assert [t.contract for t in moved[1]] == ["bridge", "pool"]
@@ -198,6 +229,7 @@ def test_later_and_final_states_and_dry_runs_stay_put(
     dry = _run(session, "contain", "drain:local:1", dry_run=True)
     _step(session, dry, 0, "pause", "done", [_verify(T0)])
     sync_timeline(session, incident.id)
+    assert session.scalar(select(ResponseRecord).where(ResponseRecord.run_id == dry.id)) is None
     session.add(IncidentRun(incident_id=incident.id, run_id=dry.id))  # even if linked
     session.flush()
     assert pause_targets(session, plan, incident.id) == []

@@ -45,8 +45,9 @@ TABLES = {
     "web_sessions",
     "outbox",
     "consumed_events",
+    "response_records",
 }
-HEAD = "0010"
+HEAD = "0011"
 
 
 def _tables(url: str) -> set[str]:

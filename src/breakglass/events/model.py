@@ -193,6 +193,11 @@ class StepPhase(Event):
     phase: str
     chain: str | None = None
     detail: dict[str, Any] = {}
+    summary: str = ""
+    """What the step does, in words (``pause pool as guardian``)."""
+    dry_run: bool = False
+    parent_step_id: int | None = None
+    """The step whose failure started this (fallback) run."""
 
     @staticmethod
     def key(step_event_id: int) -> str:
@@ -214,6 +219,11 @@ class ActionExecuted(Event):
     block_number: int | None = None
     verified: bool | None = None
     detail: dict[str, Any] = {}
+    step: int = 0
+    """The step's position in its playbook."""
+    summary: str = ""
+    dry_run: bool = False
+    parent_step_id: int | None = None
 
     @staticmethod
     def key(step_id: int, tx_or_phase: str) -> str:

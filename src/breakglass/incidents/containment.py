@@ -1,14 +1,15 @@
 """Containment the incident's own playbooks proved: when every contract that the pause steps
 of its linked runs target reads paused, the incident moves to ``contained`` by itself.
 
-A contract counts as paused only on the chain's word, recorded by the step that paused it:
-a ``verify`` phase whose check held, or a precheck that found the pause already in place.
+A contract counts as paused only on the chain's word, as respond told it in an
+``ActionExecuted`` event (kept as a :class:`ResponseRecord`): a ``verify`` whose check held,
+or a precheck that found the pause already in place. Respond's own tables are never read.
 A broadcast, a receipt or a step marked done without a check is not enough, and a target
 whose pause failed, waits for signatures or for an approval keeps the incident where it is.
 The same contract paused by another run (a fallback Safe pause after the key's pause
 failed) counts: the question is whether the contract is paused, not which step did it.
-Dry runs are never linked to incidents (see :func:`~.timeline.link_runs`) and are ignored
-here too.
+Dry runs are never recorded by incidents (see :mod:`~.response_log`), so they never count
+here either.
 """
 
 from __future__ import annotations
@@ -24,14 +25,7 @@ from breakglass.incidents.service import get_incident, transition
 from breakglass.incidents.timeline import EventKind, add_chains
 from breakglass.plan.models import PauseMethod, PauseStep, Plan, SafeProposalStep
 from breakglass.plan.models.response import Step
-from breakglass.store.models import (
-    Incident,
-    IncidentRun,
-    PlaybookRun,
-    StepEvent,
-    StepRun,
-    TimelineEvent,
-)
+from breakglass.store.models import Incident, IncidentRun, ResponseRecord, TimelineEvent
 
 __all__ = ["AUTO_ACTOR", "PauseTarget", "contain_if_verified", "pause_targets"]
 
@@ -67,48 +61,66 @@ def _paused_contract(plan: Plan, step: Step) -> str | None:
     return None
 
 
-def _verified_at(events: list[StepEvent]) -> datetime | None:
-    """When the chain confirmed the step's pause, or None."""
-    for event in events:
-        if event.phase == "verify" and event.detail.get("holds") is True:
-            return event.at
-        if event.phase == "precheck" and event.detail.get("status") == "skipped":
-            return event.at
-    return None
+@dataclass
+class _Run:
+    playbook: str
+    chain: str | None
+    steps: dict[int, tuple[int, str, str]]
+    """Step id → (position, action, summary)."""
+
+
+def _runs(session: Session, incident_id: int) -> dict[int, _Run]:
+    """The incident's linked runs as incidents heard of them, by run id."""
+    records = session.scalars(
+        select(ResponseRecord)
+        .join(IncidentRun, IncidentRun.run_id == ResponseRecord.run_id)
+        .where(IncidentRun.incident_id == incident_id)
+        .order_by(ResponseRecord.run_id, ResponseRecord.at, ResponseRecord.id)
+    ).all()
+    runs: dict[int, _Run] = {}
+    for record in records:
+        run = runs.setdefault(record.run_id, _Run(record.playbook, record.chain, {}))
+        run.steps.setdefault(record.step_id, (record.position, record.action, record.summary))
+    return runs
+
+
+def _verified(session: Session, run_ids: list[int]) -> dict[tuple[int, int, str], list[datetime]]:
+    """When the chain confirmed each step's effect, by (run, position, action); a step whose
+    last status is ``failed`` does not count."""
+    records = session.scalars(
+        select(ResponseRecord)
+        .where(ResponseRecord.run_id.in_(run_ids))
+        .order_by(ResponseRecord.at, ResponseRecord.id)
+    ).all()
+    status: dict[int, str] = {}
+    for record in records:
+        if record.kind == "phase" and "status" in record.detail:
+            status[record.step_id] = str(record.detail["status"])
+    verified: dict[tuple[int, int, str], list[datetime]] = {}
+    for record in records:
+        if record.kind != "action" or record.verified is not True:
+            continue
+        if status.get(record.step_id) == "failed":
+            continue
+        key = (record.run_id, record.position, record.action)
+        times = verified.setdefault(key, [])
+        if not times:  # the first confirmation of a step is the one that counts
+            times.append(record.at)
+    return verified
 
 
 def pause_targets(session: Session, plan: Plan, incident_id: int) -> list[PauseTarget]:
     """The contracts the pause steps of the incident's linked live runs target, each with
     the earliest time a step verified it paused (None while no step has)."""
-    runs = session.scalars(
-        select(PlaybookRun)
-        .join(IncidentRun, IncidentRun.run_id == PlaybookRun.id)
-        .where(IncidentRun.incident_id == incident_id, PlaybookRun.dry_run.is_(False))
-        .order_by(PlaybookRun.id)
-    ).all()
+    runs = _runs(session, incident_id)
     if not runs:
         return []
-    steps = session.scalars(
-        select(StepRun).where(StepRun.run_id.in_([r.id for r in runs])).order_by(StepRun.id)
-    ).all()
-    events: dict[int, list[StepEvent]] = {}
-    for event in session.scalars(
-        select(StepEvent)
-        .where(StepEvent.step_id.in_([s.id for s in steps]))
-        .order_by(StepEvent.at, StepEvent.id)
-    ):
-        events.setdefault(event.step_id, []).append(event)
     # A resumed run (after an approval) stores a position again: any of its rows may verify.
     # The action is part of the key so a plan edited since the run cannot credit a pause
     # with another step's verification.
-    verified: dict[tuple[int, int, str], list[datetime]] = {}
-    for step in steps:
-        at = _verified_at(events.get(step.id, [])) if step.status != "failed" else None
-        times = verified.setdefault((step.run_id, step.position, step.action), [])
-        if at is not None:
-            times.append(at)
+    verified = _verified(session, list(runs))
     targets: dict[str, tuple[str | None, list[datetime]]] = {}
-    for run in runs:
+    for run_id, run in sorted(runs.items()):
         playbook = plan.playbook(run.playbook)
         if playbook is not None:
             for position, spec in enumerate(playbook.steps):
@@ -117,13 +129,13 @@ def pause_targets(session: Session, plan: Plan, incident_id: int) -> list[PauseT
                     contract = plan.contracts.get(name)
                     chain = contract.chain if contract is not None else run.chain
                     _, times = targets.setdefault(name, (chain, []))
-                    times.extend(verified.get((run.id, position, spec.action), []))
+                    times.extend(verified.get((run_id, position, spec.action), []))
             continue
-        for step in steps:
-            if step.run_id == run.id and step.action in _PAUSING:
-                key = f"run {run.id} step {step.position}: {step.summary}"
+        for position, action, summary in sorted(set(run.steps.values())):
+            if action in _PAUSING:
+                key = f"run {run_id} step {position}: {summary}"
                 _, times = targets.setdefault(key, (run.chain, []))
-                times.extend(verified.get((run.id, step.position, step.action), []))
+                times.extend(verified.get((run_id, position, action), []))
     return [
         PauseTarget(name, chain, min(times) if times else None)
         for name, (chain, times) in sorted(targets.items())

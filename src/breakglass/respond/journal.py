@@ -6,6 +6,11 @@ that stores them in order from a worker thread. A SQLite commit never sits betwe
 block and a pause broadcast, and a crash loses at most the last few milliseconds of record,
 never an action: every action's precheck makes re-running it after a restart harmless.
 
+Each stored phase is also told to the other stages as a ``StepPhase`` event (and, when a
+transaction landed, a check held or a Safe proposal was made, an ``ActionExecuted``), written
+to the outbox in the same transaction as the phase's row: incidents learn what respond did
+from those, never from these tables.
+
 Announcements (a pause landed, a step failed) go through the same writer: they are queued
 with the records, and queued as notifications after the records before them are committed,
 so the reaction waits for neither the database nor the notifier.
@@ -23,7 +28,9 @@ from typing import TYPE_CHECKING, Any
 import structlog
 from sqlalchemy.orm import Session, sessionmaker
 
+from breakglass.events import emit
 from breakglass.logs import redact
+from breakglass.respond.journal_events import step_events
 from breakglass.store.models import PlaybookRun, StepEvent, StepRun
 
 if TYPE_CHECKING:  # Apprise is slow to import; only the writer thread needs the notifier
@@ -211,7 +218,11 @@ class Journal:
                 _log.error("respond.on_event_failed", error=repr(exc))
 
         def write(session: Session) -> None:
-            session.add(StepEvent(step_id=step.id, phase=phase, at=event.at, detail=detail))
+            stored = StepEvent(step_id=step.id, phase=phase, at=event.at, detail=detail)
+            session.add(stored)
+            session.flush()
+            for told in step_events(step, stored):
+                emit(session, told)
             row = session.get(StepRun, step.id)
             if row is None:
                 return

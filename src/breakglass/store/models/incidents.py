@@ -11,6 +11,7 @@ from sqlalchemy import (
     Boolean,
     Float,
     ForeignKey,
+    Integer,
     String,
     UniqueConstraint,
 )
@@ -26,6 +27,7 @@ __all__ = [
     "IncidentAlert",
     "IncidentRun",
     "PublicUpdate",
+    "ResponseRecord",
     "RoleAssignment",
     "Task",
     "TimelineEvent",
@@ -78,14 +80,42 @@ class IncidentAlert(Base):
 
 
 class IncidentRun(Base):
-    """A playbook run carried out for an incident."""
+    """A playbook run carried out for an incident. ``run_id`` names respond's run as its
+    events did; it is no foreign key, since incidents never reads respond's tables."""
 
     __tablename__ = "incident_runs"
     __table_args__ = (UniqueConstraint("run_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
-    run_id: Mapped[int] = mapped_column(ForeignKey("playbook_runs.id"))
+    run_id: Mapped[int] = mapped_column(Integer)
+
+
+class ResponseRecord(Base):
+    """What incidents heard of respond's work: one ``StepPhase`` (``kind`` ``phase``) or
+    ``ActionExecuted`` (``kind`` ``action``) event, kept so that runs can be linked to an
+    incident whenever its alert arrives, before or after the run, without reading respond's
+    tables. ``verified`` is the chain's word on an executed action's check (True also when
+    a precheck found it already in place)."""
+
+    __tablename__ = "response_records"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[str] = mapped_column(String, unique=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    run_id: Mapped[int] = mapped_column(Integer, index=True)
+    step_id: Mapped[int] = mapped_column(Integer, index=True)
+    parent_step_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    trigger: Mapped[str] = mapped_column(String, index=True)
+    playbook: Mapped[str] = mapped_column(String)
+    chain: Mapped[str | None] = mapped_column(String)
+    position: Mapped[int] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(String(32))
+    summary: Mapped[str] = mapped_column(String)
+    phase: Mapped[str | None] = mapped_column(String(16))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    verified: Mapped[bool | None] = mapped_column(Boolean)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
 class RoleAssignment(Base):
@@ -152,6 +182,8 @@ class AffectedAddress(Base):
     status: Mapped[str] = mapped_column(String(16))
     note: Mapped[str] = mapped_column(String, default="")
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    provenance: Mapped[str] = mapped_column(String(16), default="person")
+    """``analysis`` (a re-analysis replaces it) or ``person`` (kept, whatever analysis says)."""
 
 
 class FundMovement(Base):
@@ -172,6 +204,8 @@ class FundMovement(Base):
     destination_kind: Mapped[str] = mapped_column(String(16))
     recovery_status: Mapped[str] = mapped_column(String(16))
     usd_value: Mapped[float | None] = mapped_column(Float)
+    provenance: Mapped[str] = mapped_column(String(16), default="person")
+    """``analysis`` (a re-analysis replaces it) or ``person`` (kept, whatever analysis says)."""
 
 
 class AttackerRecord(Base):
@@ -184,6 +218,8 @@ class AttackerRecord(Base):
     kind: Mapped[str] = mapped_column(String(16))
     value: Mapped[str] = mapped_column(String)
     note: Mapped[str] = mapped_column(String, default="")
+    provenance: Mapped[str] = mapped_column(String(16), default="person")
+    """``analysis`` (a re-analysis replaces it) or ``person`` (kept, whatever analysis says)."""
 
 
 class PublicUpdate(Base):
