@@ -52,6 +52,7 @@ def _no_known_assets(monkeypatch: pytest.MonkeyPatch) -> None:
     from breakglass.analysis import assets  # noqa: PLC0415
 
     monkeypatch.setattr(assets, "_CACHE", {})
+    monkeypatch.setattr(assets, "_MISSED", {})
 
 
 TIERS = ("unit", "chain", "postgres", "nats", "browser", "e2e")

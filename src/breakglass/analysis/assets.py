@@ -8,6 +8,8 @@ figure is the stored one rounded, never a float's approximation.
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
@@ -16,10 +18,13 @@ from typing import TYPE_CHECKING, Literal
 from eth_abi.abi import default_codec
 from eth_abi.exceptions import DecodingError
 from eth_utils.crypto import keccak
+from sqlalchemy import select
 
 from breakglass.errors import ChainError, ConfigError
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from breakglass.chain.pool import EndpointPool
     from breakglass.plan.models import Plan
 
@@ -29,16 +34,20 @@ __all__ = [
     "decode_symbol",
     "explorer_link",
     "format_amount",
+    "incident_assets",
     "name_address",
     "plan_names",
     "read_asset",
     "read_assets",
     "read_plan_assets",
+    "read_units_now",
     "remember_asset",
     "short_address",
 ]
 
 _CACHE: dict[tuple[str, str], AssetInfo] = {}
+_MISSED: dict[tuple[str, str], float] = {}  # when a read last failed (time.monotonic)
+_RETRY = 60.0
 _MAX_SYMBOL = 32
 
 
@@ -168,6 +177,67 @@ async def read_plan_assets(
         finally:
             await pool.aclose()
     return found, notes
+
+
+def read_units_now(
+    plan: Plan, wanted: Iterable[tuple[str, str]], *, timeout: float = 3.0
+) -> dict[tuple[str, str], AssetInfo]:
+    """The units of ``(chain, address)`` pairs: the cached ones at once, the others read
+    through the plan's endpoints within ``timeout`` seconds. For a page or an API answer:
+    a token that could not be read is not tried again for a minute, so a node that is down
+    costs one slow answer a minute, not every answer. Blocks: call it from a worker thread,
+    never from a running event loop.
+
+    Returns:
+        Units by (chain, lower-case address); unknown tokens are left out.
+    """
+    found: dict[tuple[str, str], AssetInfo] = {}
+    missing: list[tuple[str, str]] = []
+    now = time.monotonic()
+    for chain, address in wanted:
+        key = (chain, address.lower())
+        known = _CACHE.get(key)
+        if known is not None:
+            found[key] = known
+        elif _is_address(key[1]) and _MISSED.get(key, -_RETRY) + _RETRY <= now:
+            missing.append(key)
+    if not missing:
+        return found
+    try:
+        read, _notes = asyncio.run(
+            asyncio.wait_for(read_plan_assets(plan=plan, wanted=missing), timeout)
+        )
+    except TimeoutError:
+        read = {}
+    for key in missing:
+        if key in read and read[key] != AssetInfo(None, None):
+            found[key] = read[key]
+        else:
+            _MISSED[key] = now
+    return found
+
+
+def incident_assets(session: Session, incident_id: int) -> set[tuple[str, str]]:
+    """The ``(chain, token)`` pairs an incident's figures are in: its user losses, fund
+    movements and funds at risk."""
+    from breakglass.incidents.evidence import fund_movements  # noqa: PLC0415
+    from breakglass.store.models import Incident, UserLoss  # noqa: PLC0415
+
+    pairs = {
+        (row.chain, row.asset.lower())
+        for row in session.scalars(select(UserLoss).where(UserLoss.incident_id == incident_id))
+    }
+    pairs |= {(m.chain, m.asset.lower()) for m in fund_movements(session, incident_id)}
+    incident = session.get(Incident, incident_id)
+    stored = getattr(incident, "funds_at_risk", None)
+    for item in stored if isinstance(stored, list) else []:
+        if isinstance(item, dict) and item.get("chain") and item.get("asset"):
+            pairs.add((str(item["chain"]), str(item["asset"]).lower()))
+    return {p for p in pairs if _is_address(p[1])}
+
+
+def _is_address(value: str) -> bool:
+    return value.startswith("0x") and len(value) == 42
 
 
 def cached_asset(*, chain: str, address: str) -> AssetInfo | None:

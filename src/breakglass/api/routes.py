@@ -19,6 +19,7 @@ from fastapi import (
 )
 from starlette.concurrency import run_in_threadpool
 
+from breakglass.analysis.assets import incident_assets, read_units_now
 from breakglass.analysis.headline import headline_figures
 from breakglass.api.registry import RouteTable
 from breakglass.api.schemas import (
@@ -141,7 +142,8 @@ def get_incident(request: Request, incident_id: IncidentId) -> IncidentOut:
     """One incident, with its headline figures."""
     with state_of(request).sessions() as session:
         found = IncidentOut.model_validate(service.get_incident(session, incident_id))
-        figures = headline_figures(session, incident_id=incident_id).rows()
+        units = read_units_now(state_of(request).loaded.plan, incident_assets(session, incident_id))
+        figures = headline_figures(session, incident_id=incident_id, units=units).rows()
         return found.model_copy(update={"headline": dict(figures)})
 
 

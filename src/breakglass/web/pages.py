@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import Depends, HTTPException, Path, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
+from breakglass.analysis.assets import incident_assets, read_units_now
 from breakglass.analysis.headline import headline_figures
 from breakglass.api.registry import RouteTable
 from breakglass.api.schemas import MAX_ID
@@ -98,7 +99,10 @@ def incident_page(
     state = state_of(request)
     view = data.incident_view(state.loaded, state.sessions, incident_id)
     with state.sessions() as session:
-        headline = headline_figures(session, incident_id=incident_id).rows()
+        wanted = incident_assets(session, incident_id)
+    units = read_units_now(state.loaded.plan, wanted)  # each token read once per process
+    with state.sessions() as session:
+        headline = headline_figures(session, incident_id=incident_id, units=units).rows()
     context: dict[str, Any] = {
         "view": view,
         "i": view.incident,
