@@ -19,8 +19,11 @@ counted as screened out, never simulated.
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from fractions import Fraction
@@ -32,7 +35,7 @@ from breakglass.respond.preexec.bytecode import (
     dispatcher_selectors,
     pushed_selectors,
 )
-from breakglass.respond.preexec.fork_evm import NATIVE, ForkEVM, Holding, Outcome
+from breakglass.respond.preexec.fork_evm import NATIVE, Fork, ForkEVM, Holding, Outcome
 
 __all__ = [
     "AssetWatch",
@@ -42,6 +45,7 @@ __all__ = [
     "ForkFactory",
     "Loss",
     "ScreenCounts",
+    "ScreenWorker",
     "Verdict",
 ]
 
@@ -132,7 +136,7 @@ class ScreenCounts:
     failed: int = 0
 
 
-ForkFactory = Callable[[Creation], ForkEVM]
+ForkFactory = Callable[[Creation], Fork]
 """Makes the fork a creation is simulated on: the state after its block."""
 
 
@@ -169,7 +173,7 @@ class AttackContractScreen:
         """
         started = time.perf_counter()
         self.counts.seen += 1
-        fork: ForkEVM | None = None
+        fork: Fork | None = None
         try:
             fork = self.fork(creation)
             code = fork.code(creation.address)
@@ -200,7 +204,7 @@ class AttackContractScreen:
             type(fork).backend,
         )
 
-    def _suspect(self, creation: Creation, code: bytes, fork: ForkEVM) -> list[str]:
+    def _suspect(self, creation: Creation, code: bytes, fork: Fork) -> list[str]:
         reasons: list[str] = []
         nonce = creation.deployer_nonce
         if self.max_creator_nonce and nonce is not None and nonce < self.max_creator_nonce:
@@ -215,7 +219,7 @@ class AttackContractScreen:
             reasons.append("calls watched functions " + ", ".join(called[:5]))
         return reasons
 
-    def _selectors(self, fork: ForkEVM) -> set[str]:
+    def _selectors(self, fork: Fork) -> set[str]:
         """The watched contracts' functions, read from their dispatchers once."""
         if self._watched_selectors is None:
             found = {s.lower() for s in self.functions}
@@ -224,7 +228,7 @@ class AttackContractScreen:
             self._watched_selectors = found
         return self._watched_selectors
 
-    def units(self, fork: ForkEVM) -> dict[str, AssetWatch]:
+    def units(self, fork: Fork) -> dict[str, AssetWatch]:
         """Each asset with its decimals and symbol: given, else read from the token once
         (native currency has 18 decimals; a token that does not say is taken to have 18
         and named by its address)."""
@@ -249,7 +253,7 @@ class AttackContractScreen:
     def _holdings(self) -> list[Holding]:
         return [Holding(t, a.asset) for t in self.targets.values() for a in self.assets]
 
-    def _simulate(self, creation: Creation, code: bytes, fork: ForkEVM) -> Drain | None:
+    def _simulate(self, creation: Creation, code: bytes, fork: Fork) -> Drain | None:
         selectors = dispatcher_selectors(code)[: self.max_selectors]
         holdings = self._holdings()
         balances = [b for h in holdings if (b := _read(fork, h))]
@@ -316,7 +320,34 @@ class AttackContractScreen:
         return tuple(losses) if over else None
 
 
-def _read(fork: ForkEVM, holding: Holding) -> int:
+def _read(fork: Fork, holding: Holding) -> int:
     if holding.asset == NATIVE:
         return fork.balance(holding.holder)
     return fork.token_balance(holding.asset, holding.holder) or 0
+
+
+class ScreenWorker:
+    """One daemon thread running simulations in order: a fork's reads are blocking calls,
+    and a node that hangs must neither stall the monitor beyond its wait nor hold up exit."""
+
+    def __init__(self, name: str) -> None:
+        self._jobs: queue.Queue[tuple[Callable[[], list[Verdict]], Future[list[Verdict]]]] = (
+            queue.Queue()
+        )
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def submit(self, job: Callable[[], list[Verdict]]) -> Future[list[Verdict]]:
+        future: Future[list[Verdict]] = Future()
+        self._jobs.put((job, future))
+        return future
+
+    def _run(self) -> None:
+        while True:
+            job, future = self._jobs.get()
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(job())
+            except BaseException as exc:  # handed to the block that waits
+                future.set_exception(exc)

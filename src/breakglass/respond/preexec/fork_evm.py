@@ -34,7 +34,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, ClassVar, TypeVar
+from typing import TYPE_CHECKING, ClassVar, Protocol, TypeVar
 
 from eth_abi.abi import decode
 from eth_abi.exceptions import DecodingError
@@ -47,6 +47,7 @@ if TYPE_CHECKING:
 __all__ = [
     "NATIVE",
     "Call",
+    "Fork",
     "ForkEVM",
     "Holding",
     "NextBlock",
@@ -134,6 +135,22 @@ class Outcome:
     def losses(self) -> dict[Holding, int]:
         """Each watched holding that lost, with the amount lost (positive)."""
         return {h: -d for h, d in self.deltas.items() if d < 0}
+
+
+class Fork(Protocol):
+    """What a simulation needs of a fork; :class:`ForkEVM` in process, or the node's own
+    simulation (:class:`~breakglass.respond.preexec.fork_node.NodeFork`)."""
+
+    backend: ClassVar[str]
+    calls: int
+
+    def balance(self, address: str) -> int: ...
+    def set_balance(self, address: str, wei: int) -> None: ...
+    def code(self, address: str) -> bytes: ...
+    def nonce(self, address: str) -> int: ...
+    def token_balance(self, token: str, holder: str) -> int | None: ...
+    def view(self, to: str, data: bytes) -> bytes | None: ...
+    def call(self, call: Call, *, watch: Iterable[Holding] = (), keep: bool = False) -> Outcome: ...
 
 
 def revert_reason(output: bytes) -> str:

@@ -1,0 +1,169 @@
+"""Attack-contract pieces without a chain: selectors from real bytecode, the calls tried,
+the rule's parameters, and a simulation that cannot run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from eth_utils.crypto import keccak
+from pydantic import ValidationError
+
+from breakglass.detect.engine import Detector
+from breakglass.detect.rule import RuleSetup, Target
+from breakglass.detect.rules.exploit.attack_contract import (
+    AttackContractParams,
+    AttackContractRule,
+)
+from breakglass.ingest.events import BlockAdded, BlockHeader
+from breakglass.nodepkgs import find_node_file
+from breakglass.plan.models.chain import Chain
+from breakglass.respond.preexec.attack_contract_calls import candidate_calls
+from breakglass.respond.preexec.bytecode import (
+    code_references,
+    dispatcher_selectors,
+    pushed_selectors,
+)
+
+pytestmark = pytest.mark.unit
+
+VAULT = "0x" + "11" * 20
+TOKEN = "0x" + "22" * 20
+DEPLOYER = "0x" + "33" * 20
+
+
+def _signature(item: dict[str, Any]) -> str:
+    return f"{item['name']}({','.join(i['type'] for i in item['inputs'])})"
+
+
+def _selectors(abi: list[dict[str, Any]]) -> set[str]:
+    return {
+        "0x" + keccak(text=_signature(item))[:4].hex() for item in abi if item["type"] == "function"
+    }
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        "@uniswap/v2-periphery/build/UniswapV2Router02.json",
+        "@uniswap/v2-core/build/UniswapV2Pair.json",
+        "@openzeppelin/contracts/build/contracts/ERC20PresetMinterPauser.json",
+    ],
+)
+def test_the_dispatcher_gives_exactly_the_abi_functions(build: str) -> None:
+    path = find_node_file(Path("node_modules") / build)
+    assert path is not None, "run npm install"
+    artefact = json.loads(path.read_text())
+    runtime = artefact.get("deployedBytecode") or artefact["evm"]["deployedBytecode"]["object"]
+    code = bytes.fromhex(str(runtime).removeprefix("0x"))
+    assert set(dispatcher_selectors(code)) == _selectors(artefact["abi"])
+
+
+def test_references_and_pushed_selectors() -> None:
+    # PUSH20 vault; PUSH32 word holding the token (an immutable); PUSH4 transfer(...).
+    transfer = "0xa9059cbb"
+    code = (
+        bytes([0x73])
+        + bytes.fromhex(VAULT[2:])
+        + bytes([0x7F])
+        + bytes(12)
+        + bytes.fromhex(TOKEN[2:])
+        + bytes([0x63])
+        + bytes.fromhex(transfer[2:])
+    )
+    assert code_references(code, [VAULT, TOKEN, DEPLOYER]) == [VAULT, TOKEN]
+    assert pushed_selectors(code, {transfer, "0x70a08231"}) == [transfer]
+    # A selector pushed as a constant is no dispatcher entry: no EQ and JUMPI after it.
+    assert dispatcher_selectors(code) == []
+    # Bytes inside a push are data: a PUSH4 opcode inside PUSH20 data is not read.
+    hidden = bytes([0x73]) + bytes([0x63]) + bytes.fromhex(transfer[2:]) + bytes(15)
+    assert pushed_selectors(hidden, {transfer}) == []
+
+
+def test_the_calls_tried_start_without_arguments_and_end_with_the_fallback() -> None:
+    calls = list(
+        candidate_calls(
+            contract=TOKEN,
+            caller=DEPLOYER,
+            selectors=["0x9890220b", "0x12345678"],
+            addresses=[VAULT],
+            amounts=[10**18, 10**18, 0, 5],
+            value=7,
+        )
+    )
+    # 2 addresses (vault, deployer), 2 amounts: 1 + 2 + 2 + 4 argument lists per selector.
+    assert len(calls) == 9 * 2 + 2 + 1
+    assert [c.data[:4].hex() for c in calls[:2]] == ["9890220b", "12345678"]
+    assert calls[0].data[4:] == bytes(32 * 6) and calls[0].value == 0
+    with_target = calls[2]
+    assert with_target.data[4:36] == bytes(12) + bytes.fromhex(VAULT[2:])
+    assert all(len(c.data) == 4 + 32 * 6 for c in calls[:-1])
+    assert calls[-1].data == b"" and calls[-1].value == 7
+    assert {c.caller for c in calls} == {DEPLOYER} and {c.to for c in calls} == {TOKEN}
+
+
+def test_every_asset_needs_a_threshold_it_can_be_judged_by() -> None:
+    with pytest.raises(ValidationError, match="needs a threshold"):
+        AttackContractParams.model_validate({"assets": [{"token": TOKEN}]})
+    with pytest.raises(ValidationError, match="needs a threshold"):
+        AttackContractParams.model_validate({"assets": [{"native": True, "usd": 3000}]})
+    with pytest.raises(ValidationError, match="exactly one of token or native"):
+        AttackContractParams.model_validate(
+            {"assets": [{"token": TOKEN, "native": True, "threshold": 1}]}
+        )
+    with pytest.raises(ValidationError):
+        AttackContractParams.model_validate({"assets": []})
+    params = AttackContractParams.model_validate(
+        {"assets": [{"native": True, "usd": 3000}], "threshold_usd": 50_000}
+    )
+    assert params.simulator == "auto" and params.max_selectors == 16
+
+
+def _rule(chain: Chain | None, **params: Any) -> AttackContractRule:
+    setup = RuleSetup(
+        "attack",
+        "local",
+        (Target("vault", VAULT),),
+        AttackContractParams.model_validate(
+            {"assets": [{"token": TOKEN, "threshold": 1}], **params}
+        ),
+        chain_config=chain,
+    )
+    return AttackContractRule(setup)
+
+
+def _block_with_creation(number: int = 7) -> BlockAdded:
+    tx_hash = "0x" + "ab" * 32
+    header = BlockHeader(number, "0x" + "cd" * 32, "0x" + "ef" * 32, 1_700_000_000)
+    tx = {"hash": tx_hash, "from": DEPLOYER, "nonce": "0x0", "to": None, "input": "0x6080"}
+    receipt = {"transactionHash": tx_hash, "status": "0x1", "contractAddress": "0x" + "44" * 20}
+    return BlockAdded("local", header, block={"transactions": [tx]}, receipts=[receipt])
+
+
+def test_blocks_without_creations_cost_no_simulation() -> None:
+    rule = _rule(None)
+    header = BlockHeader(8, "0x" + "01" * 32, "0x" + "02" * 32, 1)
+    block = BlockAdded("local", header, block={"transactions": []}, receipts=[])
+    assert list(rule.on_block(block, {})) == []
+    assert rule._screen is None and rule._worker is None  # no fork, no thread was made
+
+
+def test_a_simulation_that_cannot_run_is_a_rule_failure_not_silence() -> None:
+    dead = Chain.model_validate({"chain_id": 31337, "rpc": ["http://127.0.0.1:9/key-in-path"]})
+    rule = _rule(dead, wait_seconds=5)
+    detector = Detector("local", [rule], failure_budget=1, report_disabled=True)
+    (finding,) = detector.evaluate(_block_with_creation())
+    assert finding.kind == "rule-disabled"
+    assert "attack-contract simulation failed" in finding.description
+    assert "key-in-path" not in finding.description
+    assert rule.screen.counts.failed == 1
+
+
+def test_a_rule_built_without_a_plan_says_it_cannot_fork() -> None:
+    rule = _rule(None)
+    detector = Detector("local", [rule], failure_budget=1, report_disabled=True)
+    (finding,) = detector.evaluate(_block_with_creation())
+    assert finding.kind == "rule-disabled"
+    assert "no chain configuration" in finding.description
