@@ -7,7 +7,7 @@ from pathlib import Path
 
 from breakglass import store
 from breakglass.analysis.assets import AssetInfo
-from breakglass.analysis.headline import NOT_MEASURED, headline_figures
+from breakglass.analysis.headline import NOT_MEASURED, headline_figures, span_text
 from breakglass.incidents import evidence, service
 from breakglass.plan import load_plan
 from breakglass.store.models import UserLoss
@@ -54,10 +54,20 @@ def test_headline_figures(tmp_path: Path) -> None:
     assert figures == {
         "funds at risk": "$440,000.00",
         "lost": "110,000 dUSD ($110,000.00)",
+        "funds saved": NOT_MEASURED,  # at risk only in USD: what was saved of it is unknown
         "recovered or frozen": "2.5 dUSD",
         "users affected": "2",
-        "time to detect": "12s",
-        "time to contain": "24s",
+        "time to detect": "12 s",
+        "time to contain": "24 s",
         "time to recover": NOT_MEASURED,
     }
     assert set(quiet.values()) == {NOT_MEASURED}
+
+
+def test_one_duration_format() -> None:
+    assert span_text(None) == NOT_MEASURED
+    assert span_text(timedelta(milliseconds=154)) == "0.2 s"  # a fast pause is not "0s"
+    assert span_text(timedelta(seconds=12)) == "12 s"
+    assert span_text(timedelta(minutes=4, seconds=5)) == "4 min 05 s"
+    assert span_text(timedelta(hours=2, minutes=4, seconds=59)) == "2 h 04 min"
+    assert span_text(timedelta(days=3, hours=2)) == "3 d 02 h"

@@ -61,7 +61,7 @@ def test_work_an_incident(api: Api, client: TestClient) -> None:
     one = client.get(f"/api/incidents/{iid}", headers=viewer).json()
     assert one["headline"]["funds at risk"] == "not measured"  # not "n/a", not 0
     assert list(one["headline"]) == [
-        "funds at risk", "lost", "recovered or frozen", "users affected",
+        "funds at risk", "lost", "funds saved", "recovered or frozen", "users affected",
         "time to detect", "time to contain", "time to recover",
     ]  # fmt: skip
 

@@ -47,7 +47,7 @@ TABLES = {
     "consumed_events",
     "response_records",
 }
-HEAD = "0011"
+HEAD = "0012"
 
 
 def _tables(url: str) -> set[str]:

@@ -1,4 +1,4 @@
-"""An incident's headline figures for people: funds at risk, lost and recovered, users
+"""An incident's headline figures for people: funds at risk, lost, saved and recovered, users
 affected, and the times to detect, contain and recover, from what breakglass stored.
 
 A figure nothing measured reads "not measured", so a reader can tell it from zero.
@@ -19,7 +19,7 @@ from breakglass.incidents.evidence import fund_movements
 from breakglass.incidents.service import durations, get_incident
 from breakglass.store.models import UserLoss
 
-__all__ = ["NOT_MEASURED", "Headline", "headline_figures"]
+__all__ = ["NOT_MEASURED", "Headline", "headline_figures", "span_text"]
 
 NOT_MEASURED = "not measured"
 
@@ -30,6 +30,7 @@ class Headline:
 
     funds_at_risk: str
     lost: str
+    funds_saved: str
     recovered_or_frozen: str
     users_affected: str
     time_to_detect: str
@@ -41,15 +42,33 @@ class Headline:
         return [(f.name.replace("_", " "), getattr(self, f.name)) for f in fields(self)]
 
 
-def _span(delta: timedelta | None) -> str:
+def span_text(delta: timedelta | None) -> str:
+    """A duration for people, in one format everywhere: ``0.2 s``, ``12 s``,
+    ``4 min 05 s``, ``2 h 04 min``, ``3 d 02 h``; "not measured" when unknown. Under ten
+    seconds it keeps a tenth, because a pause 0.2 s after detection is not "0s"."""
     if delta is None:
         return NOT_MEASURED
-    total = int(delta.total_seconds())
-    hours, rest = divmod(total, 3600)
-    minutes, seconds = divmod(rest, 60)
+    seconds = delta.total_seconds()
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    whole = round(seconds)
+    minutes, secs = divmod(whole, 60)
+    hours, minutes = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    if days:
+        return f"{days} d {hours:02d} h"
     if hours:
-        return f"{hours}h {minutes:02d}m {seconds:02d}s"
-    return f"{minutes}m {seconds:02d}s" if minutes else f"{seconds}s"
+        return f"{hours} h {minutes:02d} min"
+    return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
+
+
+def _at_risk(stored: object) -> dict[tuple[str, str], int]:
+    """The incident's funds at risk in tokens (``[{chain, asset, amount}]``, base units)."""
+    amounts: dict[tuple[str, str], int] = defaultdict(int)
+    for item in stored if isinstance(stored, list) else []:
+        if isinstance(item, dict) and str(item.get("amount", "")).isdigit():
+            amounts[str(item.get("chain")), str(item.get("asset")).lower()] += int(item["amount"])
+    return amounts
 
 
 def _per_asset(
@@ -104,14 +123,23 @@ def headline_figures(
     for move in fund_movements(session, incident_id):
         if move.recovery_status in ("recovered", "frozen") and move.amount.isdigit():
             kept[move.chain, move.asset.lower()] += int(move.amount)
-    at_risk = incident.funds_at_risk_usd
+    at_risk_usd = incident.funds_at_risk_usd
+    at_risk = _at_risk(incident.funds_at_risk)
+    risk_text = _per_asset(at_risk, units) if at_risk else NOT_MEASURED
+    if at_risk_usd is not None:
+        usd_text = f"${at_risk_usd:,.2f}"
+        risk_text = usd_text if not at_risk else f"{risk_text} ({usd_text})"
+    saved = NOT_MEASURED
+    if at_risk:  # what was at risk and is not lost; a token nobody lost is saved whole
+        saved = _per_asset({k: max(v - lost.get(k, 0), 0) for k, v in at_risk.items()}, units)
     spans = durations(incident)
     return Headline(
-        funds_at_risk=NOT_MEASURED if at_risk is None else f"${at_risk:,.2f}",
+        funds_at_risk=risk_text,
         lost=lost_text,
+        funds_saved=saved,
         recovered_or_frozen=_per_asset(kept, units),
         users_affected=str(len(users)) if lost else NOT_MEASURED,
-        time_to_detect=_span(spans["time_to_detect"]),
-        time_to_contain=_span(spans["time_to_contain"]),
-        time_to_recover=_span(spans["time_to_resolve"]),
+        time_to_detect=span_text(spans["time_to_detect"]),
+        time_to_contain=span_text(spans["time_to_contain"]),
+        time_to_recover=span_text(spans["time_to_resolve"]),
     )

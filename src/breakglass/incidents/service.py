@@ -19,7 +19,7 @@ from breakglass.incidents.lifecycle import (
     parse_severity,
     parse_status,
 )
-from breakglass.incidents.roles import assign_plan_roles
+from breakglass.incidents.roles import assign_plan_roles, current_roles
 from breakglass.incidents.timeline import EventKind, record_event, timeline, utcnow
 from breakglass.plan.models import Plan
 from breakglass.store.models import Incident, Task, TimelineEvent
@@ -36,10 +36,12 @@ __all__ = [
     "add_note",
     "add_task",
     "durations",
+    "edit_incident",
     "get_incident",
     "list_incidents",
     "list_tasks",
     "open_incident",
+    "set_funds_at_risk_tokens",
     "set_task_status",
     "timeline",
     "transition",
@@ -76,9 +78,11 @@ def open_incident(
     started_at: datetime | None = None,
     summary: str = "",
     actor: str = "breakglass",
+    authored: bool = False,
 ) -> Incident:
     """Open an incident in ``detected``, give the plan's roles to their first members and
-    start its timeline. ``started_at`` is the first exploit block's time, if known."""
+    start its timeline. ``started_at`` is the first exploit block's time, if known;
+    ``authored`` says a person wrote the title and summary (not an alert)."""
     if not title.strip():
         raise IncidentError("an incident needs a title")
     incident = Incident(
@@ -89,6 +93,8 @@ def open_incident(
         chains=list(chains),
         contracts=list(contracts),
         summary=summary,
+        title_authored=authored,
+        summary_authored=authored and bool(summary.strip()),
         duplicate_of=None,
         funds_at_risk_usd=None,
         started_at=started_at,
@@ -219,6 +225,69 @@ def add_note(
     if not text.strip():
         raise IncidentError("a note needs text")
     return record_event(session, incident_id, EventKind.NOTE, text, at=at, actor=actor)
+
+
+def edit_incident(
+    session: Session,
+    incident_id: int,
+    *,
+    actor: str,
+    title: str | None = None,
+    summary: str | None = None,
+    at: datetime | None = None,
+) -> Incident:
+    """The incident lead writes the incident's title and summary for readers; from then on
+    they replace the generated ones everywhere. Only the person holding ``incident_lead``
+    may edit (anyone while nobody holds it); the old words stay on the timeline.
+
+    Raises:
+        IncidentError: nothing to change, an empty text, or ``actor`` is not the lead.
+    """
+    incident = get_incident(session, incident_id)
+    if title is None and summary is None:
+        raise IncidentError("give a new title, a new summary, or both")
+    lead = current_roles(session, incident_id).get("incident_lead")
+    if lead is not None and actor != lead:
+        raise IncidentError(f"only the incident lead ({lead}) edits incident #{incident_id}")
+    changes: dict[str, str] = {}
+    for field, value in (("title", title), ("summary", summary)):
+        if value is None:
+            continue
+        text = " ".join(value.split()) if field == "title" else value.strip()
+        if not text:
+            raise IncidentError(f"the {field} cannot be empty")
+        changes[field] = text
+    when = at or utcnow()
+    before = {"title": incident.title, "summary": incident.summary}
+    if "title" in changes:
+        incident.title, incident.title_authored = changes["title"], True
+    if "summary" in changes:
+        incident.summary, incident.summary_authored = changes["summary"], True
+    incident.updated_at = when
+    record_event(
+        session,
+        incident_id,
+        EventKind.NOTE,
+        f"{' and '.join(changes)} written by {actor}",
+        at=when,
+        actor=actor,
+        data={"edited": sorted(changes), "before": {k: before[k] for k in changes}},
+    )
+    return incident
+
+
+def set_funds_at_risk_tokens(
+    session: Session, incident_id: int, amounts: list[tuple[str, str, int]]
+) -> None:
+    """Record what was at risk, per (chain, token address, base units): the balance the
+    attacked contracts held before the first exploit block. Replaces what was stored."""
+    if any(amount < 0 for _chain, _asset, amount in amounts):
+        raise IncidentError("funds at risk cannot be negative")
+    get_incident(session, incident_id).funds_at_risk = [
+        {"chain": chain, "asset": asset.lower(), "amount": str(amount)}
+        for chain, asset, amount in amounts
+    ]
+    session.flush()
 
 
 def add_task(

@@ -14,6 +14,7 @@ from sqlalchemy import (
     Integer,
     String,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -65,6 +66,12 @@ class Incident(Base):
     # What the public status page calls the incident: random, so the page does not reveal
     # how many incidents there were. Set when the first public update is published.
     public_id: Mapped[str | None] = mapped_column(String(32), unique=True, default=None)
+    # Whether a person wrote the title and summary (``incident edit``); until then readers
+    # see generated ones (breakglass.report.wording), not the alert's title.
+    title_authored: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    summary_authored: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Funds at risk in tokens, ``[{chain, asset, amount}]`` with amounts in base units.
+    funds_at_risk: Mapped[list[dict[str, str]] | None] = mapped_column(JSON, default=None)
 
 
 class IncidentAlert(Base):
