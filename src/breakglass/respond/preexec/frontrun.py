@@ -14,8 +14,8 @@ sees:
 
 ``confirm`` simulates ``[pause, exploit]`` in one ``eth_simulateV1`` block to learn whether
 the pause stops the exploit: before sending (a round trip on the critical path) or alongside
-it (recorded, never delaying). After the exploit is mined (or dropped), :meth:`FrontRunner.verify`
-reads where the pause landed and records the order.
+it (started once the pause is out, recorded, never delaying it). After the exploit is mined
+(or dropped), :meth:`FrontRunner.verify` reads where the pause landed and records the order.
 """
 
 from __future__ import annotations
@@ -167,8 +167,6 @@ class FrontRunner:
         confirm = self.config.mempool.confirm
         if confirm == "before":
             await self._confirm(run, calls, pending.tx)
-        elif confirm == "alongside":
-            self._spawn(self._confirm(run, calls, pending.tx))
         floor = emergency_floor.set(fees)
         via = broadcast_via.set(self.private)
         try:
@@ -177,6 +175,8 @@ class FrontRunner:
             broadcast_via.reset(via)
             emergency_floor.reset(floor)
         run.reacted_at = time.perf_counter()
+        if confirm == "alongside":  # after the send: it must not compete with it
+            self._spawn(self._confirm(run, calls, pending.tx))
         _log.warning(
             "respond.frontrun_sent",
             chain=self.chain,

@@ -23,9 +23,11 @@ import structlog
 from breakglass.chain.endpoints import resolve_endpoints
 from breakglass.chain.pool import Endpoint, EndpointPool
 from breakglass.detect.setup import build_rules
+from breakglass.errors import BreakglassError
 from breakglass.ingest.events import PendingTx
 from breakglass.ingest.pending import PendingTxSource
 from breakglass.plan.models.chain import Ordering
+from breakglass.respond.actions.contract import ContractAction
 from breakglass.respond.preexec.frontrun import FrontRun, FrontRunner
 from breakglass.respond.preexec.screen import (
     PendingScreen,
@@ -66,6 +68,7 @@ class MempoolGuard:
     source: PendingTxSource = field(init=False)
     _acted: OrderedDict[str, None] = field(default_factory=OrderedDict, init=False, repr=False)
     _private: EndpointPool | None = field(default=None, init=False, repr=False)
+    _own: set[str] = field(default_factory=set, init=False, repr=False)
 
     def __post_init__(self) -> None:
         loaded = self.responder.loaded
@@ -105,8 +108,23 @@ class MempoolGuard:
                 "exploits are never seen pending",
             )
 
-    async def on_pending(self, pending: PendingTx) -> Screened:
+    def own_senders(self) -> set[str]:
+        """The accounts breakglass itself sends from on this chain (automatic contract
+        steps): their pending pauses are not screened, so they never compete with the send."""
+        found: set[str] = set()
+        for playbook in self.responder.playbooks():
+            for action in self.responder.runner.actions(playbook):
+                if isinstance(action, ContractAction) and action.chain == self.chain:
+                    try:
+                        found.add(self.responder.env.transactor(self.chain, action.signer).address)
+                    except BreakglassError:
+                        continue
+        return {address.lower() for address in found}
+
+    async def on_pending(self, pending: PendingTx) -> Screened | None:
         """Screen one pending transaction and front-run it when a critical rule fires."""
+        if str(pending.tx.get("from", "")).lower() in self._own:
+            return None
         screened = await self.screen.screen(pending)
         if not screened.critical or pending.hash in self._acted:
             return screened
@@ -118,6 +136,7 @@ class MempoolGuard:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Follow the mempool until ``stop`` is set."""
+        self._own = self.own_senders()
         _log.info("respond.mempool_started", chain=self.chain, watched=len(self.screen.watched))
         task = asyncio.ensure_future(self.source.run())
         try:
