@@ -52,6 +52,7 @@ ENDPOINTS: list[tuple[str, str, dict[str, Any] | None, str, int]] = [
     # No such step: allowed callers get past authorisation to the lookup's 404.
     ("POST", "/api/steps/999999/approve", {"action": "0x0123456789abcdef"}, "responder", 404),
     ("POST", "/api/steps/999999/tick", None, "responder", 404),
+    ("GET", "/api/steps/999999/preview", None, "responder", 404),
     (
         "POST",
         "/api/paging/acknowledgements",
@@ -91,6 +92,9 @@ def test_every_route_declares_a_permission(api: Api) -> None:
         tested[("POST", f"/api/steps/{{step_id}}/{verb}")] = tested.pop(
             ("POST", f"/api/steps/999999/{verb}")
         )
+    tested[("GET", "/api/steps/{step_id}/preview")] = tested.pop(
+        ("GET", "/api/steps/999999/preview")
+    )
     assert tested == declared
 
 

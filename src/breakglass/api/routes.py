@@ -21,6 +21,7 @@ from starlette.concurrency import run_in_threadpool
 
 from breakglass.analysis.assets import incident_assets, read_units_now
 from breakglass.analysis.headline import headline_figures
+from breakglass.api.preview import ApprovalPreviewOut, preview_out
 from breakglass.api.registry import RouteTable
 from breakglass.api.schemas import (
     MAX_ID,
@@ -379,6 +380,18 @@ def list_runs(request: Request, limit: Annotated[int, Query(ge=1, le=200)] = 20)
                 step.approval = approval_out(state, step.id)
         out.append(RunOut(**fields, steps=shown))
     return out
+
+
+@router.get("/steps/{step_id}/preview", tags=["playbooks"], dependencies=[Depends(RESPONDER)])
+def preview(request: Request, step_id: Annotated[int, Path(ge=1, le=MAX_ID)]) -> ApprovalPreviewOut:
+    """What approving a waiting step would do, before anyone approves it: the action (as in
+    `GET /api/runs`) and its call simulated from the signer on the latest block, then its
+    verification (`would succeed, emits Paused, 47,000 gas; paused() holds afterwards`, or
+    the revert reason). Nothing is sent. 404 when the step is not waiting for approval."""
+    found = preview_out(state_of(request), step_id)
+    if found is None:
+        raise HTTPException(404, f"step {step_id} is not waiting for an approval")
+    return found
 
 
 @router.post("/steps/{step_id}/approve", tags=["playbooks"])
