@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from breakglass.incidents import comms, evidence, service
 from breakglass.incidents.lifecycle import SEVERITIES, allowed_next
-from breakglass.incidents.timeline import sync_timeline, timeline
+from breakglass.incidents.timeline import timeline
 from breakglass.plan.loader import LoadedPlan
 from breakglass.report.regulatory import Deadline, clocks_for_incident
 from breakglass.respond.approval_view import ApprovalView, approval_view
@@ -100,11 +100,9 @@ def incident_list(
 
 
 def incident_timeline(sessions: sessionmaker[Session], incident_id: int) -> list[TimelineEvent]:
-    """The incident's timeline after importing new alerts and step phases (as the desk does)."""
-    with sessions() as session, session.begin():
-        service.get_incident(session, incident_id)
-        sync_timeline(session, incident_id)
+    """The incident's timeline as stored (incidents' consumer keeps it; a GET never writes)."""
     with sessions() as session:
+        service.get_incident(session, incident_id)
         events = timeline(session, incident_id)
         session.expunge_all()
         return events
