@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -37,7 +38,7 @@ def no_traceback(result: subprocess.CompletedProcess[str]) -> None:
 def test_full_plan_passes() -> None:
     result = run("plan", "check", FULL, "--as-of", "2026-11-23")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "0 failed, 0 warnings, 20 checks passed" in result.stdout
+    assert re.search(r"0 failed, 0 warnings, \d+ checks passed", result.stdout)
     assert "Scenario coverage" in result.stdout
 
 

@@ -136,6 +136,7 @@ def _register_detect_checks() -> None:
     """Register the checks of other domains; imported here, not at the top, because
     detection pulls in SQLAlchemy, which every other command would pay for at start."""
     from breakglass.detect import plancheck  # noqa: F401, PLC0415 - importing registers it
+    from breakglass.notify import plancheck as _notify  # noqa: F401, PLC0415
     from breakglass.respond import plancheck as _respond  # noqa: F401, PLC0415
 
 

@@ -2,6 +2,8 @@
 
 from breakglass.plan.checks import (  # noqa: F401 - importing registers the checks
     chains_defences,
+    chains_distinct,
+    chains_mempool,
     comms_protocol,
     compensation_policy,
     contacts_freshness,
@@ -11,13 +13,17 @@ from breakglass.plan.checks import (  # noqa: F401 - importing registers the che
     keys_separation,
     monitoring_abnormal,
     news_sources,
+    people_timezones,
     placeholders,
+    playbooks_targets,
     regulatory_duties,
     remediation_fallback,
     roles_mitigation_owners,
+    roles_pageable,
     roles_redundancy,
     scenarios_coverage,
     scenarios_indirect,
+    secrets_literal,
 )
 from breakglass.plan.checks.base import (
     CheckContext,

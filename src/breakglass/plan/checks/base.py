@@ -160,6 +160,7 @@ class PlanCheck:
 
 
 def registered_checks() -> list[type[PlanCheck]]:
-    """Every check, in checklist order."""
+    """Every check, in checklist order, then the others by id (whatever order their
+    modules were imported in, so the generated reference does not depend on it)."""
     rank = {check_id: index for index, check_id in enumerate(CHECKLIST_ORDER)}
-    return sorted(_REGISTRY.values(), key=lambda c: rank.get(c.id, len(rank)))
+    return sorted(_REGISTRY.values(), key=lambda c: (rank.get(c.id, len(rank)), c.id))

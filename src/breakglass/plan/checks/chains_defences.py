@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from breakglass.plan.checks.base import CheckContext, CheckSeverity, Finding, PlanCheck
+from breakglass.plan.checks.chains_distinct import distinct_endpoints
 
 
 class ChainQuorum(PlanCheck):
@@ -26,7 +27,7 @@ class ChainQuorum(PlanCheck):
 
     def findings(self, ctx: CheckContext) -> Iterator[Finding]:
         for name, chain in ctx.plan.chains.items():
-            endpoints = len(chain.rpc)
+            endpoints = distinct_endpoints(chain)
             if chain.quorum is None or chain.quorum < 2:
                 yield Finding(
                     f"chain '{name}' has no quorum: its preferred endpoint alone decides "

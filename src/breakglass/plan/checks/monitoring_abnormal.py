@@ -3,6 +3,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from breakglass.plan.checks.base import CheckContext, CheckSeverity, Finding, PlanCheck
+from breakglass.plan.checks.chains_distinct import distinct_endpoints
 
 
 class AbnormalBehaviour(PlanCheck):
@@ -30,9 +31,10 @@ class AbnormalBehaviour(PlanCheck):
                     ("contracts", name),
                 )
         for name, chain in plan.chains.items():
-            if len(chain.rpc) < 2:
+            if distinct_endpoints(chain) < 2:  # one listed twice fails over to itself
+                times = f" listed {len(chain.rpc)} times" if len(chain.rpc) > 1 else ""
                 yield Finding(
-                    f"chain '{name}' has {len(chain.rpc)} RPC endpoint; at least two are needed "
+                    f"chain '{name}' has 1 RPC endpoint{times}; at least two are needed "
                     "to fail over",
                     ("chains", name, "rpc"),
                     severity=CheckSeverity.WARNING,
