@@ -219,6 +219,7 @@ class ForkEVM:
         self.at = block
         self.next_block = next_block
         self.calls = 0
+        """How many calls :meth:`call` simulated (balance reads and views not counted)."""
 
     # -- state ------------------------------------------------------------------------------
 
@@ -263,6 +264,7 @@ class ForkEVM:
             SimulationError: the node could not be read.
         """
         holdings = tuple(dict.fromkeys(watch))
+        self.calls += 1
         checkpoint = self._read(self._evm.snapshot)
         try:
             before = {h: self._holding(h) for h in holdings}
@@ -295,7 +297,6 @@ class ForkEVM:
 
     def _run(self, call: Call, *, keep: bool) -> Outcome:
         """One message call; a revert or halt is an unsuccessful outcome."""
-        self.calls += 1
         evm = self._evm
         checkpoint = None if keep else self._read(evm.snapshot)
         try:
