@@ -52,7 +52,11 @@ def check_command(
     ] = CheckSeverity.ERROR,
     as_of: Annotated[
         str | None,
-        typer.Option("--as-of", help="Judge review and drill dates as of YYYY-MM-DD."),
+        typer.Option(
+            "--as-of",
+            help="Judge review and drill dates as of YYYY-MM-DD (default: today); an example "
+            "plan is written as of a fixed day.",
+        ),
     ] = None,
 ) -> None:
     """Say what the plan lacks. Exit 0 when it passes, 1 when a check fails, 2 on bad input."""
@@ -140,9 +144,14 @@ def _register_detect_checks() -> None:
     from breakglass.respond import plancheck as _respond  # noqa: F401, PLC0415
 
 
+def _today() -> date:
+    """The day reviews and drills are judged by when ``--as-of`` is not given."""
+    return datetime.now(UTC).date()
+
+
 def _parse_day(value: str | None) -> date:
     if value is None:
-        return datetime.now(UTC).date()
+        return _today()
     try:
         return date.fromisoformat(value)
     except ValueError:
