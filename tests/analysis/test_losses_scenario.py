@@ -223,3 +223,75 @@ def test_cli(
     assert shown.exit_code == 0, shown.output
     assert whole in shown.output  # the headline's "lost", in the token's unit
     assert str(len({x.address for x in analysis.losses})) in shown.output
+
+
+def test_reanalysis_keeps_what_people_entered(
+    tmp_path: Path, plan: Plan, scenario: LossScenario, analysis: IncidentAnalysis
+) -> None:
+    """A re-analysis replaces its own evidence rows only: an attacker record, a fund
+    movement and an address status that people entered or changed survive it, and are not
+    repeated beside it."""
+    from datetime import UTC, datetime  # noqa: PLC0415
+
+    from sqlalchemy import select  # noqa: PLC0415
+
+    from breakglass import store  # noqa: PLC0415
+    from breakglass.incidents import evidence, open_incident  # noqa: PLC0415
+    from breakglass.store.models import AffectedAddress, FundMovement  # noqa: PLC0415
+
+    mixer = "0x" + "cc" * 20
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    store.upgrade(url)
+    engine = store.make_engine(url)
+    try:
+        sessions = store.session_factory(engine)
+        with sessions.begin() as session:
+            incident_id = open_incident(
+                session, plan, title="vault drained", kind="exploit", severity="P1",
+                chains=["local"], contracts=["vault"], detected_at=datetime.now(UTC),
+            ).id  # fmt: skip
+            store_incident_analysis(session, incident_id, analysis)
+        with sessions.begin() as session:
+            analysed = len(evidence.attacker_records(session, incident_id))
+            evidence.add_attacker_record(session, incident_id, "tag", "Lazarus", note="SEAL 911")
+            evidence.add_fund_movement(
+                session, incident_id, chain="local", origin=scenario.exploiter,
+                tx_hash="0x" + "ab" * 32, asset="ETH", amount="5", destination=mixer,
+                destination_kind="mixer",
+            )  # fmt: skip
+            # a person's word on an address the analysis found, and on one it did not
+            evidence.set_address_status(
+                session, incident_id, "local", scenario.vault, "paused", note="paused by hand"
+            )
+            evidence.set_address_status(session, incident_id, "local", mixer, "needs-review")
+            frozen = next(
+                m
+                for m in evidence.fund_movements(session, incident_id)
+                if m.provenance == "analysis"
+            )
+            evidence.set_recovery_status(session, frozen.id, "frozen")
+            frozen_id, frozen_to = frozen.id, frozen.destination
+        with sessions.begin() as session:
+            store_incident_analysis(session, incident_id, analysis)
+        with sessions.begin() as session:
+            attackers = evidence.attacker_records(session, incident_id)
+            assert ("tag", "Lazarus", "person") in {
+                (r.kind, r.value, r.provenance) for r in attackers
+            }
+            assert len(attackers) == analysed + 1
+            moves = evidence.fund_movements(session, incident_id)
+            people = {m.destination for m in moves if m.provenance == "person"}
+            assert people == {mixer, frozen_to}
+            kept = session.get(FundMovement, frozen_id)
+            assert kept is not None and kept.recovery_status == "frozen"
+            assert len(moves) == len(analysis.movements) + 1  # the frozen one not repeated
+            status = {
+                r.address: (r.status, r.provenance)
+                for r in session.scalars(select(AffectedAddress))
+            }
+            assert status[scenario.vault] == ("paused", "person")
+            assert status[mixer] == ("needs-review", "person")
+            others = [v for a, v in status.items() if a not in (scenario.vault, mixer)]
+            assert others and all(p == "analysis" for _, p in others)
+    finally:
+        engine.dispose()

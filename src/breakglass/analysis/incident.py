@@ -283,27 +283,23 @@ def _float(loss: Loss) -> float | None:
 
 
 def store_incident_analysis(session: Session, incident_id: int, analysis: IncidentAnalysis) -> None:
-    """Write ``analysis`` as the incident's UserLoss, AttackerRecord, FundMovement and
-    AffectedAddress rows, replacing every such row of the incident (idempotent).
+    """Write ``analysis`` as the incident's losses (UserLoss rows, analysis's own, replaced
+    whole) and evidence: attacker records, fund movements and affected addresses go through
+    incidents' :func:`~breakglass.incidents.evidence.replace_analysed_evidence`, which
+    replaces what an earlier analysis wrote and keeps what people entered (idempotent).
 
     Raises:
         IncidentError: there is no such incident.
     """
     from sqlalchemy import delete  # noqa: PLC0415 - SQLAlchemy is slow to import
 
+    from breakglass.incidents import evidence  # noqa: PLC0415
     from breakglass.incidents.service import get_incident  # noqa: PLC0415
-    from breakglass.incidents.timeline import utcnow  # noqa: PLC0415
-    from breakglass.store.models import (  # noqa: PLC0415
-        AffectedAddress,
-        AttackerRecord,
-        FundMovement,
-        UserLoss,
-    )
+    from breakglass.store.models import UserLoss  # noqa: PLC0415
 
     get_incident(session, incident_id)
-    for model in (UserLoss, AttackerRecord, FundMovement, AffectedAddress):
-        session.execute(delete(model).where(model.incident_id == incident_id))
-    now, chain = utcnow(), analysis.chain
+    session.execute(delete(UserLoss).where(UserLoss.incident_id == incident_id))
+    chain = analysis.chain
     for loss in analysis.losses:
         session.add(
             UserLoss(
@@ -316,35 +312,30 @@ def store_incident_analysis(session: Session, incident_id: int, analysis: Incide
                 detail=loss.detail(),
             )
         )
-    for member in analysis.cluster.members.values():
-        kind = "contract" if member.kind == "contract" else "address"
-        note = f"{member.kind}: {member.note}"
-        session.add(
-            AttackerRecord(incident_id=incident_id, kind=kind, value=member.address, note=note)
+    attackers = [
+        evidence.AnalysedAttacker(
+            "contract" if member.kind == "contract" else "address",
+            member.address,
+            f"{member.kind}: {member.note}",
         )
-    for move in analysis.movements:
-        session.add(
-            FundMovement(
-                incident_id=incident_id,
-                chain=chain,
-                origin=move.origin,
-                tx_hash=move.tx_hash,
-                asset=move.asset,
-                amount=str(move.amount),
-                destination=move.destination,
-                destination_kind=move.destination_kind,
-                recovery_status="not-recovered",
-            )
+        for member in analysis.cluster.members.values()
+    ]
+    movements = [
+        evidence.AnalysedMovement(
+            chain=chain,
+            origin=move.origin,
+            tx_hash=move.tx_hash,
+            asset=move.asset,
+            amount=str(move.amount),
+            destination=move.destination,
+            destination_kind=move.destination_kind,
         )
-    for row in analysis.affected:
-        session.add(
-            AffectedAddress(
-                incident_id=incident_id,
-                chain=chain,
-                address=row.address,
-                status=row.status,
-                note=row.note,
-                updated_at=now,
-            )
-        )
-    session.flush()
+        for move in analysis.movements
+    ]
+    affected = [
+        evidence.AnalysedAddress(chain, row.address, row.status, row.note)
+        for row in analysis.affected
+    ]
+    evidence.replace_analysed_evidence(
+        session, incident_id, attackers=attackers, movements=movements, affected=affected
+    )

@@ -1,13 +1,21 @@
 """Evidence of an incident: affected addresses, fund movements and what is known about the
-attacker. Amounts are exact decimal strings; a float is refused, it would lose digits."""
+attacker. Amounts are exact decimal strings; a float is refused, it would lose digits.
+
+Each row says where it came from (``provenance``): ``person`` for what someone entered or
+changed, ``analysis`` for what :func:`replace_analysed_evidence` wrote. A re-analysis
+replaces only its own rows: what people entered is never deleted by it, and a row a person
+changed (an address's status, a movement's recovery) becomes theirs.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from breakglass.incidents.errors import IncidentError
@@ -17,7 +25,12 @@ from breakglass.incidents.timeline import utcnow
 from breakglass.store.models import AffectedAddress, AttackerRecord, FundMovement
 
 __all__ = [
+    "ANALYSIS",
+    "PERSON",
     "AddressStatus",
+    "AnalysedAddress",
+    "AnalysedAttacker",
+    "AnalysedMovement",
     "AttackerKind",
     "DestinationKind",
     "RecoveryStatus",
@@ -26,10 +39,15 @@ __all__ = [
     "affected_addresses",
     "attacker_records",
     "fund_movements",
+    "replace_analysed_evidence",
     "set_address_status",
     "set_funds_at_risk",
     "set_recovery_status",
 ]
+
+
+PERSON = "person"
+ANALYSIS = "analysis"
 
 
 class AddressStatus(StrEnum):
@@ -86,9 +104,12 @@ def set_address_status(
         )
     ).first()
     if row is None:
-        row = AffectedAddress(incident_id=incident_id, chain=chain, address=key, note=note)
+        row = AffectedAddress(
+            incident_id=incident_id, chain=chain, address=key, note=note, provenance=PERSON
+        )
         session.add(row)
     row.status = status
+    row.provenance = PERSON
     if note:
         row.note = note
     row.updated_at = at or utcnow()
@@ -143,6 +164,7 @@ def add_fund_movement(
         destination_kind=destination_kind,
         recovery_status=recovery_status,
         usd_value=usd_value,
+        provenance=PERSON,
     )
     session.add(row)
     session.flush()
@@ -156,6 +178,7 @@ def set_recovery_status(session: Session, movement_id: int, status: str) -> Fund
     if row is None:
         raise IncidentError(f"no fund movement #{movement_id}")
     row.recovery_status = status
+    row.provenance = PERSON
     session.flush()
     return row
 
@@ -172,7 +195,9 @@ def add_attacker_record(
     """Record something known about the attacker (an address, contract, funding source…)."""
     get_incident(session, incident_id)
     choice(kind, AttackerKind, "attacker record kind")
-    row = AttackerRecord(incident_id=incident_id, kind=kind, value=value, note=note)
+    row = AttackerRecord(
+        incident_id=incident_id, kind=kind, value=value, note=note, provenance=PERSON
+    )
     session.add(row)
     session.flush()
     return row
@@ -190,3 +215,113 @@ def set_funds_at_risk(session: Session, incident_id: int, usd: float | None) -> 
         raise IncidentError("funds at risk cannot be negative")
     get_incident(session, incident_id).funds_at_risk_usd = usd
     session.flush()
+
+
+@dataclass(frozen=True)
+class AnalysedAttacker:
+    kind: str
+    value: str
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class AnalysedMovement:
+    chain: str
+    origin: str
+    tx_hash: str
+    asset: str
+    amount: str | int | Decimal
+    destination: str
+    destination_kind: str = "unknown"
+
+
+@dataclass(frozen=True)
+class AnalysedAddress:
+    chain: str
+    address: str
+    status: str
+    note: str = ""
+
+
+def replace_analysed_evidence(
+    session: Session,
+    incident_id: int,
+    *,
+    attackers: Sequence[AnalysedAttacker],
+    movements: Sequence[AnalysedMovement],
+    affected: Sequence[AnalysedAddress],
+    at: datetime | None = None,
+) -> None:
+    """Replace what an earlier analysis wrote with this one's findings; rows people entered
+    stay, and an analysed row that repeats one of theirs is not added beside it.
+
+    Raises:
+        IncidentError: there is no such incident, or a kind, status or amount is invalid.
+    """
+    get_incident(session, incident_id)
+    for model in (AttackerRecord, FundMovement, AffectedAddress):
+        session.execute(
+            delete(model).where(model.incident_id == incident_id, model.provenance == ANALYSIS)
+        )
+    kept_attackers = {(r.kind, r.value.lower()) for r in attacker_records(session, incident_id)}
+    for attacker in attackers:
+        choice(attacker.kind, AttackerKind, "attacker record kind")
+        if (attacker.kind, attacker.value.lower()) in kept_attackers:
+            continue
+        kept_attackers.add((attacker.kind, attacker.value.lower()))
+        session.add(
+            AttackerRecord(
+                incident_id=incident_id,
+                kind=attacker.kind,
+                value=attacker.value,
+                note=attacker.note,
+                provenance=ANALYSIS,
+            )
+        )
+    kept_moves = {
+        _move_key(m.chain, m.tx_hash, m.asset, m.origin, m.destination)
+        for m in fund_movements(session, incident_id)
+    }
+    for move in movements:
+        key = _move_key(move.chain, move.tx_hash, move.asset, move.origin, move.destination)
+        if key in kept_moves:
+            continue
+        session.add(
+            FundMovement(
+                incident_id=incident_id,
+                chain=move.chain,
+                origin=move.origin.lower(),
+                tx_hash=move.tx_hash,
+                asset=move.asset,
+                amount=_amount(move.amount),
+                destination=move.destination.lower(),
+                destination_kind=move.destination_kind,
+                recovery_status=str(RecoveryStatus.NOT_RECOVERED),
+                provenance=ANALYSIS,
+            )
+        )
+    kept_addresses = {(r.chain, r.address) for r in affected_addresses(session, incident_id)}
+    for row in affected:
+        choice(row.status, AddressStatus, "address status")
+        key = (row.chain, row.address.lower())
+        if key in kept_addresses:  # a person's word on an address outranks an analysis
+            continue
+        kept_addresses.add(key)
+        session.add(
+            AffectedAddress(
+                incident_id=incident_id,
+                chain=row.chain,
+                address=row.address.lower(),
+                status=row.status,
+                note=row.note,
+                updated_at=at or utcnow(),
+                provenance=ANALYSIS,
+            )
+        )
+    session.flush()
+
+
+def _move_key(
+    chain: str, tx_hash: str, asset: str, origin: str, destination: str
+) -> tuple[str, ...]:
+    return (chain, tx_hash.lower(), asset.lower(), origin.lower(), destination.lower())
