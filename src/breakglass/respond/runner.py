@@ -236,7 +236,9 @@ class PlaybookRunner:
         call = _Call(where, _used(playbook, context), approved or {}, depth)
         earlier = {p: s for p, s in (handled or {}).items() if p != start_at}
         # An approval step before start_at still waiting holds back what follows it.
-        blocked = any(s == "awaiting-approval" and p < start_at for p, s in earlier.items())
+        before = [p for p, s in earlier.items() if s == "awaiting-approval" and p < start_at]
+        result.steps.extend(_still_waiting(p, actions[p], playbook) for p in sorted(before))
+        blocked = bool(before)
         groups = [[p for p in g if p >= start_at] for g in step_groups(playbook.steps)]
         groups = [g for g in groups if g]
         try:
@@ -246,7 +248,8 @@ class PlaybookRunner:
                 positions = [
                     p
                     for p in group
-                    if p not in earlier and (not blocked or self._offered_early(playbook, p, call))
+                    if p == start_at
+                    or (p not in earlier and (not blocked or _offered_early(playbook, p, call)))
                 ]
                 countdown = _Countdown(len(positions), settled) if index == 0 else None
                 outcomes = await asyncio.gather(
@@ -263,12 +266,6 @@ class PlaybookRunner:
         result.status = _run_status(result.steps)
         self.journal.finish_run(run, result.status)
         return result
-
-    def _offered_early(self, playbook: Playbook, position: int, call: _Call) -> bool:
-        """Whether a step behind a waiting approval runs now anyway: an approval step, to
-        be offered at once (a live run's; a dry run never waits)."""
-        step = playbook.steps[position]
-        return step.mode is Mode.APPROVAL and position not in call.approved
 
     async def _step(
         self,
@@ -429,6 +426,13 @@ def _used(playbook: Playbook, context: Mapping[str, Any] | None) -> dict[str, An
         except PlanError:
             continue  # the step fails with the reason when it is built
     return {name: context[name] for name in sorted(names) if name in context}
+
+
+def _offered_early(playbook: Playbook, position: int, call: _Call) -> bool:
+    """Whether a step behind a waiting approval runs now anyway: an approval step not yet
+    approved, to be offered at once (a dry run never waits, so never blocks)."""
+    step = playbook.steps[position]
+    return step.mode is Mode.APPROVAL and position not in call.approved
 
 
 def _still_waiting(position: int, action: Action | PlanError, playbook: Playbook) -> StepResult:
