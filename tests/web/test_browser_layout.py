@@ -9,30 +9,23 @@ the test's temporary directory (pytest prints where on failure).
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-import uvicorn
-from playwright.sync_api import Browser, Page, ViewportSize, expect, sync_playwright
+from playwright.sync_api import Browser, Page, ViewportSize, expect
 
 from breakglass.analysis.assets import AssetInfo, remember_asset
 from breakglass.incidents import comms, service
 from breakglass.incidents.alerts import attach_alert
 from breakglass.store.models import AlertRecord
 
+from .browser_kit import LAPTOP, PHONE, chromium, overflowing, page_width, serve
 from .conftest import PLAN, Dashboard, build_dashboard
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync"]
-LAPTOP: ViewportSize = {"width": 1366, "height": 900}
-PHONE: ViewportSize = {"width": 390, "height": 844}
 EXPLORER = "https://etherscan.io"
 POOL = "0x663F3ad617193148711d28f5334eE4Ed07016602"
 USDC = "0x" + "34" * 20
@@ -42,13 +35,6 @@ chains:
 contracts:
   pool: {{chain: mainnet, address: "{POOL}"}}
 """
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _seed(dashboard: Dashboard) -> None:
@@ -116,37 +102,14 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Dashboard
     """The seeded dashboard served by uvicorn on a free loopback port, in a thread."""
     dashboard = build_dashboard(tmp_path_factory.mktemp("layout"), plan=PLAN + CHAINS)
     _seed(dashboard)
-    port = _free_port()
-    config = uvicorn.Config(dashboard.app, host="127.0.0.1", port=port, log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            pytest.fail("uvicorn did not start the dashboard", pytrace=False)
-        time.sleep(0.05)
-    try:
-        yield dashboard, f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with serve(dashboard.app) as base:
+        yield dashboard, base
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """Headless system Chromium (Debian's; CI installs it)."""
-    if not CHROMIUM.is_file():
-        pytest.fail(
-            f"the browser tests need Chromium at {CHROMIUM}: apt-get install -y chromium",
-            pytrace=False,
-        )
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture(autouse=True)
@@ -163,23 +126,6 @@ def _signed_in(browser: Browser, base: str, token: str, viewport: ViewportSize) 
     page.click("button[type=submit]")
     expect(page).to_have_url(f"{base}/incidents")
     return page
-
-
-def _width(page: Page) -> int:
-    width: int = page.evaluate("document.scrollingElement.scrollWidth")
-    return width
-
-
-def _overflowing(page: Page) -> list[str]:
-    """The elements wider than the viewport, to say which one widened the page."""
-    found: list[str] = page.evaluate(
-        """() => Array.from(document.querySelectorAll('body *'))
-            .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1)
-            .slice(0, 5)
-            .map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '')
-                 + (e.className && typeof e.className === 'string' ? '.' + e.className : ''))"""
-    )
-    return found
 
 
 def _shot(page: Page, directory: Path, name: str) -> Path:
@@ -202,10 +148,10 @@ def test_the_dashboard_fits_a_390px_phone(
         page.goto(f"{base}{path}")
         page.wait_for_load_state("networkidle")
         _shot(page, tmp_path, name)
-        width = _width(page)
+        width = page_width(page)
         assert width <= PHONE["width"], (
             f"{path} scrolls sideways on a 390 px phone ({width} px wide): "
-            f"{_overflowing(page)}; screenshot in {tmp_path}"
+            f"{overflowing(page)}; screenshot in {tmp_path}"
         )
     page.context.close()
 

@@ -10,6 +10,8 @@ import importlib.util
 import re
 import sys
 import textwrap
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,6 +20,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from playwright.sync_api import Browser, expect
 from sqlalchemy.orm import Session, sessionmaker
 
 from breakglass.api import create_app
@@ -30,6 +33,8 @@ from breakglass.respond.env import LiveEnv
 from breakglass.store.models import IncidentRun, StepRun
 from breakglass.web.auth import SESSION_COOKIE, csrf_for
 from breakglass.web.sessions import start_session
+
+from .browser_kit import PHONE, chromium, overflowing, page_width, serve
 
 pytestmark = pytest.mark.chain
 
@@ -240,3 +245,42 @@ def test_a_mainnet_approval_is_never_one_click(
         assert "sends a real transaction on local, a live network" in shown.text
         assert "chain id 1)" in shown.text
     assert not token.paused() and _status(sessions, desk.step_id) == "awaiting-approval"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with chromium() as launched:
+        yield launched
+
+
+def test_the_confirmation_in_chromium_on_a_phone(
+    fresh_chain: Anvil,
+    token: Any,
+    sessions: sessionmaker[Session],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    browser: Browser,
+) -> None:
+    monkeypatch.setenv("GUARDIAN_KEY", fresh_chain.private_keys[GUARDIAN])
+    # Playwright's sync API holds an event loop on this thread; the playbook runs its own.
+    with ThreadPoolExecutor(1) as worker:
+        desk = worker.submit(_desk, fresh_chain, token, sessions, tmp_path, chain_id=1).result()
+    with serve(desk.client.app) as base:  # type: ignore[arg-type]
+        context = browser.new_context(viewport=PHONE, is_mobile=True)
+        host = base.removeprefix("http://").split(":")[0]
+        session = desk.client.cookies[SESSION_COOKIE]
+        context.add_cookies(
+            [{"name": SESSION_COOKIE, "value": session, "domain": host, "path": "/"}]
+        )
+        page = context.new_page()
+        page.goto(f"{base}/incidents/{desk.incident_id}")
+        page.click("button.approve")
+        expect(page.locator("#confirm")).to_contain_text("a live network")
+        expect(page.locator("#simulation")).to_contain_text("Would succeed, emits Paused")
+        page.screenshot(path=str(tmp_path / "confirm-phone.png"), full_page=True)
+        width = page_width(page)
+        assert width <= PHONE["width"], f"the confirmation is {width} px wide: {overflowing(page)}"
+        assert not token.paused()
+        page.click("#confirm-approve")
+        expect(page).to_have_url(f"{base}/incidents/{desk.incident_id}#steps")
+        context.close()
