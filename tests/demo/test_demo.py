@@ -174,7 +174,9 @@ def test_postmortem_and_title_speak_in_dusd(first: DemoResult) -> None:
     html_path = first.paths.get("postmortem_html")
     assert html_path is not None
     html = html_path.read_text()
-    impact = html[html.index('<section id="impact">') : html.index('<section id="timeline">')]
+    impact = html[
+        html.index('<section id="impact">') : html.index('<section id="response-actions">')
+    ]
     assert re.search(r"<td>[\d,]+(\.\d\d?)? dUSD</td>", impact), impact
     assert not re.search(r"\d{19}", impact)  # no wei-sized base-unit figures
     # The monitor's alert is the incident's title: the token by its symbol, the receiver short.

@@ -84,6 +84,7 @@ def incident_id(plan: Plan, sessions: sessionmaker[Session]) -> int:
             detected_at=T0,
             started_at=T0 - timedelta(minutes=3),
             summary="The lending pool was drained through a price manipulation.",
+            authored=True,  # opened by hand: a person wrote the title and summary
         )
         iid = incident.id
         service.transition(s, iid, "triaged", actor="alice", at=T0 + timedelta(minutes=2))
@@ -140,13 +141,13 @@ def test_markdown_has_every_section_and_the_facts(
     for heading in SECTIONS:
         assert f"## {heading}" in text
     assert "**draft**" in text
-    assert "Time to detect: 3m 00s" in text
-    assert "| time to contain | 9m 00s |" in text
-    assert TX in text and "2026-03-01 12:04:00 UTC" in text
+    assert "| time to detect | 3 min 00 s |" in text
+    assert "| time to contain | 9 min 00 s |" in text
+    assert TX in text and "| 2026-03-01 12:04:00 |" in text
     assert "| mainnet | " + TOKEN + " | 1 | 1000 | $1,000.00 | 1400 | 0 | 400 |" in text
     assert "matches the policy" in text  # 1000 lost, entitled and distributed
     assert "We are investigating" in text
-    assert "| gdpr | notification |" in text
+    assert "| gdpr | notification to " in text
     assert "Rotate the guardian key" in text
     assert "<script>" not in text and "&lt;script&gt;" in text
 
@@ -292,7 +293,7 @@ def test_cli_writes_each_format_and_moves_the_status(
         postmortem_app, [str(incident_id), "--out", str(out), "--status", "in-review"]
     )
     assert result.exit_code == 0, result.output
-    assert "**in-review**" in (out / f"postmortem-{incident_id}.md").read_text()
+    assert "**draft** (in-review:" in (out / f"postmortem-{incident_id}.md").read_text()
     result = runner.invoke(postmortem_app, ["999", "--out", str(out)])
     assert result.exit_code != 0
 
@@ -307,7 +308,7 @@ def test_html_draws_a_stored_tx_analysis_with_render_svg(
     from breakglass.analysis import render  # noqa: PLC0415
 
     drawn = "<?xml version='1.0' encoding='utf-8'?>\n<svg><text>FLOW-OF-TX</text></svg>\n"
-    monkeypatch.setattr(render, "render_svg", lambda analysis: drawn)
+    monkeypatch.setattr(render, "render_svg", lambda analysis, units=None: drawn)
     with sessions() as s, s.begin():
         path, _ = write_postmortem(
             s,

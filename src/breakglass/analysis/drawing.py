@@ -162,7 +162,7 @@ def to_drawing(picture: Picture, max_width: float) -> Drawing:
             shape = String(
                 p[0],
                 p[1],
-                s.text,
+                s.text.translate(_PDF_TEXT),
                 fontName="Helvetica",
                 fontSize=s.size * scale,
                 fillColor=stroke,
@@ -185,6 +185,9 @@ class FlowEdge:
     label: str
     note: str = ""
 
+
+_PDF_TEXT = str.maketrans({"→": "->"})
+"""Characters outside the WinAnsi set of the PDF's standard Helvetica."""
 
 _BOX_H, _COL_GAP, _ROW_GAP, _MARGIN, _TOP = 38.0, 110.0, 46.0, 24.0, 40.0
 _MARK_R = 7.0

@@ -31,14 +31,26 @@ from breakglass.chain.pool import EndpointPool
 from breakglass.errors import BreakglassError
 from breakglass.incidents.comms import publish_update
 from breakglass.incidents.evidence import fund_movements
-from breakglass.incidents.service import acknowledge, get_incident, transition
+from breakglass.incidents.service import (
+    acknowledge,
+    get_incident,
+    set_funds_at_risk_tokens,
+    transition,
+)
 from breakglass.plan.loader import LoadedPlan
 from breakglass.recovery.merkle import MerkleDistribution
 from breakglass.recovery.service import build_distribution, write_distribution
 from breakglass.report.status import public_content, render_status_page
-from breakglass.store.models import UserLoss
+from breakglass.store.models import AlertRecord, IncidentAlert, UserLoss
 
-__all__ = ["Aftermath", "analyse", "publish", "recover", "write_postmortem_files"]
+__all__ = [
+    "Aftermath",
+    "analyse",
+    "publish",
+    "record_funds_at_risk",
+    "recover",
+    "write_postmortem_files",
+]
 
 CHAIN = "local"
 COMMS = "dave"
@@ -168,6 +180,10 @@ async def write_postmortem_files(
             result.notes.append(f"post-mortem without a fund-flow picture: {exc}")
     if "units" in inspect.signature(module.write_postmortem).parameters:
         extra["units"] = await _units(loaded, sessions, incident_id)
+    try:
+        await record_funds_at_risk(loaded, sessions, incident_id)
+    except BreakglassError as exc:
+        result.notes.append(f"funds at risk not recorded: {exc}")
     out_dir.mkdir(parents=True, exist_ok=True)
     for fmt in ("html", "pdf"):
         try:
@@ -184,6 +200,45 @@ async def write_postmortem_files(
             result.postmortem_paths.append(Path(path))
         except (ImportError, BreakglassError, OSError) as exc:
             result.notes.append(f"post-mortem {fmt} skipped: {exc}")
+
+
+async def record_funds_at_risk(
+    loaded: LoadedPlan, sessions: sessionmaker[Session], incident_id: int
+) -> None:
+    """Store what was at risk, in tokens: what the incident's contracts held of each lost
+    token at the block before the first exploit block (the demo's 440,000 dUSD)."""
+    with sessions() as session:
+        incident = get_incident(session, incident_id)
+        first = session.scalars(
+            select(AlertRecord.block_number)
+            .join(IncidentAlert, IncidentAlert.alert_id == AlertRecord.id)
+            .where(IncidentAlert.incident_id == incident_id)
+            .order_by(AlertRecord.block_number)
+        ).first()
+        tokens = set(
+            session.scalars(select(UserLoss.asset).where(UserLoss.incident_id == incident_id))
+        )
+        holders = [
+            loaded.plan.contracts[c].address
+            for c in incident.contracts
+            if c in loaded.plan.contracts
+        ]
+    if first is None or not tokens or not holders:
+        return
+    pool = EndpointPool(plan_endpoints(loaded.plan.chains[CHAIN], prefer_ws=False), chain=CHAIN)
+    amounts: list[tuple[str, str, int]] = []
+    try:
+        for token in sorted(tokens):
+            held = 0
+            for holder in holders:
+                data = "0x70a08231" + holder.lower().removeprefix("0x").rjust(64, "0")
+                raw = await pool.request("eth_call", [{"to": token, "data": data}, hex(first - 1)])
+                held += int(str(raw), 16) if raw not in (None, "0x") else 0
+            amounts.append((CHAIN, token, held))
+    finally:
+        await pool.aclose()
+    with sessions() as session, session.begin():
+        set_funds_at_risk_tokens(session, incident_id, amounts)
 
 
 async def _units(

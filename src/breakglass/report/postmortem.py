@@ -14,25 +14,29 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import quote
 
 from jinja2 import Environment, FileSystemLoader
 from markupsafe import Markup
 from sqlalchemy.orm import Session
 
+from breakglass.analysis.assets import plan_names
+from breakglass.analysis.headline import headline_figures
 from breakglass.incidents.comms import public_updates
-from breakglass.incidents.evidence import affected_addresses, attacker_records, fund_movements
+from breakglass.incidents.evidence import fund_movements
 from breakglass.incidents.roles import role_history
-from breakglass.incidents.service import durations, get_incident, list_tasks
+from breakglass.incidents.service import get_incident, list_tasks
 from breakglass.incidents.timeline import timeline
 from breakglass.outputs import writing
 from breakglass.plan.models import Plan
 from breakglass.report.postmortem_chart import flow_svg, timeline_svg
 from breakglass.report.postmortem_impact import (
     fmt_duration,
-    fmt_usd,
     fmt_utc,
     impact_rows,
+    price_statement,
     recovery_against_policy,
+    user_rows,
 )
 from breakglass.report.postmortem_notes import (
     HumanNotes,
@@ -47,8 +51,20 @@ from breakglass.report.postmortem_notes import (
     sync_action_items,
     write_notes_template,
 )
-from breakglass.report.regulatory import clocks_for_incident
+from breakglass.report.postmortem_sections import (
+    background,
+    disclosure,
+    explorers,
+    references,
+    regulatory_rows,
+    response_actions,
+    response_times,
+    seal_meta,
+    timeline_rows,
+)
 from breakglass.report.status import write_atomically
+from breakglass.report.timeline_view import people_timeline
+from breakglass.report.wording import incident_words
 from breakglass.textsafe import strip_controls
 
 if TYPE_CHECKING:
@@ -74,22 +90,30 @@ __all__ = [
 Format = Literal["md", "html", "pdf"]
 SECTIONS = (
     "Summary",
-    "Impact",
+    "Background",
     "Timeline (UTC)",
-    "Detection",
     "Root cause",
-    "Response evaluation",
+    "Impact",
+    "Response actions",
+    "Response times",
+    "Remediation",
+    "Compensation",
+    "Third-party disclosure and public messaging",
+    "Regulatory filings",
     "What went well",
     "What went wrong",
     "Where we were lucky",
-    "On-chain evidence",
-    "Recovery and compensation",
+    "Lessons and plan changes",
     "Action items",
-    "Plan and runbook changes",
-    "Public messaging",
-    "Regulatory filings",
+    "References",
 )
 """The section headings, in order, of every format."""
+ANCHORS = (
+    "summary", "background", "timeline", "root-cause", "impact", "response-actions",
+    "response-times", "remediation", "compensation", "disclosure", "regulatory", "went-well",
+    "went-wrong", "lucky", "lessons", "action-items", "references",
+)  # fmt: skip
+"""The HTML ids of the sections, in the same order."""
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 _env = Environment(
@@ -119,7 +143,18 @@ def _md(value: object) -> str:
     return text
 
 
+def _url(value: object) -> str:
+    """A link target: http(s) only (anything else becomes ``#``), with the characters that
+    would end a Markdown link or an HTML attribute percent-encoded."""
+    text = str(value).strip()
+    if not text.startswith(("https://", "http://")):
+        return "#"
+    return quote(text, safe=":/?#[]@!$&'*+,;=%-._~")
+
+
 _md_env.filters["md"] = _md
+_md_env.filters["url"] = _url
+_env.filters["url"] = _url
 
 
 def postmortem_document(
@@ -132,132 +167,109 @@ def postmortem_document(
     analyses: list[TxAnalysis] | None = None,
     units: Mapping[tuple[str, str], AssetInfo] | None = None,
 ) -> dict[str, Any]:
-    """Everything a post-mortem shows, as plain data (see the module docstring); ``units``
-    are the tokens' symbols and decimals by (chain, lower-case address), for the impact."""
+    """Everything a post-mortem shows, as plain data of text (see the module docstring);
+    ``units`` are the tokens' symbols and decimals by (chain, lower-case address)."""
     incident = get_incident(session, incident_id)
     record = get_postmortem(session, incident_id, now=now)
     events = timeline(session, incident_id)
-    times = durations(incident)
+    links = explorers(plan)
+    chain = incident.chains[0] if incident.chains else None
+    rows = people_timeline(events, chain=chain, explorers=links)
+    words = incident_words(session, incident_id=incident_id, plan=plan, units=units)
+    figures = headline_figures(session, incident_id=incident_id, units=units)
+    names = plan_names(plan) if plan is not None else {}
     tasks = [t for t in list_tasks(session, incident_id) if t.source in ("incident", "post-mortem")]
     movements = fund_movements(session, incident_id)
-    clocks = clocks_for_incident(session, plan, incident_id, now) if plan is not None else []
     alerts = [e for e in events if e.kind == "alert"]
     items = []
     for task in tasks:
         section, title = plan_section_of(task.title)
         items.append(
             {
-                "id": task.id,
+                "id": str(task.id),
                 "title": title,
                 "owner": task.owner or "unassigned",
-                "due": fmt_utc(task.due_at) if task.due_at else "none",
+                "due": f"{task.due_at:%Y-%m-%d}" if task.due_at else "no deadline",
                 "kind": task.kind,
-                "source": task.source,
                 "status": task.status,
-                "plan_section": section,
+                "plan_section": section or "",
             }
         )
     return {
         "meta": {
             "id": incident.id,
-            "title": incident.title,
+            "title": words.title,
             "protocol": plan.protocol if plan is not None else "",
-            "kind": incident.kind,
+            "kind": incident.kind.replace("-", " "),
             "severity": incident.severity,
             "incident_status": incident.status,
             "status": record.status,
             "updated_at": fmt_utc(record.updated_at),
-            "published_at": fmt_utc(record.published_at) if record.published_at else None,
+            "published_at": fmt_utc(record.published_at) if record.published_at else "not yet",
             "generated_at": fmt_utc(now),
-            "chains": ", ".join(incident.chains) or "n/a",
-            "contracts": ", ".join(incident.contracts) or "n/a",
+            "chains": ", ".join(incident.chains) or "none recorded",
+            "contracts": ", ".join(incident.contracts) or "none recorded",
             "roles": [
-                {"role": r.role, "person": r.person, "from": fmt_utc(r.assigned_at)}
+                {
+                    "role": r.role.replace("_", " "),
+                    "person": r.person,
+                    "from": fmt_utc(r.assigned_at),
+                }
                 for r in role_history(session, incident_id)
             ],
+            **seal_meta(session, incident, notes, plan, record.status),
         },
         "sections": SECTIONS,
-        "summary": notes.summary or incident.summary,
+        "anchors": ANCHORS,
+        "summary": notes.summary or words.summary,
+        "background": background(plan, incident, notes),
+        "timeline": timeline_rows(rows),
+        "root_cause": notes.root_cause,
+        "five_whys": notes.five_whys,
         "impact": {
-            "at_risk_usd": fmt_usd(incident.funds_at_risk_usd),
+            "funds": [{"figure": label, "value": value} for label, value in figures.rows()[:5]],
             "rows": impact_rows(session, incident_id, plan=plan, units=units),
+            "price": price_statement(session, incident_id),
+            "users": user_rows(session, incident_id, units=units, names=names),
         },
-        "timeline": [
-            {
-                "at": fmt_utc(e.at),
-                "kind": e.kind,
-                "actor": e.actor or "",
-                "summary": e.summary,
-                "tx_hash": e.tx_hash or "",
-                "block": "" if e.block_number is None else str(e.block_number),
-            }
-            for e in events
-        ],
+        "response": response_actions(rows),
+        "times": response_times(incident),
         "detection": {
             "started_at": fmt_utc(incident.started_at),
             "detected_at": fmt_utc(incident.detected_at),
-            "time_to_detect": fmt_duration(times["time_to_detect"]),
-            "first_alert": alerts[0].summary if alerts else None,
-            "alerts": len(alerts),
+            "first_alert": rows[0].text if rows and rows[0].kind == "alert" else "none",
+            "alerts": str(len(alerts)),
         },
-        "root_cause": notes.root_cause,
-        "five_whys": notes.five_whys,
-        "response": [
-            {"measure": "time to acknowledge", "value": fmt_duration(times["time_to_acknowledge"])},
-            {"measure": "time to contain", "value": fmt_duration(times["time_to_contain"])},
-            {"measure": "time to resolve", "value": fmt_duration(times["time_to_resolve"])},
-        ],
+        "remediation": notes.remediation,
+        "eradication": _fix_rows(session, incident_id),
+        "recovery": recovery_against_policy(session, plan, incident_id, units=units),
+        "disclosure": {
+            "text": notes.disclosure,
+            "parties": disclosure(session, plan, incident_id),
+            "updates": [
+                {
+                    "at": fmt_utc(u.published_at),
+                    "status": u.status,
+                    "title": u.title,
+                    "body": u.body,
+                }
+                for u in public_updates(session, incident_id)
+            ],
+        },
+        "filings": regulatory_rows(session, plan, incident_id, now),
         "went_well": notes.went_well,
         "went_wrong": notes.went_wrong,
         "lucky": notes.lucky,
-        "evidence": {
-            "addresses": [
-                {"chain": a.chain, "address": a.address, "status": a.status, "note": a.note}
-                for a in affected_addresses(session, incident_id)
-            ],
-            "movements": [
-                {
-                    "chain": m.chain,
-                    "tx_hash": m.tx_hash,
-                    "origin": m.origin,
-                    "destination": m.destination,
-                    "destination_kind": m.destination_kind,
-                    "asset": m.asset,
-                    "amount": m.amount,
-                    "usd": fmt_usd(m.usd_value),
-                    "recovery_status": m.recovery_status,
-                }
-                for m in movements
-            ],
-            "attacker": [
-                {"kind": r.kind, "value": r.value, "note": r.note}
-                for r in attacker_records(session, incident_id)
-            ],
-        },
-        "eradication": _fix_rows(session, incident_id),
-        "recovery": recovery_against_policy(session, plan, incident_id),
-        "action_items": items,
+        "lessons": notes.lessons,
         "plan_changes": notes.plan_changes,
         "plan_items": [i for i in items if i["plan_section"]],
-        "updates": [
-            {"at": fmt_utc(u.published_at), "status": u.status, "title": u.title, "body": u.body}
-            for u in public_updates(session, incident_id)
-        ],
-        "filings": [
-            {
-                "regime": c.regime,
-                "name": c.name,
-                "recipient": c.recipient,
-                "due": fmt_utc(c.due),
-                "status": str(c.status),
-                "filed_at": fmt_utc(c.filed_at) if c.filed_at else "",
-                "late": c.late,
-            }
-            for c in clocks
-        ],
+        "action_items": items,
+        "references": references(session, incident_id, plan, rows, notes),
         "chart": {"events": events, "incident": incident},
         "analyses": analyses or [],
         "movement_rows": movements,
+        "units": dict(units or {}),
+        "names": names,
     }
 
 
@@ -292,9 +304,12 @@ def render_html(document: dict[str, Any]) -> str:
     from breakglass.analysis.render import render_svg  # noqa: PLC0415 - Rich is slow to import
 
     chart = document["chart"]
-    flows = [render_svg(a).split("?>", 1)[-1] for a in document["analyses"]]
+    by_token = {asset: info for (_chain, asset), info in document["units"].items()}
+    flows = [render_svg(a, by_token).split("?>", 1)[-1] for a in document["analyses"]]
     if not flows and document["movement_rows"]:
-        flows = [flow_svg(document["movement_rows"])]
+        flows = [
+            flow_svg(document["movement_rows"], names=document["names"], units=document["units"])
+        ]
     pictures = {
         # Both are built with ElementTree, which escapes every text and attribute.
         "timeline": Markup(timeline_svg(chart["events"], chart["incident"])),  # noqa: S704

@@ -96,7 +96,8 @@ def timeline_layout(
         x = left + plot * i / 2
         anchor = ("start", "middle", "end")[i]
         shapes.append(Shape("line", (x, axis_y, x, axis_y + 4)))
-        label = at.strftime("%Y-%m-%d %H:%M:%S")
+        # a span of seconds needs the milliseconds, or every tick reads the same
+        label = f"{at:%Y-%m-%d %H:%M:%S.%f}"[:-3] if span < 60 else f"{at:%Y-%m-%d %H:%M:%S}"
         shapes.append(Shape("text", (x, axis_y + 16), text=label, size=8, anchor=anchor))
     return Picture(shapes, width, height)
 

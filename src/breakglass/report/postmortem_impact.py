@@ -19,7 +19,15 @@ from breakglass.recovery.policy import RecoveryError
 from breakglass.recovery.service import compute_compensation
 from breakglass.store.models import Distribution, UserLoss
 
-__all__ = ["fmt_duration", "fmt_usd", "fmt_utc", "impact_rows", "recovery_against_policy"]
+__all__ = [
+    "fmt_duration",
+    "fmt_usd",
+    "fmt_utc",
+    "impact_rows",
+    "price_statement",
+    "recovery_against_policy",
+    "user_rows",
+]
 
 
 def fmt_duration(delta: timedelta | None) -> str:
@@ -127,8 +135,71 @@ def impact_rows(
     return result
 
 
+def price_statement(session: Session, incident_id: int) -> str:
+    """Where the USD figures come from: the price source and block the analysis used for
+    each priced loss, or why there is no USD figure."""
+    sources: set[str] = set()
+    unpriced = False
+    for loss in session.scalars(select(UserLoss).where(UserLoss.incident_id == incident_id)):
+        source = loss.detail.get("price_source") if isinstance(loss.detail, dict) else None
+        if loss.usd_value is None:
+            unpriced = True
+        elif isinstance(source, str) and source:
+            sources.add(source)
+    parts = []
+    if sources:
+        parts.append("USD at " + "; ".join(sorted(sources)) + ".")
+    if unpriced:
+        parts.append(
+            "Some losses have no USD figure: the plan's analysis.prices prices none of their "
+            "tokens at the incident's block."
+            if sources
+            else "No USD figure: the plan's analysis.prices prices none of the lost tokens."
+        )
+    return " ".join(parts)
+
+
+def user_rows(
+    session: Session,
+    incident_id: int,
+    *,
+    units: Mapping[tuple[str, str], AssetInfo] | None = None,
+    names: Mapping[str, str] | None = None,
+) -> list[dict[str, str]]:
+    """Each user's loss in the token's unit, largest first."""
+    losses = list(session.scalars(select(UserLoss).where(UserLoss.incident_id == incident_id)))
+    rows = []
+    for loss in sorted(losses, key=lambda x: (-_dec(x.amount), x.address)):
+        unit = _human(loss.chain, loss.asset.lower(), units)
+        amount = _amounts({"lost": _dec(loss.amount)}, ("lost",), unit)["lost"]
+        if unit is None or unit.decimals is None:
+            amount = f"{amount} base units of {loss.asset}"
+        rows.append(
+            {
+                "user": (names or {}).get(loss.address.lower(), loss.address),
+                "chain": loss.chain,
+                "lost": amount,
+                "usd": fmt_usd(loss.usd_value),
+            }
+        )
+    return rows
+
+
+def _words(value: object) -> str:
+    """A policy value for people: yes/no, not Python's True/False."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return ", ".join(_words(v) for v in value) or "none"
+    return str(value)
+
+
 def recovery_against_policy(
-    session: Session, plan: Plan | None, incident_id: int
+    session: Session,
+    plan: Plan | None,
+    incident_id: int,
+    *,
+    units: Mapping[tuple[str, str], AssetInfo] | None = None,
 ) -> dict[str, Any]:
     """The plan's compensation policy, and per token what it entitles against what was
     distributed."""
@@ -139,7 +210,7 @@ def recovery_against_policy(
         return result
     for name, value in policy.model_dump(exclude_none=True, mode="json").items():
         if isinstance(value, dict):
-            text = ", ".join(f"{k}: {v}" for k, v in value.items())
+            text = ", ".join(f"{k.replace('_', ' ')}: {_words(v)}" for k, v in value.items())
         elif isinstance(value, list):
             text = ", ".join(str(v) for v in value) or "none"
         else:
@@ -159,18 +230,24 @@ def recovery_against_policy(
     losses: dict[str, int] = defaultdict(int)
     for entitlement in compensation.entitlements:
         losses[entitlement.asset.lower()] += entitlement.loss
+    chains = {d.token.lower(): d.chain for d in session.scalars(
+        select(Distribution).where(Distribution.incident_id == incident_id))}  # fmt: skip
+    chains |= {
+        asset.lower(): chain
+        for chain, asset in session.execute(
+            select(UserLoss.chain, UserLoss.asset).where(UserLoss.incident_id == incident_id)
+        )
+    }
     for token in sorted(set(losses) | set(distributed)):
         entitled, paid = compensation.total(token), distributed.get(token, 0)
         verdict = "matches the policy" if paid == entitled else "differs from the policy"
         if paid == 0:
             verdict = "not distributed yet"
-        result["tokens"].append(
-            {
-                "token": token,
-                "lost": str(losses.get(token, 0)),
-                "entitled": str(entitled),
-                "distributed": str(paid),
-                "verdict": verdict,
-            }
-        )
+        chain = chains.get(token) or next(iter(plan.chains), "")
+        unit = _human(chain, token, units)
+        figures = {"lost": Decimal(losses.get(token, 0)), "entitled": Decimal(entitled),
+                   "distributed": Decimal(paid)}  # fmt: skip
+        shown = _amounts(figures, ("lost", "entitled", "distributed"), unit)
+        label = unit.symbol if unit is not None and unit.symbol else token
+        result["tokens"].append({"token": label, **shown, "verdict": verdict})
     return result

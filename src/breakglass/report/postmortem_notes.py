@@ -92,20 +92,33 @@ class HumanNotes(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     summary: str = ""
+    background: str = ""
     root_cause: str = ""
+    remediation: str = ""
+    disclosure: str = ""
+    confidentiality: str = ""
+    authors: list[str] = Field(default_factory=list)
     five_whys: list[str] = Field(default_factory=list)
     went_well: list[str] = Field(default_factory=list)
     went_wrong: list[str] = Field(default_factory=list)
     lucky: list[str] = Field(default_factory=list)
     plan_changes: list[str] = Field(default_factory=list)
+    lessons: list[str] = Field(default_factory=list)
+    references: list[str] = Field(default_factory=list)
     action_items: list[ActionItem] = Field(default_factory=list)
 
-    @field_validator("summary", "root_cause", mode="before")
+    @field_validator(
+        "summary", "background", "root_cause", "remediation", "disclosure", "confidentiality",
+        mode="before",
+    )  # fmt: skip
     @classmethod
     def _text(cls, value: object) -> str:
         return "" if value is None else str(value).strip()
 
-    @field_validator("five_whys", "went_well", "went_wrong", "lucky", "plan_changes", mode="before")
+    @field_validator(
+        "authors", "five_whys", "went_well", "went_wrong", "lucky", "plan_changes", "lessons",
+        "references", mode="before",
+    )  # fmt: skip
     @classmethod
     def _list(cls, value: object) -> list[str]:
         return _texts(value)
@@ -121,11 +134,28 @@ _TEMPLATE = """\
 # breakglass wrote this file once and never overwrites it. Fill it in, then run
 # `breakglass postmortem {id}` again; empty fields show as prompts in the report.
 
-# A paragraph for readers outside the team (empty: the incident's own summary).
+# Who wrote this post-mortem (empty: the incident lead and the scribe of the incident).
+authors: []
+
+# How the report is marked until it is published (empty: "Confidential: draft for the
+# response team" while a draft, "Public" once published).
+confidentiality: ""
+
+# A paragraph for readers outside the team (empty: the incident's summary).
 summary: ""
+
+# What the protocol and the affected contracts do, for a reader new to them (empty: the
+# plan's descriptions).
+background: ""
 
 # The root cause, in a sentence or two.
 root_cause: ""
+
+# The fix: what was changed, how it was verified and deployed.
+remediation: ""
+
+# Third parties told (auditors, exchanges, law enforcement, SEAL 911) and when.
+disclosure: ""
 
 # 5 whys: ask "why?" of each answer until you reach a cause you can fix.
 five_whys:
@@ -144,8 +174,14 @@ went_wrong: []
 # Where were we lucky (what would have made it worse)?
 lucky: []
 
+# Lessons for other teams.
+lessons: []
+
 # Changes to the plan and runbooks this incident calls for.
 plan_changes: []
+
+# Links: the fix's pull request, the audit, public statements, related incidents.
+references: []
 
 # Action items: each becomes a task of the incident (source post-mortem).
 # plan_section names the plan section the item changes; `plan check` lists them until done.

@@ -1,5 +1,11 @@
 """The post-mortem as a PDF, laid out with reportlab's platypus.
 
+A title page (confidentiality marking, draft or final, severity, authors), a table of contents,
+then the sections, each heading kept on the page of what follows it; every page after the
+title carries the marking and "page N of M". Table columns are sized from their words: a
+column is never narrower than its longest word, so a cell wraps between words and never
+inside one ("us ers"); hashes in tables are short, their full form is in the references.
+
 Every text goes through :func:`_p`, which escapes ``&``, ``<`` and ``>`` before reportlab's
 Paragraph markup parser sees it, so stored or written text can never inject markup.
 """
@@ -9,56 +15,136 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 from typing import Any
-from xml.sax.saxutils import escape
+from xml.sax.saxutils import escape, quoteattr
 
 from reportlab.lib import colors  # type: ignore[import-untyped]
 from reportlab.lib.pagesizes import A4  # type: ignore[import-untyped]
 from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet  # type: ignore[import-untyped]
 from reportlab.lib.units import mm  # type: ignore[import-untyped]
+from reportlab.pdfbase.pdfmetrics import stringWidth  # type: ignore[import-untyped]
+from reportlab.pdfgen.canvas import Canvas  # type: ignore[import-untyped]
 from reportlab.platypus import (  # type: ignore[import-untyped]
+    BaseDocTemplate,
     Flowable,
+    Frame,
+    KeepTogether,
     ListFlowable,
+    PageBreak,
+    PageTemplate,
     Paragraph,
-    SimpleDocTemplate,
     Spacer,
     Table,
     TableStyle,
 )
+from reportlab.platypus.tableofcontents import TableOfContents  # type: ignore[import-untyped]
 
-from breakglass.report.postmortem_chart import flow_drawing, timeline_drawing
+from breakglass.analysis.drawing import to_drawing
+from breakglass.report.postmortem_chart import flow_layout, timeline_layout
 
 __all__ = ["render_pdf"]
 
 _styles = getSampleStyleSheet()
-_BODY = _styles["BodyText"]
-_CELL = ParagraphStyle("cell", parent=_BODY, fontSize=7, leading=8.5, wordWrap="CJK")
+_BODY = ParagraphStyle("body", parent=_styles["BodyText"], spaceAfter=4)
+# Headings are kept with what follows them by KeepTogether (render_pdf, _sub), not by
+# keepWithNext, which would chain whole sections together and leave pages half empty.
+_H2 = ParagraphStyle("h2", parent=_styles["Heading2"])
+_H4 = ParagraphStyle("h4", parent=_styles["Heading4"])
+_CELL_SIZE = 7.5
+_CELL = ParagraphStyle("cell", parent=_BODY, fontSize=_CELL_SIZE, leading=9.5)
+_HEAD = ParagraphStyle("head", parent=_CELL, fontName="Helvetica-Bold")
 _PROMPT = ParagraphStyle(
     "prompt", parent=_BODY, textColor=colors.grey, fontName="Helvetica-Oblique"
 )
+_MARK = ParagraphStyle("mark", parent=_BODY, textColor=colors.HexColor("#8a1c1c"),
+                       fontName="Helvetica-Bold", fontSize=11)  # fmt: skip
+_STATE = ParagraphStyle("state", parent=_styles["Title"], fontSize=16, spaceBefore=18)
 _WIDTH = A4[0] - 36 * mm
+_PAD = 3.0
+_PDF_TEXT = str.maketrans({"→": "->", "✗": "x"})  # outside the PDF fonts' WinAnsi set
 
 
-def _p(text: object, style: ParagraphStyle = _BODY) -> Paragraph:
-    """A paragraph of plain text: markup characters escaped, newlines kept."""
-    return Paragraph(escape(str(text)).replace("\n", "<br/>"), style)
+def _plain(value: object) -> str:
+    """A value in words: no ``True``, ``None`` or ``[...]`` reaches the page."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_plain(v) for v in value)
+    return str(value).translate(_PDF_TEXT)
 
 
-def _table(header: list[str], rows: list[list[object]], widths: list[float]) -> Flowable:
+def _p(text: object, style: ParagraphStyle = _BODY, url: str = "") -> Paragraph:
+    """A paragraph of plain text: markup characters escaped, newlines kept; a link when
+    ``url`` is an http(s) address."""
+    body = escape(_plain(text)).replace("\n", "<br/>")
+    if url.startswith(("https://", "http://")):
+        body = f'<a href={quoteattr(url)} color="#1a4f9c">{body}</a>'
+    return Paragraph(body, style)
+
+
+def _widths(texts: list[list[str]], share: list[float], size: float) -> list[float] | None:
+    """Column widths: each at least its longest word, the rest of the page shared by
+    ``share``; None when the longest words alone do not fit."""
+    columns = len(share)
+    least = [
+        max(
+            (stringWidth(w, "Helvetica-Bold", size) for row in texts for w in row[c].split()),
+            default=0.0,
+        )
+        + 2 * _PAD
+        + 1
+        for c in range(columns)
+    ]
+    spare = _WIDTH - sum(least)
+    if spare < 0:
+        return None
+    total = sum(share)
+    return [least[c] + spare * share[c] / total for c in range(columns)]
+
+
+def _table(
+    header: list[str],
+    rows: list[list[object]],
+    share: list[float],
+    urls: list[list[str]] | None = None,
+) -> Flowable:
     if not rows:
         return _p("None recorded.", _PROMPT)
-    data = [[_p(h, _CELL) for h in header]] + [[_p(c, _CELL) for c in row] for row in rows]
-    total = sum(widths)
-    table = Table(data, colWidths=[_WIDTH * w / total for w in widths], repeatRows=1)
+    texts = [[_plain(h) for h in header]] + [[_plain(c) for c in row] for row in rows]
+    size = _CELL_SIZE
+    widths = _widths(texts, share, size)
+    while widths is None and size > 5:
+        size -= 0.5
+        widths = _widths(texts, share, size)
+    cell = ParagraphStyle("c", parent=_CELL, fontSize=size, leading=size + 2)
+    head = ParagraphStyle("h", parent=_HEAD, fontSize=size, leading=size + 2)
+    links = urls or [[""] * len(header) for _ in rows]
+    data = [[_p(h, head) for h in texts[0]]] + [
+        [_p(c, cell, links[r][i]) for i, c in enumerate(row)] for r, row in enumerate(texts[1:])
+    ]
+    table = Table(data, colWidths=widths or [_WIDTH / len(header)] * len(header), repeatRows=1)
     table.setStyle(
         TableStyle(
             [
                 ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#eeeeee")),
                 ("GRID", (0, 0), (-1, -1), 0.25, colors.HexColor("#bbbbbb")),
                 ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("LEFTPADDING", (0, 0), (-1, -1), _PAD),
+                ("RIGHTPADDING", (0, 0), (-1, -1), _PAD),
             ]
         )
     )
     return table
+
+
+def _rows(
+    rows: list[dict[str, Any]], cols: list[str], heads: list[str] | None = None,
+    share: list[float] | None = None,
+) -> Flowable:  # fmt: skip
+    urls = [[str(row.get(f"{c}_url") or "") for c in cols] for row in rows]
+    values: list[list[object]] = [[row.get(c) for c in cols] for row in rows]
+    return _table(heads or cols, values, share or [1.0] * len(cols), urls)
 
 
 def _items(values: list[str], prompt: str, *, numbered: bool = False) -> Flowable:
@@ -71,95 +157,83 @@ def _text(value: str, prompt: str) -> Paragraph:
     return _p(value) if value else _p(prompt, _PROMPT)
 
 
-def _header(doc: dict[str, Any]) -> list[Flowable]:
-    meta = doc["meta"]
-    incident = f"#{meta['id']} ({meta['kind']}, {meta['severity']}, {meta['incident_status']})"
-    rows: list[list[object]] = [
-        ["incident", incident],
-        ["post-mortem status", f"{meta['status']} (draft, in-review, published)"],
-        ["updated", meta["updated_at"]],
-        ["published", meta["published_at"] or "not yet"],
-        ["generated", meta["generated_at"]],
-        ["chains", meta["chains"]],
-        ["contracts", meta["contracts"]],
-    ]
-    rows += [[f"role: {r['role']}", f"{r['person']} (from {r['from']})"] for r in meta["roles"]]
-    title = _p(f"Post-mortem: {meta['title']}", _styles["Title"])
-    return [title, _table(["field", "value"], rows, [1, 3])]
-
-
-def _cols(rows: list[dict[str, Any]], cols: list[str]) -> list[list[object]]:
-    return [[row[c] if row[c] is not None else "" for c in cols] for row in rows]
+def _sub(title: str, *flowables: Flowable) -> list[Flowable]:
+    return [KeepTogether([_p(title, _H4), flowables[0]]), *flowables[1:]]
 
 
 def _summary(doc: dict[str, Any]) -> list[Flowable]:
     return [_text(doc["summary"], "Write the summary in the notes file.")]
 
 
-def _impact(doc: dict[str, Any]) -> list[Flowable]:
-    cols = ["chain", "asset", "users", "lost", "lost_usd", "moved", "recovered", "frozen",
-            "partial", "unrecovered", "distributed"]  # fmt: skip
-    widths = [1.2, 2.4, 0.7, 1.5, 1.2, 1.5, 1.5, 1, 1, 1.5, 1.5]
-    return [
-        _p(
-            f"Funds at risk: {doc['impact']['at_risk_usd']}. Amounts in the asset's unit "
-            "where its decimals are known, else in base units."
-        ),
-        _table(cols, _cols(doc["impact"]["rows"], cols), widths),
-    ]
+def _background(doc: dict[str, Any]) -> list[Flowable]:
+    return [_items(doc["background"], "Describe the protocol in the notes file.")]
 
 
 def _timeline(doc: dict[str, Any]) -> list[Flowable]:
     chart = doc["chart"]
-    cols = ["at", "kind", "actor", "summary", "tx_hash", "block"]
-    return [
-        timeline_drawing(chart["events"], chart["incident"], _WIDTH),
-        Spacer(1, 4),
-        _table(cols, _cols(doc["timeline"], cols), [2.2, 1, 1.2, 4, 3, 1]),
-    ]
-
-
-def _detection(doc: dict[str, Any]) -> list[Flowable]:
-    det = doc["detection"]
-    story = [
-        _p(f"Exploit started: {det['started_at']}. Detected: {det['detected_at']}."),
-        _p(f"Time to detect: {det['time_to_detect']}. Alerts: {det['alerts']}."),
-    ]
-    if det["first_alert"]:
-        story.append(_p(f"First alert: {det['first_alert']}"))
-    return story
+    picture = to_drawing(timeline_layout(chart["events"], chart["incident"]), _WIDTH)
+    heads = ["time (UTC)", "block", "event", "transaction"]
+    table = _rows(doc["timeline"], ["at", "block", "event", "tx"], heads, [1.2, 0.4, 5, 1.2])
+    return [table, Spacer(1, 6), picture]
 
 
 def _root_cause(doc: dict[str, Any]) -> list[Flowable]:
     return [
         _text(doc["root_cause"], "Describe the root cause in the notes file."),
-        _p("5 whys:"),
-        _items(doc["five_whys"], "Ask why five times in the notes file.", numbered=True),
-    ]
+        *_sub("5 whys", _items(doc["five_whys"], "Ask why five times in the notes file.",
+                               numbered=True)),
+    ]  # fmt: skip
+
+
+def _flow(doc: dict[str, Any]) -> list[Flowable]:
+    from breakglass.analysis.render import flow_of  # noqa: PLC0415 - Rich is slow to import
+
+    units = doc["units"]
+    by_token = {asset: info for (_chain, asset), info in units.items()}
+    pictures = [flow_of(a, by_token) for a in doc["analyses"]]
+    if not pictures and doc["movement_rows"]:
+        pictures = [flow_layout(doc["movement_rows"], names=doc["names"], units=units)]
+    return [to_drawing(picture, _WIDTH) for picture in pictures]
+
+
+def _impact(doc: dict[str, Any]) -> list[Flowable]:
+    impact = doc["impact"]
+    cols = ["asset", "chain", "users", "lost", "lost_usd", "recovered", "frozen", "unrecovered",
+            "distributed"]  # fmt: skip
+    heads = ["asset", "chain", "users", "lost", "lost (USD)", "recovered", "frozen",
+             "unrecovered", "distributed"]  # fmt: skip
+    story: list[Flowable] = [_rows(impact["funds"], ["figure", "value"], share=[1, 3]),
+                             Spacer(1, 6), _rows(impact["rows"], cols, heads)]  # fmt: skip
+    if impact["price"]:
+        story.append(_p(impact["price"]))
+    story.append(_p("Amounts in the token's unit where its decimals are known, else in base "
+                    "units; the distribution files keep exact base units."))  # fmt: skip
+    story += _flow(doc)
+    users = _rows(impact["users"], ["user", "chain", "lost", "usd"], ["user", "chain", "lost",
+                  "USD"], [4, 1, 2, 1])  # fmt: skip
+    return [*story, *_sub("Users who lost funds", users)]
 
 
 def _response(doc: dict[str, Any]) -> list[Flowable]:
-    return [_table(["measure", "value"], _cols(doc["response"], ["measure", "value"]), [1, 1])]
+    cols = ["at", "action", "result", "block", "tx"]
+    heads = ["time (UTC)", "action", "result", "block", "transaction"]
+    return [_rows(doc["response"], cols, heads, [1.2, 5, 0.5, 0.4, 1.2])]
 
 
-def _evidence(doc: dict[str, Any]) -> list[Flowable]:
-    ev = doc["evidence"]
-    cols = ["chain", "tx_hash", "origin", "destination", "destination_kind", "asset", "amount",
-            "usd", "recovery_status"]  # fmt: skip
-    story = [
-        _p("Affected addresses", _styles["Heading4"]),
-        _table(["chain", "address", "status", "note"],
-               _cols(ev["addresses"], ["chain", "address", "status", "note"]), [1, 3, 1, 3]),
-        _p("Fund movements", _styles["Heading4"]),
-        _table(cols, _cols(ev["movements"], cols), [1, 2.5, 2, 2, 1.2, 2, 1.5, 1, 1.3]),
+def _times(doc: dict[str, Any]) -> list[Flowable]:
+    det = doc["detection"]
+    return [
+        _rows(doc["times"], ["measure", "value"], share=[1, 2]),
+        _p(f"Exploit started: {det['started_at']}. Detected: {det['detected_at']}. "
+           f"Alerts: {det['alerts']}; first: {det['first_alert']}."),
     ]  # fmt: skip
-    if doc["movement_rows"]:
-        story.append(flow_drawing(doc["movement_rows"], _WIDTH))
-    story += [
-        _p("Attacker", _styles["Heading4"]),
-        _table(["kind", "value", "note"], _cols(ev["attacker"], ["kind", "value", "note"]),
-               [1, 3, 3]),
-    ]  # fmt: skip
+
+
+def _remediation(doc: dict[str, Any]) -> list[Flowable]:
+    story = [_text(doc["remediation"], "Describe the fix and its verification in the notes file.")]
+    if doc["eradication"]:
+        cols = ["fix", "verdict", "exploit", "honest", "upgrades", "reasons"]
+        story.append(_rows(doc["eradication"], cols))
     return story
 
 
@@ -167,79 +241,151 @@ def _recovery(doc: dict[str, Any]) -> list[Flowable]:
     rec = doc["recovery"]
     story: list[Flowable] = [_p(rec["note"])] if rec["note"] else []
     if rec["policy"]:
-        story.append(_p("Written policy", _styles["Heading4"]))
-        story.append(_table(["rule", "value"], _cols(rec["policy"], ["rule", "value"]), [1, 3]))
+        story += _sub("Written policy", _rows(rec["policy"], ["rule", "value"], share=[1, 3]))
     cols = ["token", "lost", "entitled", "distributed", "verdict"]
-    story.append(_table(cols, _cols(rec["tokens"], cols), [3, 2, 2, 2, 2]))
+    story.append(_rows(rec["tokens"], cols))
     return story
 
 
-def _actions(doc: dict[str, Any]) -> list[Flowable]:
-    cols = ["id", "title", "owner", "due", "kind", "source", "status", "plan_section"]
-    widths = [0.5, 4, 1.2, 2, 1.2, 1.2, 1, 1.2]
-    return [_table(cols, _cols(doc["action_items"], cols), widths)]
-
-
-def _plan_changes(doc: dict[str, Any]) -> list[Flowable]:
-    story = [_items(doc["plan_changes"], "No plan changes written yet.")]
-    if doc["plan_items"]:
-        cols = ["id", "plan_section", "title", "status"]
-        story.append(_table(cols, _cols(doc["plan_items"], cols), [0.6, 1.2, 4, 1]))
-    return story
-
-
-def _updates(doc: dict[str, Any]) -> list[Flowable]:
-    cols = ["at", "status", "title", "body"]
-    return [_table(cols, _cols(doc["updates"], cols), [2, 1, 2, 4])]
+def _disclosure(doc: dict[str, Any]) -> list[Flowable]:
+    dis = doc["disclosure"]
+    heads = ["party", "contact", "engage when", "engaged"]
+    parties = _rows(dis["parties"], ["party", "contact", "when", "engaged"], heads, [1, 1, 3, 1])
+    updates = _rows(dis["updates"], ["at", "status", "title", "body"], share=[1.2, 0.8, 2, 4])
+    return [
+        _text(dis["text"], "Say which third parties were told, and when, in the notes file."),
+        parties,
+        *_sub("Public updates", updates),
+    ]
 
 
 def _filings(doc: dict[str, Any]) -> list[Flowable]:
-    cols = ["regime", "name", "recipient", "due", "status", "filed_at"]
-    return [_table(cols, _cols(doc["filings"], cols), [1, 1.5, 1.5, 2, 1, 2])]
+    return [_rows(doc["filings"], ["regime", "filing", "due", "status"], share=[1, 2, 1.5, 3])]
 
 
-def _notes(key: str) -> Callable[[dict[str, Any]], list[Flowable]]:
+def _notes(key: str, prompt: str = "Not written yet: fill in the notes file.") -> Callable[
+    [dict[str, Any]], list[Flowable]
+]:  # fmt: skip
     def build(doc: dict[str, Any]) -> list[Flowable]:
-        return [_items(doc[key], "Not written yet: fill in the notes file.")]
+        return [_items(doc[key], prompt)]
 
     return build
 
 
+def _lessons(doc: dict[str, Any]) -> list[Flowable]:
+    changes = _items(doc["plan_changes"], "No plan changes written yet.")
+    story = [_items(doc["lessons"], "No lessons written yet."), *_sub("Plan changes", changes)]
+    if doc["plan_items"]:
+        heads = ["id", "plan section", "title", "status"]
+        cols = ["id", "plan_section", "title", "status"]
+        story.append(_rows(doc["plan_items"], cols, heads, [0.3, 1, 4, 0.6]))
+    return story
+
+
+def _actions(doc: dict[str, Any]) -> list[Flowable]:
+    cols = ["id", "title", "owner", "due", "kind", "status"]
+    heads = ["id", "action item", "owner", "deadline", "kind", "status"]
+    return [_rows(doc["action_items"], cols, heads, [0.3, 5, 1, 1, 1, 0.6])]
+
+
+def _references(doc: dict[str, Any]) -> list[Flowable]:
+    return [_rows(doc["references"], ["what", "value"], share=[2, 3])]
+
+
 _BUILDERS: tuple[Callable[[dict[str, Any]], list[Flowable]], ...] = (
-    _summary,
-    _impact,
-    _timeline,
-    _detection,
-    _root_cause,
-    _response,
-    _notes("went_well"),
-    _notes("went_wrong"),
-    _notes("lucky"),
-    _evidence,
-    _recovery,
-    _actions,
-    _plan_changes,
-    _updates,
-    _filings,
-)
+    _summary, _background, _timeline, _root_cause, _impact, _response, _times, _remediation,
+    _recovery, _disclosure, _filings, _notes("went_well"), _notes("went_wrong"),
+    _notes("lucky"), _lessons, _actions, _references,
+)  # fmt: skip
+
+
+def _title_page(doc: dict[str, Any]) -> list[Flowable]:
+    meta = doc["meta"]
+    rows: list[list[object]] = [
+        ["incident", f"#{meta['id']}: {meta['kind']}, {meta['incident_status']}"],
+        ["severity", meta["severity"]],
+        ["status", f"{meta['state']} ({meta['status']})"],
+        ["authors", meta["authors"]],
+        ["protocol", meta["protocol"]],
+        ["chains", meta["chains"]],
+        ["contracts", meta["contracts"]],
+        ["updated", meta["updated_at"]],
+        ["published", meta["published_at"]],
+        ["generated", meta["generated_at"]],
+    ]
+    return [
+        _p(meta["confidentiality"], _MARK),
+        Spacer(1, 40),
+        _p("Post-mortem", _styles["Heading3"]),
+        _p(meta["title"], _styles["Title"]),
+        _p(meta["state"].upper(), _STATE),
+        Spacer(1, 20),
+        _table(["", ""], rows, [1, 4]),
+        PageBreak(),
+    ]
+
+
+class _Numbered(Canvas):  # type: ignore[misc]
+    """A canvas that writes "page N of M" once it knows M (all pages are held until save)."""
+
+    marking = ""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._pages: list[dict[str, Any]] = []
+
+    def showPage(self) -> None:
+        self._pages.append(dict(self.__dict__))
+        self._startPage()
+
+    def save(self) -> None:
+        total = len(self._pages)
+        for state in self._pages:
+            self.__dict__.update(state)
+            if self._pageNumber > 1:
+                self.setFont("Helvetica", 7.5)
+                self.setFillColor(colors.HexColor("#555555"))
+                self.drawString(18 * mm, 9 * mm, self.marking[:110])
+                self.drawRightString(A4[0] - 18 * mm, 9 * mm, f"page {self._pageNumber} of {total}")
+            super().showPage()
+        super().save()
+
+
+class _Document(BaseDocTemplate):  # type: ignore[misc]
+    """Registers each section heading in the table of contents and as a PDF bookmark."""
+
+    def afterFlowable(self, flowable: Flowable) -> None:
+        if isinstance(flowable, Paragraph) and flowable.style.name == "h2":
+            text = flowable.getPlainText()
+            key = f"s{self.seq.nextf('heading')}"
+            self.canv.bookmarkPage(key)
+            self.canv.addOutlineEntry(text, key, level=0)
+            self.notify("TOCEntry", (0, text, self.page, key))
 
 
 def render_pdf(doc: dict[str, Any]) -> bytes:
     """The post-mortem document (see ``postmortem_document``) as PDF bytes."""
-    story = _header(doc)
+    contents = TableOfContents()
+    contents.levelStyles = [ParagraphStyle("toc", parent=_BODY, fontSize=10, leading=14)]
+    story = [*_title_page(doc), _p("Contents", _styles["Heading2"]), contents, PageBreak()]
     for title, build in zip(doc["sections"], _BUILDERS, strict=True):
-        story.append(Paragraph(escape(title), _styles["Heading2"]))
-        story += build(doc)
+        body = build(doc)
+        story.append(KeepTogether([Paragraph(escape(title), _H2), body[0]]))
+        story += body[1:]
     buffer = io.BytesIO()
-    pdf = SimpleDocTemplate(
+    pdf = _Document(
         buffer,
         pagesize=A4,
         leftMargin=18 * mm,
         rightMargin=18 * mm,
         topMargin=16 * mm,
-        bottomMargin=16 * mm,
-        title=f"Post-mortem: incident #{doc['meta']['id']}",
-        author="breakglass",
+        bottomMargin=18 * mm,
+        title=f"Post-mortem: {_plain(doc['meta']['title'])}",
+        author=_plain(doc["meta"]["authors"]),
     )
-    pdf.build(story)
+    frame = Frame(pdf.leftMargin, pdf.bottomMargin, pdf.width, pdf.height, id="body")
+    pdf.addPageTemplates([PageTemplate(id="page", frames=[frame])])
+    marking = _plain(doc["meta"]["confidentiality"])
+    canvas = type("Marked", (_Numbered,), {"marking": marking})
+    pdf.multiBuild(story, canvasmaker=canvas)
     return buffer.getvalue()
