@@ -109,8 +109,8 @@ def _answers(incident: Incident, latest: PublicUpdate, plan: Plan | None) -> dic
         advice = "Do not interact with the affected contracts until an update says it is safe."
     else:
         safe = (
-            "Not confirmed yet: the attack is not contained. The latest update below says "
-            "what we know; this answer changes as soon as it is."
+            "Not confirmed yet. The latest update below says what we know; this answer "
+            "changes as soon as the response team confirms the attack is contained."
         )
         advice = "Do not interact with the affected contracts until an update says it is safe."
     contracts = []
