@@ -50,7 +50,7 @@ from breakglass.api.security import ADMIN, RESPONDER, VIEWER, state_of
 from breakglass.api.tokens import Caller, access_of, live_token_count
 from breakglass.incidents import comms, service
 from breakglass.incidents.lifecycle import UpdateStatus
-from breakglass.store.models import StepRun
+from breakglass.respond.records import step_exists
 
 if TYPE_CHECKING:
     from breakglass.notify import Notifier
@@ -411,7 +411,7 @@ def approve(
 
     state = state_of(request)
     with state.sessions() as session:
-        if session.get(StepRun, step_id) is None:
+        if not step_exists(session, step_id):
             raise HTTPException(404, f"there is no step {step_id}")
     return approve_bound(state, step_id=step_id, person=caller.person, action=body.action)
 
@@ -426,7 +426,7 @@ def tick(
 
     state = state_of(request)
     with state.sessions() as session:
-        if session.get(StepRun, step_id) is None:
+        if not step_exists(session, step_id):
             raise HTTPException(404, f"there is no step {step_id}")
     ticked = tick_step(state.loaded, state.sessions, step_id=step_id, person=caller.person)
     return TickOut(step_id=ticked.step_id, run_id=ticked.run_id, run_status=ticked.run_status)
