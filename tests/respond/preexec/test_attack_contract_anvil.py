@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from breakglass import store
 from breakglass.chain.endpoints import pool_members, resolve_endpoints
 from breakglass.chain.pool import EndpointPool
-from breakglass.contracts import compile_file, compile_sources
+from breakglass.contracts import compile_file, compile_sources, load_source
 from breakglass.detect.engine import Detector
 from breakglass.detect.finding import Finding, Severity
 from breakglass.detect.rules.exploit.attack_contract import AttackContractRule
@@ -331,3 +331,63 @@ def test_the_node_simulates_where_pyrevm_is_not_used_and_a_slow_verdict_comes_a_
     assert finding.data["late"] is True
     (loss,) = finding.data["losses"]
     assert loss["amount"] == vault.deposited and loss["shown"] == "30,000 aUSD"
+
+
+FACTORY = """\
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.20;
+
+import "./VaultDrainer.sol";
+
+/// A factory that makes drainers: the drainer's owner is the factory, not the attacker.
+contract DrainerFactory {
+    function make(address vault) external returns (address made) {
+        made = address(new VaultDrainer(IDrainableVault(vault), 1));
+    }
+
+    function drain(VaultDrainer drainer) external {
+        drainer.drain();
+    }
+}
+"""
+
+
+def test_a_drainer_made_by_a_factory_is_flagged_from_the_block_traces(
+    fresh: Anvil, vault: VaultScenario, tmp_path: Path
+) -> None:
+    anvil = fresh
+    loaded = _plan(tmp_path, anvil, vault, traces="true")
+    built = compile_sources(
+        {"VaultDrainer.sol": load_source("VaultDrainer.sol"), "DrainerFactory.sol": FACTORY}
+    )
+    factory = _receipt(anvil, _deploy_tx(anvil, ATTACKER, built["DrainerFactory"].bytecode, 0))
+    factory_address = str(factory["contractAddress"]).lower()
+    raw, make_hash = sign_call(
+        anvil.private_keys[ATTACKER],
+        to=factory_address,
+        data=calldata("make(address)", vault.vault),
+        nonce=1,
+        chain_id=anvil.chain_id,
+        gas=2_000_000,
+    )
+    anvil.rpc("eth_sendRawTransaction", [raw])
+    made = _receipt(anvil, make_hash)
+    assert made["status"] == "0x1" and made["contractAddress"] is None
+
+    async def evaluate() -> list[Finding]:
+        pipeline = Pipeline(loaded, None)
+        found: list[Finding] = []
+        for receipt in (factory, made):
+            header = await pipeline.fetcher.header_by_number(int(receipt["blockNumber"], 16))
+            found += pipeline.detector.evaluate(await pipeline.fetcher.fetch("local", header))
+        await pipeline.pool.aclose()
+        return found
+
+    # The factory itself takes nothing when called; the drainer it makes is flagged, and
+    # drains when called by the factory, its owner.
+    (finding,) = asyncio.run(evaluate())
+    assert finding.tx_hash == make_hash
+    assert finding.data["creator"] == factory_address
+    assert finding.data["call"]["from"] == factory_address
+    assert finding.data["losses"][0]["amount"] == vault.deposited
+    assert any("vault → factory" in line for line in finding.data["trace"])

@@ -167,3 +167,14 @@ def test_a_rule_built_without_a_plan_says_it_cannot_fork() -> None:
     (finding,) = detector.evaluate(_block_with_creation())
     assert finding.kind == "rule-disabled"
     assert "no chain configuration" in finding.description
+
+
+def test_the_teams_own_deployers_are_not_simulated() -> None:
+    # A dead node: any fork would fail. A trusted deployer's contract needs none.
+    dead = Chain.model_validate({"chain_id": 31337, "rpc": ["http://127.0.0.1:9"]})
+    rule = _rule(dead, trusted_deployers=[DEPLOYER])
+    detector = Detector("local", [rule], failure_budget=1, report_disabled=True)
+    assert detector.evaluate(_block_with_creation()) == []
+    (verdict,) = rule.verdicts
+    assert not verdict.simulated and verdict.reasons == ("trusted deployer",)
+    assert rule.screen.counts.screened_out == 1

@@ -104,3 +104,17 @@ def test_an_unreachable_node_is_a_simulation_error_without_its_url() -> None:
         fork.balance("0x" + "11" * 20)
     assert "secret-api-key" not in str(raised.value)
     assert "127.0.0.1" not in str(raised.value)
+
+
+def test_a_contract_can_be_the_caller_and_keeps_its_code(
+    fork: ForkEVM, vault: VaultScenario
+) -> None:
+    # revm refuses transactions from accounts with code (EIP-3607); a factory calling what
+    # it made is such a caller. Its code is set aside for the call only.
+    code = fork.code(vault.vault)
+    send = Call(vault.vault, vault.token, _data("transfer(address,uint256)", vault.attacker, 5))
+    outcome = fork.call(send, watch=[Holding(vault.vault, vault.token)])
+    assert outcome.success
+    assert outcome.losses() == {Holding(vault.vault, vault.token): 5}
+    assert fork.code(vault.vault) == code
+    assert fork.call(Call(vault.attacker, vault.vault, _data("paused()"))).success

@@ -57,8 +57,9 @@ _SYMBOL = bytes.fromhex("95d89b41")
 @dataclass(frozen=True, slots=True)
 class Creation:
     """A contract created in a block: by a transaction without a recipient, or by a
-    ``CREATE``/``CREATE2`` inside one. ``init_code`` is what the creation ran (the runtime
-    code for traced creations): constructor arguments naming a target are in it."""
+    ``CREATE``/``CREATE2`` inside one. ``deployer`` is the transaction's sender; ``creator``
+    the contract that ran the ``CREATE`` (a factory), if any. ``init_code`` is what the
+    creation ran: constructor arguments naming a target are in it."""
 
     address: str
     deployer: str
@@ -68,6 +69,7 @@ class Creation:
     block_number: int
     block_hash: str
     timestamp: int
+    creator: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +154,7 @@ class AttackContractScreen:
         functions: extra selectors that make code suspect (``0x`` + 8 hex).
         max_selectors: the most functions called per contract (dispatcher order).
         max_creator_nonce: a deployer below this nonce is fresh; 0 turns it off.
+        trusted: deployers whose creations are never simulated (the team's own).
     """
 
     fork: ForkFactory
@@ -161,6 +164,7 @@ class AttackContractScreen:
     functions: Sequence[str] = ()
     max_selectors: int = 16
     max_creator_nonce: int = 5
+    trusted: frozenset[str] = frozenset()
     counts: ScreenCounts = field(default_factory=ScreenCounts)
     _watched_selectors: set[str] | None = field(default=None, init=False, repr=False)
     _units: dict[str, AssetWatch] | None = field(default=None, init=False, repr=False)
@@ -173,6 +177,9 @@ class AttackContractScreen:
         """
         started = time.perf_counter()
         self.counts.seen += 1
+        if creation.deployer in self.trusted:
+            self.counts.screened_out += 1
+            return Verdict(creation, False, ("trusted deployer",))
         fork: Fork | None = None
         try:
             fork = self.fork(creation)
@@ -257,28 +264,34 @@ class AttackContractScreen:
         selectors = dispatcher_selectors(code)[: self.max_selectors]
         holdings = self._holdings()
         balances = [b for h in holdings if (b := _read(fork, h))]
-        deployer_wei = fork.balance(creation.deployer)
+        # A factory's product often answers only to the factory: try it as the caller too.
+        callers = list(dict.fromkeys(c for c in (creation.deployer, creation.creator) if c))
+        wei = {caller: fork.balance(caller) for caller in callers}
+        names = {a: n for n, a in self.targets.items()}
+        names |= {creation.deployer: "deployer", creation.address: "contract"}
+        if creation.creator and creation.creator != creation.deployer:
+            names[creation.creator] = "factory"
         for funded in (False, True):
             if funded:
-                if deployer_wei == 0:
+                funding = max(wei.values())
+                if funding == 0:
                     break
-                fork.set_balance(creation.address, fork.balance(creation.address) + deployer_wei)
-            for call in candidate_calls(
-                contract=creation.address,
-                caller=creation.deployer,
-                selectors=selectors,
-                addresses=list(self.targets.values()),
-                amounts=[_ETHER, *balances],
-                value=deployer_wei,
-            ):
-                outcome = fork.call(call, watch=holdings)
-                losses = self._losses(outcome, self.units(fork))
-                if losses is not None:
-                    names = {a: n for n, a in self.targets.items()}
-                    names[creation.deployer] = "deployer"
-                    names[creation.address] = "contract"
-                    units = {a.asset: (a.decimals, a.symbol) for a in self.units(fork).values()}
-                    return Drain(outcome, losses, funded, trace_summary(outcome, names, units))
+                fork.set_balance(creation.address, fork.balance(creation.address) + funding)
+            for caller in callers:
+                for call in candidate_calls(
+                    contract=creation.address,
+                    caller=caller,
+                    selectors=selectors,
+                    addresses=list(self.targets.values()),
+                    amounts=[_ETHER, *balances],
+                    value=wei[caller],
+                ):
+                    outcome = fork.call(call, watch=holdings)
+                    losses = self._losses(outcome, self.units(fork))
+                    if losses is not None:
+                        units = {a.asset: (a.decimals, a.symbol) for a in self.units(fork).values()}
+                        trace = trace_summary(outcome, names, units)
+                        return Drain(outcome, losses, funded, trace)
         return None
 
     def _losses(self, outcome: Outcome, by_asset: dict[str, AssetWatch]) -> tuple[Loss, ...] | None:

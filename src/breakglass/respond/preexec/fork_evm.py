@@ -32,7 +32,8 @@ the node's URL (it may carry an API key).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar, Protocol, TypeVar
 
@@ -268,7 +269,8 @@ class ForkEVM:
         checkpoint = self._read(self._evm.snapshot)
         try:
             before = {h: self._holding(h) for h in holdings}
-            outcome = self._run(call, keep=True)
+            with self._as_account(call.caller):
+                outcome = self._run(call, keep=True)
             after = {h: self._holding(h) for h in holdings} if outcome.success else before
         except SimulationError:
             self._evm.revert(checkpoint)
@@ -289,6 +291,24 @@ class ForkEVM:
             outcome.error,
             deltas,
         )
+
+    @contextmanager
+    def _as_account(self, caller: str) -> Iterator[None]:
+        """Let a contract be the caller (a factory calling what it made): revm refuses a
+        transaction from an account with code (EIP-3607), so its code is set aside for the
+        call and put back after. Calls back into it meanwhile find no code, and a change of
+        its own balance by the call is not kept."""
+        evm, address = self._evm, _addr(caller)
+        info = self._read(lambda: evm.basic(address))
+        if not info.code:
+            yield
+            return
+        self._read(lambda: evm.insert_account_info(address, self._pyrevm.AccountInfo(info.nonce)))
+        self._read(lambda: evm.set_balance(address, info.balance))
+        try:
+            yield
+        finally:
+            evm.insert_account_info(address, info)
 
     def _holding(self, holding: Holding) -> int | None:
         if holding.asset == NATIVE:
@@ -327,6 +347,9 @@ class ForkEVM:
         text = str(exc)
         if checkpoint is not None:
             self._evm.revert(checkpoint)
+        if text.startswith("Transaction("):  # refused before running: a nonce, a balance
+            reason = text.removeprefix("Transaction(").removesuffix(")")
+            return Outcome(call, False, b"", 0, error=f"refused: {reason}"[:200])
         if not text.startswith(("Revert", "Halt")):
             raise SimulationError(
                 f"simulation at block {self.at} failed: {_scrubbed(exc)}"

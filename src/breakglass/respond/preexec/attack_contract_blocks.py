@@ -1,0 +1,82 @@
+"""From a block's raw data to the contracts it created, for attack-contract simulation."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from breakglass.detect.traces import CREATES, address, walk
+from breakglass.ingest.events import BlockAdded
+from breakglass.respond.preexec.attack_contract import Creation
+
+__all__ = ["receipt_creations", "traced_creations"]
+
+
+def _creation(
+    block: BlockAdded,
+    tx_hash: str,
+    created: str,
+    *,
+    deployer: str,
+    nonce: int | None,
+    code: str,
+    creator: str | None = None,
+) -> Creation:
+    return Creation(
+        address=created.lower(),
+        deployer=deployer.lower(),
+        tx_hash=tx_hash.lower(),
+        deployer_nonce=nonce,
+        init_code=bytes.fromhex(code.removeprefix("0x")),
+        block_number=block.number,
+        block_hash=block.hash,
+        timestamp=block.header.timestamp,
+        creator=creator.lower() if creator else None,
+    )
+
+
+def _nonce(block: BlockAdded, tx_hash: str) -> int | None:
+    """The nonce of the block's transaction ``tx_hash`` (``None`` without bodies)."""
+    for tx in (block.block or {}).get("transactions", ()):
+        if isinstance(tx, dict) and str(tx.get("hash", "")).lower() == tx_hash.lower():
+            return int(str(tx.get("nonce") or "0x0"), 16)
+    return None
+
+
+def receipt_creations(block: BlockAdded) -> Iterator[Creation]:
+    """Contracts created by transactions without a recipient (the common deployment)."""
+    receipts = block.receipts or ()
+    transactions = (block.block or {}).get("transactions", ())
+    for index, receipt in enumerate(receipts):
+        created = receipt.get("contractAddress")
+        if not created or receipt.get("status") == "0x0" or index >= len(transactions):
+            continue
+        tx = transactions[index]
+        if not isinstance(tx, dict):
+            continue
+        yield _creation(
+            block,
+            str(tx.get("hash") or receipt.get("transactionHash")),
+            str(created),
+            deployer=str(tx.get("from") or ""),
+            nonce=int(str(tx.get("nonce") or "0x0"), 16),
+            code=str(tx.get("input") or "0x"),
+        )
+
+
+def traced_creations(
+    block: BlockAdded, tx_hash: str, call: Mapping[str, Any]
+) -> Iterator[Creation]:
+    """Contracts created by contracts within one transaction's ``callTracer`` frame (the
+    transaction's own creation is in its receipt)."""
+    for frame, ancestors in walk(call):
+        if frame.get("type") in CREATES and ancestors:
+            yield _creation(
+                block,
+                tx_hash,
+                address(frame, "to"),
+                deployer=address(call, "from"),
+                nonce=_nonce(block, tx_hash),
+                code=str(frame.get("input") or "0x"),
+                creator=address(frame, "from"),
+            )
