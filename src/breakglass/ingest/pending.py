@@ -1,14 +1,17 @@
 """Pending transactions: ``eth_subscribe("newPendingTransactions")`` plus a fetch of each.
 
-The node notifies transaction hashes (some nodes send whole transactions; those are used as
-they are). Each new hash goes into a bounded queue; a fixed number of workers fetch the
-transactions with ``eth_getTransactionByHash`` through the chain's :class:`EndpointPool` and
-hand a :class:`PendingTx` to every subscriber. Transactions already mined by the time they are
-fetched, or unknown to the endpoint (dropped, or not propagated to it yet), are skipped.
+Each new hash goes into a bounded queue; a fixed number of workers fetch the transactions
+with ``eth_getTransactionByHash`` through the chain's :class:`EndpointPool` and hand a
+:class:`PendingTx` to every subscriber. With ``full`` the subscription asks for whole
+transactions first (``["newPendingTransactions", true]``, which geth, anvil and reth serve),
+a round trip less per transaction; a node that refuses it is asked for hashes. Transactions
+already mined by the time they are fetched, or unknown to the endpoint (dropped, or not
+propagated to it yet), are skipped.
 
 Resilience: the WebSocket reconnects with backoff whenever it fails or the subscription is
-refused, and while no subscription is live (or the chain has no WebSocket endpoint) the
-node's ``txpool_content`` is polled instead, its transactions used as they are; malformed
+refused; with ``txpool_fallback``, while no subscription is live, the node's
+``txpool_content`` is polled instead (always when there is no WebSocket endpoint), its
+transactions used as they are; malformed
 notifications, failed fetches and failing subscribers are logged and skipped.
 :meth:`PendingTxSource.run` only ends when its task is cancelled.
 
@@ -91,6 +94,10 @@ class PendingTxSource:
     reconnect_delay: float = 0.1
     max_reconnect_delay: float = 5.0
     poll_interval: float = 0.25
+    full: bool = False
+    """Ask for whole transactions; cleared when the node refuses (hashes then)."""
+    txpool_fallback: bool = False
+    """Poll ``txpool_content`` while no subscription is live."""
     stats: PendingStats = field(default_factory=PendingStats)
     subscribed: asyncio.Event = field(default_factory=asyncio.Event)
     """Set while a subscription is live (cleared while reconnecting)."""
@@ -107,7 +114,8 @@ class PendingTxSource:
     async def run(self) -> None:
         """Subscribe, fetch and emit until the task is cancelled."""
         workers = [asyncio.create_task(self._worker()) for _ in range(self.concurrency)]
-        workers.append(asyncio.create_task(self._poll_txpool()))
+        if self.txpool_fallback or self.ws_url is None:
+            workers.append(asyncio.create_task(self._poll_txpool()))
         try:
             if self.ws_url is None:
                 await asyncio.Event().wait()  # polling alone, until cancelled
@@ -154,15 +162,12 @@ class PendingTxSource:
     async def _session(self) -> None:
         assert self.ws_url is not None
         async with connect(self.ws_url, open_timeout=self.open_timeout, max_size=2**22) as ws:
-            request = {
-                "jsonrpc": "2.0",
-                "id": 1,
-                "method": "eth_subscribe",
-                "params": ["newPendingTransactions"],
-            }
-            await ws.send(orjson.dumps(request))
-            reply = orjson.loads(await asyncio.wait_for(ws.recv(), self.open_timeout))
-            if not isinstance(reply, dict) or "result" not in reply:
+            reply = await self._subscribe(ws, full=self.full)
+            if self.full and "result" not in reply:
+                self.full = False
+                _log.info("ingest.pending_hashes_only", chain=self.chain)
+                reply = await self._subscribe(ws, full=False)
+            if "result" not in reply:
                 raise ChainError(f"newPendingTransactions refused: {str(reply)[:200]}")
             self.stats.connects += 1
             self.subscribed.set()
@@ -170,6 +175,15 @@ class PendingTxSource:
             async for message in ws:
                 self._live = True
                 self.handle(message, time.perf_counter())
+
+    async def _subscribe(self, ws: Any, *, full: bool) -> dict[str, Any]:
+        params: list[object] = (
+            ["newPendingTransactions", True] if full else ["newPendingTransactions"]
+        )
+        request = {"jsonrpc": "2.0", "id": 2 if full else 1, "method": "eth_subscribe"}
+        await ws.send(orjson.dumps({**request, "params": params}))
+        reply = orjson.loads(await asyncio.wait_for(ws.recv(), self.open_timeout))
+        return reply if isinstance(reply, dict) else {}
 
     def handle(self, message: str | bytes, received_at: float) -> None:
         """Take one raw notification; malformed ones are logged and skipped."""

@@ -3,8 +3,9 @@
 Two single-transaction drains on a local anvil, each with honest traffic of the same protocol:
 
 * ``reentrancy``: :file:`GuardedEtherVault.sol` (OpenZeppelin ``AccessControl`` + ``Pausable``)
-  holds 100 ETH of ten users; ``GuardedVaultReenterer.attack`` deposits 1 ETH and withdraws
-  it 60 times from inside the vault's payment. Honest users deposit and withdraw their own.
+  holds 10 ETH from each of up to seven users; ``GuardedVaultReenterer.attack`` deposits
+  1 ETH and withdraws it 60 times from inside the vault's payment. Honest users deposit and
+  withdraw their own.
 * ``flash-swap``: the demo's lending pool priced by a real Uniswap V2 pair (``@uniswap/v2-core``
   bytecode, :mod:`breakglass.demo.protocol`); ``DemoAttacker.attack`` flash-swaps 400,000
   dUSD, pumps the oracle pair and borrows 110,000 dUSD against inflated collateral. Honest

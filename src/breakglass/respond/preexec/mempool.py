@@ -97,6 +97,8 @@ class MempoolGuard:
             subscribers=[self.on_pending],
             concurrency=self.concurrency,
             queue_size=self.queue_size,
+            full=True,
+            txpool_fallback=True,
         )
         self.runs = deque(maxlen=self.history)
         if config.ordering is not Ordering.PRIORITY_FEE:
