@@ -1,5 +1,8 @@
-"""The ``playbooks.targets`` check: every step calls a function its contract has, on a chain
-where the contract is."""
+"""The ``playbooks.targets`` check: every step calls a function its contract has.
+
+A Safe proposing to a contract on another chain is ``playbooks.steps``'s to report: it builds
+each step's action on the chain it acts on, which for a proposal is the Safe's.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +20,6 @@ from breakglass.plan.models import (
     PauseStep,
     RevokeRoleStep,
     SafeProposalStep,
-    SafeSigner,
     Step,
     UnpauseStep,
 )
@@ -83,26 +85,21 @@ def _abis(ctx: CheckContext) -> dict[str, dict[str, list[tuple[str, ...]]]]:
     return found
 
 
-def _chains(contract: Contract) -> tuple[str, ...]:
-    """Every chain the contract is deployed on (one, or each of its deployments)."""
-    chains: tuple[str, ...] = getattr(contract, "chains", (contract.chain,))
-    return chains
-
-
 class PlaybookTargets(PlanCheck):
     id = "playbooks.targets"
-    title = "Every step calls a function its contract has, on a chain where it is deployed"
+    title = "Every step calls a function its contract's ABI has"
     severity = CheckSeverity.ERROR
     explanation = (
-        "A step whose function is not in the contract's ABI reverts during the incident, "
-        "and a Safe proposal to a contract on another chain creates a transaction that can "
-        "never execute (the Safe signs for its own chain). With the contract's ABI in the "
-        "plan, breakglass checks each step's function, its checks and the contract's pause "
-        "method against it, and each Safe proposal against the chains the contract is on."
+        "A step whose function is not in the contract's ABI encodes fine and reverts during "
+        "the incident: a misspelt `pauze()`, `setPaused(uint256)` for `setPaused(bool)`, a "
+        "check the contract does not have. With the contract's `abi` in the plan, breakglass "
+        "checks each step's function, its verify check and the contract's pause method "
+        "against it."
     )
     fix = (
-        "Call a function the ABI lists, with its exact argument types (`setPaused(bool)`); "
-        "propose through a Safe on the contract's chain, or add that chain's Safe."
+        "Call a function the ABI lists, with its exact argument types (`setPaused(bool)`), "
+        "or give the contract the ABI of the code it really runs (e.g. the implementation's "
+        "behind a proxy)."
     )
 
     def findings(self, ctx: CheckContext) -> Iterator[Finding]:
@@ -116,8 +113,6 @@ class PlaybookTargets(PlanCheck):
                 if not isinstance(target, str) or target not in plan.contracts:
                     continue
                 contract = plan.contracts[target]
-                if isinstance(step, SafeProposalStep):
-                    yield from self._safe_chain(ctx, step, contract, where)
                 functions = abis.get(target)
                 if functions is None:
                     continue
@@ -126,21 +121,6 @@ class PlaybookTargets(PlanCheck):
                     if problem is not None and (path, call) not in seen:
                         seen.add((path, call))
                         yield Finding(f"contract '{target}' ({contract.abi}) {problem}", path)
-
-    @staticmethod
-    def _safe_chain(
-        ctx: CheckContext, step: SafeProposalStep, contract: Contract, where: Path
-    ) -> Iterator[Finding]:
-        safe = ctx.plan.signers.get(step.safe)
-        if not isinstance(safe, SafeSigner):
-            return
-        chains = _chains(contract)
-        if safe.chain not in chains:
-            yield Finding(
-                f"Safe '{step.safe}' is on chain '{safe.chain}' but contract '{step.contract}' "
-                f"is on {', '.join(repr(c) for c in chains)}: the proposal could never execute",
-                (*where, "safe"),
-            )
 
 
 def _calls(name: str, contract: Contract, step: Step, where: Path) -> Iterator[tuple[str, Path]]:
