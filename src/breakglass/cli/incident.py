@@ -1,8 +1,9 @@
-"""Incident commands: ``breakglass incident list|show|open|ack|transition|note|task|update``."""
+"""Incident commands: ``breakglass incident list|show|edit|open|ack|transition|note|task|
+update``."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -11,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.markup import escape
 
-from breakglass.cli.console import err, out
+from breakglass.cli.console import out
 from breakglass.cli.listing import FormatOption, ListFormat, print_json, table_with
 from breakglass.cli.options import MaybePlanOption, PlanOption, default_plan
 from breakglass.errors import BreakglassError
@@ -21,7 +22,6 @@ from breakglass.settings import Settings
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from breakglass.analysis.assets import AssetInfo
     from breakglass.store.models import Incident
 
 __all__ = ["app"]
@@ -105,120 +105,42 @@ def list_command(
         out.print(table)
 
 
-def _table(title: str, columns: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> None:
-    if not rows:
-        return
-    ids = ("id", "tx", "address", "from", "to", "value")  # hashes and addresses stay whole
-    table = table_with(columns, ids=ids, title=title, title_justify="left")
-    for row in rows:
-        table.add_row(*(escape(cell) for cell in row))
-    out.print(table)
-
-
-def _units(
-    plan_file: Path | None, session: Session, incident_id: int
-) -> dict[tuple[str, str], AssetInfo]:
-    """Symbol and decimals of the tokens the incident's losses and fund movements name, read
-    through the plan's endpoints; none without a plan (amounts then stay in base units)."""
-    import asyncio  # noqa: PLC0415
-
-    from sqlalchemy import select  # noqa: PLC0415
-
-    from breakglass.analysis.assets import read_plan_assets  # noqa: PLC0415
-    from breakglass.incidents.evidence import fund_movements  # noqa: PLC0415
-    from breakglass.store.models import UserLoss  # noqa: PLC0415
-
-    path = default_plan(plan_file)
-    if path is None:
-        return {}
-    query = select(UserLoss.chain, UserLoss.asset).where(UserLoss.incident_id == incident_id)
-    wanted = {(chain, asset) for chain, asset in session.execute(query)}
-    wanted |= {(m.chain, m.asset) for m in fund_movements(session, incident_id)}
-    if not wanted:
-        return {}
-    found, notes = asyncio.run(read_plan_assets(plan=load_plan(path).plan, wanted=wanted))
-    for note in notes:
-        err.print(note, markup=False)
-    return found
-
-
 @app.command("show")
-def show_command(incident_id: IncidentId, plan: MaybePlanOption = None) -> None:
-    """An incident: headline figures, milestones, durations, roles, timeline, tasks and
-    evidence. With a plan, amounts read in their tokens' units (symbol and decimals read from
-    the chain)."""
-    from breakglass import incidents as inc  # noqa: PLC0415
-    from breakglass.analysis.headline import headline_figures  # noqa: PLC0415
+def show_command(
+    incident_id: IncidentId,
+    plan: MaybePlanOption = None,
+    detail: Annotated[
+        bool, typer.Option("--detail", help="Each timeline row's stored phases under it.")
+    ] = False,
+) -> None:
+    """An incident: title and summary for people, headline figures (funds at risk, lost,
+    saved; times to detect, contain, recover), milestones, roles, the timeline (one row per
+    step; --detail for its phases), tasks and evidence. With a plan, amounts read in their
+    tokens' units (symbol and decimals read from the chain)."""
+    from breakglass.cli.incident_show import show_incident  # noqa: PLC0415
 
     with _session() as session:
-        i = inc.get_incident(session, incident_id)
-        units = _units(plan, session, incident_id)
-        inc.sync_timeline(session, incident_id)
-        out.print(escape(_line(i)))
-        extra = f", duplicate of #{i.duplicate_of}" if i.duplicate_of else ""
-        out.print(
-            escape(
-                f"kind {i.kind}, chains {', '.join(i.chains) or '-'}, contracts "
-                f"{', '.join(i.contracts) or '-'}{extra}"
-            )
-        )
-        if i.summary:
-            out.print(escape(i.summary))
-        figures = headline_figures(session, incident_id=i.id, units=units)
-        _table("headline", ("figure", "value"), figures.rows())
-        milestones = [
-            ("started", _when(i.started_at)),
-            ("detected", _when(i.detected_at)),
-            ("acknowledged", _when(i.acknowledged_at)),
-            ("contained", _when(i.contained_at)),
-            ("resolved", _when(i.resolved_at)),
-            ("closed", _when(i.closed_at)),
-            ("next update", _when(i.next_update_at)),
-        ]
-        _table("milestones", ("milestone", "at (UTC)"), milestones)
-        spans = [(k.replace("_", " "), _span(v)) for k, v in inc.durations(i).items()]
-        _table("durations", ("measure", "duration"), spans)
-        history = [
-            (r.role, r.person, _when(r.assigned_at), _when(r.released_at) if r.released_at else "")
-            for r in inc.role_history(session, incident_id)
-        ]
-        _table("roles", ("role", "person", "from", "until"), history)
-        events = [
-            (_when(e.at), e.kind, e.actor or "", e.summary, e.tx_hash or "")
-            for e in inc.timeline(session, incident_id)
-        ]
-        _table("timeline", ("at (UTC)", "kind", "actor", "event", "tx"), events)
-        tasks = [
-            (
-                str(t.id),
-                t.kind,
-                t.status,
-                t.owner or "",
-                _when(t.due_at) if t.due_at else "",
-                t.title,
-            )
-            for t in inc.list_tasks(session, incident_id)
-        ]
-        _table("tasks", ("id", "kind", "status", "owner", "due", "title"), tasks)
-        addresses = [
-            (a.chain, a.address, a.status, a.note)
-            for a in inc.affected_addresses(session, incident_id)
-        ]
-        _table("affected addresses", ("chain", "address", "status", "note"), addresses)
-        moves = [
-            (
-                m.tx_hash,
-                m.origin,
-                f"{m.amount} {m.asset}",
-                m.destination,
-                m.destination_kind,
-                m.recovery_status,
-            )
-            for m in inc.fund_movements(session, incident_id)
-        ]
-        _table("fund movements", ("tx", "from", "amount", "to", "kind", "recovery"), moves)
-        attacker = [(r.kind, r.value, r.note) for r in inc.attacker_records(session, incident_id)]
-        _table("attacker", ("kind", "value", "note"), attacker)
+        show_incident(session, incident_id, plan, detail=detail)
+
+
+@app.command("edit")
+def edit_command(
+    incident_id: IncidentId,
+    actor: Actor,
+    title: Annotated[
+        str | None, typer.Option("--title", help="The title for readers, in plain words.")
+    ] = None,
+    summary: Annotated[
+        str | None, typer.Option("--summary", help="What happened, for readers outside the team.")
+    ] = None,
+) -> None:
+    """Write the incident's title and summary (the incident lead only). Until then readers
+    see ones generated from the records, not the alert's title and the rule's text."""
+    from breakglass.incidents.service import edit_incident  # noqa: PLC0415
+
+    with _session() as session:
+        incident = edit_incident(session, incident_id, actor=actor, title=title, summary=summary)
+        out.print(escape(f"{_line(incident)} (written by {actor})"))
 
 
 @app.command("open")
@@ -250,6 +172,7 @@ def open_command(
             detected_at=datetime.now(UTC),
             summary=summary,
             actor=actor,
+            authored=True,
         )
         out.print(escape(f"opened {_line(incident)}"))
 

@@ -150,6 +150,8 @@ def _generated_summary(
             else f"On {when}, in block {first.block_number} on {chain}, breakglass saw: "
             f"{first.title}."
         )
+    else:
+        sentences.append(f"Detected on {incident.detected_at:%Y-%m-%d %H:%M} UTC on {chain}.")
     if alerts:
         sentences.append(f"The alert came {figures.time_to_detect} after it began.")
     action = next((r for r in rows if r.kind == "action" and r.tx_hash), None)
@@ -157,6 +159,8 @@ def _generated_summary(
         done = action.text.split(" — ", 1)[0]
         block = f" in block {action.block}" if action.block is not None else ""
         sentences.append(f"Containment: {done}{block}, {figures.time_to_contain} after detection.")
+    elif incident.contained_at is not None:
+        sentences.append(f"Contained {figures.time_to_contain} after detection.")
     money = []
     for label, value in (
         ("at risk", figures.funds_at_risk),
@@ -169,7 +173,7 @@ def _generated_summary(
         sentences.append("Funds: " + "; ".join(money) + ".")
     if figures.users_affected not in ("not measured", "0"):
         sentences.append(f"{figures.users_affected} users lost funds.")
-    return " ".join(sentences) or incident.summary
+    return " ".join(sentences)
 
 
 def incident_words(
