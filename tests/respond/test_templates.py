@@ -162,3 +162,11 @@ def test_plan_check_catches_fields_the_rules_do_not_report(
 def test_field_uses_know_the_type_each_place_takes(plan: Plan) -> None:
     uses = field_uses(_step(plan, "unknown-role", 0))
     assert [(u.field, u.abi_type) for u in uses] == [("role", "bytes32"), ("account", "address")]
+
+
+def test_a_step_pinned_to_a_chain_without_the_contract_is_refused(plan: Plan) -> None:
+    pinned = PauseStep(action="pause", contract="ceth", signer="guardian", chain="arbitrum")
+    with pytest.raises(PlanError, match="'ceth' is not deployed on chain 'arbitrum'"):
+        step_action(plan, pinned, "x")
+    on_arbitrum = PauseStep(action="pause", contract="cdai", signer="guardian", chain="arbitrum")
+    assert step_action(plan, on_arbitrum, "x", chain="ethereum").chain == "arbitrum"

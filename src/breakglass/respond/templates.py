@@ -262,6 +262,13 @@ def step_action(
             check cannot be encoded.
     """
     target = step_chains(plan, step, chain)[0]
+    contract: str | None = getattr(step, "contract", None)
+    deployed = plan.deployed_on(contract) if contract is not None else ()
+    if target is not None and deployed and target not in deployed:
+        raise PlanError(
+            f"contract {contract!r} is not deployed on chain {target!r} "
+            f"(it is on {', '.join(deployed)})"
+        )
     view = plan.on_chain(target) if target is not None else plan
     names = addresses_on(view, target) if target is not None else {}
     rendered = _render(step, context, names)
