@@ -163,10 +163,9 @@ class FrontRunner:
                 ordering=self.config.ordering.value,
                 note="this chain does not order by fee: the pause lands after the exploit",
             )
-        calls = self._pause_calls(findings)
         confirm = self.config.mempool.confirm
         if confirm == "before":
-            await self._confirm(run, calls, pending.tx)
+            await self._confirm(run, self._pause_calls(findings), pending.tx)
         floor = emergency_floor.set(fees)
         via = broadcast_via.set(self.private)
         try:
@@ -175,6 +174,7 @@ class FrontRunner:
             broadcast_via.reset(via)
             emergency_floor.reset(floor)
         run.reacted_at = time.perf_counter()
+        calls = self._pause_calls(findings)  # off the critical path unless confirming first
         if confirm == "alongside":  # after the send: it must not compete with it
             self._spawn(self._confirm(run, calls, pending.tx))
         _log.warning(
