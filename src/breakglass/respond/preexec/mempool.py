@@ -37,7 +37,7 @@ from breakglass.respond.preexec.screen import (
 )
 from breakglass.respond.responder import Responder
 
-__all__ = ["MempoolGuard"]
+__all__ = ["MempoolGuard", "start_guard"]
 
 _log = structlog.get_logger("breakglass.respond")
 
@@ -153,3 +153,17 @@ class MempoolGuard:
         await self.frontrunner.aclose()
         if self._private is not None:
             await self._private.aclose()
+
+
+def start_guard(
+    responder: object, *, chain: str, pool: EndpointPool, stop: asyncio.Event
+) -> asyncio.Task[None] | None:
+    """Start a :class:`MempoolGuard` for ``chain`` when the plan enables mempool
+    pre-execution there and ``responder`` is a :class:`Responder` (the monitor's hook);
+    the caller cancels the task when the monitor stops."""
+    if not isinstance(responder, Responder):
+        return None
+    if not responder.loaded.plan.chains[chain].mempool.enabled:
+        return None
+    guard = MempoolGuard(responder, chain, pool)
+    return asyncio.ensure_future(guard.run(stop))
