@@ -159,11 +159,18 @@ def start_guard(
     responder: object, *, chain: str, pool: EndpointPool, stop: asyncio.Event
 ) -> asyncio.Task[None] | None:
     """Start a :class:`MempoolGuard` for ``chain`` when the plan enables mempool
-    pre-execution there and ``responder`` is a :class:`Responder` (the monitor's hook);
-    the caller cancels the task when the monitor stops."""
+    pre-execution there and ``responder`` is a :class:`Responder` (the monitor's hook).
+
+    The guard stops when ``stop`` is set or when the calling task (the monitor's) ends,
+    however it ends.
+    """
     if not isinstance(responder, Responder):
         return None
     if not responder.loaded.plan.chains[chain].mempool.enabled:
         return None
     guard = MempoolGuard(responder, chain, pool)
-    return asyncio.ensure_future(guard.run(stop))
+    task = asyncio.ensure_future(guard.run(stop))
+    caller = asyncio.current_task()
+    if caller is not None:
+        caller.add_done_callback(lambda _caller: task.cancel())
+    return task
