@@ -6,10 +6,16 @@ pause lands after the exploit, as docs/pre-execution.md says."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
+import threading
 import time
 from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
 from breakglass import store
@@ -29,6 +35,45 @@ from breakglass.scenario.mempool import (
 pytestmark = pytest.mark.chain
 
 BLOCK_TIME = 2
+RELAYED: list[str] = []  # what the private relay forwarded: method and first param
+
+
+class RecordingRelay:
+    """A private-transaction RPC stand-in: forwards JSON-RPC to anvil and records it."""
+
+    def __init__(self, upstream: str) -> None:
+        client = httpx.Client()
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["content-length"]))
+                request = json.loads(body)
+                for one in request if isinstance(request, list) else [request]:
+                    RELAYED.append(f"{one['method']} {(one.get('params') or [''])[0]}")
+                answer = client.post(upstream, content=body, headers=_JSON).content
+                self.send_response(200)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return None
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> RecordingRelay:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+_JSON = {"content-type": "application/json"}
 
 
 async def _front_run(
@@ -38,6 +83,7 @@ async def _front_run(
     *,
     ordering: str = "priority-fee",
     max_fee_gwei: int = 200,
+    route: str = "",
 ) -> tuple[FrontRun, MempoolGuard]:
     plan = workdir / "plan.yaml"
     # No chain gas caps: the emergency bid alone (a few gwei here) would come after the
@@ -49,7 +95,7 @@ async def _front_run(
             ordering=ordering,
             confirm="before",
             gas="{}",
-            extra_mempool=f", max_fee_gwei: {max_fee_gwei}, max_priority_fee_gwei: 50",
+            extra_mempool=f", max_fee_gwei: {max_fee_gwei}, max_priority_fee_gwei: 50{route}",
         )
     )
     loaded = load_plan(plan)
@@ -93,14 +139,28 @@ def _run(
     extra_args: tuple[str, ...] = (),
     ordering: str = "priority-fee",
     max_fee_gwei: int = 200,
+    relay: bool = False,
 ) -> tuple[FrontRun, MempoolGuard, MempoolScenario, int, int, bool]:
     with Anvil.start(extra_args=extra_args) as anvil:
         scenario = deploy(anvil)
         monkeypatch.setenv(GUARDIAN_ENV, scenario.guardian_key)
         before = scenario.at_risk(anvil)
-        run, guard = asyncio.run(
-            _front_run(anvil, scenario, tmp_path, ordering=ordering, max_fee_gwei=max_fee_gwei)
-        )
+        with contextlib.ExitStack() as stack:
+            route = ""
+            if relay:
+                recorder = stack.enter_context(RecordingRelay(anvil.http_url))
+                route = f", route: private, private_rpc: '{recorder.url}'"
+                RELAYED.clear()
+            run, guard = asyncio.run(
+                _front_run(
+                    anvil,
+                    scenario,
+                    tmp_path,
+                    ordering=ordering,
+                    max_fee_gwei=max_fee_gwei,
+                    route=route,
+                )
+            )
         return run, guard, scenario, before, scenario.at_risk(anvil), scenario.paused(anvil)
 
 
@@ -144,3 +204,13 @@ def test_a_cap_below_the_exploits_bid_is_kept_and_said(
     assert run.fees.max_fee_per_gas == 20 * 10**9
     assert run.order == "after", "capped below the exploit's 30 gwei, the pause comes second"
     assert after < before
+
+
+def test_a_private_route_sends_the_pause_only_through_the_private_rpc(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run, _, _, before, after, paused = _run(deploy_reentrancy, tmp_path, monkeypatch, relay=True)
+
+    assert run.route == "private"
+    assert len(RELAYED) == 1 and RELAYED[0].startswith("eth_sendRawTransaction"), RELAYED
+    assert run.order == "before" and paused and after == before
