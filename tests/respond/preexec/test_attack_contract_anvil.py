@@ -29,7 +29,7 @@ from breakglass.detect.rules.exploit.attack_contract import AttackContractRule
 from breakglass.detect.setup import build_rules
 from breakglass.devchain import Anvil
 from breakglass.errors import DevchainError
-from breakglass.ingest import BlockFetcher
+from breakglass.ingest import BlockFetcher, BlockHeader, PendingTx
 from breakglass.plan.loader import LoadedPlan, load_plan
 from breakglass.respond.env import LiveEnv
 from breakglass.respond.responder import Responder
@@ -395,3 +395,31 @@ def test_a_drainer_made_by_a_factory_is_flagged_from_the_block_traces(
     assert finding.data["call"]["from"] == factory_address
     assert finding.data["losses"][0]["amount"] == vault.deposited
     assert any("vault → factory" in line for line in finding.data["trace"])
+
+
+def test_a_pending_deployment_is_judged_before_it_is_mined(
+    fresh: Anvil, vault: VaultScenario, tmp_path: Path
+) -> None:
+    anvil = fresh
+    loaded = _plan(tmp_path, anvil, vault)
+    (rule,) = build_rules(loaded, chain="local")
+    assert isinstance(rule, AttackContractRule)
+    head = anvil.rpc("eth_getBlockByNumber", ["latest", False])
+    drainer = compile_file("VaultDrainer.sol")["VaultDrainer"]
+    creation = drainer.bytecode + encode(["address", "uint256"], [vault.vault, 1]).hex()
+    tx_hash = _deploy_tx(anvil, ATTACKER, creation, 0)
+    tx = anvil.rpc("eth_getTransactionByHash", [tx_hash])
+
+    # Judged on the state after the head it was seen at: the contract is not there yet.
+    (finding,) = rule.judge_pending(
+        PendingTx("local", tx_hash, dict(tx)), BlockHeader.from_rpc(head)
+    )
+    assert finding.tx_hash == tx_hash and finding.block_hash == head["hash"]
+    assert finding.data["pending"] is True
+    assert finding.data["losses"][0]["amount"] == vault.deposited
+    # Where the fork put it is where the chain puts it.
+    assert finding.data["contract"] == str(_receipt(anvil, tx_hash)["contractAddress"]).lower()
+    # A pending call to a contract is not a deployment.
+    call = {"from": vault.admin, "to": vault.vault, "input": "0x", "nonce": "0x0"}
+    pending_call = PendingTx("local", "0x" + "00" * 32, call)
+    assert rule.judge_pending(pending_call, BlockHeader.from_rpc(head)) == []

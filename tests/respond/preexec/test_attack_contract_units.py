@@ -178,3 +178,14 @@ def test_the_teams_own_deployers_are_not_simulated() -> None:
     (verdict,) = rule.verdicts
     assert not verdict.simulated and verdict.reasons == ("trusted deployer",)
     assert rule.screen.counts.screened_out == 1
+
+
+def test_the_node_simulator_leaves_pending_deployments_to_pyrevm() -> None:
+    import httpx  # noqa: PLC0415
+
+    from breakglass.respond.preexec.fork_evm import SimulationError  # noqa: PLC0415
+    from breakglass.respond.preexec.fork_node import NodeFork  # noqa: PLC0415
+
+    fork = NodeFork("http://127.0.0.1:9", at=1, client=httpx.Client())
+    with pytest.raises(SimulationError, match="pyrevm only"):
+        fork.deploy(DEPLOYER, b"\x60\x80")

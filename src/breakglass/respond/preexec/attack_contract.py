@@ -70,6 +70,10 @@ class Creation:
     block_hash: str
     timestamp: int
     creator: str | None = None
+    pending: bool = False
+    """Not mined yet: the block is the head the pending deployment would follow, and the
+    contract is deployed on the fork before it is judged."""
+    value: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +187,13 @@ class AttackContractScreen:
         fork: Fork | None = None
         try:
             fork = self.fork(creation)
+            if creation.pending:
+                made = fork.deploy(creation.deployer, creation.init_code, creation.value)
+                if made is None:
+                    self.counts.screened_out += 1
+                    reason = "its constructor fails on the latest state"
+                    return Verdict(creation, False, (reason,), backend=type(fork).backend)
+                creation = replace(creation, address=made)
             code = fork.code(creation.address)
             reasons = self._suspect(creation, code, fork)
             if not reasons:

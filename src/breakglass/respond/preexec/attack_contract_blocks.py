@@ -6,10 +6,10 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from breakglass.detect.traces import CREATES, address, walk
-from breakglass.ingest.events import BlockAdded
+from breakglass.ingest.events import BlockAdded, BlockHeader, PendingTx
 from breakglass.respond.preexec.attack_contract import Creation
 
-__all__ = ["receipt_creations", "traced_creations"]
+__all__ = ["pending_creation", "receipt_creations", "traced_creations"]
 
 
 def _creation(
@@ -80,3 +80,24 @@ def traced_creations(
                 code=str(frame.get("input") or "0x"),
                 creator=address(frame, "from"),
             )
+
+
+def pending_creation(pending: PendingTx, head: BlockHeader) -> Creation | None:
+    """The deployment ``pending`` would make after ``head``; ``None`` when it calls a
+    contract instead. Its address is the one the fork gives it (the sender's nonce there)."""
+    tx = pending.tx
+    if tx.get("to"):
+        return None
+    code = str(tx.get("input") or tx.get("data") or "0x")
+    return Creation(
+        address="",
+        deployer=str(tx.get("from") or "").lower(),
+        tx_hash=pending.hash.lower(),
+        deployer_nonce=int(str(tx.get("nonce") or "0x0"), 16),
+        init_code=bytes.fromhex(code.removeprefix("0x")),
+        block_number=head.number,
+        block_hash=head.hash,
+        timestamp=head.timestamp,
+        pending=True,
+        value=int(str(tx.get("value") or "0x0"), 16),
+    )

@@ -152,6 +152,7 @@ class Fork(Protocol):
     def token_balance(self, token: str, holder: str) -> int | None: ...
     def view(self, to: str, data: bytes) -> bytes | None: ...
     def call(self, call: Call, *, watch: Iterable[Holding] = (), keep: bool = False) -> Outcome: ...
+    def deploy(self, caller: str, init_code: bytes, value: int = 0) -> str | None: ...
 
 
 def revert_reason(output: bytes) -> str:
@@ -253,6 +254,21 @@ class ForkEVM:
         return outcome.output if outcome.success else None
 
     # -- calls ------------------------------------------------------------------------------
+
+    def deploy(self, caller: str, init_code: bytes, value: int = 0) -> str | None:
+        """Run a contract creation by ``caller`` and keep it (a pending deployment made real
+        on the fork); the new contract's address, or ``None`` when its constructor fails.
+
+        Raises:
+            SimulationError: the node could not be read.
+        """
+        try:
+            created = self._evm.deploy(_addr(caller), init_code, value=value)
+        except RuntimeError as exc:
+            if str(exc).startswith(("Revert", "Halt", "Transaction(")):
+                return None
+            raise SimulationError(f"deploying at block {self.at} failed: {_scrubbed(exc)}") from exc
+        return str(created).lower()
 
     def call(self, call: Call, *, watch: Iterable[Holding] = (), keep: bool = False) -> Outcome:
         """Run ``call`` and measure the ``watch`` balances around it.

@@ -116,6 +116,17 @@ class NodeFork:
 
     # -- calls ------------------------------------------------------------------------------
 
+    def deploy(self, caller: str, init_code: bytes, value: int = 0) -> str | None:
+        """Not served: ``eth_simulateV1`` is not asked to run constructors (anvil's refuses a
+        call without a recipient), so a pending deployment needs the in-process fork.
+
+        Raises:
+            SimulationError: always.
+        """
+        raise SimulationError(
+            "a pending deployment is simulated by pyrevm only (simulator: auto or pyrevm)"
+        )
+
     def call(self, call: Call, *, watch: Iterable[Holding] = (), keep: bool = False) -> Outcome:
         """Like :meth:`ForkEVM.call`: ``call`` with the ``watch`` balances around it."""
         holdings: tuple[Holding, ...] = tuple(dict.fromkeys(watch))
