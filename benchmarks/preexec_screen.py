@@ -29,7 +29,6 @@ import shutil
 import sys
 import tempfile
 import time
-from decimal import Decimal
 from pathlib import Path
 
 from eth_account import Account
@@ -43,11 +42,12 @@ from breakglass.respond.preexec.mempool import MempoolGuard
 from breakglass.respond.responder import Responder
 from breakglass.scenario.mempool import (
     GUARDIAN_ENV,
+    Call,
     MempoolScenario,
     deploy_reentrancy,
     plan_yaml,
     rpc_batch,
-    sign_tx,
+    sign_calls,
 )
 
 SENDERS = 20
@@ -67,33 +67,16 @@ def build_load(
     for key in keys:
         anvil.rpc("anvil_setBalance", [Account.from_key(key).address, hex(10**24)])
     recipients = ["0x" + keccak(text=f"recipient {i}").hex()[-40:] for i in range(RECIPIENTS)]
-    nonces: dict[str, int] = {}
-    raws: list[str] = []
     every = max(1, round(1 / watched)) if watched > 0 else count + 1
     honest = [h for h in scenario.honest if h[3] > 0]  # deposits: they never revert
-    chosen = 0
+    calls: list[Call] = []
     for index in range(count):
         if index % every == 0:
-            key, to, data, value = honest[chosen % len(honest)]
-            chosen += 1
+            calls.append(honest[len(calls) // every % len(honest)])
         else:
-            key, to, data, value = keys[index % SENDERS], recipients[index % RECIPIENTS], "0x", 1
-        address = Account.from_key(key).address.lower()
-        if address not in nonces:
-            nonces[address] = int(anvil.rpc("eth_getTransactionCount", [address, "pending"]), 16)
-        raw, _ = sign_tx(
-            key,
-            chain_id=anvil.chain_id,
-            nonce=nonces[address],
-            to=to,
-            data=data,
-            value=value,
-            gas=100_000,
-            max_fee_gwei=Decimal(20),
-            tip_gwei=Decimal(1),
-        )
-        nonces[address] += 1
-        raws.append(raw)
+            calls.append((keys[index % SENDERS], recipients[index % RECIPIENTS], "0x", 1))
+    chosen = len(range(0, count, every))
+    raws = sign_calls(anvil, calls, gas=100_000)
     return raws, chosen
 
 

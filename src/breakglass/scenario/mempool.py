@@ -16,6 +16,7 @@ The attacker bids a 30 gwei max fee and a 2 gwei tip, as in the reaction benchma
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal
@@ -30,12 +31,14 @@ from breakglass.scenario.setup import SetupChain
 from breakglass.scenario.vault import calldata
 
 __all__ = [
+    "Call",
     "MempoolScenario",
     "deploy_flash_swap",
     "deploy_reentrancy",
     "honest_raw",
     "plan_yaml",
     "rpc_batch",
+    "sign_calls",
     "sign_tx",
 ]
 
@@ -89,7 +92,7 @@ class MempoolScenario:
     exploit_value: int
     exploit_gas: int
     rules: str  # the plan's rules, YAML
-    honest: tuple[tuple[str, str, str, int], ...]  # (key, to, data, value) per honest call
+    honest: tuple[Call, ...]  # the honest calls of the protocol's users
 
     def sign_exploit(
         self, nonce: int, *, max_fee_gwei: Decimal = Decimal(30), tip_gwei: Decimal = Decimal(2)
@@ -252,32 +255,39 @@ rules:
 """
 
 
-def honest_raw(
-    anvil: Anvil, scenario: MempoolScenario, count: int, *, start: dict[str, int] | None = None
-) -> list[str]:
-    """``count`` signed honest transactions, cycling through the scenario's honest calls,
-    each sender's nonces in order (``start`` gives the first nonce per key's address)."""
-    nonces: dict[str, int] = dict(start or {})
+Call = tuple[str, str, str, int]
+"""(private key, to, calldata, value) of one transaction to sign."""
+
+
+def sign_calls(anvil: Anvil, calls: Iterable[Call], *, gas: int = 200_000) -> list[str]:
+    """Sign ``calls`` in order at 20 gwei max fee and 1 gwei tip, each sender's nonces
+    following its pending count on ``anvil``."""
+    nonces: dict[str, int] = {}
     raws: list[str] = []
-    for index in range(count):
-        key, to, data, value = scenario.honest[index % len(scenario.honest)]
+    for key, to, data, value in calls:
         address = Account.from_key(key).address.lower()
         if address not in nonces:
             nonces[address] = int(anvil.rpc("eth_getTransactionCount", [address, "pending"]), 16)
         raw, _ = sign_tx(
             key,
-            chain_id=scenario.chain_id,
+            chain_id=anvil.chain_id,
             nonce=nonces[address],
             to=to,
             data=data,
             value=value,
-            gas=200_000,
+            gas=gas,
             max_fee_gwei=Decimal(20),
             tip_gwei=Decimal(1),
         )
         nonces[address] += 1
         raws.append(raw)
     return raws
+
+
+def honest_raw(anvil: Anvil, scenario: MempoolScenario, count: int) -> list[str]:
+    """``count`` signed honest transactions, cycling through the scenario's honest calls."""
+    honest = scenario.honest
+    return sign_calls(anvil, (honest[index % len(honest)] for index in range(count)))
 
 
 def rpc_batch(anvil: Anvil, calls: list[tuple[str, list[Any]]]) -> None:
