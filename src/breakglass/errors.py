@@ -1,18 +1,36 @@
 """The exception tree of breakglass.
 
-Every error breakglass raises on purpose derives from one root, with one base per domain::
+Every error breakglass raises on purpose derives from one root. The bases below are defined
+here; each domain package defines its own errors beneath them, or (where named) a base of its
+own directly under the root::
 
     BreakglassError
-    ├── ConfigError          settings and environment (missing variables, bad URLs)
+    ├── ConfigError          settings and environment (missing variables, bad URLs, keys)
     ├── PlanError            the incident-response plan
     │   └── PlanLoadError    the plan file could not be read or validated (carries every issue)
     ├── ChainError           talking to a chain (breakglass.chain.errors has the endpoint
     │   │                    failures; breakglass.ingest the stream's own)
     │   └── DevchainError    the local anvil chain could not be started or stopped
     ├── StoreError           the database and its migrations
-    └── OutputError          a file or directory a command writes could not be created
+    │   └── SchemaBehind     the schema is missing or older than the code (breakglass.store)
+    ├── EventError           an event could not be stored, read or delivered (breakglass.events)
+    ├── OutputError          a file or directory a command writes could not be created
+    ├── UnsafeJson           JSON too deep, too large or with duplicate keys (breakglass.safejson)
+    ├── CompileError         solcjs could not compile a contract (breakglass.contracts)
+    ├── ExpressionError      a rule expression (breakglass.detect.expr)
+    ├── IncidentError        the incident lifecycle, roles, tasks (breakglass.incidents)
+    ├── NotifyError          channels, templates, pages (breakglass.notify)
+    ├── StepFailed           a playbook step could not be carried out (breakglass.respond)
+    ├── ApprovalError        an approval was refused (breakglass.respond.decisions)
+    ├── SafeProposalError    a Safe transaction could not be proposed or signed
+    ├── RecoveryError        compensation, fixes and restores (breakglass.recovery)
+    ├── PostmortemError      post-mortem notes and edits (breakglass.report)
+    ├── TokenError           API tokens and sessions (breakglass.api)
+    └── NotChecked           a doctor check that could not run (breakglass.doctor)
 
 The CLI turns any ``BreakglassError`` into a message and exit code 2; anything else is a bug.
+``tests/test_errors_tree.py`` keeps this drawing true: every direct subclass of the root must
+appear in it.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from breakglass import store
 from breakglass.cli import demo
 from breakglass.cli.app import COMMANDS
 from breakglass.cli.lazy import load_command
@@ -72,8 +73,11 @@ def run(cli: Run, tmp_path: Path) -> Run:
     """``breakglass ARGS`` in ``tmp_path`` on its own database; ``BREAKGLASS_PLAN`` only when
     ``plan`` names one."""
 
+    url = f"sqlite:///{tmp_path / 'bg.db'}"
+    store.upgrade(url)  # short commands never create the schema
+
     def run(*args: str, plan: str | None = None) -> subprocess.CompletedProcess[str]:
-        env = {"BREAKGLASS_DATABASE_URL": f"sqlite:///{tmp_path / 'bg.db'}", PLAN_ENV: plan}
+        env = {"BREAKGLASS_DATABASE_URL": url, PLAN_ENV: plan}
         return cli(*args, cwd=tmp_path, env=env)
 
     return run

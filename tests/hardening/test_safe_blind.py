@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
+from breakglass import store
 from breakglass.cli.app import app
 from breakglass.devchain import Anvil
 from breakglass.respond.safes import SafeProposalError, save_proposal
@@ -59,7 +60,9 @@ def _tx(safe: str, to: str, data: bytes, operation: int, nonce: int = 0) -> Safe
 
 
 def _cli(monkeypatch: pytest.MonkeyPatch, anvil: Anvil, tmp_path: Path, *args: str) -> Any:
-    monkeypatch.setenv("BREAKGLASS_DATABASE_URL", f"sqlite:///{tmp_path / 'breakglass.db'}")
+    url = f"sqlite:///{tmp_path / 'breakglass.db'}"
+    store.upgrade(url)  # short commands never create the schema
+    monkeypatch.setenv("BREAKGLASS_DATABASE_URL", url)
     monkeypatch.setenv("OWNER_A_KEY", anvil.private_keys[3])
     monkeypatch.chdir(tmp_path)
     return CliRunner().invoke(app, list(args))

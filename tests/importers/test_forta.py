@@ -86,7 +86,9 @@ def test_the_commands_ingest_and_export(tmp_path: Path) -> None:
     plan.write_text(
         'protocol: Acme\nchains: {mainnet: {chain_id: 1, rpc: ["http://127.0.0.1:9"]}}\n'
     )
-    env = {**os.environ, "BREAKGLASS_DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}"}
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    store.upgrade(url)  # short commands never create the schema
+    env = {**os.environ, "BREAKGLASS_DATABASE_URL": url}
     alerts = Path(__file__).with_name("forta") / "alerts.json"
     run = [sys.executable, "-m", "breakglass", "forta"]
     ingest = subprocess.run(

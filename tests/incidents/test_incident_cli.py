@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from breakglass import store
+
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).parents[2]
@@ -23,6 +25,7 @@ def _cli(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
         "NO_COLOR": "1",
         "BREAKGLASS_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
     }
+    store.upgrade(env["BREAKGLASS_DATABASE_URL"])  # short commands never create the schema
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(

@@ -9,8 +9,6 @@ earlier run's. ``losses`` prints what is stored as a table, CSV or JSON.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -21,11 +19,9 @@ from rich.markup import escape
 from breakglass.cli.console import err, out
 from breakglass.cli.options import DEFAULT_PLAN, MaybePlanOption, PlanOption, default_plan
 from breakglass.plan import load_plan
-from breakglass.settings import Settings
+from breakglass.runtime.database import transaction
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
-
     from breakglass.analysis.assets import AssetInfo
     from breakglass.analysis.incident import IncidentAnalysis
     from breakglass.analysis.losses import Loss
@@ -45,20 +41,6 @@ class LossFormat(StrEnum):
     table = "table"
     csv = "csv"
     json = "json"
-
-
-@contextmanager
-def _session() -> Iterator[Session]:
-    from breakglass import store  # noqa: PLC0415 - SQLAlchemy is slow to import
-
-    url = Settings().resolved_database_url()
-    store.upgrade(url)
-    engine = store.make_engine(url)
-    try:
-        with store.session_factory(engine).begin() as session:
-            yield session
-    finally:
-        engine.dispose()
 
 
 async def _analyze(
@@ -124,13 +106,13 @@ def incident_command(
     from breakglass.incidents.service import get_incident  # noqa: PLC0415
 
     loaded = load_plan(plan_file)
-    with _session() as session:
+    with transaction() as session:
         named = [
             c for c in get_incident(session, incident_id).contracts if c in loaded.plan.contracts
         ]
     scope = named if set(named) & _positions(loaded) else None
     analysis, units = asyncio.run(_analyze(loaded, chain, txs, containment_block, scope))
-    with _session() as session:
+    with transaction() as session:
         store_incident_analysis(session, incident_id, analysis)
     out.print(losses_table(analysis.losses, units=units, names=plan_names(loaded.plan)))
     for asset, total in sorted(analysis.total_losses().items()):
@@ -171,7 +153,7 @@ def losses_command(
     from breakglass.incidents.service import get_incident  # noqa: PLC0415
     from breakglass.store.models import UserLoss  # noqa: PLC0415
 
-    with _session() as session:
+    with transaction() as session:
         get_incident(session, incident_id)
         query = select(UserLoss).where(UserLoss.incident_id == incident_id)
         rows = list(session.scalars(query.order_by(UserLoss.address, UserLoss.asset)))

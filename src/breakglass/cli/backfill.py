@@ -23,7 +23,6 @@ from breakglass.cli.console import err, out
 from breakglass.cli.options import DEFAULT_PLAN, PlanOption
 from breakglass.errors import PlanError
 from breakglass.plan import load_plan
-from breakglass.settings import Settings
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
@@ -76,32 +75,26 @@ def backfill_command(
     done, 2 on bad input.
     """
     # SQLAlchemy and Alembic take a second to import; other commands should not pay for it.
-    from breakglass import store  # noqa: PLC0415
     from breakglass.ingest.backfill import (  # noqa: PLC0415
         BackfillCheckpoint,
         backfill_key,
         check_range,
         plan_target,
     )
+    from breakglass.runtime.database import open_database  # noqa: PLC0415
 
     end = _parse_to(to)
     loaded = load_plan(plan_file)
     target = plan_target(loaded, chain)
     check_range(chain, start, end)
 
-    url = Settings().resolved_database_url()
-    store.upgrade(url)
-    engine = store.make_engine(url)
-    try:
-        sessions = store.session_factory(engine)
+    with open_database(migrate=True) as sessions:  # a long run that writes: migrate
         checkpoint = BackfillCheckpoint(sessions, backfill_key(chain, start, end))
         result, decoded, replay = asyncio.run(
             _run(
                 loaded, target, chain, start, end, checkpoint, sessions, concurrency, initial_range
             )
         )
-    finally:
-        engine.dispose()
     _summary(chain, target, result, decoded)
     _rules_summary(loaded, chain, replay)
 

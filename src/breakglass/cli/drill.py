@@ -12,7 +12,8 @@ from breakglass.cli.console import err, out
 from breakglass.cli.listing import FormatOption, ListFormat, print_json
 from breakglass.cli.options import MaybePlanOption, default_plan
 from breakglass.drills.library import get_scenario, scenario_names
-from breakglass.drills.service import DrillResult, open_sessions, run_service, tabletop_service
+from breakglass.drills.service import DrillResult, run_service, tabletop_service
+from breakglass.runtime.database import open_database
 
 __all__ = ["app", "list_command", "run_command", "tabletop_command"]
 
@@ -82,18 +83,19 @@ def run_command(
     ] = None,
 ) -> None:
     """Attack a local chain with SCENARIO while breakglass watches, and report."""
-    result = run_service(
-        scenario,
-        plan_path=default_plan(plan),
-        fork=fork,
-        template=template,
-        output=output,
-        sessions=open_sessions(database_url),
-        participants=participant or [],
-        record_as=record_as,
-        fix=with_fix,
-        say=_say,
-    )
+    with open_database(database_url, migrate=True) as sessions:  # a long run: migrate
+        result = run_service(
+            scenario,
+            plan_path=default_plan(plan),
+            fork=fork,
+            template=template,
+            output=output,
+            sessions=sessions,
+            participants=participant or [],
+            record_as=record_as,
+            fix=with_fix,
+            say=_say,
+        )
     _summary(result)
     fix_verdict = result.report.measurements.get("fix_verdict")
     if with_fix is not None:
@@ -127,16 +129,17 @@ def tabletop_command(
     def ask(question: str) -> str:
         return str(typer.prompt(question, default="", show_default=False))
 
-    result = tabletop_service(
-        scenario,
-        plan_path=default_plan(plan),
-        answers_path=answers,
-        ask=ask,
-        show=_say,
-        template=template,
-        output=output,
-        sessions=open_sessions(database_url),
-        participants=participant or [],
-        record_as=record_as,
-    )
+    with open_database(database_url, migrate=True) as sessions:  # an interactive session
+        result = tabletop_service(
+            scenario,
+            plan_path=default_plan(plan),
+            answers_path=answers,
+            ask=ask,
+            show=_say,
+            template=template,
+            output=output,
+            sessions=sessions,
+            participants=participant or [],
+            record_as=record_as,
+        )
     _summary(result)

@@ -15,8 +15,8 @@ from rich.markup import escape
 
 from breakglass.cli.console import err, out
 from breakglass.cli.options import DEFAULT_PLAN, PlanOption
-from breakglass.cli.sessions import migrated_session
 from breakglass.plan import load_plan
+from breakglass.runtime.database import transaction
 
 __all__ = ["app", "verify_command"]
 
@@ -52,7 +52,7 @@ def verify_command(
     spec, digest = load_fix(fix)
     output_dir(out_dir)
     err.print(f"forking and replaying incident #{incident}'s exploit with {escape(spec.name)}…")
-    with migrated_session() as session:
+    with transaction() as session:
         report = run_fix_verification(
             session,
             loaded=loaded,

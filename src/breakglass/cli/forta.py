@@ -11,9 +11,9 @@ import typer
 
 from breakglass.cli.console import err, out
 from breakglass.cli.options import DEFAULT_PLAN, PlanOption
-from breakglass.cli.sessions import migrated_session
 from breakglass.errors import BreakglassError
 from breakglass.plan import load_plan
+from breakglass.runtime.database import transaction
 
 __all__ = ["app"]
 
@@ -38,7 +38,7 @@ def ingest_command(
     except orjson.JSONDecodeError:
         raise BreakglassError(f"{alerts} is not JSON") from None
     loaded = load_plan(plan)
-    with migrated_session() as session:
+    with transaction() as session:
         batch, new = record_forta_alerts(session, loaded.plan, document)
     out.print(
         f"{len(batch.findings)} Forta alerts read, {new} new alerts, {batch.duplicates} duplicates"
@@ -53,7 +53,7 @@ def export_command(plan: PlanOption = DEFAULT_PLAN) -> None:
     from breakglass.detect.forta import iter_stored, to_forta_finding  # noqa: PLC0415
 
     loaded = load_plan(plan)
-    with migrated_session() as session:
+    with transaction() as session:
         findings = [
             to_forta_finding(alert, protocol=loaded.plan.protocol) for alert in iter_stored(session)
         ]

@@ -17,7 +17,6 @@ from breakglass.cli.listing import FormatOption, ListFormat, print_json, table_w
 from breakglass.cli.options import MaybePlanOption, PlanOption, default_plan
 from breakglass.errors import BreakglassError
 from breakglass.plan import load_plan
-from breakglass.settings import Settings
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -34,17 +33,11 @@ IncidentId = Annotated[int, typer.Argument(metavar="ID", help="The incident's id
 
 @contextmanager
 def _session() -> Iterator[Session]:
-    """One migrated database session in one transaction, committed on success."""
-    from breakglass import store  # noqa: PLC0415 - SQLAlchemy is slow to import
+    """One database session in one transaction, committed on success."""
+    from breakglass.runtime.database import transaction  # noqa: PLC0415 - SQLAlchemy is slow
 
-    url = Settings().resolved_database_url()
-    store.upgrade(url)
-    engine = store.make_engine(url)
-    try:
-        with store.session_factory(engine).begin() as session:
-            yield session
-    finally:
-        engine.dispose()
+    with transaction() as session:
+        yield session
 
 
 def _when(value: datetime | None) -> str:

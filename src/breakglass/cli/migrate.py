@@ -12,8 +12,8 @@ from rich.markup import escape
 
 from breakglass.cli.console import err, out
 from breakglass.cli.options import DEFAULT_PLAN, PlanOption
-from breakglass.cli.sessions import migrated_session
 from breakglass.plan import load_plan
+from breakglass.runtime.database import transaction
 
 __all__ = ["app", "snapshot_command"]
 
@@ -46,7 +46,7 @@ def snapshot_command(
 
     loaded = load_plan(plan)
     name = incident_chain(loaded.plan, chain)
-    with migrated_session() as session:
+    with transaction() as session:
         get_incident(session, incident)  # before reading the chain: a wrong id fails at once
 
     async def snap() -> Snapshot:
@@ -60,7 +60,7 @@ def snapshot_command(
 
     snapshot = asyncio.run(snap())
     write_snapshot(snapshot, out_dir)
-    with migrated_session() as session:
+    with transaction() as session:
         roots = record_snapshot(session, incident_id=incident, snapshot=snapshot)
     for asset, info in roots.items():
         users = len(snapshot.positions.get(asset, {}))

@@ -18,6 +18,7 @@ from breakglass.cli.console import err, out
 from breakglass.cli.listing import FormatOption, ListFormat, print_json, table_with
 from breakglass.cli.options import DEFAULT_PLAN, PlanOption
 from breakglass.plan import load_plan
+from breakglass.runtime.database import open_database
 from breakglass.settings import Settings
 
 if TYPE_CHECKING:
@@ -66,37 +67,31 @@ def _print_post(message: NewsPost) -> None:
 
 @contextmanager
 def _poster(plan: Plan) -> Iterator[Callable[[NewsPost], None]]:
-    """Posts through ``breakglass.notify`` when it is installed; otherwise prints them."""
+    """Queues posts through ``breakglass.notify`` and delivers them when the block ends;
+    without that package, prints them."""
     try:
         notify: Any = importlib.import_module("breakglass.notify")
-        store: Any = importlib.import_module("breakglass.store")
     except ImportError:
         yield _print_post
         return
-    url = Settings().resolved_database_url()
-    store.upgrade(url)
-    engine = store.make_engine(url)
-    notifier = notify.Notifier(plan, store.session_factory(engine))
-    queued: list[NewsPost] = []
+    with open_database() as sessions:
+        notifier = notify.Notifier(plan, sessions)
+        queued: list[NewsPost] = []
 
-    def post(message: NewsPost) -> None:
-        context = {
-            "title": message.title,
-            "message": message.body,
-            "url": message.url,
-            "owner": message.owner,
-        }
-        notifier.notify("news", context, channels=[message.channel])
-        queued.append(message)
+        def post(message: NewsPost) -> None:
+            context = {
+                "title": message.title,
+                "message": message.body,
+                "url": message.url,
+                "owner": message.owner,
+            }
+            notifier.notify("news", context, channels=[message.channel])
+            queued.append(message)
 
-    try:
         yield post
-        if not queued:
-            return
-        sent = asyncio.run(notifier.deliver_due())
-        err.print(f"[dim]{sent} message(s) sent; see `breakglass notify log`[/dim]")
-    finally:
-        engine.dispose()
+        if queued:
+            sent = asyncio.run(notifier.deliver_due())
+            err.print(f"[dim]{sent} message(s) sent; see `breakglass notify log`[/dim]")
 
 
 @app.command("fetch")

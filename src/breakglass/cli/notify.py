@@ -15,11 +15,9 @@ from breakglass.cli.console import err, out
 from breakglass.cli.listing import FormatOption, ListFormat, print_json, table_with
 from breakglass.cli.options import DEFAULT_PLAN, PlanOption
 from breakglass.plan import load_plan
-from breakglass.settings import Settings
+from breakglass.runtime.database import open_database
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session, sessionmaker
-
     from breakglass.notify import Notifier
     from breakglass.store.models import Delivery
 
@@ -31,24 +29,11 @@ _STATUS = {"sent": "green", "pending": "cyan", "retrying": "yellow", "failed": "
 
 
 @contextmanager
-def _database() -> Iterator[sessionmaker[Session]]:
-    from breakglass import store  # noqa: PLC0415 - SQLAlchemy is slow to import
-
-    url = Settings().resolved_database_url()
-    store.upgrade(url)
-    engine = store.make_engine(url)
-    try:
-        yield store.session_factory(engine)
-    finally:
-        engine.dispose()
-
-
-@contextmanager
 def _notifier(plan_file: Path) -> Iterator[Notifier]:
     from breakglass.notify import Notifier  # noqa: PLC0415
 
     loaded = load_plan(plan_file)
-    with _database() as sessions:
+    with open_database() as sessions:
         yield Notifier(loaded.plan, sessions)
 
 
@@ -71,7 +56,7 @@ def log_command(
 
     from breakglass.store.models import Delivery  # noqa: PLC0415
 
-    with _database() as sessions, sessions() as session:
+    with open_database() as sessions, sessions() as session:
         query = select(Delivery).order_by(Delivery.id.desc()).limit(limit)
         if status:
             query = query.where(Delivery.status == status)

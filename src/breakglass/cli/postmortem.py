@@ -10,8 +10,8 @@ import typer
 
 from breakglass.cli.console import err, out
 from breakglass.cli.options import MaybePlanOption, default_plan
-from breakglass.cli.status import database
 from breakglass.plan import load_plan
+from breakglass.runtime.database import open_database
 
 if TYPE_CHECKING:
     from breakglass.analysis import TxAnalysis
@@ -92,7 +92,7 @@ def postmortem_command(
     plan = _plan(plan_file)
     analyses = _analyses(analysis_files or [])
     now = datetime.now(UTC)
-    with database() as sessions, sessions() as session, session.begin():
+    with open_database() as sessions, sessions() as session, session.begin():
         if status is not None:
             row = set_postmortem_status(session, incident_id, str(status), now=now)
             err.print(f"post-mortem of incident #{incident_id} is {row.status}")

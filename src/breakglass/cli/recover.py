@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 from rich.markup import escape
@@ -14,10 +12,7 @@ from rich.markup import escape
 from breakglass.cli.console import err, out
 from breakglass.cli.options import DEFAULT_PLAN, PlanOption
 from breakglass.plan import load_plan
-from breakglass.settings import Settings
-
-if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
+from breakglass.runtime.database import transaction
 
 __all__ = ["app"]
 
@@ -46,21 +41,6 @@ CauseOption = Annotated[
 ]
 
 
-@contextmanager
-def _session() -> Iterator[Session]:
-    """One migrated database session in one transaction, committed on success."""
-    from breakglass import store  # noqa: PLC0415 - SQLAlchemy is slow to import
-
-    url = Settings().resolved_database_url()
-    store.upgrade(url)
-    engine = store.make_engine(url)
-    try:
-        with store.session_factory(engine).begin() as session:
-            yield session
-    finally:
-        engine.dispose()
-
-
 @app.command("compute")
 def compute_command(
     incident: IncidentId,
@@ -79,7 +59,7 @@ def compute_command(
     from breakglass.recovery.service import compute_compensation  # noqa: PLC0415
 
     loaded = load_plan(plan)
-    with _session() as session:
+    with transaction() as session:
         result = compute_compensation(session, loaded.plan, incident, cause=cause.value)
     if output is OutputFormat.CSV:
         typer.echo(entitlements_csv(result.entitlements), nl=False)
@@ -108,7 +88,7 @@ def distribution_command(
     from breakglass.recovery.service import build_distribution, write_distribution  # noqa: PLC0415
 
     loaded = load_plan(plan)
-    with _session() as session:
+    with transaction() as session:
         row = build_distribution(session, incident, token, plan=loaded.plan, cause=cause.value)
         tree = MerkleDistribution.load(row.tree)
         root, total, claims = row.root, row.total, len(tree.values)

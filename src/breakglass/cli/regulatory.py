@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Annotated
 
@@ -14,11 +12,9 @@ from breakglass.cli.console import out
 from breakglass.cli.listing import FormatOption, ListFormat, print_json, table_with
 from breakglass.cli.options import DEFAULT_PLAN, PlanOption
 from breakglass.errors import BreakglassError
-from breakglass.settings import Settings
+from breakglass.runtime.database import transaction
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
-
     from breakglass.report.regulatory import Deadline
 
 __all__ = ["app"]
@@ -34,21 +30,6 @@ At = Annotated[
     typer.Option("--at", help="When, as an ISO datetime (UTC if no offset); default now."),
 ]
 Actor = Annotated[str | None, typer.Option("--as", help="Who records it.")]
-
-
-@contextmanager
-def _session() -> Iterator[Session]:
-    """One migrated database session in one transaction, committed on success."""
-    from breakglass import store  # noqa: PLC0415 - SQLAlchemy is slow to import
-
-    url = Settings().resolved_database_url()
-    store.upgrade(url)
-    engine = store.make_engine(url)
-    try:
-        with store.session_factory(engine).begin() as session:
-            yield session
-    finally:
-        engine.dispose()
 
 
 def _instant(text: str | None) -> datetime:
@@ -129,7 +110,7 @@ def clocks_command(
 
     loaded = load_plan(plan)
     at = _instant(now)
-    with _session() as session:
+    with transaction() as session:
         clocks = clocks_for_incident(session, loaded.plan, incident_id, at)
     urgent = {(c.regime, c.name) for c in reminders_due(clocks, now=at)}
     if fmt is ListFormat.json:
@@ -191,7 +172,7 @@ def event_command(
     from breakglass.report.regulatory import record_event  # noqa: PLC0415
 
     when = _instant(at)
-    with _session() as session:
+    with transaction() as session:
         record_event(session, incident_id, event, when, regime=regime, actor=actor)
     scope = f" for {regime}" if regime else ""
     out.print(f"incident #{incident_id}: {escape(event)}{escape(scope)} at {_when(when)}")
@@ -209,7 +190,7 @@ def file_command(
     from breakglass.report.regulatory import record_filing  # noqa: PLC0415
 
     when = _instant(at)
-    with _session() as session:
+    with transaction() as session:
         record_filing(session, incident_id, regime, deadline, when, actor=actor)
     out.print(
         f"incident #{incident_id}: {escape(regime)} {escape(deadline)} filed at {_when(when)}"

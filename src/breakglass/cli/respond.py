@@ -5,8 +5,6 @@ from __future__ import annotations
 import getpass
 import json
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -19,7 +17,7 @@ from breakglass.cli.listing import FormatOption, ListFormat, print_json, table_w
 from breakglass.cli.options import PlanOption
 from breakglass.errors import BreakglassError
 from breakglass.plan import load_plan
-from breakglass.settings import Settings
+from breakglass.runtime.database import open_database
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
@@ -44,19 +42,6 @@ _STATUS = {
     "todo": "yellow",
     "failed": "bold red",
 }
-
-
-@contextmanager
-def _database() -> Iterator[sessionmaker[Session]]:
-    from breakglass import store  # noqa: PLC0415 - SQLAlchemy is slow to import
-
-    url = Settings().resolved_database_url()
-    store.upgrade(url)
-    engine = store.make_engine(url)
-    try:
-        yield store.session_factory(engine)
-    finally:
-        engine.dispose()
 
 
 def _env(loaded: LoadedPlan, sessions: sessionmaker[Session]) -> Any:
@@ -112,7 +97,7 @@ def pause_command(
     from breakglass.respond.service import pause_contract  # noqa: PLC0415
 
     loaded = load_plan(plan_file)
-    with _database() as sessions:
+    with open_database(migrate=True) as sessions:
         result = pause_contract(
             loaded,
             sessions,
@@ -142,7 +127,7 @@ def playbook_run_command(
 
     loaded = load_plan(plan_file)
     hook = _print_event if verbose else None
-    with _database() as sessions:
+    with open_database(migrate=True) as sessions:
         if dry_run:
             err.print(
                 f"dry run of {escape(playbook)} on a fork: nothing is sent to the chain, "
@@ -165,7 +150,7 @@ def playbook_runs_command(
     from breakglass.respond.decisions import approval_request  # noqa: PLC0415
     from breakglass.respond.service import list_runs  # noqa: PLC0415
 
-    with _database() as sessions:
+    with open_database() as sessions:
         runs = list_runs(sessions, limit)
         # What each waiting approval would approve: the approver checks this hash.
         asks = {
@@ -253,7 +238,7 @@ def approve_command(
     from breakglass.respond.service import approve_step  # noqa: PLC0415
 
     loaded = load_plan(plan_file)
-    with _database() as sessions:
+    with open_database() as sessions:
         result = approve_step(
             loaded, sessions, step_id, person, action=action, env=_env(loaded, sessions)
         )
@@ -271,7 +256,7 @@ def tick_command(
     from breakglass.respond.service import tick_step  # noqa: PLC0415
 
     loaded = load_plan(plan_file)
-    with _database() as sessions:
+    with open_database() as sessions:
         ticked = tick_step(loaded, sessions, step_id=step_id, person=person)
     out.print(f"step {step_id} done by {escape(person)}; run {ticked.run_id} {ticked.run_status}")
 
@@ -290,7 +275,7 @@ def safe_sign_command(
     from breakglass.respond.service import sign_proposal  # noqa: PLC0415
 
     loaded = load_plan(plan_file)
-    with _database() as sessions:
+    with open_database() as sessions:
         shown = load_proposal(sessions, proposal)
         summary = describe_safe_tx(loaded, shown.tx)
         out.print(
@@ -318,7 +303,7 @@ def safe_list_command(
     from breakglass.store.models import SafeProposal  # noqa: PLC0415
 
     loaded = load_plan(plan_file) if plan_file.exists() else None
-    with _database() as sessions:
+    with open_database() as sessions:
         with sessions() as session:
             query = select(SafeProposal.id).order_by(SafeProposal.id.desc())
             ids = session.scalars(query).all()
@@ -372,7 +357,7 @@ def safe_export_command(
     """Proposal ID as Safe Transaction Service JSON, signatures included."""
     from breakglass.respond.safes import export_proposal  # noqa: PLC0415
 
-    with _database() as sessions:
+    with open_database() as sessions:
         text = json.dumps(export_proposal(sessions, proposal), indent=2)
     if output is None:
         sys.stdout.write(text + "\n")
@@ -403,7 +388,7 @@ def safe_import_command(
         raise BreakglassError(f"cannot read {file}: {exc}") from None
     if not isinstance(doc, dict):
         raise BreakglassError(f"{file} holds no JSON object")
-    with _database() as sessions:
+    with open_database() as sessions:
         env = LiveEnv(loaded, sessions)
         config = env.safe_signer(safe)
         account = env.safe_account(config.chain, config.address)

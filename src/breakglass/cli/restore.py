@@ -10,10 +10,8 @@ the owners have signed; it exits 1 while a gate or a signature is missing.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 from rich.markup import escape
@@ -21,10 +19,7 @@ from rich.markup import escape
 from breakglass.cli.console import err, out
 from breakglass.cli.options import DEFAULT_PLAN, PlanOption
 from breakglass.plan import load_plan
-from breakglass.settings import Settings
-
-if TYPE_CHECKING:
-    from sqlalchemy.orm import Session, sessionmaker
+from breakglass.runtime.database import open_database
 
 __all__ = ["app", "approve_command", "plan_command", "run_command", "sign_command"]
 
@@ -32,19 +27,6 @@ app = typer.Typer(help="Restore operations: the gated Safe transaction.", no_arg
 
 IncidentId = Annotated[int, typer.Argument(metavar="INCIDENT", help="The incident's id.")]
 FixOption = Annotated[Path, typer.Option("--fix", help="The verified fix (FIX.yaml).")]
-
-
-@contextmanager
-def _sessions() -> Iterator[sessionmaker[Session]]:
-    from breakglass import store  # noqa: PLC0415 - SQLAlchemy is slow to import
-
-    url = Settings().resolved_database_url()
-    store.upgrade(url)
-    engine = store.make_engine(url)
-    try:
-        yield store.session_factory(engine)
-    finally:
-        engine.dispose()
 
 
 @app.command("plan")
@@ -63,7 +45,7 @@ def plan_command(
 
     loaded = load_plan(plan)
     spec, digest = load_fix(fix)
-    with _sessions() as sessions:
+    with open_database() as sessions:
         proposal = plan_restore(
             sessions, loaded=loaded, incident_id=incident, spec=spec, digest=digest
         )
@@ -85,7 +67,7 @@ def approve_command(
     from breakglass.recovery.restore_service import approve_restore  # noqa: PLC0415
 
     loaded = load_plan(plan)
-    with _sessions() as sessions, sessions.begin() as session:
+    with open_database() as sessions, sessions.begin() as session:
         roles = approve_restore(session, plan=loaded.plan, incident_id=incident, person=person)
     out.print(f"approved by {escape(person)} for {escape(', '.join(roles))}")
 
@@ -100,7 +82,7 @@ def sign_command(
     from breakglass.recovery.restore_service import sign_restore  # noqa: PLC0415
 
     loaded = load_plan(plan)
-    with _sessions() as sessions:
+    with open_database() as sessions:
         proposal, count, threshold = sign_restore(
             sessions, loaded=loaded, incident_id=incident, signer=signer
         )
@@ -122,7 +104,7 @@ def run_command(
 
     loaded = load_plan(plan)
     spec, digest = load_fix(fix)
-    with _sessions() as sessions:
+    with open_database() as sessions:
         outcome = run_restore(
             sessions, loaded=loaded, incident_id=incident, spec=spec, digest=digest,
             executor=executor,

@@ -8,8 +8,8 @@ import typer
 
 from breakglass.cli.console import err
 from breakglass.cli.options import DEFAULT_PLAN, PlanOption
-from breakglass.cli.status import database
 from breakglass.plan import load_plan
+from breakglass.runtime.database import open_database
 
 __all__ = ["serve_command"]
 
@@ -24,10 +24,10 @@ def serve_command(
     /status, /status.json and /feed.atom."""
     import uvicorn  # noqa: PLC0415 - only the server needs it
 
-    from breakglass.api import create_app  # noqa: PLC0415
+    from breakglass.server import create_app  # noqa: PLC0415
 
     loaded = load_plan(plan_file)
-    with database() as sessions:
+    with open_database(migrate=True) as sessions:  # a long-running service: migrate
         app = create_app(loaded, sessions)
         base = f"http://{host}:{port}"
         err.print(f"serving {loaded.plan.protocol} on {base} (dashboard /, API /api, /status)")

@@ -2,38 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
 from breakglass.cli.console import err, out
 from breakglass.cli.options import DEFAULT_PLAN, PlanOption
 from breakglass.plan import load_plan
-from breakglass.settings import Settings
+from breakglass.runtime.database import open_database
 
-if TYPE_CHECKING:
-    from sqlalchemy.orm import Session, sessionmaker
-
-__all__ = ["PlanOption", "app", "database", "render_command"]
+__all__ = ["PlanOption", "app", "render_command"]
 
 app = typer.Typer(help="The public status page.", no_args_is_help=True)
-
-
-@contextmanager
-def database() -> Iterator[sessionmaker[Session]]:
-    """Sessions on the configured database, migrated to the newest schema first."""
-    from breakglass import store  # noqa: PLC0415 - SQLAlchemy is slow to import
-
-    url = Settings().resolved_database_url()
-    store.upgrade(url)
-    engine = store.make_engine(url)
-    try:
-        yield store.session_factory(engine)
-    finally:
-        engine.dispose()
 
 
 @app.command("render")
@@ -46,7 +27,7 @@ def render_command(
     from breakglass.report.status import public_content, render_status_page  # noqa: PLC0415
 
     loaded = load_plan(plan_file)
-    with database() as sessions, sessions() as session:
+    with open_database() as sessions, sessions() as session:
         updates, incidents = public_content(session)
         paths = render_status_page(
             loaded.plan.protocol, updates, incidents, out_dir, plan=loaded.plan

@@ -10,8 +10,8 @@ from rich.markup import escape
 
 from breakglass.cli.console import err
 from breakglass.cli.options import DEFAULT_PLAN, PlanOption
-from breakglass.cli.status import database
 from breakglass.plan import load_plan
+from breakglass.runtime.database import open_database
 
 __all__ = ["app", "create_command", "revoke_command"]
 
@@ -27,7 +27,7 @@ def create_command(person: Person, plan_file: PlanOption = DEFAULT_PLAN) -> None
     from breakglass.api.tokens import access_of, create_token  # noqa: PLC0415
 
     loaded = load_plan(plan_file)
-    with database() as sessions, sessions() as session, session.begin():
+    with open_database() as sessions, sessions() as session, session.begin():
         token = create_token(session, loaded.plan, person)
     sys.stdout.write(token + "\n")
     access = access_of(loaded.plan, person)
@@ -39,6 +39,6 @@ def revoke_command(person: Person) -> None:
     """Revoke every API token of PERSON."""
     from breakglass.api.tokens import revoke_tokens  # noqa: PLC0415
 
-    with database() as sessions, sessions() as session, session.begin():
+    with open_database() as sessions, sessions() as session, session.begin():
         count = revoke_tokens(session, person)
     err.print(f"revoked {count} token{'s' if count != 1 else ''} of {escape(person)}")

@@ -17,7 +17,6 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from breakglass import store
 from breakglass.demo.aftermath import (
     Aftermath,
     analyse,
@@ -37,6 +36,7 @@ from breakglass.plan import load_plan
 from breakglass.plan.checks.base import CheckSeverity
 from breakglass.plan.checks.report import check_plan
 from breakglass.plan.loader import LoadedPlan
+from breakglass.runtime.database import open_database
 from breakglass.scenario.vault import calldata
 
 __all__ = ["GENESIS_TIMESTAMP", "DemoResult", "run_demo"]
@@ -180,16 +180,11 @@ async def _demo(directory: Path, say: Say) -> DemoResult:
         say(f"2. plan written; breakglass plan check: {verdict} ({summary})")
         os.environ[GUARDIAN_ENV] = protocol.guardian_key  # this process only, never on disk
         url = f"sqlite:///{(directory / 'breakglass.db').as_posix()}"
-        store.upgrade(url)
-        engine = store.make_engine(url)
-        try:
-            sessions = store.session_factory(engine)
+        with open_database(url, migrate=True) as sessions:
             say("3. monitor running; the attacker starts draining the pool")
             live = await run_live(anvil, loaded, sessions, attacker, say)
             result = _result(directory, anvil, protocol, live, passed, summary)
             await _aftermath(loaded, sessions, protocol, live, result, say)
-        finally:
-            engine.dispose()
     finally:
         anvil.stop()
         await webhook.stop()

@@ -19,7 +19,6 @@ import httpx
 import yaml
 from sqlalchemy.orm import Session, sessionmaker
 
-from breakglass import store
 from breakglass.devchain import Anvil
 from breakglass.drills.library import get_scenario
 from breakglass.drills.report import (
@@ -37,7 +36,7 @@ from breakglass.outputs import output_file, write_text
 from breakglass.plan.loader import LoadedPlan, load_plan
 from breakglass.settings import Settings
 
-__all__ = ["DrillResult", "find_fork_url", "open_sessions", "run_service", "tabletop_service"]
+__all__ = ["DrillResult", "find_fork_url", "run_service", "tabletop_service"]
 
 Say = Callable[[str], None]
 _PROBE_TIMEOUT = 3.0
@@ -50,13 +49,6 @@ class DrillResult:
     drill_id: int
     report_path: Path
     report: DrillReport
-
-
-def open_sessions(database_url: str | None = None) -> sessionmaker[Session]:
-    """Sessions on the migrated team database (default: ``Settings().resolved_database_url()``)."""
-    url = database_url or Settings().resolved_database_url()
-    store.upgrade(url)
-    return store.session_factory(store.make_engine(url))
 
 
 def _user_plan(path: Path | None) -> tuple[dict[str, Any] | None, LoadedPlan | None]:
@@ -108,7 +100,7 @@ def run_service(
     fork: bool = False,
     template: Path | None = None,
     output: Path | None = None,
-    sessions: sessionmaker[Session] | None = None,
+    sessions: sessionmaker[Session],
     participants: Sequence[str] = (),
     record_as: str | None = None,
     fix: Path | None = None,
@@ -118,7 +110,6 @@ def run_service(
     the fix is verified against the drill's exploit too (docs/eradication.md)."""
     scenario = get_scenario(scenario_name)
     raw, loaded = _user_plan(plan_path)
-    sessions = sessions or open_sessions()
     fork_url = None
     if fork:
         if loaded is None:
@@ -171,14 +162,13 @@ def tabletop_service(
     show: Say = lambda _line: None,
     template: Path | None = None,
     output: Path | None = None,
-    sessions: sessionmaker[Session] | None = None,
+    sessions: sessionmaker[Session],
     participants: Sequence[str] = (),
     record_as: str | None = None,
 ) -> DrillResult:
     """Walk the team through ``scenario_name`` phase by phase and record it."""
     scenario = get_scenario(scenario_name)
     raw, loaded = _user_plan(plan_path)
-    sessions = sessions or open_sessions()
     answers = load_answers(answers_path) if answers_path is not None else {}
     started = datetime.now(UTC)
     out = _output(output, record_as or scenario.name, "tabletop", started)

@@ -17,9 +17,11 @@ from breakglass.store.alerts import (
     retract_alerts,
 )
 from breakglass.store.db import (
+    SchemaBehind,
     current_revision,
     downgrade,
     make_engine,
+    require_current,
     session_factory,
     upgrade,
 )
@@ -51,6 +53,7 @@ __all__ = [
     "IncidentCandidate",
     "NewAlert",
     "PlanRevision",
+    "SchemaBehind",
     "add_canonical_block",
     "alerts_of_candidate",
     "canonical_blocks",
@@ -68,6 +71,7 @@ __all__ = [
     "record_plan_revision",
     "related_incident_candidates",
     "remove_canonical_block",
+    "require_current",
     "retract_alerts",
     "save_checkpoint",
     "session_factory",

@@ -25,9 +25,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MIGRATIONS_DIR",
+    "SchemaBehind",
     "current_revision",
     "downgrade",
     "make_engine",
+    "require_current",
     "script_head",
     "session_factory",
     "upgrade",
@@ -85,6 +87,37 @@ def downgrade(url: str, revision: str) -> None:
         StoreError: the database is unreachable or a migration failed.
     """
     _migrate(url, lambda config: _alembic_command().downgrade(config, revision))
+
+
+class SchemaBehind(StoreError):
+    """The database's schema is older than this breakglass (or it has none yet)."""
+
+
+def require_current(url: str) -> None:
+    """Check that the database at ``url`` is at the newest schema, without migrating it.
+
+    Short commands never change a schema behind a team's back: migrations run through
+    ``breakglass db upgrade`` and the commands that start long-running services.
+
+    Raises:
+        SchemaBehind: the database has no schema yet, or an older one.
+        StoreError: the database is unreachable.
+    """
+    if _at_head(url):
+        return
+    current = current_revision(url)
+    head = script_head()
+    where = _masked(_parse(url))
+    if current is None:
+        raise SchemaBehind(
+            f"the database {where} has no breakglass schema yet: run 'breakglass db upgrade' "
+            "(or start 'breakglass monitor' or 'breakglass serve', which create it)"
+        )
+    if head is not None and current != head:
+        raise SchemaBehind(
+            f"the database {where} is at schema revision {current}, this breakglass needs "
+            f"{head}: run 'breakglass db upgrade'"
+        )
 
 
 def current_revision(url: str) -> str | None:
