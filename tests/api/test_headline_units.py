@@ -17,11 +17,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from breakglass.analysis import assets
-from breakglass.api import create_app
 from breakglass.api.tokens import create_token
 from breakglass.devchain import Anvil
 from breakglass.incidents import service
 from breakglass.plan.loader import load_plan
+from breakglass.server import create_app
 from breakglass.store.models import UserLoss
 from breakglass.web.auth import SESSION_COOKIE
 from breakglass.web.sessions import start_session

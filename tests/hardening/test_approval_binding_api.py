@@ -19,13 +19,13 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
-from breakglass.api import create_app
 from breakglass.api.tokens import create_token
 from breakglass.devchain import Anvil
 from breakglass.incidents import service as incidents
 from breakglass.plan.loader import LoadedPlan
 from breakglass.respond import service
 from breakglass.respond.env import LiveEnv
+from breakglass.server import create_app
 from breakglass.store.models import IncidentRun, StepRun
 from breakglass.web.auth import SESSION_COOKIE, csrf_for
 from breakglass.web.sessions import start_session

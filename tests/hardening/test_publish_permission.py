@@ -14,10 +14,10 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from breakglass import store
-from breakglass.api import create_app
 from breakglass.api.tokens import create_token
 from breakglass.incidents import comms, service
 from breakglass.plan import load_plan
+from breakglass.server import create_app
 from breakglass.web.auth import SESSION_COOKIE, csrf_for
 
 PLAN = """

@@ -20,12 +20,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from breakglass import store
-from breakglass.api import create_app
 from breakglass.api.tokens import create_token
 from breakglass.incidents import service as incidents
 from breakglass.notify import Notifier
 from breakglass.notify.external_paging import resolve_pages
 from breakglass.plan import load_plan
+from breakglass.server import create_app
 from breakglass.web.auth import SESSION_COOKIE, csrf_for
 
 ROUTING_KEY = "R0UT1NGKEY0123456789abcdef012345"

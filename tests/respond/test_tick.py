@@ -16,11 +16,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from breakglass.api import create_app
 from breakglass.api.tokens import create_token
 from breakglass.devchain import Anvil
 from breakglass.respond import service
 from breakglass.respond.env import LiveEnv
+from breakglass.server import create_app
 from breakglass.store.models import PlaybookRun, StepRun
 from breakglass.web.auth import SESSION_COOKIE, csrf_for
 from breakglass.web.sessions import start_session

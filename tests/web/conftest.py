@@ -14,7 +14,6 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from breakglass import store
-from breakglass.api import create_app
 from breakglass.api.tokens import create_token
 from breakglass.incidents import evidence, service
 from breakglass.plan import load_plan
@@ -22,6 +21,7 @@ from breakglass.plan.loader import LoadedPlan
 from breakglass.report import regulatory
 from breakglass.respond.env import LiveEnv
 from breakglass.respond.service import run_playbook
+from breakglass.server import create_app
 from breakglass.store.models import IncidentRun, UserLoss
 
 PLAN = """

@@ -23,13 +23,13 @@ from fastapi.testclient import TestClient
 from playwright.sync_api import Browser, expect
 from sqlalchemy.orm import Session, sessionmaker
 
-from breakglass.api import create_app
 from breakglass.api.tokens import create_token
 from breakglass.devchain import Anvil
 from breakglass.incidents import service as incidents
 from breakglass.plan.loader import LoadedPlan, load_plan
 from breakglass.respond import service
 from breakglass.respond.env import LiveEnv
+from breakglass.server import create_app
 from breakglass.store.models import IncidentRun, StepRun
 from breakglass.web.auth import SESSION_COOKIE, csrf_for
 from breakglass.web.sessions import start_session

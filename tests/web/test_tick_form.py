@@ -10,12 +10,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from breakglass import store
-from breakglass.api import create_app
 from breakglass.api.tokens import create_token
 from breakglass.incidents import service
 from breakglass.plan import load_plan
 from breakglass.respond.env import LiveEnv
 from breakglass.respond.service import run_playbook
+from breakglass.server import create_app
 from breakglass.store.models import IncidentRun, PlaybookRun, StepRun
 from breakglass.web.auth import SESSION_COOKIE, csrf_for
 from breakglass.web.sessions import start_session

@@ -1,8 +1,10 @@
 """The FastAPI application: :func:`create_app` wires the plan, the database, the routes,
-the public status endpoints and the error handling together."""
+the public status endpoints and the error handling together; the whole server (the API
+and the dashboard) is composed by ``breakglass.server``."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from fastapi import Depends, FastAPI, Request
@@ -15,11 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from breakglass import __version__
 from breakglass.api.guard import BodyGuard, SafeJsonRoute
 from breakglass.api.routes import add_api_routes
-from breakglass.api.security import PUBLIC, AppState, permission_of, state_of
 from breakglass.errors import BreakglassError
-from breakglass.incidents.comms import PublishForbidden
-from breakglass.incidents.errors import IncidentNotFound, TaskNotFound
-from breakglass.incidents.lifecycle import InvalidTransition
 from breakglass.plan.loader import LoadedPlan
 from breakglass.report.status import (
     public_content,
@@ -28,24 +26,12 @@ from breakglass.report.status import (
     render_json,
     status_document,
 )
-from breakglass.respond.service import ApprovalError
+from breakglass.webcore.errors import error_status
+from breakglass.webcore.security import PUBLIC, AppState, permission_of, state_of
 
-__all__ = ["create_app", "error_status"]
+__all__ = ["create_app"]
 
 ATOM_TYPE = "application/atom+xml; charset=utf-8"
-
-
-def error_status(exc: BreakglassError) -> int:
-    """The HTTP status of a refused operation: 404 for what does not exist, 403 for what the
-    caller may not do, 409 for what conflicts with the current state, 400 for other bad
-    input."""
-    if isinstance(exc, IncidentNotFound | TaskNotFound):
-        return 404
-    if isinstance(exc, PublishForbidden):
-        return 403
-    if isinstance(exc, InvalidTransition | ApprovalError):
-        return 409
-    return 400
 
 
 async def _breakglass_error(request: Request, exc: Exception) -> JSONResponse:
@@ -114,15 +100,15 @@ def _add_public_routes(app: FastAPI) -> None:
         return JSONResponse(app.openapi())
 
 
-def _add_dashboard(app: FastAPI) -> None:
-    """The server-rendered dashboard (``breakglass.web``); its routes declare permissions too."""
-    from breakglass.web import add_web_routes  # noqa: PLC0415 - web imports this module
-
-    add_web_routes(app)
-
-
-def create_app(loaded_plan: LoadedPlan, sessions: sessionmaker[Session]) -> FastAPI:
-    """The API of ``loaded_plan``'s protocol over the database behind ``sessions``.
+def create_app(
+    loaded_plan: LoadedPlan,
+    sessions: sessionmaker[Session],
+    *,
+    extend: Iterable[Callable[[FastAPI], None]] = (),
+) -> FastAPI:
+    """The API of ``loaded_plan``'s protocol over the database behind ``sessions``, with
+    what each of ``extend`` adds (``breakglass.server`` adds the dashboard this way, so the
+    API never imports it); every route must declare its permission.
 
     Raises:
         RuntimeError: a route declares no permission (a programming error).
@@ -143,7 +129,8 @@ def create_app(loaded_plan: LoadedPlan, sessions: sessionmaker[Session]) -> Fast
     app.add_exception_handler(StarletteHTTPException, _http_error)
     add_api_routes(app)
     _add_public_routes(app)
-    _add_dashboard(app)
+    for add in extend:
+        add(app)
     undeclared = [
         getattr(route, "path", repr(route))
         for route in app.routes

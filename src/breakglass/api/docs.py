@@ -31,8 +31,8 @@ def api_openapi() -> tuple[dict[str, Any], dict[tuple[str, str], str]]:
 
     from breakglass import store  # noqa: PLC0415
     from breakglass.api.app import create_app  # noqa: PLC0415
-    from breakglass.api.security import permission_of  # noqa: PLC0415
     from breakglass.plan import load_plan  # noqa: PLC0415
+    from breakglass.webcore.security import permission_of  # noqa: PLC0415
 
     with tempfile.TemporaryDirectory(prefix="breakglass-api-docs-") as tmp:
         plan_file = Path(tmp) / "breakglass.yaml"

@@ -21,9 +21,9 @@ from fastapi.routing import APIRoute
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from breakglass.api.security import state_of
-from breakglass.api.tokens import authenticate
 from breakglass.safejson import UnsafeJson, loads
+from breakglass.webcore.security import state_of
+from breakglass.webcore.tokens import authenticate
 
 __all__ = ["API_BODY_LIMIT", "BODY_LIMIT", "BodyGuard", "SafeJsonRequest", "SafeJsonRoute"]
 

@@ -9,8 +9,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from breakglass.api.schemas import ApprovalRequestOut
-from breakglass.api.security import AppState
+from breakglass.webcore.schemas import ApprovalRequestOut
+from breakglass.webcore.security import AppState
 
 __all__ = ["ApprovalPreviewOut", "SimulationOut", "preview_out"]
 
@@ -37,8 +37,8 @@ class ApprovalPreviewOut(BaseModel):
 def preview_out(state: AppState, step_id: int) -> ApprovalPreviewOut | None:
     """The preview of step ``step_id``, or None when it is not waiting for approval.
     Blocks while it simulates: call it from a worker thread."""
-    from breakglass.api.approvals import request_out  # noqa: PLC0415 - loads the actions
     from breakglass.respond.preview import preview_step  # noqa: PLC0415
+    from breakglass.webcore.approvals import request_out  # noqa: PLC0415 - loads the actions
 
     preview = preview_step(state.loaded, state.sessions, step_id=step_id)
     if preview is None:

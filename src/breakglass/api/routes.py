@@ -22,8 +22,12 @@ from starlette.concurrency import run_in_threadpool
 from breakglass.analysis.assets import incident_assets, read_units_now
 from breakglass.analysis.headline import headline_figures
 from breakglass.api.preview import ApprovalPreviewOut, preview_out
-from breakglass.api.registry import RouteTable
-from breakglass.api.schemas import (
+from breakglass.incidents import comms, service
+from breakglass.incidents.lifecycle import UpdateStatus
+from breakglass.respond.records import step_exists
+from breakglass.webcore.delivery import deliver_queued
+from breakglass.webcore.registry import RouteTable
+from breakglass.webcore.schemas import (
     MAX_ID,
     AccessOut,
     ApprovalOut,
@@ -46,16 +50,13 @@ from breakglass.api.schemas import (
     TimelineEventOut,
     TransitionIn,
 )
-from breakglass.api.security import ADMIN, RESPONDER, VIEWER, state_of
-from breakglass.api.tokens import Caller, access_of, live_token_count
-from breakglass.incidents import comms, service
-from breakglass.incidents.lifecycle import UpdateStatus
-from breakglass.respond.records import step_exists
+from breakglass.webcore.security import ADMIN, RESPONDER, VIEWER, state_of
+from breakglass.webcore.tokens import Caller, access_of, live_token_count
 
 if TYPE_CHECKING:
-    from breakglass.notify import Notifier
+    pass
 
-__all__ = ["add_api_routes", "deliver_queued"]
+__all__ = ["add_api_routes"]
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorOut} for code in (400, 401, 403, 404, 409)
@@ -314,15 +315,6 @@ def list_updates(
         return [PublicUpdateOut.model_validate(u) for u in rows]
 
 
-async def deliver_queued(notifier: Notifier) -> None:
-    """Try the queued deliveries once, after the response; the monitor's notifier loop
-    retries whatever fails (and delivers them anyway when this process cannot)."""
-    try:
-        await notifier.deliver_due()
-    except Exception:  # the rows stay queued; the failure must still be seen
-        _log.exception("api.delivery_failed")
-
-
 @router.post("/incidents/{incident_id}/updates", status_code=201, tags=["public updates"])
 def publish_update(
     request: Request,
@@ -367,8 +359,8 @@ def list_runs(request: Request, limit: Annotated[int, Query(ge=1, le=200)] = 20)
     """The latest playbook runs with their steps, newest first. A step awaiting approval
     shows what it asks for (`approval`): target, decoded call, signer, chain, the action hash
     an approval must name, approvals so far and needed, and the expiry."""
-    from breakglass.api.approvals import approval_out  # noqa: PLC0415
     from breakglass.respond.service import list_runs as runs_of  # noqa: PLC0415
+    from breakglass.webcore.approvals import approval_out  # noqa: PLC0415
 
     state = state_of(request)
     out = []
@@ -407,7 +399,7 @@ def approve(
     another, when the request expired, and for a step of a dry run. With all the approvals
     the plan asks for, the run resumes with the plan's live chains and keys (`complete`);
     before that the approval is recorded and the step keeps waiting (`partial`)."""
-    from breakglass.api.approvals import approve_bound  # noqa: PLC0415
+    from breakglass.webcore.approvals import approve_bound  # noqa: PLC0415
 
     state = state_of(request)
     with state.sessions() as session:

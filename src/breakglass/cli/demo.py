@@ -67,9 +67,9 @@ def _serve(plan_file: Path, database: Path, host: str, port: int) -> None:
     import uvicorn  # noqa: PLC0415 - only the server needs it
 
     from breakglass import store  # noqa: PLC0415
-    from breakglass.api import create_app  # noqa: PLC0415
     from breakglass.api.tokens import create_token  # noqa: PLC0415
     from breakglass.plan import load_plan  # noqa: PLC0415
+    from breakglass.server import create_app  # noqa: PLC0415
 
     loaded = load_plan(plan_file)
     engine = store.make_engine(f"sqlite:///{database.as_posix()}")

@@ -2,8 +2,9 @@
 and the API, signed in with an API token that opens a server-side session (its random id in
 an HttpOnly, SameSite=Strict cookie).
 
-:func:`add_web_routes` adds the pages to an app made by ``breakglass.api.create_app``; each
-page declares its permission like the API's endpoints do.
+:func:`add_web_routes` adds the pages to an API app (``breakglass.server`` composes the two);
+each page declares its permission like the API's endpoints do. The dashboard never imports
+``breakglass.api``: what both need is in ``breakglass.webcore``.
 """
 
 from __future__ import annotations

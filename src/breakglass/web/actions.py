@@ -19,17 +19,11 @@ from sqlalchemy.orm import Session
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
-from breakglass.api.app import error_status
-from breakglass.api.registry import RouteTable
-from breakglass.api.routes import deliver_queued
-from breakglass.api.schemas import MAX_ID, NoteIn, PublicUpdateIn, TransitionIn
-from breakglass.api.security import AppState, state_of
-from breakglass.api.tokens import Caller
 from breakglass.errors import BreakglassError
 from breakglass.incidents import comms, service
 from breakglass.incidents.lifecycle import UpdateStatus
 from breakglass.respond.preview import StepPreview, preview_step
-from breakglass.store.models import StepRun
+from breakglass.respond.records import step_exists
 from breakglass.web.auth import (
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
@@ -43,6 +37,12 @@ from breakglass.web.auth import (
 from breakglass.web.pages import incident_page, safe_next
 from breakglass.web.render import page
 from breakglass.web.sessions import end_session, start_session
+from breakglass.webcore.delivery import deliver_queued
+from breakglass.webcore.errors import error_status
+from breakglass.webcore.registry import RouteTable
+from breakglass.webcore.schemas import MAX_ID, NoteIn, PublicUpdateIn, TransitionIn
+from breakglass.webcore.security import AppState, state_of
+from breakglass.webcore.tokens import Caller
 
 __all__ = ["actions"]
 
@@ -255,8 +255,8 @@ async def approve(request: Request, step_id: StepId, caller: Responder) -> Respo
             return page(request, "approve.html.j2", context)
 
     def decide(state: AppState) -> object:
-        from breakglass.api.approvals import approve_bound  # noqa: PLC0415
         from breakglass.respond.decisions import waiting_step  # noqa: PLC0415
+        from breakglass.webcore.approvals import approve_bound  # noqa: PLC0415
 
         if not _ACTION_HASH.fullmatch(shown):
             # A step that cannot be approved at all says why first (a dry run's, say).
@@ -312,7 +312,7 @@ async def _decide_step(
     def work(_: Session) -> object:
         state = state_of(request)
         with state.sessions() as session:
-            if session.get(StepRun, step_id) is None:
+            if not step_exists(session, step_id):
                 raise _Refused(f"there is no step {step_id}")
         return decide(state)
 

@@ -18,10 +18,10 @@ from urllib.parse import parse_qsl, quote
 from fastapi import Request
 from starlette.responses import Response
 
-from breakglass.api.security import Permission, state_of
-from breakglass.api.tokens import Caller
 from breakglass.plan.models import Access
 from breakglass.web.sessions import SESSION_TTL, session_caller
+from breakglass.webcore.security import Permission, state_of
+from breakglass.webcore.tokens import Caller
 
 __all__ = [
     "LOGIN_CSRF_COOKIE",

@@ -11,9 +11,6 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 
 from breakglass.analysis.assets import incident_assets, read_units_now
 from breakglass.analysis.headline import headline_figures
-from breakglass.api.registry import RouteTable
-from breakglass.api.schemas import MAX_ID
-from breakglass.api.security import state_of
 from breakglass.incidents import service
 from breakglass.incidents.lifecycle import SEVERITIES, Status, UpdateStatus
 from breakglass.plan.checks import CheckStatus, check_plan
@@ -26,6 +23,9 @@ from breakglass.web.auth import (
     set_cookie,
 )
 from breakglass.web.render import STATIC_DIR, page
+from breakglass.webcore.registry import RouteTable
+from breakglass.webcore.schemas import MAX_ID
+from breakglass.webcore.security import state_of
 
 __all__ = ["pages", "safe_next"]
 

@@ -11,9 +11,9 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
 
-from breakglass.api.security import state_of
 from breakglass.plan.models import Access
 from breakglass.web.words import Links, label, plain, sentence
+from breakglass.webcore.security import state_of
 
 __all__ = ["STATIC_DIR", "TEMPLATES_DIR", "page"]
 

@@ -7,12 +7,12 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
-from breakglass.api.app import error_status
 from breakglass.errors import BreakglassError
 from breakglass.web.actions import actions
 from breakglass.web.auth import WebForbidden, WebLoginNeeded
 from breakglass.web.pages import pages
 from breakglass.web.render import page
+from breakglass.webcore.errors import error_status
 
 __all__ = ["install", "is_web_path"]
 

@@ -14,9 +14,9 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from breakglass.api.tokens import Caller, access_of, hash_token, live_token
 from breakglass.plan.models import Plan
 from breakglass.store.models import ApiToken, WebSession
+from breakglass.webcore.tokens import Caller, access_of, hash_token, live_token
 
 __all__ = ["SESSION_TTL", "end_session", "session_caller", "start_session"]
 

@@ -3,10 +3,10 @@ and an approval bound to the action hash its approver was shown."""
 
 from __future__ import annotations
 
-from breakglass.api.schemas import ActionOut, ApprovalOut, ApprovalRequestOut, StepResultOut
-from breakglass.api.security import AppState
 from breakglass.respond.approval_view import ApprovalView, approval_view
 from breakglass.respond.decisions import approval_request
+from breakglass.webcore.schemas import ActionOut, ApprovalOut, ApprovalRequestOut, StepResultOut
+from breakglass.webcore.security import AppState
 
 __all__ = ["approval_out", "approve_bound", "request_out"]
 
