@@ -101,6 +101,18 @@ class Links:
             return Markup("")
         return self._link(self._explorer(chain), "block", str(number), f"block {number}")
 
+    @staticmethod
+    def place(location: str, file: object) -> str:
+        """``/srv/plan/breakglass.yaml:8:3`` as ``line 8, column 3`` when it is in the plan
+        file the page names already; another file keeps its name."""
+        prefix = f"{file}:"
+        if not location.startswith(prefix):
+            return location
+        parts = location.removeprefix(prefix).split(":")
+        if len(parts) == 2 and all(p.isdigit() for p in parts):
+            return f"line {parts[0]}, column {parts[1]}"
+        return f"line {parts[0]}" if parts and parts[0].isdigit() else location
+
     def asset(self, chain: str | None, asset: str | None) -> Markup:
         """A token by its symbol when read (linked to its address), else as an address; a
         name that is not an address (``ETH``) as it is."""
