@@ -70,11 +70,11 @@ def test_boxes_and_markers_do_not_overlap_and_the_legend_speaks_in_units() -> No
     assert all(b[1] + b[3] < legend_top for b in boxes)
 
 
-def test_the_pool_is_left_of_the_attacker_and_the_flash_loan_shares_a_column() -> None:
+def test_columns_follow_the_money_from_where_it_starts() -> None:
     picture = flow_layout(_demo_like(), names={POOL: "pool"})
     x = {s.title: s.points[0] for s in picture.shapes if s.kind == "rect"}
-    assert x[POOL] < x[ATTACKER] < x[PAIR]
-    assert x[ATTACKER] == pytest.approx(x[EOA])  # money both ways: one column
+    assert x[POOL] < x[ATTACKER]  # the pool only sends: money starts there
+    assert x[ATTACKER] < x[PAIR] == x[EXCHANGE] == x[EOA]
 
 
 def test_svg_and_pdf_come_from_the_same_shapes() -> None:

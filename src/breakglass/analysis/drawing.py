@@ -6,14 +6,15 @@ written as SVG (HTML, the dashboard, ``analyze tx --format svg``) or as a report
 a numbered marker, and a legend under the graph that carries each arrow's amount. Amounts
 live in the legend, not on the arrows, because labels on curves collide as soon as a flash
 loan sends money back and forth between the same boxes; markers are small and are moved
-along their curve until they touch neither another marker nor a box.
+along their curve until they touch neither another marker nor a box. Columns follow the money
+from where it starts, so money paid back points left.
 """
 
 from __future__ import annotations
 
 import math
 import xml.etree.ElementTree as ET
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -193,21 +194,28 @@ _BOX_H, _COL_GAP, _ROW_GAP, _MARGIN, _TOP = 38.0, 110.0, 46.0, 24.0, 40.0
 _MARK_R = 7.0
 
 
-def _columns(nodes: list[str], edges: Sequence[FlowEdge]) -> dict[str, int]:
-    """Each node's column: the topological generation of its strongly connected component,
-    so money that goes back and forth (a flash loan paid back) keeps its boxes side by side
-    in one column. (networkx's own layouts need numpy, which is not a dependency.)"""
-    import networkx as nx  # type: ignore[import-untyped]  # noqa: PLC0415 - slow to import
-
-    graph = nx.DiGraph()
-    graph.add_nodes_from(nodes)
-    graph.add_edges_from((e.sender, e.receiver) for e in edges if e.sender != e.receiver)
-    condensed = nx.condensation(graph)
+def _columns(nodes: list[str], edges: Sequence[FlowEdge], first: str | None) -> dict[str, int]:
+    """Each node's column: its distance, along the money, from where the money starts (the
+    transaction's sender when given, and every address that only sends). Money paid back
+    (a flash loan's repay) then points left instead of stacking every box in one column."""
+    successors: dict[str, list[str]] = defaultdict(list)
+    receivers = set()
+    for edge in edges:
+        if edge.sender != edge.receiver and edge.receiver not in successors[edge.sender]:
+            successors[edge.sender].append(edge.receiver)
+            receivers.add(edge.receiver)
     column: dict[str, int] = {}
-    for index, generation in enumerate(nx.topological_generations(condensed)):
-        for component in generation:
-            for member in condensed.nodes[component]["members"]:
-                column[member] = index
+    starts = ([first] if first else []) + [n for n in nodes if n not in receivers]
+    starts = starts or nodes[:1]
+    while len(column) < len(nodes):
+        queue = deque((start, 0) for start in starts if start not in column)
+        while queue:
+            node, depth = queue.popleft()
+            if node in column:
+                continue
+            column[node] = depth
+            queue.extend((n, depth + 1) for n in successors[node] if n not in column)
+        starts = [next(n for n in nodes if n not in column)] if len(column) < len(nodes) else []
     return column
 
 
@@ -260,7 +268,7 @@ def flow_picture(
     nodes: list[str] = [first] if first else []
     for edge in edges:
         nodes += [a for a in (edge.sender, edge.receiver) if a not in nodes]
-    column = _columns(nodes, edges)
+    column = _columns(nodes, edges, first)
     widths = {
         n: max(110.0, max(text_width(t, 9) for t in names.get(n, (n, ""))) + 18) for n in nodes
     }

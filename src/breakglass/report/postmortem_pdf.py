@@ -110,7 +110,7 @@ def _table(
     urls: list[list[str]] | None = None,
 ) -> Flowable:
     if not rows:
-        return _p("None recorded.", _PROMPT)
+        return _p("Nothing recorded.", _PROMPT)
     texts = [[_plain(h) for h in header]] + [[_plain(c) for c in row] for row in rows]
     size = _CELL_SIZE
     widths = _widths(texts, share, size)
