@@ -6,7 +6,6 @@ the journal writes them); ``test_auto_contain`` produces them from real pauses o
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -14,7 +13,6 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from breakglass.events import ActionExecuted, Event, StepPhase
 from breakglass.incidents import (
     contain_if_verified,
     incident_for_alert,
@@ -25,8 +23,9 @@ from breakglass.incidents import (
 )
 from breakglass.incidents.response_log import apply_response_event
 from breakglass.plan.models import Plan
-from breakglass.respond.journal_events import executed_key
-from breakglass.store.models import Incident, IncidentRun, ResponseRecord
+from breakglass.respond.journal import RunHandle, StepHandle
+from breakglass.respond.journal_events import step_events
+from breakglass.store.models import Incident, IncidentRun, ResponseRecord, StepEvent
 
 from .conftest import PLAN, T0
 
@@ -83,72 +82,35 @@ def _incident(session: Session, plan: Plan, store_alert: Any) -> Incident:
     return incident_for_alert(session, plan, alert)
 
 
-@dataclass
-class _Run:
-    id: int
-    playbook: str
-    trigger: str
-    dry_run: bool
-    chain: str
-
-
 _ids = itertools.count(1)
 
 
 def _run(
     session: Session, playbook: str, trigger: str, *, dry_run: bool = False, chain: str = "local"
-) -> _Run:
-    return _Run(next(_ids), playbook, trigger, dry_run, chain)
+) -> RunHandle:
+    return RunHandle(playbook, chain, trigger, dry_run, id=next(_ids))
 
 
-@dataclass
-class _Step:
-    id: int
-    run: _Run
-    position: int
-    action: str
-
-
-def _tell(session: Session, event: Event) -> None:
-    """Hand ``event`` to incidents as its consumer would (inside its transaction)."""
-    apply_response_event(session, event)
+def _phase(
+    session: Session, step: StepHandle, phase: str, detail: dict[str, Any], at: datetime
+) -> None:
+    """Tell incidents of a phase exactly as the journal tells it (the events its stored row
+    makes), inside the consumer's transaction."""
+    stored = StepEvent(id=next(_ids), step_id=step.id, phase=phase, at=at, detail=detail)
+    for event in step_events(step, stored):
+        apply_response_event(session, event)
     session.flush()
-
-
-def _phase(session: Session, step: _Step, phase: str, detail: dict[str, Any], at: datetime) -> None:
-    run = step.run
-    common: dict[str, Any] = {
-        "occurred_at": at,
-        "run_id": run.id,
-        "step_id": step.id,
-        "trigger": run.trigger,
-        "playbook": run.playbook,
-        "action": step.action,
-        "chain": run.chain,
-        "detail": detail,
-        "summary": f"{step.action} #{step.position}",
-        "dry_run": run.dry_run,
-        "step": step.position,
-    }
-    n = next(_ids)
-    _tell(session, StepPhase(event_id=StepPhase.key(n), phase=phase, **common))
-    suffix = executed_key(phase, detail)
-    if suffix is not None:
-        holds = detail.get("holds")
-        verified = True if suffix == "precheck" else holds if isinstance(holds, bool) else None
-        event_id = ActionExecuted.key(step.id, suffix)
-        _tell(session, ActionExecuted(event_id=event_id, verified=verified, **common))
 
 
 def _step(
     session: Session,
-    run: _Run,
+    run: RunHandle,
     position: int,
     action: str,
     status: str,
     phases: list[tuple[str, dict[str, Any], datetime]],
-) -> _Step:
-    step = _Step(next(_ids), run, position, action)
+) -> StepHandle:
+    step = StepHandle(run, position, action, "auto", f"{action} #{position}", id=next(_ids))
     _phase(session, step, "start", {"status": status}, T0)
     for phase, detail, at in phases:
         _phase(session, step, phase, detail, at)
