@@ -41,7 +41,8 @@ from breakglass.plan.loader import LoadedPlan
 from breakglass.recovery.merkle import MerkleDistribution
 from breakglass.recovery.service import build_distribution, write_distribution
 from breakglass.report.status import public_content, render_status_page
-from breakglass.store.models import AlertRecord, IncidentAlert, UserLoss
+from breakglass.report.wording import incident_alerts
+from breakglass.store.models import UserLoss
 
 __all__ = [
     "Aftermath",
@@ -209,12 +210,8 @@ async def record_funds_at_risk(
     token at the block before the first exploit block (the demo's 440,000 dUSD)."""
     with sessions() as session:
         incident = get_incident(session, incident_id)
-        first = session.scalars(
-            select(AlertRecord.block_number)
-            .join(IncidentAlert, IncidentAlert.alert_id == AlertRecord.id)
-            .where(IncidentAlert.incident_id == incident_id)
-            .order_by(AlertRecord.block_number)
-        ).first()
+        alerts = incident_alerts(session, incident_id)
+        first = alerts[0].block_number if alerts else None
         tokens = set(
             session.scalars(select(UserLoss.asset).where(UserLoss.incident_id == incident_id))
         )

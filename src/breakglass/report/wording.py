@@ -25,7 +25,7 @@ from breakglass.plan.models import Plan
 from breakglass.report.timeline_view import TimelineRow, people_timeline, short_hash, span_text
 from breakglass.store.models import AlertRecord, Incident, IncidentAlert
 
-__all__ = ["IncidentWords", "generated_title", "incident_words"]
+__all__ = ["IncidentWords", "generated_title", "incident_alerts", "incident_words"]
 
 _HAPPENED = {
     "large-outflow": "drained",
@@ -54,7 +54,8 @@ class IncidentWords:
     summary_authored: bool
 
 
-def _alerts(session: Session, incident_id: int) -> list[AlertRecord]:
+def incident_alerts(session: Session, incident_id: int) -> list[AlertRecord]:
+    """The alerts attached to an incident, the first exploit block's first."""
     query = (
         select(AlertRecord)
         .join(IncidentAlert, IncidentAlert.alert_id == AlertRecord.id)
@@ -109,7 +110,7 @@ def generated_title(
     rows: Sequence[TimelineRow] | None = None,
 ) -> str:
     """The title in plain words: protocol, contract, what happened, how, and containment."""
-    alerts = _alerts(session, incident.id)
+    alerts = incident_alerts(session, incident.id)
     kinds = {a.kind for a in alerts} | {incident.kind}
     protocol = plan.protocol if plan is not None else ""
     target = incident.contracts[0] if incident.contracts else ""
@@ -131,7 +132,7 @@ def _generated_summary(
     rows: Sequence[TimelineRow],
     units: Mapping[tuple[str, str], AssetInfo] | None,
 ) -> str:
-    alerts = _alerts(session, incident.id)
+    alerts = incident_alerts(session, incident.id)
     names = plan_names(plan) if plan is not None else {}
     figures = headline_figures(session, incident_id=incident.id, units=units)
     chain = ", ".join(incident.chains) or "its chain"
