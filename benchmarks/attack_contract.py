@@ -1,4 +1,4 @@
-"""Attack-contract simulation: what a creation costs to judge, and what a block without one costs.
+"""Attack-contract simulation: what a creation costs to judge, and what other blocks cost.
 
 On a local anvil with the vault scenario, three creations are judged again and again, each
 time on a fresh fork of its block (cold reads, as in the monitor):
@@ -8,8 +8,9 @@ time on a fresh fork of its block (cold reads, as in the monitor):
   unrelated - EventStorm by a seasoned account: screened out, never simulated
 
 each with pyrevm in process and with the node's eth_simulateV1, in the same run (the ratio
-is the node's time over pyrevm's). Then the rule's own cost on a 200-transaction block
-without creations, which is what every other block pays.
+is the node's time over pyrevm's). Then what the monitor's thread pays for an unrelated
+creation once the watched functions are known (screened out from its creation code, no
+fork), and the rule's own cost on a 200-transaction block without creations.
 
     .venv/bin/python benchmarks/attack_contract.py [--rounds 20]
 """
@@ -124,6 +125,18 @@ def main() -> None:
         for name in creations:
             ratio = results["node", name][0] / max(results["pyrevm", name][0], 1e-9)
             print(f"node / pyrevm, {name:9}: {ratio:5.1f}x at p50")
+
+        # Once the watched functions are read, an ordinary creation is screened out from its
+        # creation code alone, in the monitor's thread: no fork, no worker, no wait.
+        warm = screen
+        assert warm.prescreen(creations["unrelated"]) is not None
+        assert warm.prescreen(creations["drainer"]) is None
+        loops = 2000
+        started = time.perf_counter()
+        for _ in range(loops):
+            warm.prescreen(creations["unrelated"])
+        per_creation = (time.perf_counter() - started) / loops * 1e6
+        print(f"an unrelated creation screened out without a fork: {per_creation:.1f} µs")
 
         params = AttackContractParams.model_validate(
             {"assets": [{"token": vault.token, "threshold": 1000}]}

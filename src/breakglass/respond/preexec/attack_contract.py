@@ -19,11 +19,9 @@ counted as screened out, never simulated.
 
 from __future__ import annotations
 
-import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from fractions import Fraction
@@ -33,7 +31,7 @@ from breakglass.respond.preexec.attack_contract_calls import candidate_calls, tr
 from breakglass.respond.preexec.bytecode import (
     code_references,
     dispatcher_selectors,
-    pushed_selectors,
+    selector_scan,
 )
 from breakglass.respond.preexec.fork_evm import NATIVE, Fork, ForkEVM, Holding, Outcome
 
@@ -45,11 +43,24 @@ __all__ = [
     "ForkFactory",
     "Loss",
     "ScreenCounts",
-    "ScreenWorker",
     "Verdict",
 ]
 
 _ETHER = 10**18
+_COMMON = frozenset(
+    {
+        "0xa9059cbb",  # transfer(address,uint256)
+        "0x23b872dd",  # transferFrom(address,address,uint256)
+        "0x095ea7b3",  # approve(address,uint256)
+        "0x70a08231",  # balanceOf(address)
+        "0xdd62ed3e",  # allowance(address,address)
+        "0x18160ddd",  # totalSupply()
+        "0x313ce567",  # decimals()
+        "0x95d89b41",  # symbol()
+        "0x06fdde03",  # name()
+        "0x01ffc9a7",  # supportsInterface(bytes4)
+    }
+)
 _DECIMALS = bytes.fromhex("313ce567")
 _SYMBOL = bytes.fromhex("95d89b41")
 
@@ -172,6 +183,20 @@ class AttackContractScreen:
     counts: ScreenCounts = field(default_factory=ScreenCounts)
     _watched_selectors: set[str] | None = field(default=None, init=False, repr=False)
     _units: dict[str, AssetWatch] | None = field(default=None, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+
+    def prescreen(self, creation: Creation) -> Verdict | None:
+        """The verdict on ``creation`` when it needs no fork, decided from its creation code
+        alone (no I/O): a trusted deployer, or nothing suspect. ``None``: it needs
+        :meth:`examine` (it is suspect, or the watched functions are not read yet)."""
+        if creation.deployer in self.trusted:
+            self._count(seen=1, screened_out=1)
+            return Verdict(creation, False, ("trusted deployer",))
+        selectors = self._watched_selectors
+        if selectors is None or self._suspect(creation, selectors):
+            return None
+        self._count(seen=1, screened_out=1)
+        return Verdict(creation, False)
 
     def examine(self, creation: Creation) -> Verdict:
         """Screen ``creation`` and simulate it if it is suspect.
@@ -180,29 +205,28 @@ class AttackContractScreen:
         ``error`` set (and counted), so the caller reports it instead of going blind.
         """
         started = time.perf_counter()
-        self.counts.seen += 1
         if creation.deployer in self.trusted:
-            self.counts.screened_out += 1
+            self._count(seen=1, screened_out=1)
             return Verdict(creation, False, ("trusted deployer",))
+        self._count(seen=1)
         fork: Fork | None = None
         try:
             fork = self.fork(creation)
+            reasons = self._suspect(creation, self._selectors(fork))
+            if not reasons:
+                self._count(screened_out=1)
+                return Verdict(creation, False, seconds=time.perf_counter() - started)
             if creation.pending:
                 made = fork.deploy(creation.deployer, creation.init_code, creation.value)
                 if made is None:
-                    self.counts.screened_out += 1
+                    self._count(screened_out=1)
                     reason = "its constructor fails on the latest state"
                     return Verdict(creation, False, (reason,), backend=type(fork).backend)
                 creation = replace(creation, address=made)
-            code = fork.code(creation.address)
-            reasons = self._suspect(creation, code, fork)
-            if not reasons:
-                self.counts.screened_out += 1
-                return Verdict(creation, False, seconds=time.perf_counter() - started)
-            self.counts.simulated += 1
-            drain = self._simulate(creation, code, fork)
+            self._count(simulated=1)
+            drain = self._simulate(creation, fork.code(creation.address), fork)
         except Exception as exc:  # any fork failure is reported, never fatal
-            self.counts.failed += 1
+            self._count(failed=1)
             return Verdict(
                 creation,
                 False,
@@ -211,7 +235,7 @@ class AttackContractScreen:
                 error=f"{type(exc).__name__}: {str(exc)[:300]}",
             )
         if drain is not None:
-            self.counts.flagged += 1
+            self._count(flagged=1)
         return Verdict(
             creation,
             True,
@@ -222,27 +246,39 @@ class AttackContractScreen:
             type(fork).backend,
         )
 
-    def _suspect(self, creation: Creation, code: bytes, fork: Fork) -> list[str]:
+    def _count(self, **added: int) -> None:
+        """Counters are bumped by the monitor's thread (prescreen) and the worker's."""
+        with self._lock:
+            for name, value in added.items():
+                setattr(self.counts, name, getattr(self.counts, name) + value)
+
+    def _suspect(self, creation: Creation, selectors: set[str]) -> list[str]:
+        """Why ``creation`` is worth simulating, from its creation code (the runtime code
+        and the constructor's arguments are in it); empty when nothing is suspect."""
         reasons: list[str] = []
         nonce = creation.deployer_nonce
         if self.max_creator_nonce and nonce is not None and nonce < self.max_creator_nonce:
             reasons.append(f"fresh deployer (nonce {nonce})")
+        code = creation.init_code
         names = {address: name for name, address in self.targets.items()}
-        referred = code_references(code + creation.init_code, list(names))
+        referred = code_references(code, list(names))
         if referred:
             reasons.append("refers to " + ", ".join(names[a] for a in referred))
-        own = set(dispatcher_selectors(code))
-        called = [s for s in pushed_selectors(code, self._selectors(fork)) if s not in own]
+        own, pushed = selector_scan(code)
+        called = sorted((pushed & selectors) - set(own))
         if called:
             reasons.append("calls watched functions " + ", ".join(called[:5]))
         return reasons
 
     def _selectors(self, fork: Fork) -> set[str]:
-        """The watched contracts' functions, read from their dispatchers once."""
+        """The watched contracts' functions, read from their dispatchers once, less the
+        ERC-20 and ERC-165 functions every token has (code calling those is no sign)."""
         if self._watched_selectors is None:
             found = {s.lower() for s in self.functions}
             for address in self.targets.values():
-                found.update(dispatcher_selectors(fork.code(address)))
+                found.update(
+                    s for s in dispatcher_selectors(fork.code(address)) if s not in _COMMON
+                )
             self._watched_selectors = found
         return self._watched_selectors
 
@@ -348,30 +384,3 @@ def _read(fork: Fork, holding: Holding) -> int:
     if holding.asset == NATIVE:
         return fork.balance(holding.holder)
     return fork.token_balance(holding.asset, holding.holder) or 0
-
-
-class ScreenWorker:
-    """One daemon thread running simulations in order: a fork's reads are blocking calls,
-    and a node that hangs must neither stall the monitor beyond its wait nor hold up exit."""
-
-    def __init__(self, name: str) -> None:
-        self._jobs: queue.Queue[tuple[Callable[[], list[Verdict]], Future[list[Verdict]]]] = (
-            queue.Queue()
-        )
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
-        self._thread.start()
-
-    def submit(self, job: Callable[[], list[Verdict]]) -> Future[list[Verdict]]:
-        future: Future[list[Verdict]] = Future()
-        self._jobs.put((job, future))
-        return future
-
-    def _run(self) -> None:
-        while True:
-            job, future = self._jobs.get()
-            if not future.set_running_or_notify_cancel():
-                continue
-            try:
-                future.set_result(job())
-            except BaseException as exc:  # handed to the block that waits
-                future.set_exception(exc)

@@ -22,6 +22,7 @@ __all__ = [
     "dispatcher_selectors",
     "instructions",
     "pushed_selectors",
+    "selector_scan",
 ]
 
 _PUSH1, _PUSH32 = 0x60, 0x7F
@@ -43,42 +44,57 @@ def instructions(code: bytes) -> Iterator[tuple[int, int, bytes]]:
             offset += 1
 
 
-def dispatcher_selectors(code: bytes) -> list[str]:
-    """The selectors the code's dispatcher answers to, ``0x`` + 8 hex, in code order.
+def selector_scan(code: bytes) -> tuple[list[str], set[str]]:
+    """One pass over ``code``: the selectors its dispatcher answers to (in code order), and
+    every 4-byte value it pushes (``PUSH4``, or ``PUSH3`` for a leading zero byte).
 
-    A selector counts when its push is followed by a comparison (``EQ``, ``DUP2 EQ``,
-    ``XOR``) and a conditional jump within the next two instructions: a ``PUSH4`` used as
-    a constant elsewhere (an error selector, a call to another contract) is left out.
+    A dispatcher selector is a push followed by a comparison (``EQ``, ``DUP2 EQ``, ``XOR``)
+    and a conditional jump (``PUSHn <dest> JUMPI``): a ``PUSH4`` used as a constant
+    elsewhere (an error selector, a call to another contract) is only pushed.
     """
-    listed = list(instructions(code))
-    found: dict[str, None] = {}
-    for index, (_, opcode, data) in enumerate(listed):
-        if opcode not in (_PUSH3, _PUSH4):
+    dispatcher: dict[str, None] = {}
+    pushed: set[str] = set()
+    offset, size = 0, len(code)
+    while offset < size:
+        opcode = code[offset]
+        if not _PUSH1 <= opcode <= _PUSH32:
+            offset += 1
             continue
-        following = [op for _, op, _ in listed[index + 1 : index + 5]]
-        if following[:1] in ([_EQ], [_XOR]):
-            rest = following[1:]
-        elif following[:2] == [_DUP2, _EQ]:
-            rest = following[2:]
-        else:
-            continue
-        # Then the jump destination's push and JUMPI.
-        if len(rest) >= 2 and _PUSH1 <= rest[0] <= _PUSH32 and rest[1] == _JUMPI:
-            found["0x" + data.rjust(4, b"\0").hex()] = None
-    return list(found)
+        end = offset + opcode - _PUSH1 + 2
+        if opcode in (_PUSH3, _PUSH4) and end <= size:
+            selector = "0x" + code[offset + 1 : end].rjust(4, b"\0").hex()
+            pushed.add(selector)
+            if _compares_and_jumps(code, end):
+                dispatcher[selector] = None
+        offset = end
+    return list(dispatcher), pushed
+
+
+def _compares_and_jumps(code: bytes, at: int) -> bool:
+    """Whether ``EQ``/``XOR`` (or ``DUP2 EQ``), then ``PUSHn <dest> JUMPI``, start at ``at``."""
+    size = len(code)
+    if at < size and code[at] in (_EQ, _XOR):
+        at += 1
+    elif at + 1 < size and code[at] == _DUP2 and code[at + 1] == _EQ:
+        at += 2
+    else:
+        return False
+    if at >= size or not _PUSH1 <= code[at] <= _PUSH32:
+        return False
+    jump = at + code[at] - _PUSH1 + 2
+    return jump < size and code[jump] == _JUMPI
+
+
+def dispatcher_selectors(code: bytes) -> list[str]:
+    """The selectors the code's dispatcher answers to, ``0x`` + 8 hex, in code order."""
+    return selector_scan(code)[0]
 
 
 def pushed_selectors(code: bytes, selectors: Collection[str]) -> list[str]:
     """Which of ``selectors`` (``0x`` + 8 hex) the code pushes anywhere: functions of other
     contracts that it may call."""
-    wanted = {s.lower() for s in selectors}
-    found: dict[str, None] = {}
-    for _, opcode, data in instructions(code):
-        if opcode in (_PUSH3, _PUSH4):
-            selector = "0x" + data.rjust(4, b"\0").hex()
-            if selector in wanted:
-                found[selector] = None
-    return list(found)
+    pushed = selector_scan(code)[1]
+    return [s for s in dict.fromkeys(x.lower() for x in selectors) if s in pushed]
 
 
 def code_references(code: bytes, addresses: Collection[str]) -> list[str]:
