@@ -14,6 +14,8 @@ own directly under the root::
     ├── StoreError           the database and its migrations
     │   └── SchemaBehind     the schema is missing or older than the code (breakglass.store)
     ├── EventError           an event could not be stored, read or delivered (breakglass.events)
+    ├── ClusterError         NATS, the JetStream bus and leases of scale-out (breakglass.cluster)
+    │   └── LeaseLost        this replica does not hold the lease it needs to act
     ├── OutputError          a file or directory a command writes could not be created
     ├── UnsafeJson           JSON too deep, too large or with duplicate keys (breakglass.safejson)
     ├── CompileError         solcjs could not compile a contract (breakglass.contracts)
