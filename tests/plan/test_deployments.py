@@ -124,3 +124,28 @@ def test_every_example_plan_still_loads() -> None:
     assert len(examples) >= 3
     for example in examples:
         load_plan(example)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        (
+            "token: usdc, decimals: 6, threshold: 1000}}\n  - {id: drain-eth",
+            "token: usdcc, decimals: 6, threshold: 1000}}\n  - {id: drain-eth",
+            "'usdcc' is neither an address nor a contract or signer on chain 'ethereum'; "
+            "did you mean 'usdc'?",
+        ),
+        (
+            "token: usdc, decimals: 6, threshold: 1000}}\n  - {id: drain-eth",
+            "token: legacy, decimals: 6, threshold: 1000}}\n  - {id: drain-eth",
+            "contract 'legacy' is not deployed on chain 'arbitrum' (it is on ethereum)",
+        ),
+    ],
+)
+def test_a_rule_parameter_naming_no_contract_there_says_why(
+    tmp_path: Path, old: str, new: str, message: str
+) -> None:
+    assert old in PLAN
+    loaded = _load(tmp_path, PLAN.replace(old, new, 1))
+    messages = [p.message for p in rule_problems(loaded)]  # type: ignore[arg-type]
+    assert any(message in m for m in messages), messages

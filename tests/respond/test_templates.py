@@ -14,7 +14,7 @@ from eth_utils.crypto import keccak
 
 from breakglass.errors import PlanError
 from breakglass.plan import load_plan
-from breakglass.plan.models import PauseStep, Plan
+from breakglass.plan.models import CallStep, PauseStep, Plan
 from breakglass.respond.actions.contract import ContractAction
 from breakglass.respond.templates import (
     field_uses,
@@ -170,3 +170,18 @@ def test_a_step_pinned_to_a_chain_without_the_contract_is_refused(plan: Plan) ->
         step_action(plan, pinned, "x")
     on_arbitrum = PauseStep(action="pause", contract="cdai", signer="guardian", chain="arbitrum")
     assert step_action(plan, on_arbitrum, "x", chain="ethereum").chain == "arbitrum"
+
+
+def test_an_address_argument_naming_nothing_there_says_why(plan: Plan) -> None:
+    step = CallStep(
+        action="call",
+        contract="comptroller",
+        signer="guardian",
+        function="_setBorrowPaused(address,bool)",
+        args=["cdia", True],
+    )
+    with pytest.raises(PlanError, match=r"'cdia' is neither an address .* did you mean 'cdai'"):
+        step_action(plan, step, "x", chain="ethereum")
+    on_arbitrum = step.model_copy(update={"args": ["ceth", True]})
+    with pytest.raises(PlanError, match="contract 'ceth' is not deployed on chain 'arbitrum'"):
+        step_action(plan, on_arbitrum, "x", chain="arbitrum")

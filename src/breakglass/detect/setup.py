@@ -15,7 +15,7 @@ from breakglass.plan.issues import format_path
 from breakglass.plan.loader import LoadedPlan
 from breakglass.plan.models import Plan
 from breakglass.plan.models import Rule as ConfiguredRule
-from breakglass.plan.models.names import addresses_on, resolve_names
+from breakglass.plan.models.names import ADDRESS, addresses_on, explain_name, resolve_names
 from breakglass.plan.schema_errors import describe_model_error
 
 __all__ = [
@@ -128,7 +128,11 @@ def _setup(
         context = {"base_dir": loaded.base_dir}
         params = cls.Params.model_validate(raw, context=context)
     except ValidationError as exc:
-        for where, message in describe_model_error(exc, raw, cls.Params):
+        for where, said in describe_model_error(exc, raw, cls.Params):
+            written = _value_at(configured.params, where)
+            message = said
+            if _unresolved_name(written, _value_at(raw, where)) and "address" in said:
+                message = f"{configured.rule}: {explain_name(str(written), plan, chain)}"
             problem = RuleProblem((*path, "params", *where), message)
             if problem not in problems:
                 problems.append(problem)
@@ -136,6 +140,20 @@ def _setup(
     return RuleSetup(
         configured.id, chain, targets, params, configured.severity, loaded.plan.chains.get(chain)
     )
+
+
+def _value_at(data: Any, where: tuple[str | int, ...]) -> Any:
+    for part in where:
+        in_list = isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data)
+        if not in_list and not (isinstance(data, dict) and part in data):
+            return None
+        data = data[part]
+    return data
+
+
+def _unresolved_name(written: Any, resolved: Any) -> bool:
+    """Whether a parameter was written as a name that did not resolve to an address."""
+    return isinstance(written, str) and written == resolved and not ADDRESS.match(written)
 
 
 def rule_problems(loaded: LoadedPlan) -> list[RuleProblem]:

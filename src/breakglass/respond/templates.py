@@ -26,7 +26,7 @@ from breakglass.detect.finding import Finding
 from breakglass.detect.rule import registered_rules
 from breakglass.errors import PlanError
 from breakglass.plan.models import Plan, SafeSigner
-from breakglass.plan.models.names import addresses_on
+from breakglass.plan.models.names import ADDRESS, addresses_on, explain_name
 from breakglass.plan.models.response import (
     CallStep,
     ManualStep,
@@ -206,17 +206,25 @@ def _fill(value: Any, kind: str | None, context: Mapping[str, Any] | None) -> An
     return _ANY.sub(lambda m: str(get(m.group(1))), value)
 
 
-def _named(value: Any, kind: str | None, names: Mapping[str, str]) -> Any:
-    if kind == "address" and isinstance(value, str) and value in names:
+def _named(
+    value: Any, kind: str | None, names: Mapping[str, str], plan: Plan, chain: str | None
+) -> Any:
+    if kind != "address" or not isinstance(value, str) or ADDRESS.match(value):
+        return value
+    if value in names:
         return names[value]
-    return value
+    if chain is None:
+        return value  # encoding says it is not an address
+    raise PlanError(explain_name(value, plan, chain))
 
 
-def _render(step: Step, context: Mapping[str, Any] | None, names: Mapping[str, str]) -> Step:
+def _render(step: Step, context: Mapping[str, Any] | None, plan: Plan, chain: str | None) -> Step:
+    """``step`` with its templates filled and its address names resolved on ``chain``."""
+    names = addresses_on(plan, chain) if chain is not None else {}
     update: dict[str, Any] = {}
     lists: dict[str, list[Any]] = {}
     for where, value, kind in _typed_values(step):
-        filled = _named(_fill(value, kind, context), kind, names)
+        filled = _named(_fill(value, kind, context), kind, names, plan, chain)
         if len(where) == 2:
             key, index = str(where[0]), int(where[1])
             lists.setdefault(key, list(getattr(step, key)))[index] = filled
@@ -270,8 +278,7 @@ def step_action(
             f"(it is on {', '.join(deployed)})"
         )
     view = plan.on_chain(target) if target is not None else plan
-    names = addresses_on(view, target) if target is not None else {}
-    rendered = _render(step, context, names)
+    rendered = _render(step, context, view, target)
     verify_args: Sequence[Any] = getattr(rendered, "verify_args", [])
     verify: str | None = getattr(rendered, "verify", None)
     if not verify_args or verify is None:

@@ -10,6 +10,7 @@ resolved on the chain the rule or step acts on.
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ADDRESS",
     "addresses_on",
+    "explain_name",
     "home_addresses",
     "resolve_analysis_names",
     "resolve_names",
@@ -125,3 +127,18 @@ def resolve_names(value: Any, names: Mapping[str, str]) -> Any:
     if isinstance(value, dict):
         return {k: resolve_names(v, names) for k, v in value.items()}
     return value
+
+
+def explain_name(value: str, plan: Plan, chain: str) -> str:
+    """Why ``value``, where an address is expected on ``chain``, is not one: a contract
+    with no deployment there, or an unknown name (with the closest known one)."""
+    contract = plan.contracts.get(value)
+    if contract is not None:
+        return (
+            f"contract {value!r} is not deployed on chain {chain!r} "
+            f"(it is on {', '.join(contract.chains)})"
+        )
+    known = sorted(addresses_on(plan, chain))
+    close = difflib.get_close_matches(value, known, n=1, cutoff=0.6)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return f"{value!r} is neither an address nor a contract or signer on chain {chain!r}{hint}"
