@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 from fastapi.testclient import TestClient
@@ -98,6 +98,7 @@ class _Desk:
     csrf: str
     incident_id: int
     step_id: int
+    directory: Path
 
     def approve(self, **fields: str) -> Any:
         form = {"csrf_token": self.csrf, "incident_id": str(self.incident_id), **fields}
@@ -110,13 +111,35 @@ class _Desk:
         return found.group(1)
 
 
+class OpenDesk(Protocol):
+    def __call__(self, *, key: int = ..., chain_id: int = ...) -> _Desk: ...
+
+
+@pytest.fixture
+def open_desk(
+    fresh_chain: Anvil,
+    token: Any,
+    sessions: sessionmaker[Session],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> OpenDesk:
+    """Opens bob's desk on a pause waiting for him, sent with anvil key ``key`` on a chain
+    the plan says has id ``chain_id``."""
+
+    def open_(*, key: int = GUARDIAN, chain_id: int = 31337) -> _Desk:
+        monkeypatch.setenv("GUARDIAN_KEY", fresh_chain.private_keys[key])
+        return _desk(fresh_chain, token, sessions, tmp_path, chain_id=chain_id)
+
+    return open_
+
+
 def _desk(
     anvil: Anvil,
     token: Any,
     sessions: sessionmaker[Session],
     directory: Path,
     *,
-    chain_id: int = 31337,
+    chain_id: int,
 ) -> _Desk:
     loaded = _plan(directory, anvil, token, chain_id=chain_id)
     waiting = service.run_playbook(loaded, sessions, "contain", env=LiveEnv(loaded, sessions))
@@ -141,7 +164,7 @@ def _desk(
         incident_id = incident.id
     client = TestClient(create_app(loaded, sessions), raise_server_exceptions=False)
     client.cookies.set(SESSION_COOKIE, opened[0])
-    return _Desk(client, csrf_for(opened[0]), incident_id, step_id)
+    return _Desk(client, csrf_for(opened[0]), incident_id, step_id, directory)
 
 
 def _status(sessions: sessionmaker[Session], step_id: int) -> str:
@@ -153,11 +176,9 @@ def test_first_post_simulates_and_sends_nothing_the_second_approves(
     fresh_chain: Anvil,
     token: Any,
     sessions: sessionmaker[Session],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    open_desk: OpenDesk,
 ) -> None:
-    monkeypatch.setenv("GUARDIAN_KEY", fresh_chain.private_keys[GUARDIAN])
-    desk = _desk(fresh_chain, token, sessions, tmp_path)
+    desk = open_desk()
     incident_page = desk.client.get(f"/incidents/{desk.incident_id}").text
     assert "Review and approve" in incident_page and "data-confirm" not in incident_page
     action = desk.action()
@@ -197,15 +218,8 @@ def _gas(text: str) -> str:
     return found.group(1)
 
 
-def test_a_step_that_would_revert_says_why_before_approval(
-    fresh_chain: Anvil,
-    token: Any,
-    sessions: sessionmaker[Session],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setenv("GUARDIAN_KEY", fresh_chain.private_keys[INTRUDER])  # no PAUSER_ROLE
-    desk = _desk(fresh_chain, token, sessions, tmp_path)
+def test_a_step_that_would_revert_says_why_before_approval(token: Any, open_desk: OpenDesk) -> None:
+    desk = open_desk(key=INTRUDER)  # a key without PAUSER_ROLE
     html = desk.approve(action=desk.action()).text
     assert (
         'id="simulation" class="sim sim-would-revert">Would revert: '
@@ -215,29 +229,17 @@ def test_a_step_that_would_revert_says_why_before_approval(
     assert not token.paused()
 
 
-def test_a_step_already_done_says_it_would_skip(
-    fresh_chain: Anvil,
-    token: Any,
-    sessions: sessionmaker[Session],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setenv("GUARDIAN_KEY", fresh_chain.private_keys[GUARDIAN])
-    desk = _desk(fresh_chain, token, sessions, tmp_path)
+def test_a_step_already_done_says_it_would_skip(token: Any, open_desk: OpenDesk) -> None:
+    desk = open_desk()
     token.set_paused(True)
     html = desk.approve(action=desk.action()).text
     assert "Already done (paused() holds): skips" in html
 
 
 def test_a_mainnet_approval_is_never_one_click(
-    fresh_chain: Anvil,
-    token: Any,
-    sessions: sessionmaker[Session],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    token: Any, sessions: sessionmaker[Session], open_desk: OpenDesk
 ) -> None:
-    monkeypatch.setenv("GUARDIAN_KEY", fresh_chain.private_keys[GUARDIAN])
-    desk = _desk(fresh_chain, token, sessions, tmp_path, chain_id=1)
+    desk = open_desk(chain_id=1)
     action = desk.action()
     for _ in range(2):  # posting the incident page's form again never approves
         shown = desk.approve(action=action)
@@ -254,17 +256,11 @@ def browser() -> Iterator[Browser]:
 
 
 def test_the_confirmation_in_chromium_on_a_phone(
-    fresh_chain: Anvil,
-    token: Any,
-    sessions: sessionmaker[Session],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    browser: Browser,
+    token: Any, open_desk: OpenDesk, browser: Browser
 ) -> None:
-    monkeypatch.setenv("GUARDIAN_KEY", fresh_chain.private_keys[GUARDIAN])
     # Playwright's sync API holds an event loop on this thread; the playbook runs its own.
     with ThreadPoolExecutor(1) as worker:
-        desk = worker.submit(_desk, fresh_chain, token, sessions, tmp_path, chain_id=1).result()
+        desk = worker.submit(open_desk, chain_id=1).result()
     with serve(desk.client.app) as base:  # type: ignore[arg-type]
         context = browser.new_context(viewport=PHONE, is_mobile=True)
         host = base.removeprefix("http://").split(":")[0]
@@ -277,7 +273,7 @@ def test_the_confirmation_in_chromium_on_a_phone(
         page.click("button.approve")
         expect(page.locator("#confirm")).to_contain_text("a live network")
         expect(page.locator("#simulation")).to_contain_text("Would succeed, emits Paused")
-        page.screenshot(path=str(tmp_path / "confirm-phone.png"), full_page=True)
+        page.screenshot(path=str(desk.directory / "confirm-phone.png"), full_page=True)
         width = page_width(page)
         assert width <= PHONE["width"], f"the confirmation is {width} px wide: {overflowing(page)}"
         assert not token.paused()
