@@ -44,10 +44,11 @@ TABLES = {
     "postmortems",
     "web_sessions",
     "outbox",
+    "side_effects",
     "consumed_events",
     "response_records",
 }
-HEAD = "0012"
+HEAD = "0013"
 
 
 def _tables(url: str) -> set[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from breakglass.store.models.alerts import AlertRecord, IncidentCandidate
 from breakglass.store.models.base import NAMING_CONVENTION, Base, UTCDateTime
 from breakglass.store.models.chain import CanonicalBlock, Checkpoint, PlanRevision
+from breakglass.store.models.cluster import SideEffect
 from breakglass.store.models.events import ConsumedEvent, OutboxRecord
 from breakglass.store.models.incidents import (
     AffectedAddress,
@@ -57,6 +58,7 @@ __all__ = [
     "RoleAssignment",
     "SafeProposal",
     "SafeSignature",
+    "SideEffect",
     "StepEvent",
     "StepRun",
     "Task",
