@@ -66,6 +66,28 @@ class PlanIssue:
     expected: str | None = None
     found: str | None = None
 
+    @classmethod
+    def at(
+        cls,
+        file: str,
+        path: Path,
+        message: str,
+        position: tuple[int, int] | None,
+        *,
+        expected: str | None = None,
+        found: str | None = None,
+    ) -> PlanIssue:
+        """An issue about ``path``, at ``position`` (line, column) in the file when known."""
+        return cls(
+            file=file,
+            path=format_path(path),
+            message=message,
+            line=position[0] if position else None,
+            column=position[1] if position else None,
+            expected=expected,
+            found=found,
+        )
+
     def __str__(self) -> str:
         where = self.file
         if self.line is not None:

@@ -9,7 +9,7 @@ from pathlib import Path as FsPath
 from pydantic import ValidationError
 
 from breakglass.plan.abifile import AbiFileError, read_abi_file
-from breakglass.plan.issues import PlanIssue, PlanLoadError, format_path
+from breakglass.plan.issues import PlanIssue, PlanLoadError
 from breakglass.plan.models import Plan
 from breakglass.plan.refs import check_references
 from breakglass.plan.schema_errors import translate_validation_error
@@ -89,19 +89,17 @@ def load_plan_text(text: str, *, file: FsPath) -> LoadedPlan:
     except RecursionError:
         issues.append(PlanIssue(file=name, path="(file)", message="is nested too deeply"))
 
-    for problem in check_references(doc.data):
-        position = doc.position(problem.path)
-        issues.append(
-            PlanIssue(
-                file=name,
-                path=format_path(problem.path),
-                message=problem.message,
-                line=position[0] if position else None,
-                column=position[1] if position else None,
-                expected=problem.expected,
-                found=problem.found,
-            )
+    issues.extend(
+        PlanIssue.at(
+            name,
+            problem.path,
+            problem.message,
+            doc.position(problem.path),
+            expected=problem.expected,
+            found=problem.found,
         )
+        for problem in check_references(doc.data)
+    )
     if plan is not None:
         issues.extend(_check_files(plan, doc, file))
     if issues or plan is None:
@@ -125,14 +123,12 @@ def _check_files(plan: Plan, doc: Document, file: FsPath) -> list[PlanIssue]:
             read_abi_file(contract.abi, base_dir=file.parent)
         except AbiFileError as exc:
             path = ("contracts", name, "abi")
-            position = doc.position(path)
             issues.append(
-                PlanIssue(
-                    file=str(file),
-                    path=format_path(path),
-                    message=str(exc),
-                    line=position[0] if position else None,
-                    column=position[1] if position else None,
+                PlanIssue.at(
+                    str(file),
+                    path,
+                    str(exc),
+                    doc.position(path),
                     expected="a JSON ABI file (a list, or an artifact with an 'abi' list)",
                     found=str(abi_path),
                 )

@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from breakglass.plan.issues import Path, PlanIssue, format_path, name_list, with_details
+from breakglass.plan.issues import Path, PlanIssue, name_list, with_details
 from breakglass.plan.models import Plan, Secret
 from breakglass.plan.secret_shapes import looks_secret
 from breakglass.plan.source import Document
@@ -41,21 +41,17 @@ class _Problem:
 
 def translate_validation_error(exc: ValidationError, doc: Document, file: str) -> list[PlanIssue]:
     """Every error of validating the whole plan, located in its file."""
-    issues = []
-    for problem in _problems(exc, doc.data, Plan):
-        position = doc.position(problem.path, key=problem.is_key)
-        issues.append(
-            PlanIssue(
-                file=file,
-                path=format_path(problem.path),
-                message=problem.message,
-                line=position[0] if position else None,
-                column=position[1] if position else None,
-                expected=problem.expected,
-                found=problem.found,
-            )
+    return [
+        PlanIssue.at(
+            file,
+            problem.path,
+            problem.message,
+            doc.position(problem.path, key=problem.is_key),
+            expected=problem.expected,
+            found=problem.found,
         )
-    return issues
+        for problem in _problems(exc, doc.data, Plan)
+    ]
 
 
 def describe_model_error(
