@@ -27,8 +27,8 @@ when the pause did not land.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import structlog
@@ -41,7 +41,17 @@ from breakglass.respond.actions.base import Action, ActionEnv, Outcome, StepFail
 from breakglass.respond.announce import announcement
 from breakglass.respond.binding import action_hash
 from breakglass.respond.journal import Journal, RunHandle, StepHandle
-from breakglass.respond.templates import field_uses, step_action
+from breakglass.respond.ordering import (
+    RunCall,
+    RunResult,
+    StepResult,
+    offered_early,
+    run_status,
+    step_groups,
+    still_waiting,
+    used_fields,
+)
+from breakglass.respond.templates import step_action
 
 __all__ = [
     "PlaybookRunner",
@@ -61,18 +71,6 @@ def playbooks_for(plan: Plan, rule_id: str, severity: Severity | str) -> list[Pl
     return [p for p in plan.playbooks if rule_id in p.on or level in p.severities]
 
 
-def step_groups(steps: Sequence[Step]) -> list[list[int]]:
-    """Positions of ``steps`` grouped for running: consecutive steps sharing a ``group``
-    run together, every other step alone."""
-    groups: list[list[int]] = []
-    for position, step in enumerate(steps):
-        if groups and step.group is not None and steps[groups[-1][-1]].group == step.group:
-            groups[-1].append(position)
-        else:
-            groups.append([position])
-    return groups
-
-
 def _approvers(count: int) -> str:
     return "a member" if count == 1 else f"{count} different members"
 
@@ -87,25 +85,6 @@ def approver_role(plan: Plan, step: Step, action: Action | None) -> str | None:
             if any(m.value == action.mitigation for m in role.handles):
                 return name
     return "incident_lead" if "incident_lead" in plan.roles else None
-
-
-@dataclass
-class StepResult:
-    position: int
-    summary: str
-    status: str  # done, skipped, waiting, awaiting-approval, failed
-    note: str = ""
-    tx_hash: str | None = None
-    step_id: int | None = None
-    fallback: RunResult | None = None
-
-
-@dataclass
-class RunResult:
-    playbook: str
-    run_id: int | None
-    status: str  # succeeded, failed, waiting
-    steps: list[StepResult] = field(default_factory=list)
 
 
 # Phases after which a step's urgent part is over: its transaction is out, or it will not be.
@@ -233,23 +212,23 @@ class PlaybookRunner:
         result = RunResult(playbook_id, run.id, "running")
         where = chain or run.chain or self.chain
         actions = self.actions(playbook, chain=where, context=context)
-        call = _Call(where, _used(playbook, context), approved or {}, depth)
+        call = RunCall(where, used_fields(playbook, context), approved or {}, depth)
         earlier = {p: s for p, s in (handled or {}).items() if p != start_at}
         # An approval step before start_at still waiting holds back what follows it.
         before = [p for p, s in earlier.items() if s == "awaiting-approval" and p < start_at]
-        result.steps.extend(_still_waiting(p, actions[p], playbook) for p in sorted(before))
+        result.steps.extend(still_waiting(p, actions[p], playbook) for p in sorted(before))
         blocked = bool(before)
         groups = [[p for p in g if p >= start_at] for g in step_groups(playbook.steps)]
         groups = [g for g in groups if g]
         try:
             for index, group in enumerate(groups):
                 pending = [p for p in group if earlier.get(p) == "awaiting-approval"]
-                result.steps.extend(_still_waiting(p, actions[p], playbook) for p in pending)
+                result.steps.extend(still_waiting(p, actions[p], playbook) for p in pending)
                 positions = [
                     p
                     for p in group
                     if p == start_at
-                    or (p not in earlier and (not blocked or _offered_early(playbook, p, call)))
+                    or (p not in earlier and (not blocked or offered_early(playbook, p, call)))
                 ]
                 countdown = _Countdown(len(positions), settled) if index == 0 else None
                 outcomes = await asyncio.gather(
@@ -263,7 +242,7 @@ class PlaybookRunner:
                 settled.set()
         await run.ready.wait()
         result.run_id = run.id
-        result.status = _run_status(result.steps)
+        result.status = run_status(result.steps)
         self.journal.finish_run(run, result.status)
         return result
 
@@ -273,7 +252,7 @@ class PlaybookRunner:
         playbook: Playbook,
         position: int,
         action: Action | PlanError,
-        call: _Call,
+        call: RunCall,
         countdown: _Countdown | None = None,
     ) -> StepResult:
         step = playbook.steps[position]
@@ -333,7 +312,7 @@ class PlaybookRunner:
         step: Step,
         action: Action | PlanError,
         position: int,
-        call: _Call,
+        call: RunCall,
         record: _StepRecord,
     ) -> tuple[str, Outcome]:
         """The step's status and outcome; raises :class:`StepFailed` when it fails."""
@@ -383,7 +362,7 @@ class PlaybookRunner:
         return outcome.status, outcome
 
     async def _fallback(
-        self, playbook_id: str, record: _StepRecord, failed: StepResult, call: _Call
+        self, playbook_id: str, record: _StepRecord, failed: StepResult, call: RunCall
     ) -> RunResult | None:
         if call.depth >= 3:
             record("fallback", skipped="fallback nesting deeper than three playbooks")
@@ -401,48 +380,3 @@ class PlaybookRunner:
         except BreakglassError as exc:
             record("fallback", error=str(exc))
             return None
-
-
-@dataclass(frozen=True)
-class _Call:
-    """What every step of one run shares: its chain, the alert fields its steps use, the
-    positions already approved and the fallback depth."""
-
-    chain: str | None
-    context: Mapping[str, Any] | None
-    approved: Mapping[int, str]
-    depth: int
-
-
-def _used(playbook: Playbook, context: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    """The part of ``context`` the playbook's steps use (what an approval is rebuilt from),
-    or ``None`` without one."""
-    if context is None:
-        return None
-    names: set[str] = set()
-    for step in playbook.steps:
-        try:
-            names |= {use.field for use in field_uses(step)}
-        except PlanError:
-            continue  # the step fails with the reason when it is built
-    return {name: context[name] for name in sorted(names) if name in context}
-
-
-def _offered_early(playbook: Playbook, position: int, call: _Call) -> bool:
-    """Whether a step behind a waiting approval runs now anyway: an approval step not yet
-    approved, to be offered at once (a dry run never waits, so never blocks)."""
-    step = playbook.steps[position]
-    return step.mode is Mode.APPROVAL and position not in call.approved
-
-
-def _still_waiting(position: int, action: Action | PlanError, playbook: Playbook) -> StepResult:
-    summary = action.summary if isinstance(action, Action) else playbook.steps[position].action
-    return StepResult(position, summary, "awaiting-approval", "still awaiting approval")
-
-
-def _run_status(steps: Sequence[StepResult]) -> str:
-    if any(s.status == "failed" for s in steps):
-        return "failed"
-    if any(s.status in ("waiting", "awaiting-approval") for s in steps):
-        return "waiting"
-    return "succeeded"
