@@ -209,3 +209,28 @@ def test_the_demos_postmortem_has_every_section_in_dusd(demo: DemoResult, tmp_pa
     rows = section.count("<tr>") - 1  # less the header
     assert 3 <= rows < 15, rows
     assert "status=" not in section and "people=" not in section  # not a debug log
+
+
+@pytest.mark.browser
+def test_the_demos_html_postmortem_fits_a_phone(demo: DemoResult, tmp_path: Path) -> None:
+    """Wide tables scroll inside their own box and long addresses wrap: the page itself is
+    never wider than a 390 px phone."""
+    from playwright.sync_api import sync_playwright  # noqa: PLC0415
+
+    html = demo.paths.get("postmortem_html")
+    assert html is not None, demo.notes
+    chromium = Path("/usr/bin/chromium")
+    if not chromium.is_file():
+        pytest.fail(f"this test needs Chromium at {chromium}: apt-get install -y chromium")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(chromium), args=["--headless", "--no-sandbox", "--disable-gpu"]
+        )
+        try:
+            page = browser.new_page(viewport={"width": 390, "height": 844})
+            page.goto(html.as_uri())
+            assert page.evaluate("document.documentElement.scrollWidth") <= 390
+            page.screenshot(path=str(tmp_path / "postmortem-phone.png"), full_page=True)
+            assert page.locator("nav a").count() == len(SECTIONS)  # the contents link them all
+        finally:
+            browser.close()
