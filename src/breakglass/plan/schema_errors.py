@@ -27,6 +27,7 @@ from breakglass.plan.source import Document
 __all__ = ["describe_model_error", "translate_validation_error"]
 
 _HIDDEN_TYPES = ("plan_secret_literal", "plan_secret_syntax", "extra_forbidden")
+_ALL_FIELDS = 64
 _SHAPE_TYPES = ("extra_forbidden", "missing", "model_type", "dict_type", "model_attributes_type")
 
 
@@ -134,7 +135,7 @@ def _translate(error: ErrorDetails, data: Any, root: type[BaseModel]) -> _Proble
         if close:
             message += f"; did you mean {close[0]!r}?"
         if allowed:
-            expected = name_list(allowed)
+            expected = name_list(allowed, limit=_ALL_FIELDS)  # a model has few; show all
         is_key = True
     elif kind.startswith("union_tag"):
         message, expected, field = _union_tag(error)
