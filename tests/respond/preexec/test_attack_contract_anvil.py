@@ -15,11 +15,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from eth_abi.abi import encode
 from sqlalchemy.orm import Session, sessionmaker
 
 from breakglass import store
+from breakglass.analysis.assets import AssetInfo, cached_asset
 from breakglass.chain.endpoints import pool_members, resolve_endpoints
 from breakglass.chain.pool import EndpointPool
 from breakglass.contracts import compile_file, compile_sources, load_source
@@ -32,6 +34,7 @@ from breakglass.errors import DevchainError
 from breakglass.ingest import BlockFetcher, BlockHeader, PendingTx
 from breakglass.plan.loader import LoadedPlan, load_plan
 from breakglass.respond.env import LiveEnv
+from breakglass.respond.preexec.fork_node import probe_simulate
 from breakglass.respond.responder import Responder
 from breakglass.scenario.vault import VaultScenario, calldata, deploy_vault, sign_call
 
@@ -235,6 +238,8 @@ def test_an_attack_contract_is_paused_before_its_first_use(
     assert data["backend"] == "pyrevm" and data["late"] is False
     assert any("vault → deployer" in line for line in data["trace"])
     assert {"fresh deployer (nonce 0)", "refers to vault"} <= set(data["reasons"])
+    # The unit read on the fork serves the incident's other tables too.
+    assert cached_asset(chain="local", address=vault.token) == AssetInfo("aUSD", 18)
 
     # The pause landed first; the exploit reverted; nothing was lost.
     (run,) = responder.results
@@ -329,6 +334,7 @@ def test_the_node_simulates_where_pyrevm_is_not_used_and_a_slow_verdict_comes_a_
     first, second = asyncio.run(evaluate())
 
     assert first == []
+    assert probe_simulate(anvil.http_url, httpx.Client())  # anvil serves eth_simulateV1
     (finding,) = second
     assert finding.block_number == block_n and finding.tx_hash == deployed["transactionHash"]
     assert finding.data["backend"] == "eth_simulateV1"

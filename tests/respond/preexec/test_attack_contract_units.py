@@ -189,3 +189,28 @@ def test_the_node_simulator_leaves_pending_deployments_to_pyrevm() -> None:
     fork = NodeFork("http://127.0.0.1:9", at=1, client=httpx.Client())
     with pytest.raises(SimulationError, match="pyrevm only"):
         fork.deploy(DEPLOYER, b"\x60\x80")
+
+
+def test_a_node_without_eth_simulate_is_said_so_once_asked() -> None:
+    import httpx  # noqa: PLC0415
+
+    from breakglass.respond.preexec.fork_evm import NextBlock, SimulationError  # noqa: PLC0415
+    from breakglass.respond.preexec.fork_node import open_fork, probe_simulate  # noqa: PLC0415
+
+    asked: list[str] = []
+
+    def node(request: httpx.Request) -> httpx.Response:
+        method = json.loads(request.content)["method"]
+        asked.append(method)
+        error = {"code": -32601, "message": f"the method {method} does not exist"}
+        return httpx.Response(200, json={"jsonrpc": "2.0", "id": 1, "error": error})
+
+    client = httpx.Client(transport=httpx.MockTransport(node))
+    url = "http://node.invalid/no-simulate"
+    assert probe_simulate(url, client) is False
+    for _ in range(2):
+        with pytest.raises(SimulationError, match="serves no eth_simulateV1"):
+            open_fork(
+                url, at=1, next_block=NextBlock(2, 1), chain_id=1, backend="node", client=client
+            )
+    assert asked == ["eth_simulateV1", "eth_simulateV1"]  # the probe, then one cached answer

@@ -32,7 +32,7 @@ from breakglass.respond.preexec.fork_evm import (
     revert_reason,
 )
 
-__all__ = ["Backend", "NodeFork", "open_fork", "probe_simulate"]
+__all__ = ["Backend", "NodeFork", "SimulationRefused", "open_fork", "probe_simulate"]
 
 Backend = Literal["auto", "pyrevm", "node"]
 """Which simulator to use: pyrevm when installed (``auto``), or one of them only."""
@@ -41,6 +41,14 @@ _TRANSFER = "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef"
 _ETH_LOGGER = "0xeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee"
 _BALANCE_OF = "0x70a08231"
 _READER = "0x000000000000000000000000000000000000b1a5"
+
+
+class SimulationRefused(SimulationError):
+    """The node answered, with an error: it lacks the method or rejected the request."""
+
+
+_SERVED: dict[str, bool] = {}
+"""Per node URL, whether it serves ``eth_simulateV1`` (asked once per process)."""
 
 
 class NodeFork:
@@ -84,7 +92,7 @@ class NodeFork:
         if not isinstance(answer, dict) or "error" in answer:
             error = answer.get("error") if isinstance(answer, dict) else answer
             message = error.get("message") if isinstance(error, dict) else error
-            raise SimulationError(f"{method} at block {self.at} refused: {str(message)[:200]}")
+            raise SimulationRefused(f"{method} at block {self.at} refused: {str(message)[:200]}")
         return answer.get("result")
 
     # -- state ------------------------------------------------------------------------------
@@ -216,12 +224,16 @@ def _word(result: dict[str, Any]) -> int:
 
 
 def probe_simulate(url: str, client: httpx.Client) -> bool:
-    """Whether the node at ``url`` serves ``eth_simulateV1`` (one empty simulation)."""
+    """Whether the node at ``url`` serves ``eth_simulateV1`` (one empty simulation).
+
+    Raises:
+        SimulationError: the node could not be reached: no answer either way.
+    """
     try:
         NodeFork(url, at="latest", client=client, timeout=5.0)._rpc(
             "eth_simulateV1", [{"blockStateCalls": [{"calls": []}]}, "latest"]
         )
-    except SimulationError:
+    except SimulationRefused:
         return False
     return True
 
@@ -236,10 +248,10 @@ def open_fork(
     client: httpx.Client | None = None,
 ) -> ForkEVM | NodeFork:
     """A fork of block ``at``: pyrevm in process unless ``backend`` says otherwise or pyrevm
-    is not installed, else the node's ``eth_simulateV1``.
+    is not installed, else the node's ``eth_simulateV1`` once the node says it serves it.
 
     Raises:
-        SimulationError: the chosen backend is unavailable.
+        SimulationError: the chosen backend is unavailable, or the node cannot be reached.
     """
     if backend in ("auto", "pyrevm"):
         try:
@@ -247,4 +259,11 @@ def open_fork(
         except SimulationError:
             if backend == "pyrevm":
                 raise
-    return NodeFork(url, at=at, client=client or httpx.Client())
+    client = client or httpx.Client()
+    served = _SERVED.get(url)
+    if served is None:
+        served = _SERVED[url] = probe_simulate(url, client)
+    if not served:
+        missing = "" if backend == "node" else " and pyrevm is not installed"
+        raise SimulationError(f"the node serves no eth_simulateV1{missing}: nothing can simulate")
+    return NodeFork(url, at=at, client=client)
