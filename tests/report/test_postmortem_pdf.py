@@ -125,6 +125,16 @@ def _pages(path: Path, out: Path) -> list[str]:
         pdf.close()
 
 
+def _no_orphaned_heading(pages: list[str]) -> None:
+    """No page ends with a heading: the heading moves to the page of what it heads."""
+    headings = {*SECTIONS, "5 whys", "Written policy", "Public updates", "Users who lost funds",
+                "Plan changes"}  # fmt: skip
+    for number, text in enumerate(pages, start=1):
+        lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+        body = [ln for ln in lines if not re.search(r"page \d+ of \d+", ln)]
+        assert body and body[-1] not in headings, f"page {number} ends with a heading"
+
+
 def _cell_words(document: dict[str, Any]) -> set[str]:
     """Every word of every table cell the document holds (the PDF's tables come from these)."""
     words: set[str] = set()
@@ -171,6 +181,7 @@ def test_pdf_has_a_title_page_contents_page_numbers_and_whole_words(
         assert re.search(re.escape(heading) + r" \d+", contents), heading
     for number, text in enumerate(pages[1:], start=2):
         assert f"page {number} of {len(pages)}" in text
+    _no_orphaned_heading(pages)
     flat = "\n".join(pages)
     tokens = {w.strip(".,;:()“”\"'") for w in flat.split()}
     broken = sorted(w for w in _cell_words(document) if w not in tokens)
@@ -194,6 +205,7 @@ def test_the_demos_postmortem_has_every_section_in_dusd(demo: DemoResult, tmp_pa
     pdf, html_path = demo.paths.get("postmortem_pdf"), demo.paths.get("postmortem_html")
     assert pdf is not None and html_path is not None, demo.notes
     pages = _pages(pdf, tmp_path)
+    _no_orphaned_heading(pages)
     flat = " ".join(" ".join(pages).split())
     for heading in SECTIONS:
         assert heading in flat, heading
