@@ -81,7 +81,8 @@ def _setups(
 
 def _rule_chains(plan: Plan, configured: ConfiguredRule) -> tuple[list[str], str | None]:
     """The chains a rule runs on: its ``chain`` when set, else every chain where all of its
-    contracts are deployed; or why there is none."""
+    contracts are deployed (a rule may relate them, so it needs each); or why there is
+    none, or why some chain where part of them is deployed would be left unwatched."""
     named = [n for n in configured.contracts if n in plan.contracts]
     if configured.chain is not None:
         missing = [n for n in named if configured.chain not in plan.deployed_on(n)]
@@ -97,6 +98,17 @@ def _rule_chains(plan: Plan, configured: ConfiguredRule) -> tuple[list[str], str
             return list(plan.chains), None
         return [], "the rule watches no contract; set `chain:` to say where it runs"
     common = [c for c in plan.deployed_on(named[0]) if all(c in plan.deployed_on(n) for n in named)]
+    skipped = {c for n in named for c in plan.deployed_on(n)} - set(common)
+    if common and skipped:
+        # Silently watching some chains only is the gap found during the incident.
+        chain = sorted(skipped)[0]
+        there = [n for n in named if chain in plan.deployed_on(n)]
+        absent = [n for n in named if chain not in plan.deployed_on(n)]
+        return [], (
+            f"the rule would not run on {chain}, where {', '.join(there)} "
+            f"{'is' if len(there) == 1 else 'are'} deployed, because {', '.join(absent)} "
+            f"{'is' if len(absent) == 1 else 'are'} not; split the rule, or set `chain:`"
+        )
     if not common:
         where = "; ".join(f"{n}: {', '.join(plan.deployed_on(n))}" for n in named)
         return [], (
