@@ -116,7 +116,8 @@ async def screen(anvil: Anvil, plan: Path, raws: list[str], workdir: Path) -> No
         f"  kept         {stats.kept:8d}   simulated {stats.simulated} ({stats.simulated / n:.1%})"
     )
     print(
-        f"  code lookups {stats.code_lookups:8d}   failed {stats.failed}"
+        f"  code lookups {stats.code_lookups:8d} (each with a simulation thrown away:"
+        f" {stats.discarded})   failed {stats.failed}"
         f"   critical {stats.critical}"
     )
     print(f"  source       {guard.source.stats}")

@@ -87,6 +87,7 @@ class ScreenStats:
     critical: int = 0
     failed: int = 0
     code_lookups: int = 0
+    discarded: int = 0  # simulated alongside a code read that showed no watched address
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,19 +141,28 @@ class PendingScreen:
 
     async def screen(self, pending: PendingTx) -> Screened:
         """Keep or drop ``pending``; simulate and judge what is kept. Never raises for the
-        chain's trouble: a failed simulation is counted and logged, and judged as nothing."""
+        chain's trouble: a failed simulation is counted and logged, and judged as nothing.
+
+        A call to an address whose code is not known yet reads the code and simulates in
+        the same round trip: a fresh attack contract costs no extra round trip before the
+        pause, an unrelated one a simulation that is thrown away (once per address).
+        """
         started = time.perf_counter()
         self.stats.screened += 1
         tx = pending.tx
-        if not await self.touches(tx):
+        verdict = self._known(tx)
+        if verdict is False:
             return Screened(pending, kept=False, seconds=time.perf_counter() - started)
-        self.stats.kept += 1
         try:
-            frame, latest = await self._simulate(tx)
+            code, frame, latest = await self._simulate(tx, read_code=verdict is None)
         except (BreakglassError, ValueError, TypeError, KeyError) as exc:
             self.stats.failed += 1
             _log.warning("respond.pending_sim_failed", tx=pending.hash, error=str(exc)[:200])
             return Screened(pending, kept=True, seconds=time.perf_counter() - started)
+        if code is not None and not self._remember(str(tx["to"]).lower(), code):
+            self.stats.discarded += 1
+            return Screened(pending, kept=False, seconds=time.perf_counter() - started)
+        self.stats.kept += 1
         self.stats.simulated += 1
         if frame.get("error"):
             # It would revert on the latest state: it can take nothing as it stands.
@@ -172,6 +182,20 @@ class PendingScreen:
     async def touches(self, tx: Mapping[str, Any]) -> bool:
         """Whether ``tx`` calls a watched contract, names one in its calldata, or calls a
         contract whose code embeds one (read once per address)."""
+        verdict = self._known(tx)
+        if verdict is not None:
+            return verdict
+        address = str(tx["to"]).lower()
+        try:
+            code = await self.rpc.request("eth_getCode", [address, "latest"])
+        except BreakglassError as exc:
+            _log.warning("respond.pending_code_failed", address=address, error=str(exc)[:200])
+            return True  # unknown is suspect: simulate rather than miss it
+        return self._remember(address, code)
+
+    def _known(self, tx: Mapping[str, Any]) -> bool | None:
+        """Whether ``tx`` touches a watched contract, as far as known without the code of
+        the address it calls (``None``: that code decides)."""
         to = str(tx.get("to") or "").lower()
         if not to:
             return False  # a creation: attack-contract simulation judges those
@@ -180,26 +204,23 @@ class PendingScreen:
         data = str(tx.get("input") or tx.get("data") or "").lower()
         if len(data) > 10 and any(needle in data for needle in self._needles):
             return True
-        return await self._code_refers(to)
-
-    async def _code_refers(self, address: str) -> bool:
-        known = self._refers.get(address)
+        known = self._refers.get(to)
         if known is not None:
-            self._refers.move_to_end(address)
-            return known
+            self._refers.move_to_end(to)
+        return known
+
+    def _remember(self, address: str, code: object) -> bool:
         self.stats.code_lookups += 1
-        try:
-            code = str(await self.rpc.request("eth_getCode", [address, "latest"]) or "").lower()
-        except BreakglassError as exc:
-            _log.warning("respond.pending_code_failed", address=address, error=str(exc)[:200])
-            return True  # unknown is suspect: simulate rather than miss it
-        refers = any(needle in code for needle in self._needles)
+        text = str(code or "").lower()
+        refers = any(needle in text for needle in self._needles)
         self._refers[address] = refers
         if len(self._refers) > self.code_cache:
             self._refers.popitem(last=False)
         return refers
 
-    async def _simulate(self, tx: Mapping[str, Any]) -> tuple[dict[str, Any], int]:
+    async def _simulate(
+        self, tx: Mapping[str, Any], *, read_code: bool
+    ) -> tuple[object, dict[str, Any], int]:
         call: dict[str, Any] = {
             "from": tx["from"],
             "to": tx["to"],
@@ -210,14 +231,19 @@ class PendingScreen:
             call["gas"] = tx["gas"]
         # On the latest state: "pending" would run the other pending transactions first,
         # the exploit itself among them on a node that includes it. The head number rides
-        # along in the same round trip.
-        frame, head = await self.rpc.batch(
-            [("debug_traceCall", [call, "latest", _TRACER]), ("eth_blockNumber", [])]
-        )
+        # along in the same round trip, and the called code when it is not known yet.
+        calls: list[tuple[str, Sequence[Any]]] = [
+            ("debug_traceCall", [call, "latest", _TRACER]),
+            ("eth_blockNumber", []),
+        ]
+        if read_code:
+            calls.append(("eth_getCode", [tx["to"], "latest"]))
+        results = await self.rpc.batch(calls)
+        frame, head = results[0], results[1]
         if not isinstance(frame, dict):
             raise TypeError("debug_traceCall did not return a call frame")
         self.head = max(self.head, int(head, 16))
-        return frame, self.head
+        return (results[2] if read_code else None), frame, self.head
 
 
 def _frame_logs(frame: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
