@@ -94,19 +94,11 @@ ALLOWED: dict[str, dict[str, str]] = {
     "incidents/desk.py": {
         "AlertRecord": "as incidents/alerts.py: the alert pipeline moves to AlertRaised",
     },
-    "analysis/assets.py": {
-        "Incident": "reads the incident's funds at risk to know which tokens to name",
-    },
     "recovery/service.py": {
-        "Incident": "checks the incident exists before computing entitlements",
-        "AttackerRecord": "the attacker cluster gets nothing: read from the incident's evidence",
-        "UserLoss": "entitlements are computed from the analysed losses",
+        "UserLoss": "entitlements are computed from the analysed losses (analyze → recover)",
     },
     "recovery/fix_service.py": {
-        "TimelineEvent": "writes the fix report onto the incident's timeline",
-    },
-    "recovery/restore_gates.py": {
-        "TimelineEvent": "a gate reads the fix report from the incident's timeline",
+        "TimelineEvent": "names the type of the timeline row it returns (no query)",
     },
     "report/postmortem_chart.py": {
         m: "the post-mortem is a read model over the incident"

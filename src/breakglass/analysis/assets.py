@@ -220,16 +220,20 @@ def read_units_now(
 def incident_assets(session: Session, incident_id: int) -> set[tuple[str, str]]:
     """The ``(chain, token)`` pairs an incident's figures are in: its user losses, fund
     movements and funds at risk."""
+    from breakglass.incidents.errors import IncidentNotFound  # noqa: PLC0415
     from breakglass.incidents.evidence import fund_movements  # noqa: PLC0415
-    from breakglass.store.models import Incident, UserLoss  # noqa: PLC0415
+    from breakglass.incidents.service import get_incident  # noqa: PLC0415
+    from breakglass.store.models import UserLoss  # noqa: PLC0415
 
     pairs = {
         (row.chain, row.asset.lower())
         for row in session.scalars(select(UserLoss).where(UserLoss.incident_id == incident_id))
     }
     pairs |= {(m.chain, m.asset.lower()) for m in fund_movements(session, incident_id)}
-    incident = session.get(Incident, incident_id)
-    stored = getattr(incident, "funds_at_risk", None)
+    try:
+        stored = getattr(get_incident(session, incident_id), "funds_at_risk", None)
+    except IncidentNotFound:
+        stored = None
     for item in stored if isinstance(stored, list) else []:
         if isinstance(item, dict) and item.get("chain") and item.get("asset"):
             pairs.add((str(item["chain"]), str(item["asset"]).lower()))

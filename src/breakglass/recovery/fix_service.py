@@ -6,8 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
-
 from breakglass.errors import PlanError
 from breakglass.recovery.fix import Incident, verify_fix
 from breakglass.recovery.fix_report import FIX_EVENT, FixReport
@@ -135,13 +133,10 @@ def store_fix_report(session: Session, *, incident_id: int, report: FixReport) -
 
 def fix_reports(session: Session, incident_id: int) -> list[dict[str, Any]]:
     """The incident's stored fix-verification reports, oldest first."""
-    from breakglass.store.models import TimelineEvent  # noqa: PLC0415
+    from breakglass.incidents.timeline import timeline  # noqa: PLC0415
 
-    query = (
-        select(TimelineEvent)
-        .where(TimelineEvent.incident_id == incident_id)
-        .order_by(TimelineEvent.at, TimelineEvent.id)
-    )
     return [
-        dict(e.data["report"]) for e in session.scalars(query) if e.data.get("kind") == FIX_EVENT
+        dict(e.data["report"])
+        for e in timeline(session, incident_id)
+        if e.data.get("kind") == FIX_EVENT
     ]

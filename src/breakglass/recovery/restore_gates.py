@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
-
 from breakglass.errors import PlanError
 from breakglass.recovery.fix_service import fix_reports, fork_url
 from breakglass.recovery.fixspec import FixSpec
@@ -61,14 +59,9 @@ def record(session: Session, incident_id: int, summary: str, **data: Any) -> Non
 
 def events_of(session: Session, incident_id: int, kind: str) -> list[dict[str, Any]]:
     """The data of the incident's timeline events of ``kind``, oldest first."""
-    from breakglass.store.models import TimelineEvent  # noqa: PLC0415
+    from breakglass.incidents.timeline import timeline  # noqa: PLC0415
 
-    query = (
-        select(TimelineEvent)
-        .where(TimelineEvent.incident_id == incident_id)
-        .order_by(TimelineEvent.at, TimelineEvent.id)
-    )
-    return [dict(e.data) for e in session.scalars(query) if e.data.get("kind") == kind]
+    return [dict(e.data) for e in timeline(session, incident_id) if e.data.get("kind") == kind]
 
 
 def approve_restore(session: Session, *, plan: Plan, incident_id: int, person: str) -> list[str]:

@@ -17,6 +17,9 @@ import orjson
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from breakglass.incidents.errors import IncidentNotFound
+from breakglass.incidents.evidence import attacker_records
+from breakglass.incidents.service import get_incident
 from breakglass.outputs import output_dir, write_bytes
 from breakglass.plan.models import Plan
 from breakglass.recovery.merkle import MerkleDistribution
@@ -30,7 +33,7 @@ from breakglass.recovery.policy import (
     RecoveryError,
     apply_policy,
 )
-from breakglass.store.models import AttackerRecord, Distribution, Incident, UserLoss
+from breakglass.store.models import Distribution, UserLoss
 
 __all__ = [
     "build_distribution",
@@ -52,8 +55,10 @@ def _decimal(value: object) -> Decimal | None:
 
 
 def _rows(session: Session, incident_id: int) -> Sequence[UserLoss]:
-    if session.get(Incident, incident_id) is None:
-        raise RecoveryError(f"no incident #{incident_id}")
+    try:
+        get_incident(session, incident_id)
+    except IncidentNotFound:
+        raise RecoveryError(f"no incident #{incident_id}") from None
     query = select(UserLoss).where(UserLoss.incident_id == incident_id).order_by(UserLoss.id)
     return session.scalars(query).all()
 
@@ -75,10 +80,11 @@ def _losses(rows: Sequence[UserLoss]) -> tuple[list[Loss], dict[str, Price]]:
 
 
 def _attacker_cluster(session: Session, incident_id: int) -> dict[str, str]:
-    query = select(AttackerRecord).where(
-        AttackerRecord.incident_id == incident_id, AttackerRecord.kind.in_(_CLUSTER_KINDS)
-    )
-    return {record.value.lower(): ATTACKER_CLUSTER for record in session.scalars(query)}
+    return {
+        record.value.lower(): ATTACKER_CLUSTER
+        for record in attacker_records(session, incident_id)
+        if record.kind in _CLUSTER_KINDS
+    }
 
 
 def compute_compensation(
