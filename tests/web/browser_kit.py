@@ -70,13 +70,22 @@ def page_width(page: Page) -> int:
     return width
 
 
-def overflowing(page: Page) -> list[str]:
-    """The first elements wider than the viewport, to say which one widened the page."""
+def overflowing(page: Page, width: int) -> list[str]:
+    """The innermost elements reaching past ``width`` px, to say what widened the page (on a
+    mobile viewport the page widens with them, so the window's own width cannot tell)."""
     found: list[str] = page.evaluate(
-        """() => Array.from(document.querySelectorAll('body *'))
-            .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1)
-            .slice(0, 5)
-            .map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '')
-                 + (e.className && typeof e.className === 'string' ? '.' + e.className : ''))"""
+        """(width) => {
+            // Past the width itself, or holding text that runs past its own box.
+            const spills = e => e.clientWidth > 0 && e.scrollWidth > e.clientWidth + 1
+                && getComputedStyle(e).overflowX === 'visible';
+            const wide = e => e.getBoundingClientRect().right > width + 1 || spills(e);
+            return Array.from(document.querySelectorAll('body *'))
+                .filter(e => wide(e) && !Array.from(e.children).some(wide))
+                .slice(0, 5)
+                .map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '')
+                     + (typeof e.className === 'string' && e.className ? '.' + e.className : '')
+                     + ': ' + (e.textContent || '').trim().slice(0, 40));
+        }""",
+        width,
     )
     return found

@@ -91,7 +91,8 @@ def _seed(dashboard: Dashboard) -> None:
             dashboard.incident_id,
             "identified",
             "Deposits paused",
-            "We paused the pool; funds still in it are safe. Do not deposit until we say so.",
+            "We paused the pool; funds still in it are safe. Do not deposit until we say so. "
+            f"Losses will be paid under our policy (Merkle root 0x{'1b9f' * 16}).",
             actor="pauser",
             plan=plan,
         )
@@ -151,7 +152,7 @@ def test_the_dashboard_fits_a_390px_phone(
         width = page_width(page)
         assert width <= PHONE["width"], (
             f"{path} scrolls sideways on a 390 px phone ({width} px wide): "
-            f"{overflowing(page)}; screenshot in {tmp_path}"
+            f"{overflowing(page, PHONE['width'])}; screenshot in {tmp_path}"
         )
     page.context.close()
 

@@ -275,7 +275,9 @@ def test_the_confirmation_in_chromium_on_a_phone(
         expect(page.locator("#simulation")).to_contain_text("Would succeed, emits Paused")
         page.screenshot(path=str(desk.directory / "confirm-phone.png"), full_page=True)
         width = page_width(page)
-        assert width <= PHONE["width"], f"the confirmation is {width} px wide: {overflowing(page)}"
+        assert width <= PHONE["width"], (
+            f"the confirmation is {width} px wide: {overflowing(page, PHONE['width'])}"
+        )
         assert not token.paused()
         page.click("#confirm-approve")
         expect(page).to_have_url(f"{base}/incidents/{desk.incident_id}#steps")
