@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from breakglass.analysis.assets import AssetInfo
     from breakglass.plan.models import Plan
 
-__all__ = ["show_incident"]
+__all__ = ["incident_units", "show_incident"]
 
 
 def _when(value: datetime | None) -> str:
@@ -43,7 +43,7 @@ def _table(title: str, columns: tuple[str, ...], rows: Sequence[tuple[str, ...]]
     out.print(table)
 
 
-def _units(
+def incident_units(
     plan: Plan | None, session: Session, incident_id: int
 ) -> dict[tuple[str, str], AssetInfo]:
     """Symbol and decimals of the tokens the incident's losses, fund movements and funds at
@@ -84,7 +84,7 @@ def show_incident(
     i = inc.get_incident(session, incident_id)
     found = default_plan(plan_file)
     plan = load_plan(found).plan if found is not None else None
-    units = _units(plan, session, incident_id)
+    units = incident_units(plan, session, incident_id)
     inc.sync_timeline(session, incident_id)
     words = incident_words(session, incident_id=incident_id, plan=plan, units=units)
     out.print(escape(f"incident #{i.id} [{i.severity}] {i.status}: {words.title}"))

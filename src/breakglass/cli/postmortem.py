@@ -14,7 +14,10 @@ from breakglass.plan import load_plan
 from breakglass.runtime.database import open_database
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from breakglass.analysis import TxAnalysis
+    from breakglass.analysis.assets import AssetInfo
     from breakglass.plan.models import Plan
 
 __all__ = ["OutputFormat", "PostmortemStatus", "app", "postmortem_command"]
@@ -41,6 +44,19 @@ class PostmortemStatus(StrEnum):
 def _plan(plan_file: Path | None) -> Plan | None:
     found = default_plan(plan_file)
     return load_plan(found).plan if found is not None else None
+
+
+def _units(
+    plan: Plan | None, session: Session, incident_id: int
+) -> dict[tuple[str, str], AssetInfo]:
+    """The tokens' symbols and decimals, read through the plan's endpoints, so amounts read
+    in their units (110,000 dUSD); a chain that cannot be read leaves base units, said on
+    stderr."""
+    from breakglass.cli.incident_show import incident_units  # noqa: PLC0415
+    from breakglass.incidents.service import get_incident  # noqa: PLC0415
+
+    get_incident(session, incident_id)  # a missing incident says so before any chain read
+    return incident_units(plan, session, incident_id)
 
 
 def _analyses(files: list[Path]) -> list[TxAnalysis]:
@@ -105,6 +121,7 @@ def postmortem_command(
             now=now,
             actor=actor,
             analyses=analyses,
+            units=_units(plan, session, incident_id),
         )
     out.print(str(report))
     err.print(f"notes: {notes} (edit it, then run again)")
