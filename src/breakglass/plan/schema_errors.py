@@ -99,16 +99,17 @@ def _fitting_union_members(errors: Iterable[ErrorDetails], data: Any) -> list[Er
         entry = _union_member(data, tuple(error["loc"]))
         if entry is not None:
             members.setdefault(entry[0], {}).setdefault(entry[1], []).append(index)
+
+    def misfit(indexes: list[int]) -> tuple[int, int]:
+        """How badly a member fits: its shape errors first, then all its errors."""
+        shape = sum(1 for i in indexes if errors[i]["type"] in _SHAPE_TYPES)
+        return shape, len(indexes)
+
     dropped: set[int] = set()
     for by_member in members.values():
         if len(by_member) < 2:
             continue
-
-        def score(indexes: list[int]) -> tuple[int, int]:
-            shape = sum(1 for i in indexes if errors[i]["type"] in _SHAPE_TYPES)
-            return shape, len(indexes)
-
-        best = min(by_member.values(), key=score)
+        best = min(by_member.values(), key=misfit)
         dropped.update(i for indexes in by_member.values() if indexes is not best for i in indexes)
     return [error for index, error in enumerate(errors) if index not in dropped]
 
