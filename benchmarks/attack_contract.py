@@ -144,7 +144,10 @@ def main() -> None:
         rule = AttackContractRule(
             RuleSetup("attack", "local", (Target("vault", vault.vault),), params)
         )
-        txs = [{"hash": f"0x{i:064x}", "from": vault.admin, "nonce": hex(i)} for i in range(200)]
+        txs = [
+            {"hash": f"0x{i:064x}", "from": vault.admin, "to": vault.vault, "nonce": hex(i)}
+            for i in range(200)
+        ]
         receipts = [{"status": "0x1", "contractAddress": None} for _ in txs]
         header = BlockHeader(1, "0x" + "11" * 32, "0x" + "22" * 32, 1)
         block = BlockAdded("local", header, block={"transactions": txs}, receipts=receipts)

@@ -1,15 +1,20 @@
-"""From a block's raw data to the contracts it created, for attack-contract simulation."""
+"""From a block's raw data to the contracts it created, and the fork each is judged on."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+import httpx
+
+from breakglass.analysis.cluster import create_address
 from breakglass.detect.traces import CREATES, address, walk
 from breakglass.ingest.events import BlockAdded, BlockHeader, PendingTx
-from breakglass.respond.preexec.attack_contract import Creation
+from breakglass.respond.preexec.attack_contract import Creation, ForkFactory
+from breakglass.respond.preexec.fork_evm import Fork, NextBlock
+from breakglass.respond.preexec.fork_node import Backend, open_fork
 
-__all__ = ["pending_creation", "receipt_creations", "traced_creations"]
+__all__ = ["block_creations", "creation_forks", "pending_creation", "traced_creations"]
 
 
 def _creation(
@@ -43,23 +48,29 @@ def _nonce(block: BlockAdded, tx_hash: str) -> int | None:
     return None
 
 
-def receipt_creations(block: BlockAdded) -> Iterator[Creation]:
-    """Contracts created by transactions without a recipient (the common deployment)."""
+def block_creations(block: BlockAdded) -> Iterator[Creation]:
+    """Contracts created by the block's transactions without a recipient (the common
+    deployment): the receipt's address where receipts were fetched (a failed creation is
+    left out), else the address ``CREATE`` gives the sender at the transaction's nonce."""
     receipts = block.receipts or ()
-    transactions = (block.block or {}).get("transactions", ())
-    for index, receipt in enumerate(receipts):
-        created = receipt.get("contractAddress")
-        if not created or receipt.get("status") == "0x0" or index >= len(transactions):
+    for index, tx in enumerate((block.block or {}).get("transactions", ())):
+        if not isinstance(tx, dict) or tx.get("to"):
             continue
-        tx = transactions[index]
-        if not isinstance(tx, dict):
-            continue
+        sender = str(tx.get("from") or "")
+        nonce = int(str(tx.get("nonce") or "0x0"), 16)
+        receipt = receipts[index] if index < len(receipts) else None
+        if receipt is not None:
+            if receipt.get("status") == "0x0" or not receipt.get("contractAddress"):
+                continue
+            created = str(receipt["contractAddress"])
+        else:
+            created = create_address(sender, nonce)
         yield _creation(
             block,
-            str(tx.get("hash") or receipt.get("transactionHash")),
-            str(created),
-            deployer=str(tx.get("from") or ""),
-            nonce=int(str(tx.get("nonce") or "0x0"), 16),
+            str(tx.get("hash") or ""),
+            created,
+            deployer=sender,
+            nonce=nonce,
             code=str(tx.get("input") or "0x"),
         )
 
@@ -101,3 +112,24 @@ def pending_creation(pending: PendingTx, head: BlockHeader) -> Creation | None:
         pending=True,
         value=int(str(tx.get("value") or "0x0"), 16),
     )
+
+
+def creation_forks(
+    url: str, *, chain_id: int, block_time: float | None, backend: Backend
+) -> ForkFactory:
+    """Forks of the state after each creation's block (or, for a pending one, its head),
+    whose calls run in the next block, a block time later."""
+    step = max(1, round(block_time or 1))
+    client = httpx.Client()  # the node simulator's; pyrevm has its own
+
+    def fork(creation: Creation) -> Fork:
+        return open_fork(
+            url,
+            at=creation.block_hash,
+            next_block=NextBlock(creation.block_number + 1, creation.timestamp + step),
+            chain_id=chain_id,
+            backend=backend,
+            client=client,
+        )
+
+    return fork
