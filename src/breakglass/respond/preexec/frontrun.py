@@ -147,6 +147,19 @@ class FrontRunner:
             outranks=outranks,
             route=self.config.mempool.route,
         )
+        confirm = self.config.mempool.confirm
+        if confirm == "before":
+            await self._confirm(run, self._pause_calls(findings), pending.tx)
+        floor = emergency_floor.set(fees)
+        via = broadcast_via.set(self.private)
+        try:
+            run.started = tuple(await self.responder.react(findings))
+        finally:
+            broadcast_via.reset(via)
+            emergency_floor.reset(floor)
+        run.reacted_at = time.perf_counter()
+        calls = self._pause_calls(findings)  # off the critical path unless confirming first
+        # Said once the pause is out: logging is no reason to send later.
         if not outranks:
             _log.error(
                 "respond.frontrun_capped",
@@ -163,18 +176,6 @@ class FrontRunner:
                 ordering=self.config.ordering.value,
                 note="this chain does not order by fee: the pause lands after the exploit",
             )
-        confirm = self.config.mempool.confirm
-        if confirm == "before":
-            await self._confirm(run, self._pause_calls(findings), pending.tx)
-        floor = emergency_floor.set(fees)
-        via = broadcast_via.set(self.private)
-        try:
-            run.started = tuple(await self.responder.react(findings))
-        finally:
-            broadcast_via.reset(via)
-            emergency_floor.reset(floor)
-        run.reacted_at = time.perf_counter()
-        calls = self._pause_calls(findings)  # off the critical path unless confirming first
         if confirm == "alongside":  # after the send: it must not compete with it
             self._spawn(self._confirm(run, calls, pending.tx))
         _log.warning(
