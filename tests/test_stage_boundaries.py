@@ -56,6 +56,8 @@ OWNER: dict[str, str] = {
     # events: the outbox and the consumers' marks
     "OutboxRecord": "events",
     "ConsumedEvent": "events",
+    # cluster: side effects claimed once across replicas
+    "SideEffect": "cluster",
 }
 
 COMPOSITION = {
