@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import structlog
+from pydantic import ValidationError
 from sqlalchemy.orm import Session, sessionmaker
 
 from breakglass.events import emit
@@ -221,8 +222,19 @@ class Journal:
             stored = StepEvent(step_id=step.id, phase=phase, at=event.at, detail=detail)
             session.add(stored)
             session.flush()
-            for told in step_events(step, stored):
-                emit(session, told)
+            try:
+                told = step_events(step, stored)
+            except ValidationError as exc:  # keep the record; say loudly who was not told
+                _log.error(
+                    "respond.step_event_not_built",
+                    step_id=step.id,
+                    phase=phase,
+                    error=str(exc)[:500],
+                    hint="incidents will not see this phase on the timeline",
+                )
+                told = []
+            for event_out in told:
+                emit(session, event_out)
             row = session.get(StepRun, step.id)
             if row is None:
                 return
