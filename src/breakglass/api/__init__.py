@@ -1,5 +1,7 @@
 """The REST API: FastAPI app factory, bearer-token authentication and viewer < responder <
-admin permissions taken from the plan's people."""
+admin permissions taken from the plan's people. :func:`create_app` builds the API alone;
+``breakglass.server.create_app`` adds the dashboard (``breakglass.web``), which the API never
+imports."""
 
 from __future__ import annotations
 
