@@ -120,14 +120,21 @@ def _table(
     cell = ParagraphStyle("c", parent=_CELL, fontSize=size, leading=size + 2)
     head = ParagraphStyle("h", parent=_HEAD, fontSize=size, leading=size + 2)
     links = urls or [[""] * len(header) for _ in rows]
-    data = [[_p(h, head) for h in texts[0]]] + [
-        [_p(c, cell, links[r][i]) for i, c in enumerate(row)] for r, row in enumerate(texts[1:])
-    ]
-    table = Table(data, colWidths=widths or [_WIDTH / len(header)] * len(header), repeatRows=1)
+    body = [
+        [_p(c, head if not any(header) and i == 0 else cell, links[r][i]) for i, c in
+         enumerate(row)]
+        for r, row in enumerate(texts[1:])
+    ]  # fmt: skip
+    # Without column names (a field/value table) the first column is the label, in grey.
+    shaded = (0, 0), (-1, 0) if any(header) else (0, -1)
+    data = ([[_p(h, head) for h in texts[0]]] if any(header) else []) + body
+    table = Table(
+        data, colWidths=widths or [_WIDTH / len(header)] * len(header), repeatRows=int(any(header))
+    )
     table.setStyle(
         TableStyle(
             [
-                ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#eeeeee")),
+                ("BACKGROUND", shaded[0], shaded[1], colors.HexColor("#eeeeee")),
                 ("GRID", (0, 0), (-1, -1), 0.25, colors.HexColor("#bbbbbb")),
                 ("VALIGN", (0, 0), (-1, -1), "TOP"),
                 ("LEFTPADDING", (0, 0), (-1, -1), _PAD),
@@ -304,7 +311,12 @@ def _title_page(doc: dict[str, Any]) -> list[Flowable]:
     rows: list[list[object]] = [
         ["incident", f"#{meta['id']}: {meta['kind']}, {meta['incident_status']}"],
         ["severity", meta["severity"]],
-        ["status", f"{meta['state']} ({meta['status']})"],
+        [
+            "status",
+            meta["state"]
+            if meta["state"] == meta["status"]
+            else f"{meta['state']} ({meta['status']})",
+        ],  # fmt: skip
         ["authors", meta["authors"]],
         ["protocol", meta["protocol"]],
         ["chains", meta["chains"]],
