@@ -316,7 +316,7 @@ def _title_page(doc: dict[str, Any]) -> list[Flowable]:
             meta["state"]
             if meta["state"] == meta["status"]
             else f"{meta['state']} ({meta['status']})",
-        ],  # fmt: skip
+        ],
         ["authors", meta["authors"]],
         ["protocol", meta["protocol"]],
         ["chains", meta["chains"]],
