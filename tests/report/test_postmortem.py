@@ -24,7 +24,6 @@ from breakglass.report import regulatory
 from breakglass.report.postmortem import (
     SECTIONS,
     PostmortemError,
-    fmt_duration,
     open_plan_changes,
     set_postmortem_status,
     write_postmortem,
@@ -266,13 +265,6 @@ def test_status_goes_draft_review_published(
     with sessions() as s:
         rows = s.scalars(select(Postmortem)).all()
         assert [(r.incident_id, r.status) for r in rows] == [(incident_id, "published")]
-
-
-def test_durations_format() -> None:
-    assert fmt_duration(None) == "n/a"
-    assert fmt_duration(timedelta(seconds=12)) == "12s"
-    assert fmt_duration(timedelta(hours=1, minutes=2, seconds=3)) == "1h 02m 03s"
-    assert fmt_duration(timedelta(days=2, hours=3)) == "2d 03h 00m"
 
 
 def test_cli_writes_each_format_and_moves_the_status(

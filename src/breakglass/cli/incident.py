@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -42,10 +42,6 @@ def _session() -> Iterator[Session]:
 
 def _when(value: datetime | None) -> str:
     return f"{value:%Y-%m-%d %H:%M:%S}" if value is not None else "-"
-
-
-def _span(value: timedelta | None) -> str:
-    return str(value) if value is not None else "-"
 
 
 def _date(text: str | None) -> datetime | None:

@@ -31,7 +31,6 @@ from breakglass.outputs import writing
 from breakglass.plan.models import Plan
 from breakglass.report.postmortem_chart import flow_svg, timeline_svg
 from breakglass.report.postmortem_impact import (
-    fmt_duration,
     fmt_utc,
     impact_rows,
     price_statement,
@@ -78,7 +77,6 @@ __all__ = [
     "Format",
     "PlanChange",
     "PostmortemError",
-    "fmt_duration",
     "open_plan_changes",
     "postmortem_document",
     "render_html",

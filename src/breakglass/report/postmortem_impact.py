@@ -1,11 +1,11 @@
-"""The numbers of a post-mortem: durations, UTC times, USD, the impact per chain and asset,
+"""The numbers of a post-mortem: UTC times, USD, the impact per chain and asset,
 and the distribution measured against the plan's written compensation policy."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -20,7 +20,6 @@ from breakglass.recovery.service import compute_compensation
 from breakglass.store.models import Distribution, UserLoss
 
 __all__ = [
-    "fmt_duration",
     "fmt_usd",
     "fmt_utc",
     "impact_rows",
@@ -28,22 +27,6 @@ __all__ = [
     "recovery_against_policy",
     "user_rows",
 ]
-
-
-def fmt_duration(delta: timedelta | None) -> str:
-    """``1h 02m 03s``, ``4m 05s``, ``12s``; ``n/a`` when unknown."""
-    if delta is None:
-        return "n/a"
-    total = int(delta.total_seconds())
-    sign, total = ("-", -total) if total < 0 else ("", total)
-    days, rest = divmod(total, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, seconds = divmod(rest, 60)
-    if days:
-        return f"{sign}{days}d {hours:02d}h {minutes:02d}m"
-    if hours:
-        return f"{sign}{hours}h {minutes:02d}m {seconds:02d}s"
-    return f"{sign}{minutes}m {seconds:02d}s" if minutes else f"{sign}{seconds}s"
 
 
 def fmt_utc(moment: datetime | None) -> str:
