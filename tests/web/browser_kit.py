@@ -3,6 +3,7 @@ in a thread, Debian's Chromium (never a downloaded browser) and the page-width m
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 import time
@@ -14,6 +15,7 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 from playwright.sync_api import Browser, Page, ViewportSize, sync_playwright
+from sqlalchemy.orm import Session, sessionmaker
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync"]
@@ -46,6 +48,29 @@ def serve(app: FastAPI) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@contextmanager
+def relaying(sessions: sessionmaker[Session]) -> Iterator[None]:
+    """What the monitor process runs beside the server: the outbox relay and incidents'
+    timeline consumer, so steps approved on the dashboard reach the timeline (a GET never
+    writes)."""
+    from breakglass.events import InProcessBus, OutboxRelay  # noqa: PLC0415
+    from breakglass.incidents import response_log  # noqa: PLC0415
+
+    bus = InProcessBus()
+    response_log.subscribe(bus, sessions)
+    relay = OutboxRelay(sessions, bus, idle=0.2)
+    loop = asyncio.new_event_loop()
+    stop = asyncio.Event()
+    thread = threading.Thread(target=loop.run_until_complete, args=(relay.run(stop),), daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(timeout=10)
+        loop.close()
 
 
 @contextmanager

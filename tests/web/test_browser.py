@@ -8,79 +8,35 @@ Fails (never skips) when ``/usr/bin/chromium`` is missing: CI installs it.
 from __future__ import annotations
 
 import re
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
-from playwright.sync_api import Browser, Page, ViewportSize, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from breakglass.incidents import service
 from breakglass.store.models import StepRun
 
+from .browser_kit import LAPTOP, PHONE, chromium, relaying, serve
 from .conftest import Dashboard, build_dashboard
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 ARTIFACTS = Path(__file__).parent / "artifacts"
-LAPTOP: ViewportSize = {"width": 1366, "height": 900}
-PHONE: ViewportSize = {"width": 390, "height": 844}
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Dashboard, str]]:
-    """The seeded dashboard served by uvicorn on a free loopback port, in a thread."""
+    """The seeded dashboard served by uvicorn on a free loopback port, in a thread, with the
+    outbox relay the monitor process runs beside it."""
     dashboard = build_dashboard(tmp_path_factory.mktemp("browser"))
-    port = _free_port()
-    config = uvicorn.Config(dashboard.app, host="127.0.0.1", port=port, log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            pytest.fail("uvicorn did not start the dashboard", pytrace=False)
-        time.sleep(0.05)
-    try:
-        yield dashboard, f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with serve(dashboard.app) as base, relaying(dashboard.sessions):
+        yield dashboard, base
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     """Headless system Chromium."""
-    if not CHROMIUM.is_file():
-        pytest.fail(
-            f"the browser tests need Chromium at {CHROMIUM}: apt-get install -y chromium",
-            pytrace=False,
-        )
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 def _shot(page: Page, name: str) -> None:
@@ -106,7 +62,8 @@ def test_respond_to_an_incident_in_the_browser(
     _sign_in(page, base, dashboard.tokens["responder"], incident)
     cookie = next(c for c in context.cookies() if c["name"] == "breakglass_session")
     assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
-    expect(page.locator("h1")).to_contain_text("Pool drained <script>")
+    expect(page.locator("h1")).to_contain_text('Acme <Lending> & "Co" exploited')  # generated
+    expect(page.locator("#first-alert")).to_contain_text("Pool drained <script>")
     countdown = page.locator("#clocks .countdown").first
     expect(countdown).to_have_text(re.compile(r"^2d \d\d:\d\d:\d\d$"))
     before = countdown.text_content()

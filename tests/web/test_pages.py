@@ -176,9 +176,10 @@ def test_viewer_pages_render(dashboard: Dashboard, client: TestClient, path: str
 
 def test_filters_and_missing_incident(dashboard: Dashboard, client: TestClient) -> None:
     sign_in(client, dashboard.tokens["viewer"])
-    assert "Pool drained" in client.get("/incidents?status=detected&severity=P1").text
-    assert "Pool drained" not in client.get("/incidents?severity=P3").text
-    assert "Pool drained" not in client.get("/incidents?status=closed").text
+    link = f'href="/incidents/{dashboard.incident_id}"'
+    assert link in client.get("/incidents?status=detected&severity=P1").text
+    assert link not in client.get("/incidents?severity=P3").text
+    assert link not in client.get("/incidents?status=closed").text
     missing = client.get("/incidents/999999")
     assert missing.status_code == 404 and "<html" in missing.text
     api = client.get("/api/incidents/999999", headers={"Authorization": "Bearer x"})

@@ -14,6 +14,7 @@ from breakglass.analysis.headline import headline_figures
 from breakglass.incidents import service
 from breakglass.incidents.lifecycle import SEVERITIES, Status, UpdateStatus
 from breakglass.plan.checks import CheckStatus, check_plan
+from breakglass.report.wording import incident_words
 from breakglass.web import data
 from breakglass.web.auth import (
     LOGIN_CSRF_COOKIE,
@@ -81,9 +82,16 @@ def incidents(
     """Incidents, newest first, filterable by status and severity."""
     status = status if status in {str(s) for s in Status} else None
     severity = severity if severity in SEVERITIES else None
-    rows = data.incident_list(state_of(request).sessions, status=status, severity=severity)
+    state = state_of(request)
+    rows = data.incident_list(state.sessions, status=status, severity=severity)
+    with state.sessions() as session:  # the lead's title, else one in plain words
+        titles = {
+            r.id: incident_words(session, incident_id=r.id, plan=state.loaded.plan).title
+            for r in rows
+        }
     context: dict[str, Any] = {
         "incidents": rows,
+        "titles": titles,
         "statuses": [str(s) for s in Status],
         "severities": SEVERITIES,
         "status": status,
@@ -103,9 +111,13 @@ def incident_page(
     units = read_units_now(state.loaded.plan, wanted)  # each token read once per process
     with state.sessions() as session:
         headline = headline_figures(session, incident_id=incident_id, units=units).rows()
+        words = incident_words(
+            session, incident_id=incident_id, plan=state.loaded.plan, units=units
+        )
     context: dict[str, Any] = {
         "view": view,
         "i": view.incident,
+        "words": words,
         "headline": headline,
         "waiting": data.waiting_steps(view),
         "approvals": data.approval_views(state.loaded, state.sessions, view),
