@@ -14,10 +14,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from breakglass import store
-from breakglass.api import create_app
 from breakglass.api.tokens import create_token, revoke_tokens
 from breakglass.plan import load_plan
 from breakglass.plan.loader import LoadedPlan
+from breakglass.server import create_app
 
 PLAN = """
 protocol: Acme <Lending> & "Co"

@@ -13,6 +13,7 @@ from breakglass.webcore.tokens import (
     hash_token,
     live_token,
     live_token_count,
+    live_token_id,
     revoke_tokens,
 )
 
@@ -26,5 +27,6 @@ __all__ = [
     "hash_token",
     "live_token",
     "live_token_count",
+    "live_token_id",
     "revoke_tokens",
 ]

@@ -15,8 +15,8 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from breakglass.plan.models import Plan
-from breakglass.store.models import ApiToken, WebSession
-from breakglass.webcore.tokens import Caller, access_of, hash_token, live_token
+from breakglass.store.models import WebSession
+from breakglass.webcore.tokens import Caller, access_of, hash_token, live_token, live_token_id
 
 __all__ = ["SESSION_TTL", "end_session", "session_caller", "start_session"]
 
@@ -60,16 +60,15 @@ def session_caller(
     was revoked or its person left the plan."""
     moment = now or datetime.now(UTC)
     found = session.execute(
-        select(WebSession.person)
-        .join(ApiToken, ApiToken.id == WebSession.token_id)
-        .where(
+        select(WebSession.person, WebSession.token_id).where(
             WebSession.session_sha256 == hash_token(session_id),
             WebSession.revoked_at.is_(None),
             WebSession.expires_at > moment,
-            ApiToken.revoked_at.is_(None),
         )
     ).first()
     if found is None or found.person not in plan.people:
+        return None
+    if not live_token_id(session, found.token_id):
         return None
     return Caller(found.person, access_of(plan, found.person))
 

@@ -30,6 +30,7 @@ __all__ = [
     "hash_token",
     "live_token",
     "live_token_count",
+    "live_token_id",
     "revoke_tokens",
 ]
 
@@ -117,6 +118,15 @@ def live_token(session: Session, plan: Plan, token: str) -> ApiToken | None:
         )
     ).first()
     return row if row is not None and row.person in plan.people else None
+
+
+def live_token_id(session: Session, token_id: int) -> bool:
+    """Whether the stored token ``token_id`` is still unrevoked (a dashboard session lives
+    only as long as the token it was opened with)."""
+    found = session.scalar(
+        select(ApiToken.id).where(ApiToken.id == token_id, ApiToken.revoked_at.is_(None))
+    )
+    return found is not None
 
 
 def authenticate(session: Session, plan: Plan, token: str) -> Caller | None:
