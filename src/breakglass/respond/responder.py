@@ -19,7 +19,7 @@ failure found only when the exploit comes. ``allow_unarmed`` starts it anyway, a
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -36,6 +36,7 @@ from breakglass.respond.actions.contract import ContractAction
 from breakglass.respond.env import LiveEnv
 from breakglass.respond.journal import Journal, OnStepEvent
 from breakglass.respond.runner import PlaybookRunner, RunResult, playbooks_for
+from breakglass.respond.sender import SendGuard, send_guard
 from breakglass.respond.templates import finding_context
 
 __all__ = ["Responder", "UnarmedResponder"]
@@ -106,6 +107,9 @@ class Responder:
         self._last_run: dict[str, float] = {}
         self._running: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
+        self.guard: Callable[[str, str], SendGuard] | None = None
+        """Scale-out mode: per (trigger, playbook), what every broadcast of the run must
+        pass (the signer's lease and the effect's idempotency key)."""
 
     def playbooks(self) -> list[Playbook]:
         """The playbooks that rules of this chain can start."""
@@ -256,6 +260,8 @@ class Responder:
         return holds
 
     async def _run(self, playbook: str, finding: Finding, settled: asyncio.Event) -> None:
+        if self.guard is not None:  # this task's context only
+            send_guard.set(self.guard(finding.dedupe_key, playbook))
         try:
             result = await self.runner.run(
                 playbook,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import enum
+from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
@@ -27,10 +28,12 @@ __all__ = [
     "PreparedTx",
     "Receipt",
     "SendError",
+    "SendGuard",
     "TxReverted",
     "TxSender",
     "TxTimeout",
     "broadcast_via",
+    "send_guard",
 ]
 
 _log = structlog.get_logger("breakglass.respond")
@@ -42,6 +45,13 @@ _CONSUMED_POLLS = 3
 broadcast_via: ContextVar[Rpc | None] = ContextVar("broadcast_via", default=None)
 """Where raw transactions go instead of the chain's RPC: a private-transaction endpoint set
 by mempool pre-execution around a reaction (tasks started inside inherit it)."""
+
+SendGuard = Callable[[str, "PreparedTx"], Awaitable[None]]
+send_guard: ContextVar[SendGuard | None] = ContextVar("send_guard", default=None)
+"""Awaited with the sender's address and the transaction before every broadcast (a
+replacement too); raises :class:`SendError` to send nothing. Scale-out mode sets it around a
+playbook run: the signer's lease must still be held and the effect's key claimed by this
+replica (``breakglass.cluster.guard``)."""
 
 
 class SendError(ChainError):
@@ -205,6 +215,10 @@ class TxSender:
             return await self._send(prepared)
         except RpcError as exc:
             retry = await self._retry_for(prepared, exc)
+        except SendError:  # refused by the guard: the nonce was never used
+            if prepared.nonce not in self._flights:
+                self.nonces.release(prepared.nonce)
+            raise
         try:
             return await self._send(retry)
         except RpcError as exc:
@@ -327,6 +341,9 @@ class TxSender:
         return self.gas.cached(tx.urgency) or await self.gas.quote(tx.urgency)
 
     async def _send(self, tx: PreparedTx) -> str:
+        guard = send_guard.get()
+        if guard is not None:
+            await guard(self.address, tx)
         fees = dataclasses.asdict(tx.fees)
         try:
             via = broadcast_via.get() or self._rpc
