@@ -39,6 +39,8 @@ _plans = _module(
 )
 token = _fixtures.token
 fresh_chain = _fixtures.fresh_chain
+pausing_safe = _fixtures.pausing_safe
+write_plan = _fixtures.write_plan
 sessions = _fixtures.sessions
 GUARDIAN, INTRUDER = _fixtures.GUARDIAN, _fixtures.INTRUDER
 
@@ -101,3 +103,36 @@ def test_preview_gives_the_revert_reason(
     assert sim["outcome"] == "would-revert" and sim["ok"] is False
     assert sim["text"] == "would revert: ERC20PresetMinterPauser: must have pauser role to pause"
     assert sim["sender"] == fresh_chain.accounts[INTRUDER]
+
+
+SAFE_STEP = """
+signers:
+  ops_safe: {{type: safe, chain: local, address: "{safe}", threshold: 2}}
+playbooks:
+  - id: contain
+    steps:
+      - {{action: safe-proposal, safe: ops_safe, contract: token, mode: approval,
+          verify: "paused()"}}
+"""
+
+
+def test_a_safe_step_is_simulated_as_the_safe(
+    fresh_chain: Anvil,
+    token: Any,
+    pausing_safe: str,
+    write_plan: Any,
+    sessions: sessionmaker[Session],
+) -> None:
+    loaded = write_plan(SAFE_STEP, safe=pausing_safe)
+    waiting = service.run_playbook(loaded, sessions, "contain", env=LiveEnv(loaded, sessions))
+    step_id = waiting.steps[0].step_id
+    with sessions() as session, session.begin():
+        bob = create_token(session, loaded.plan, "bob")
+    client = TestClient(create_app(loaded, sessions), raise_server_exceptions=False)
+    shown = client.get(f"/api/steps/{step_id}/preview", headers={"Authorization": f"Bearer {bob}"})
+    assert shown.status_code == 200, shown.text
+    sim = shown.json()["simulation"]
+    assert sim["sender"] == pausing_safe  # the Safe calls the token, not an owner
+    assert sim["outcome"] == "would-succeed" and sim["events"] == ["Paused"]
+    assert sim["verified"] is True
+    assert not token.paused()
