@@ -19,13 +19,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from breakglass.chain.errors import RpcError
 from breakglass.errors import BreakglassError, ChainError
-from breakglass.plan.abifile import AbiFileError, read_abi_file
 from breakglass.plan.loader import LoadedPlan
 from breakglass.respond.actions.base import Action, Rpc
 from breakglass.respond.actions.contract import ContractAction, revert_reason
 from breakglass.respond.actions.safe import SafeAction
 from breakglass.respond.approval_view import ApprovalView, approval_view
 from breakglass.respond.calls import CallSpecError, Check
+from breakglass.respond.safe_review import canonical_type, contract_abi
 
 __all__ = ["Simulation", "StepPreview", "preview_step", "simulate_action"]
 
@@ -85,15 +85,9 @@ def _event_names(loaded: LoadedPlan) -> dict[str, str]:
     """topic0 → event name, from the plan's ABI files and the well-known events."""
     names = {"0x" + keccak(text=s).hex(): s.split("(", 1)[0] for s in _KNOWN_EVENTS}
     for contract in loaded.plan.contracts.values():
-        if contract.abi is None:
-            continue
-        try:
-            abi = read_abi_file(contract.abi, base_dir=loaded.base_dir)
-        except AbiFileError:
-            continue
-        for item in abi:
+        for item in contract_abi(loaded, contract):
             if item.get("type") == "event" and isinstance(item.get("name"), str):
-                types = ",".join(str(i.get("type", "")) for i in item.get("inputs", []))
+                types = ",".join(canonical_type(i) for i in item.get("inputs", []))
                 names["0x" + keccak(text=f"{item['name']}({types})").hex()] = item["name"]
     return names
 

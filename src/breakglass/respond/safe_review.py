@@ -17,11 +17,12 @@ from eth_utils.abi import function_signature_to_4byte_selector
 
 from breakglass.plan.abifile import AbiFileError, read_abi_file
 from breakglass.plan.loader import LoadedPlan
+from breakglass.plan.models.chain import Contract
 from breakglass.respond.calls import CallSpecError, parse_signature
 from breakglass.respond.safes import DELEGATECALL
 from breakglass.respond.signers.safe import SafeTxData
 
-__all__ = ["SafeTxSummary", "decode_call", "describe_safe_tx"]
+__all__ = ["SafeTxSummary", "canonical_type", "contract_abi", "decode_call", "describe_safe_tx"]
 
 _MAX_SHOWN = 66
 
@@ -43,10 +44,11 @@ class SafeTxSummary:
         return f"{self.operation.upper()} {where}: {self.call}{value}"
 
 
-def _canonical(item: dict[str, Any]) -> str:
+def canonical_type(item: dict[str, Any]) -> str:
+    """An ABI input's type as signatures spell it (tuples as ``(a,b)[]``)."""
     kind = str(item.get("type", ""))
     if kind.startswith("tuple"):
-        inner = ",".join(_canonical(c) for c in item.get("components", []))
+        inner = ",".join(canonical_type(c) for c in item.get("components", []))
         return f"({inner}){kind[len('tuple') :]}"
     return kind
 
@@ -66,16 +68,21 @@ def _functions(loaded: LoadedPlan | None, target: str) -> Iterator[tuple[str, li
                         yield signature.replace(" ", ""), parse_signature(signature)[1]
                     except CallSpecError:
                         continue
-        if contract.abi is None:
-            continue
-        try:
-            abi = read_abi_file(contract.abi, base_dir=loaded.base_dir)
-        except AbiFileError:
-            continue
-        for item in abi:
+        for item in contract_abi(loaded, contract):
             if item.get("type") == "function" and isinstance(item.get("name"), str):
-                types = [_canonical(i) for i in item.get("inputs", [])]
+                types = [canonical_type(i) for i in item.get("inputs", [])]
                 yield f"{item['name']}({','.join(types)})", types
+
+
+def contract_abi(loaded: LoadedPlan, contract: Contract) -> list[dict[str, Any]]:
+    """``contract``'s ABI from the plan's file; empty when it names none or the file cannot
+    be read (a review then names the call by its selector, it does not fail)."""
+    if contract.abi is None:
+        return []
+    try:
+        return list(read_abi_file(contract.abi, base_dir=loaded.base_dir))
+    except AbiFileError:
+        return []
 
 
 def _shown(value: Any) -> str:
