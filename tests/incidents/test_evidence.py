@@ -139,3 +139,48 @@ def test_attacker_records(session: Session, plan: Plan) -> None:
     ]
     with pytest.raises(IncidentError, match="unknown attacker record kind"):
         add_attacker_record(session, incident, "vibe", "bad")
+
+
+def test_a_reanalysis_replaces_only_what_an_analysis_wrote(session: Session, plan: Plan) -> None:
+    from breakglass.incidents.evidence import (  # noqa: PLC0415
+        AnalysedAddress,
+        AnalysedAttacker,
+        AnalysedMovement,
+        replace_analysed_evidence,
+    )
+
+    incident = _incident(session, plan)
+    move = AnalysedMovement("local", POOL, "0x" + "01" * 32, "USDC", "10", ATTACKER)
+
+    def analyse(*victims: str) -> None:
+        replace_analysed_evidence(
+            session,
+            incident,
+            attackers=[AnalysedAttacker("address", ATTACKER, "EOA")],
+            movements=[move],
+            affected=[AnalysedAddress("local", v, "impacted") for v in victims],
+            at=T0,
+        )
+
+    analyse(POOL, MIXER)
+    add_attacker_record(session, incident, "tag", "Lazarus")
+    set_address_status(session, incident, "local", MIXER, "needs-review", note="a person's word")
+    analyse(POOL)  # the second run no longer finds the mixer, and finds the pool again
+    analyse(POOL)
+
+    attackers = {(r.kind, r.provenance) for r in attacker_records(session, incident)}
+    assert attackers == {("address", "analysis"), ("tag", "person")}
+    statuses = {r.address: (r.status, r.provenance) for r in affected_addresses(session, incident)}
+    assert statuses == {
+        POOL.lower(): ("impacted", "analysis"),
+        MIXER: ("needs-review", "person"),
+    }
+    assert [m.provenance for m in fund_movements(session, incident)] == ["analysis"]
+    with pytest.raises(IncidentError, match="unknown address status"):
+        replace_analysed_evidence(
+            session,
+            incident,
+            attackers=[],
+            movements=[],
+            affected=[AnalysedAddress("local", POOL, "fine")],
+        )
