@@ -162,10 +162,11 @@ def test_a_reanalysis_replaces_only_what_an_analysis_wrote(session: Session, pla
             at=T0,
         )
 
-    analyse(POOL, MIXER)
+    gone = "0x" + "dd" * 20
+    analyse(POOL, MIXER, gone)
     add_attacker_record(session, incident, "tag", "Lazarus")
     set_address_status(session, incident, "local", MIXER, "needs-review", note="a person's word")
-    analyse(POOL)  # the second run no longer finds the mixer, and finds the pool again
+    analyse(POOL)  # the second run finds the pool again, and neither the mixer nor ``gone``
     analyse(POOL)
 
     attackers = {(r.kind, r.provenance) for r in attacker_records(session, incident)}
