@@ -165,8 +165,8 @@ class FrontRunner:
                 "respond.frontrun_capped",
                 chain=self.chain,
                 exploit=pending.hash,
-                max_fee=fees.max_fee_per_gas,
-                tip=fees.max_priority_fee_per_gas,
+                max_fee_gwei=fees.max_fee_per_gas / GWEI,
+                tip_gwei=fees.max_priority_fee_per_gas / GWEI,
                 note="the plan's mempool caps keep the pause from outbidding the exploit",
             )
         if self.config.ordering is not Ordering.PRIORITY_FEE:
@@ -184,8 +184,8 @@ class FrontRunner:
             exploit=pending.hash,
             rules=list(run.rules),
             started=len(run.started),
-            max_fee=fees.max_fee_per_gas,
-            tip=fees.max_priority_fee_per_gas,
+            max_fee_gwei=fees.max_fee_per_gas / GWEI,
+            tip_gwei=fees.max_priority_fee_per_gas / GWEI,
             route=run.route,
             ms=round((run.reacted_at - run.seen_at) * 1000, 2) if run.seen_at else None,
         )
