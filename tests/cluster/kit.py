@@ -72,8 +72,15 @@ class Token:
         self.call("unpause")
 
 
-def write_plan(path: Path, chains: dict[str, tuple[Anvil, Token]], *, respond: bool) -> Path:
-    """A plan watching the holder on every chain of ``chains``, with a pause playbook."""
+def write_plan(
+    path: Path,
+    chains: dict[str, tuple[Anvil, Token]],
+    *,
+    respond: bool,
+    hook: str | None = None,
+) -> Path:
+    """A plan watching the holder on every chain of ``chains``, with a pause playbook;
+    with ``hook`` (a ``json://`` URL), alice is paged and the ``ops`` channel posted there."""
     chain_lines = "".join(
         f'  {name}: {{chain_id: {a.chain_id}, block_time: 1, rpc: ["{a.http_url}"]}}\n'
         for name, (a, _) in chains.items()
@@ -96,13 +103,15 @@ def write_plan(path: Path, chains: dict[str, tuple[Anvil, Token]], *, respond: b
             version: 1
             protocol: Acme Lending
             people:
-              alice: {name: Alice}
+              alice: {name: Alice%s}
               bob: {name: Bob}
             roles:
               incident_lead: [alice]
               pauser: {members: [bob], handles: [pause, unpause]}
             """
+            % (f', page: "{hook}/page/alice"' if hook else "")
         )
+        + (f'channels:\n  ops: {{url: "{hook}/ops", max_per_minute: 1000}}\n' if hook else "")
         + "chains:\n"
         + chain_lines
         + "contracts:\n"

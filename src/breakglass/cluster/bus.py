@@ -114,9 +114,10 @@ class NatsBus:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
 
-    async def _pull(self, durable: str) -> Any:
+    async def _pull(self, name: str) -> Any:
         from nats.js.api import AckPolicy, ConsumerConfig  # noqa: PLC0415
 
+        durable = _durable(name)
         config = ConsumerConfig(
             durable_name=durable, ack_policy=AckPolicy.EXPLICIT, ack_wait=self.ack_wait
         )
@@ -165,3 +166,9 @@ class NatsBus:
             await message.nak(delay=1.0)
             return
         await message.ack()
+
+
+def _durable(name: str) -> str:
+    """A subscriber's name as a consumer name (JetStream allows no ``.``, ``*``, ``>`` or
+    whitespace): ``incidents.desk`` → ``incidents_desk``."""
+    return "".join("_" if c in ".*>" or c.isspace() else c for c in name)

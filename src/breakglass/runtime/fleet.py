@@ -25,6 +25,7 @@ from typing import Any, Protocol
 import structlog
 from sqlalchemy.orm import Session, sessionmaker
 
+from breakglass.cluster.connect import ClusterError
 from breakglass.detect.health import Condition, MonitorStatus
 from breakglass.detect.health_pipeline import EventPipeline
 from breakglass.detect.monitor import Reactor, run_monitor
@@ -114,7 +115,7 @@ class Fleet:
         start = getattr(self.bus, "start", None)
         if start is not None:
             await start(stop)
-        background = [asyncio.create_task(self.relay.run(stop))]
+        background = [asyncio.create_task(self._relay(stop))]
         loops: list[Callable[[asyncio.Event], Awaitable[None]]] = []
         if self.notifier is not None:
             loops.append(self.notifier.run)
@@ -133,6 +134,21 @@ class Fleet:
                 await aclose()
             if self.leader is not None:
                 await self.leader.aclose()
+
+    async def _relay(self, stop: asyncio.Event) -> None:
+        """The relay, started again when the bus itself fails (NATS restarting): the event
+        waits in the outbox, and its attempts are not spent on an outage of the bus."""
+        while True:
+            try:
+                await self.relay.run(stop)
+            except ClusterError as exc:
+                _log.warning("runtime.bus_down", error=str(exc)[:300])
+                if stop.is_set():
+                    return  # what is left stays in the outbox for the next replica
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=1.0)
+            else:
+                return
 
     async def _singletons(
         self, loops: Sequence[Callable[[asyncio.Event], Awaitable[None]]], stop: asyncio.Event

@@ -19,8 +19,9 @@ import asyncio
 import contextlib
 import os
 import socket
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import structlog
 from sqlalchemy.orm import Session, sessionmaker
@@ -30,9 +31,18 @@ from breakglass.cluster.connect import ClusterError, masked
 from breakglass.cluster.guard import EffectGuard
 from breakglass.cluster.lease import lease_bucket
 from breakglass.detect.monitor import Reactor
+from breakglass.plan.loader import LoadedPlan
 from breakglass.respond.responder import Responder
+from breakglass.runtime.fleet import Fleet, build_fleet
 
-__all__ = ["LEASE_BUCKET", "NatsLeader", "check_scaleout_database", "open_scaleout", "replica_name"]
+__all__ = [
+    "LEASE_BUCKET",
+    "NatsLeader",
+    "build_replica",
+    "check_scaleout_database",
+    "open_scaleout",
+    "replica_name",
+]
 
 _log = structlog.get_logger("breakglass.runtime")
 
@@ -175,3 +185,31 @@ async def open_scaleout(
         await client.close()
         raise ClusterError(f"NATS at {masked(url)} offers no JetStream: {exc!r}"[:300]) from None
     return bus, NatsLeader(kv, client, sessions, ttl=ttl)
+
+
+async def build_replica(
+    loaded: LoadedPlan,
+    *,
+    chains: Sequence[str],
+    sessions: sessionmaker[Session],
+    database_url: str,
+    nats_url: str,
+    ttl: float = 2.0,
+    **options: Any,
+) -> Fleet:
+    """One replica of scale-out mode: :func:`~breakglass.runtime.fleet.build_fleet` on the
+    JetStream bus, each chain watched while this replica holds its lease.
+
+    Raises:
+        ClusterError: the database is not PostgreSQL, or NATS cannot be used.
+        ConfigError: as :func:`build_fleet`.
+    """
+    check_scaleout_database(database_url)
+    bus, leader = await open_scaleout(nats_url, sessions, ttl=ttl)
+    try:
+        return build_fleet(
+            loaded, chains=chains, sessions=sessions, bus=bus, leader=leader, **options
+        )
+    except BaseException:
+        await leader.aclose()
+        raise

@@ -1,0 +1,130 @@
+"""Replicas as processes, a webhook receiver and the checks of what they did, shared by the
+cluster tests and ``benchmarks/failover.py``."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+REPLICA = Path(__file__).with_name("replica.py")
+
+
+@dataclass
+class Receiver:
+    """A webhook endpoint counting the POSTs per path."""
+
+    port: int = 0
+    paths: list[str] = field(default_factory=list)
+    _server: ThreadingHTTPServer | None = None
+
+    @property
+    def url(self) -> str:
+        return f"json://127.0.0.1:{self.port}"
+
+    def start(self) -> Receiver:
+        paths = self.paths
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                paths.append(self.path.split("?")[0])
+                self.send_response(200)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self._server.server_address[1]
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+
+
+class Replica:
+    """A ``replica.py`` process; :attr:`blocks` holds (arrival time, chain, number)."""
+
+    def __init__(self, name: str, *, plan: Path, db: str, nats: str, env: dict[str, str],
+                 ttl: float, log: Path) -> None:  # fmt: skip
+        self.name = name
+        self.blocks: list[tuple[float, str, int]] = []
+        self.ready = threading.Event()
+        self._log = log.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, str(REPLICA), "--plan", str(plan), "--db", db, "--nats", nats,
+             "--ttl", str(ttl)],
+            stdout=subprocess.PIPE,
+            stderr=self._log,
+            env={**os.environ, **env},
+        )  # fmt: skip
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for raw in self.process.stdout:
+            line = raw.decode().split()
+            if line == ["ready"]:
+                self.ready.set()
+            elif line and line[0] == "block":
+                self.blocks.append((time.monotonic(), line[1], int(line[2])))
+
+    def last_block_at(self) -> float:
+        return self.blocks[-1][0] if self.blocks else 0.0
+
+    def kill(self) -> None:
+        """SIGKILL, as a machine that dies."""
+        if self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+        self._log.close()
+
+    def stop(self, timeout: float = 15.0) -> None:
+        if self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self._log.close()
+
+
+def active(replicas: list[Replica], *, within: float = 2.5) -> Replica | None:
+    """The replica that processed a block most recently (within ``within`` seconds)."""
+    live = [r for r in replicas if r.process.poll() is None and r.blocks]
+    if not live:
+        return None
+    best = max(live, key=Replica.last_block_at)
+    return best if time.monotonic() - best.last_block_at() < within else None
+
+
+def wait_for(condition: Any, timeout: float, what: str, step: float = 0.05) -> float:
+    """Poll ``condition`` until true; seconds waited. Raises AssertionError on timeout."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if condition():
+            return time.monotonic() - started
+        time.sleep(step)
+    raise AssertionError(f"{what}: not within {timeout} s")
+
+
+def gaps(numbers: Iterator[int] | list[int]) -> list[int]:
+    """Block numbers missing between the lowest and the highest of ``numbers``."""
+    seen = set(numbers)
+    if not seen:
+        return []
+    return [n for n in range(min(seen), max(seen) + 1) if n not in seen]
