@@ -49,6 +49,7 @@ def test_every_web_route_declares_a_permission(dashboard: Dashboard) -> None:
         "/incidents/{incident_id}/acknowledge": "responder",
         "/incidents/{incident_id}/transition": "responder",
         "/incidents/{incident_id}/notes": "responder",
+        "/incidents/{incident_id}/words": "responder",
         "/incidents/{incident_id}/updates": "responder",
         "/steps/{step_id}/approve": "responder",
         "/steps/{step_id}/tick": "responder",

@@ -52,6 +52,7 @@ StepId = Annotated[int, Path(ge=1, le=MAX_ID, description="A step run's id.")]
 Responder = Annotated[Caller, Depends(WEB_RESPONDER)]
 _ORDER = [str(s) for s in UpdateStatus]
 _ACTION_HASH = re.compile(r"0x[0-9a-fA-F]{16}")
+_MAX_TITLE, _MAX_SUMMARY = 500, 10_000
 
 
 class _Refused(BreakglassError):
@@ -188,6 +189,34 @@ async def add_note(request: Request, incident_id: IncidentId, caller: Responder)
         return service.add_note(session, incident_id, body.text, actor=caller.person)
 
     return await _run(request, incident_id, work, anchor="#timeline")
+
+
+@actions.post("/incidents/{incident_id}/words", include_in_schema=False)
+async def edit_words(request: Request, incident_id: IncidentId, caller: Responder) -> Response:
+    """The incident lead writes the title and summary readers see (the service refuses anyone
+    else, naming the lead); a field left as it was shown is not changed."""
+    form = await form_of(request)
+
+    def work(session: Session) -> object:
+        title, summary = form.get("title", ""), form.get("summary", "")
+        if len(title) > _MAX_TITLE or len(summary) > _MAX_SUMMARY:
+            raise _Refused(
+                f"a title is at most {_MAX_TITLE} characters, a summary {_MAX_SUMMARY:,}"
+            )
+        changed = {
+            name: value
+            for name, value in (("title", title), ("summary", summary))
+            if value.strip() != form.get(f"shown_{name}", "").strip()
+        }
+        return service.edit_incident(
+            session,
+            incident_id,
+            actor=caller.person,
+            title=changed.get("title"),
+            summary=changed.get("summary"),
+        )
+
+    return await _run(request, incident_id, work)
 
 
 @actions.post("/incidents/{incident_id}/updates", include_in_schema=False)
