@@ -64,6 +64,10 @@ def plain(value: object) -> str:
     return str(value)
 
 
+def _code(text: str) -> Markup:
+    return Markup('<code class="hash short">{0}</code>').format(text)
+
+
 @dataclass(frozen=True)
 class Links:
     """Addresses and transactions of the plan's chains as links to their explorer."""
@@ -85,21 +89,23 @@ class Links:
         if not address:
             return Markup("")
         name = self._names().get(address.lower())
-        text = f"{name} ({short_address(address)})" if name else short_address(address)
-        return self._link(self._explorer(chain), "address", address, text)
+        short = _code(short_address(address))
+        inner = Markup("{0} ({1})").format(name, short) if name else short
+        return self._link(self._explorer(chain), "address", address, inner)
 
     def tx(self, chain: str | None, tx_hash: str | None) -> Markup:
         """``0x1234…cdef`` linked to the transaction on the chain's explorer."""
         if not tx_hash:
             return Markup("")
         text = f"{tx_hash[:6]}…{tx_hash[-4:]}" if len(tx_hash) > 20 else tx_hash
-        return self._link(self._explorer(chain), "tx", tx_hash, text)
+        return self._link(self._explorer(chain), "tx", tx_hash, _code(text))
 
     def block(self, chain: str | None, number: int | None) -> Markup:
         """``block 56`` linked to the block on the chain's explorer."""
         if number is None:
             return Markup("")
-        return self._link(self._explorer(chain), "block", str(number), f"block {number}")
+        text = Markup("block {0}").format(number)
+        return self._link(self._explorer(chain), "block", str(number), text)
 
     @staticmethod
     def place(location: str, file: object) -> str:
@@ -123,7 +129,7 @@ class Links:
         info = cached_asset(chain=chain or "", address=asset)
         if info is None or info.symbol is None:
             return self.address(chain, asset)
-        return self._link(self._explorer(chain), "token", asset, info.symbol)
+        return self._link(self._explorer(chain), "token", asset, Markup("{0}").format(info.symbol))
 
     def amount(self, chain: str | None, asset: str | None, value: object) -> Markup:
         """``18,333.33 dUSD`` (the symbol linked to the token) when its decimals are known,
@@ -147,9 +153,12 @@ class Links:
         return people_timeline(events, chain=chain, explorers=explorers)
 
     @staticmethod
-    def _link(explorer: str | None, kind: _Kind, value: str, text: str) -> Markup:
+    def _link(explorer: str | None, kind: _Kind, value: str, inner: Markup) -> Markup:
+        """``inner`` with the whole ``value`` in its title, linked when there is an explorer;
+        it wraps only between words, never inside a short hash."""
         url = explorer_link(explorer, kind, value)
-        code = Markup('<code class="hash" title="{0}">{1}</code>').format(value, text)
         if url is None or not url.startswith(("https://", "http://")):
-            return code
-        return Markup('<a href="{0}" rel="noopener noreferrer">{1}</a>').format(url, code)
+            return Markup('<span class="ref" title="{0}">{1}</span>').format(value, inner)
+        return Markup(
+            '<a class="ref" href="{0}" title="{1}" rel="noopener noreferrer">{2}</a>'
+        ).format(url, value, inner)
