@@ -3,14 +3,21 @@ free port with its own storage directory."""
 
 from __future__ import annotations
 
+import importlib.util
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 import pytest
+from sqlalchemy import text
+
+from breakglass import store
+from breakglass.devchain import Anvil, DevchainError
 
 
 def _free_port() -> int:
@@ -97,3 +104,54 @@ def nats_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer
 @pytest.fixture
 def nats_url(nats_server: NatsServer) -> str:
     return nats_server.url
+
+
+def _load(name: str, path: Path) -> ModuleType:
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # dataclasses look their module up
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+HERE = Path(__file__).parent
+kit = _load("cluster_kit", HERE / "kit.py")
+harness = _load("cluster_harness", HERE / "harness.py")
+postgres_url = _load("store_fixtures_cluster_conftest", HERE.parent / "store" / "conftest.py")
+postgres_url = postgres_url.postgres_url
+
+
+@pytest.fixture
+def chain() -> Iterator[tuple[Anvil, Any]]:
+    """anvil mining a block a second, with the token deployed."""
+    try:
+        anvil = Anvil.start(block_time=1)
+    except DevchainError as exc:
+        pytest.fail(f"anvil is needed by this test: {exc}", pytrace=False)
+    try:
+        yield anvil, kit.Token(anvil)
+    finally:
+        anvil.stop()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Any]:
+    hook = harness.Receiver().start()
+    yield hook
+    hook.stop()
+
+
+@pytest.fixture
+def db(postgres_url: str) -> str:
+    """The module's PostgreSQL database, migrated and emptied (each test has its own chain)."""
+    store.upgrade(postgres_url)
+    engine = store.make_engine(postgres_url)
+    try:
+        tables = ", ".join(f'"{t.name}"' for t in store.Base.metadata.sorted_tables)
+        with engine.begin() as connection:
+            connection.execute(text(f"TRUNCATE TABLE {tables} RESTART IDENTITY CASCADE"))
+    finally:
+        engine.dispose()
+    return postgres_url

@@ -16,6 +16,7 @@ from breakglass.devchain import Anvil
 from breakglass.nodepkgs import find_node_file
 
 HOLDER, GUARDIAN, THIEF = 6, 1, 8
+PAUSE = "0x8456cb59"  # pause()
 PAUSER_ROLE = "0x" + keccak(text="PAUSER_ROLE").hex()
 _OZ = Path("node_modules/@openzeppelin/contracts/build/contracts/ERC20PresetMinterPauser.json")
 
@@ -70,6 +71,20 @@ class Token:
 
     def unpause(self) -> None:
         self.call("unpause")
+
+
+def pauses(anvil: Anvil, token: str, first: int) -> list[tuple[int, int]]:
+    """(block, nonce) of every ``pause()`` the guardian sent to ``token`` since ``first``."""
+    w3 = Web3(Web3.HTTPProvider(anvil.http_url))
+    guardian = anvil.accounts[GUARDIAN].lower()
+    found = []
+    for number in range(first, w3.eth.block_number + 1):
+        for tx in w3.eth.get_block(number, full_transactions=True)["transactions"]:
+            to = (tx["to"] or "").lower()
+            if tx["from"].lower() == guardian and to == token.lower():
+                assert tx["input"].to_0x_hex().startswith(PAUSE)
+                found.append((number, int(tx["nonce"])))
+    return found
 
 
 def write_plan(

@@ -8,14 +8,11 @@ every notification is posted once.
 
 from __future__ import annotations
 
-import importlib.util
 import random
 import sys
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -23,81 +20,35 @@ from sqlalchemy import func, select
 from web3 import Web3
 
 from breakglass import store
-from breakglass.devchain import Anvil, DevchainError
+from breakglass.devchain import Anvil
 from breakglass.store.models import AlertRecord, Delivery, SideEffect
 
-
-def _load(name: str, path: Path) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
-
-
-HERE = Path(__file__).parent
-kit = _load("cluster_kit", HERE / "kit.py")
-harness = _load("cluster_harness", HERE / "harness.py")
-postgres_url = _load("store_fixtures_replicas", HERE.parent / "store" / "conftest.py").postgres_url
+kit = sys.modules["cluster_kit"]  # loaded by conftest.py
+harness = sys.modules["cluster_harness"]
 
 pytestmark = [pytest.mark.chain, pytest.mark.postgres]
 
-PAUSE = "0x8456cb59"  # pause()
 KILLS = 3
 TTL = 2.0
-
-
-@pytest.fixture
-def chain() -> Iterator[tuple[Anvil, Any]]:
-    try:
-        anvil = Anvil.start(block_time=1)
-    except DevchainError as exc:
-        pytest.fail(f"anvil is needed by this test: {exc}", pytrace=False)
-    try:
-        yield anvil, kit.Token(anvil)
-    finally:
-        anvil.stop()
-
-
-@pytest.fixture
-def receiver() -> Iterator[Any]:
-    hook = harness.Receiver().start()
-    yield hook
-    hook.stop()
-
-
-def _pauses(anvil: Anvil, token: str, first: int) -> list[tuple[int, int]]:
-    """(block, nonce) of every pause() the guardian sent to ``token`` since ``first``."""
-    w3 = Web3(Web3.HTTPProvider(anvil.http_url))
-    guardian = anvil.accounts[kit.GUARDIAN].lower()
-    found = []
-    for number in range(first, w3.eth.block_number + 1):
-        for tx in w3.eth.get_block(number, full_transactions=True)["transactions"]:
-            to = (tx["to"] or "").lower()
-            if tx["from"].lower() == guardian and to == token.lower():
-                assert tx["input"].to_0x_hex().startswith(PAUSE)
-                found.append((number, int(tx["nonce"])))
-    return found
 
 
 def test_replicas_pause_each_exploit_once_through_kills_of_the_active_one(
     tmp_path: Path,
     chain: tuple[Anvil, Any],
     nats_url: str,
-    postgres_url: str,
+    db: str,
     receiver: Any,
 ) -> None:
     anvil, token = chain
     plan = kit.write_plan(tmp_path / "plan.yaml", {"local": chain}, respond=True, hook=receiver.url)
-    store.upgrade(postgres_url)
+    store.upgrade(db)
     env = {"GUARDIAN_KEY": anvil.private_keys[kit.GUARDIAN]}
     first_block = Web3(Web3.HTTPProvider(anvil.http_url)).eth.block_number
     count = iter(range(100))
 
     def replica() -> Any:
         return harness.Replica(
-            f"r{next(count)}", plan=plan, db=postgres_url, nats=nats_url, env=env, ttl=TTL,
+            f"r{next(count)}", plan=plan, db=db, nats=nats_url, env=env, ttl=TTL,
             log=tmp_path / "replicas.log",
         )  # fmt: skip
 
@@ -137,7 +88,7 @@ def test_replicas_pause_each_exploit_once_through_kills_of_the_active_one(
     blocks = [n for r in everyone for _, _, n in r.blocks]
     assert blocks, "no replica processed a block"
     assert harness.gaps(blocks) == [], "blocks no replica processed"
-    sessions = store.session_factory(store.make_engine(postgres_url))
+    sessions = store.session_factory(store.make_engine(db))
     with sessions() as session:
         alerts = session.scalars(select(AlertRecord).where(AlertRecord.rule == "drain")).all()
         effects = session.scalars(select(SideEffect)).all()
@@ -152,7 +103,7 @@ def test_replicas_pause_each_exploit_once_through_kills_of_the_active_one(
             )
         ).all()
         checkpoint = store.get_checkpoint(session, chain="local")
-    pauses = _pauses(anvil, token.address, first_block)
+    pauses = kit.pauses(anvil, token.address, first_block)
     assert len(alerts) == KILLS, [a.dedupe_key for a in alerts]
     assert len(pauses) == KILLS, f"pause transactions: {pauses}"
     nonces = [n for _, n in pauses]

@@ -151,7 +151,10 @@ class Lease:
         try:
             while not stop.is_set():
                 try:
-                    now_held = await (self.renew() if self.revision is not None else self.acquire())
+                    # A partitioned client's request waits for its own timeout (seconds):
+                    # no longer than a third of the ttl, so losing the lease is seen in time.
+                    attempt = self.renew() if self.revision is not None else self.acquire()
+                    now_held = await asyncio.wait_for(attempt, timeout=self.ttl / 3)
                 except Exception as exc:  # a dropped connection: not held until proven again
                     _log.warning("cluster.lease_error", key=self.key, error=repr(exc)[:200])
                     now_held = self.held()

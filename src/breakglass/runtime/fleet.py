@@ -176,11 +176,9 @@ class Fleet:
             until = asyncio.Event()
             relay = asyncio.create_task(_either(stop, lost, until))
             try:
-                await self._watch_once(chain, until, options)
-            except (ChainMismatch, StoreError) as exc:
-                if self.leader is None or isinstance(exc, ChainMismatch):
-                    raise
-                self._failed(chain, exc)  # the old leader's database lock is not gone yet
+                await self._watch_held(chain, until, options)
+            except ChainMismatch:
+                raise
             except ChainError as exc:
                 self._failed(chain, exc)
             finally:
@@ -191,6 +189,21 @@ class Fleet:
                 continue  # lost the lease: wait for it again at once
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=self.retry_after)
+
+    async def _watch_held(self, chain: str, until: asyncio.Event, options: dict[str, Any]) -> None:
+        """Watch until ``until``; in scale-out mode, a database lock still held by the
+        previous leader (its session not yet ended) is tried again shortly, lease in hand."""
+        while not until.is_set():
+            try:
+                await self._watch_once(chain, until, options)
+            except StoreError as exc:
+                if self.leader is None:
+                    raise
+                self._failed(chain, exc)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(until.wait(), timeout=0.25)
+            else:
+                return
 
     async def _watch_once(self, chain: str, until: asyncio.Event, options: dict[str, Any]) -> None:
         responder = self.make_responder(chain)

@@ -96,10 +96,27 @@ class NatsLeader:
             return None
         lost = asyncio.Event()
         done = asyncio.Event()
-        task = asyncio.create_task(lease.keep(_any(stop, done), on_lost=lost.set))
+        task = asyncio.create_task(self._hold(lease, _any(stop, done), lost))
         self._held[key] = (lease, done, task)
         _log.warning("cluster.leading", key=key, owner=self.owner, token=lease.revision)
         return lost
+
+    @staticmethod
+    async def _hold(lease: Lease, until: asyncio.Event, lost: asyncio.Event) -> None:
+        """Keep ``lease`` until ``until``; set ``lost`` the moment it may no longer act
+        (checked every 50 ms, not only when a renewal returns: a partitioned renewal hangs)."""
+        keeper = asyncio.create_task(lease.keep(until, on_lost=lost.set))
+        try:
+            while not until.is_set() and not lost.is_set():
+                if not lease.held():
+                    lost.set()
+                    break
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(until.wait(), timeout=0.05)
+        finally:
+            if lost.is_set():
+                until.set()
+            await asyncio.gather(keeper, return_exceptions=True)
 
     async def resign(self, key: str) -> None:
         held = self._held.pop(key, None)
