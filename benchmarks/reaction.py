@@ -15,7 +15,9 @@ timed from that stamp. Measured one after the other on the same chain, each run 
                    holds a pre-signed ``pause()`` (20 gwei tip, 200 gwei max fee); per head it
                    calls ``eth_getLogs`` (blockHash, the token's Transfer from the vault) and on
                    a hit ``eth_sendRawTransaction``; broadcast = when that call returned.
-  (b) breakglass - ``run_monitor`` with a ``Responder`` on a plan whose ``large-outflow`` rule
+  (b) breakglass - the monitor as ``breakglass monitor`` wires it (``runtime.monitor``: the
+                   outbox relay, the incident desk and the notifier consume the alerts'
+                   events) with a ``Responder`` on a plan whose ``large-outflow`` rule
                    on the vault triggers a ``pause`` step (mode auto, verify ``paused()``);
                    broadcast = the ``StepEvent`` with phase ``broadcast``. A fresh monitor and
                    database per run (alerts are deduplicated across runs otherwise).
@@ -54,10 +56,10 @@ from web3 import AsyncWeb3, Web3
 from web3.providers.persistent import WebSocketProvider
 
 from breakglass import store
-from breakglass.detect.monitor import run_monitor
 from breakglass.devchain import Anvil
 from breakglass.logs import configure_logging
 from breakglass.plan import load_plan
+from breakglass.runtime.monitor import MonitorApp, build_pipeline
 from breakglass.scenario.vault import (
     TRANSFER_TOPIC,
     Attacker,
@@ -331,7 +333,7 @@ def _responder_class() -> Any:
 
 
 class BreakglassSide(Defender):
-    """``run_monitor`` with a ``Responder`` on the scenario's plan, fresh per run."""
+    """The monitor with a ``Responder`` on the scenario's plan, fresh per run."""
 
     def __init__(self, rpc: Rpc, plan_path: Path, workdir: Path) -> None:
         self.rpc = rpc
@@ -371,16 +373,12 @@ class BreakglassSide(Defender):
             self.loaded, chain="local", sessions=sessions, on_event=self.on_event
         )
         self.stop_event = asyncio.Event()
-        self.task = asyncio.create_task(
-            run_monitor(
-                loaded_plan=self.loaded,
-                chain="local",
-                sessions=sessions,
-                stop_event=self.stop_event,
-                on_alert=lambda _alert: None,
-                responder=responder,
-            )
-        )
+        pipe = build_pipeline(self.loaded.plan, sessions)
+        app = MonitorApp(
+            self.loaded, "local", sessions, pipe.bus, pipe.relay, responder,
+            pipe.desk, pipe.notifier,
+        )  # fmt: skip
+        self.task = asyncio.create_task(app.run(self.stop_event))
         # Ready once the monitor has stored the chain's current head as its checkpoint.
         height = int(await self.rpc("eth_blockNumber"), 16)
         deadline = time.monotonic() + 15

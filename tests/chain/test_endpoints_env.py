@@ -115,7 +115,6 @@ def test_the_monitor_watches_through_the_endpoints_left(
                 chain="local",
                 sessions=sessions,
                 stop_event=stop,
-                on_alert=lambda _alert: None,
                 poll_interval=0.05,
             )
         )

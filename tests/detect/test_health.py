@@ -40,13 +40,12 @@ from breakglass.detect.health_checks import (
 from breakglass.detect.heartbeat import Heartbeat
 from breakglass.detect.state import StateCall
 from breakglass.errors import ConfigError
-from breakglass.incidents.desk import IncidentDesk
 from breakglass.ingest import BlockAdded, BlockHeader
-from breakglass.notify import Notifier
 from breakglass.plan import load_plan
 from breakglass.plan.models import Plan
 from breakglass.plan.models.base import Secret
 from breakglass.plan.models.chain import Chain
+from breakglass.runtime.monitor import build_pipeline
 from breakglass.store.models import AlertRecord, Incident, Page
 
 T0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
@@ -211,11 +210,11 @@ def test_a_health_alert_opens_an_incident_and_pages_the_lead(
 ) -> None:
     plan = Plan.model_validate(PLAN)
     clock = Clock()
-    desk = IncidentDesk(plan, sessions, Notifier(plan, sessions))
+    pipe = build_pipeline(plan, sessions)
     watch, _, _ = _watch(sessions, clock, Switch([COND]), grace=0.0)
-    watch.on_alert = lambda alert: desk.on_alert(alert.dedupe_key)
 
     asyncio.run(watch.tick())
+    asyncio.run(pipe.relay.drain())  # the alert's event, then the incident's
     with sessions() as session:
         incident = session.scalars(select(Incident)).one()
         assert incident.title == "pool is unhappy" and incident.severity == "P2"

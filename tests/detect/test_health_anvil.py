@@ -25,15 +25,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from breakglass.detect.alerts import Alert
 from breakglass.detect.health import Condition
-from breakglass.detect.monitor import run_monitor
 from breakglass.devchain import Anvil
 from breakglass.errors import DevchainError
-from breakglass.incidents.desk import IncidentDesk
-from breakglass.notify import Notifier
+from breakglass.events import AlertRaised, Event
 from breakglass.plan import load_plan
 from breakglass.plan.loader import LoadedPlan
 from breakglass.respond.env import LiveEnv
 from breakglass.respond.responder import Responder
+from breakglass.runtime.monitor import MonitorApp, build_pipeline
 from breakglass.store.models import AlertRecord, Incident, Page
 
 pytestmark = pytest.mark.chain
@@ -91,26 +90,26 @@ class Run:
         return time.monotonic()
 
     async def watch(self, scenario: Callable[[asyncio.Task[None]], Any]) -> None:
-        desk = IncidentDesk(
-            self.loaded.plan, self.sessions, Notifier(self.loaded.plan, self.sessions)
-        )
+        pipe = build_pipeline(self.loaded.plan, self.sessions)
+        app = MonitorApp(
+            self.loaded, "local", self.sessions, pipe.bus, pipe.relay, self.responder,
+            pipe.desk, pipe.notifier,
+        )  # fmt: skip
 
-        def on_alert(alert: Alert) -> None:
+        async def on_alert(event: Event) -> None:
+            assert isinstance(event, AlertRaised)
+            with self.sessions() as session:
+                alert = Alert.from_record(session.get_one(AlertRecord, event.alert_id))
             self.alerts.append((time.monotonic(), alert))
-            desk.on_alert(alert.dedupe_key)
 
+        app.bus.subscribe("test.alerts", [AlertRaised], on_alert)
         stop = asyncio.Event()
         task = asyncio.create_task(
-            run_monitor(
-                loaded_plan=self.loaded,
-                chain="local",
-                sessions=self.sessions,
-                stop_event=stop,
-                on_alert=on_alert,
+            app.run(
+                stop,
                 on_clear=self.cleared.append,
                 on_block=lambda block, _findings: self.blocks.append(block.number),
                 poll_interval=0.05,
-                responder=self.responder,
             )
         )
         try:

@@ -18,10 +18,11 @@ from sqlalchemy import delete
 from sqlalchemy.orm import Session, sessionmaker
 
 from breakglass import store
-from breakglass.detect.alerts import Alert
 from breakglass.detect.monitor import UnknownMonitorChain, run_monitor
 from breakglass.devchain import Anvil
+from breakglass.events import AlertRaised, Event
 from breakglass.plan import load_plan
+from breakglass.runtime.monitor import build_monitor
 
 pytestmark = pytest.mark.chain
 
@@ -88,21 +89,18 @@ def test_pausing_the_token_stores_one_alert_and_reruns_add_none(
 ) -> None:
     token = make_token()
     plan = load_plan(write_plan(tmp_path, anvil, token.address))
-    seen: list[Alert] = []
+    seen: list[AlertRaised] = []
+
+    async def heard(event: Event) -> None:
+        assert isinstance(event, AlertRaised)
+        seen.append(event)
 
     async def monitored(action: Callable[[], int]) -> None:
         """Run the monitor until it has delivered the block ``action`` returns."""
         stop = asyncio.Event()
-        task = asyncio.create_task(
-            run_monitor(
-                loaded_plan=plan,
-                chain="local",
-                sessions=sessions,
-                stop_event=stop,
-                on_alert=seen.append,
-                poll_interval=0.05,
-            )
-        )
+        app = build_monitor(plan, chain="local", sessions=sessions, respond=False, incidents=False)
+        app.bus.subscribe("test.alerts", [AlertRaised], heard)
+        task = asyncio.create_task(app.run(stop, poll_interval=0.05))
         await until(checkpoint_at(sessions, height(anvil)), task=task)
         await until(checkpoint_at(sessions, await asyncio.to_thread(action)), task=task)
         stop.set()
@@ -119,7 +117,7 @@ def test_pausing_the_token_stores_one_alert_and_reruns_add_none(
 
     asyncio.run(monitored(pause))
     (alert,) = seen
-    found = alert.finding
+    found = alert
     assert (found.rule, found.kind, found.severity) == ("token-paused", "paused", "critical")
     assert found.addresses[0] == token.address
     paused_at = found.block_number
@@ -148,7 +146,6 @@ def test_unknown_chain_is_a_plan_error(anvil: Anvil, tmp_path: Path) -> None:
             chain="nope",
             sessions=sessionmaker(),
             stop_event=asyncio.Event(),
-            on_alert=lambda _alert: None,
         )
 
     with pytest.raises(UnknownMonitorChain, match="no chain 'nope'"):

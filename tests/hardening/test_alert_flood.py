@@ -23,17 +23,15 @@ from sqlalchemy.orm import Session, sessionmaker
 from web3 import Web3
 
 from breakglass import store
-from breakglass.detect.alerts import Alert
-from breakglass.detect.monitor import run_monitor
 from breakglass.devchain import Anvil
 from breakglass.errors import DevchainError
-from breakglass.incidents.desk import IncidentDesk
+from breakglass.events import Event, IncidentChanged, IncidentOpened
 from breakglass.nodepkgs import find_node_file
-from breakglass.notify import Notifier
 from breakglass.plan.loader import load_plan
 from breakglass.respond.env import LiveEnv
 from breakglass.respond.journal import PhaseEvent
 from breakglass.respond.responder import Responder
+from breakglass.runtime.monitor import MonitorApp, build_pipeline
 from breakglass.store.models import AlertRecord, IncidentAlert
 
 pytestmark = pytest.mark.chain
@@ -202,26 +200,20 @@ def test_a_flood_of_alerts_does_not_hold_up_the_pause_of_the_next_block(
         if event.phase == "broadcast":
             broadcast_at.append(time.perf_counter())
 
-    desk = IncidentDesk(loaded.plan, sessions, Notifier(loaded.plan, sessions))
-
-    def on_alert(alert: Alert) -> None:  # as breakglass monitor does
-        handled.append(desk.on_alert(alert.dedupe_key))
+    async def on_incident(event: Event) -> None:  # one per alert the desk handled
+        if isinstance(event, IncidentOpened | IncidentChanged):
+            handled.append(event.incident_id)
 
     async def scenario() -> float:
         stop = asyncio.Event()
         env = LiveEnv(loaded, sessions, environ={"GUARDIAN_KEY": anvil.private_keys[GUARDIAN]})
         responder = Responder(loaded, chain="local", sessions=sessions, env=env, on_event=on_event)
-        monitor = asyncio.create_task(
-            run_monitor(
-                loaded_plan=loaded,
-                chain="local",
-                sessions=sessions,
-                stop_event=stop,
-                on_alert=on_alert,
-                poll_interval=0.05,
-                responder=responder,
-            )
+        pipe = build_pipeline(loaded.plan, sessions)  # as breakglass monitor runs it
+        pipe.bus.subscribe("test.incidents", [IncidentOpened, IncidentChanged], on_incident)
+        app = MonitorApp(
+            loaded, "local", sessions, pipe.bus, pipe.relay, responder, pipe.desk, pipe.notifier
         )
+        monitor = asyncio.create_task(app.run(stop, poll_interval=0.05))
         try:
             await asyncio.sleep(0.5)
             _, mined = await asyncio.to_thread(_flood_then_drain, chain)

@@ -20,13 +20,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from breakglass import store
-from breakglass.detect.alerts import Alert
-from breakglass.detect.monitor import run_monitor
 from breakglass.devchain import Anvil
+from breakglass.events import AlertRaised, Event
 from breakglass.plan.loader import load_plan
 from breakglass.respond.env import LiveEnv
 from breakglass.respond.journal import PhaseEvent
 from breakglass.respond.responder import Responder
+from breakglass.runtime.monitor import MonitorApp, build_pipeline
 from breakglass.store.models import AlertRecord, PlaybookRun
 
 pytestmark = pytest.mark.chain
@@ -117,7 +117,11 @@ def test_a_drain_after_a_griefing_pause_and_unpause_is_paused_again(
     sessions: sessionmaker[Session] = store.session_factory(store.make_engine(url))
     user, attacker = anvil.accounts[vault_chain.USER], anvil.accounts[vault_chain.ATTACKER]
     events: list[PhaseEvent] = []
-    alerts: list[Alert] = []
+    alerts: list[AlertRaised] = []
+
+    async def heard(event: Event) -> None:
+        assert isinstance(event, AlertRaised)
+        alerts.append(event)
 
     def broadcasts() -> int:
         return sum(1 for e in events if e.phase == "broadcast")
@@ -128,17 +132,10 @@ def test_a_drain_after_a_griefing_pause_and_unpause_is_paused_again(
         responder = Responder(
             loaded, chain="local", sessions=sessions, env=env, on_event=events.append
         )
-        monitor = asyncio.create_task(
-            run_monitor(
-                loaded_plan=loaded,
-                chain="local",
-                sessions=sessions,
-                stop_event=stop,
-                on_alert=alerts.append,
-                poll_interval=0.05,
-                responder=responder,
-            )
-        )
+        pipe = build_pipeline(loaded.plan, sessions, incidents=False)
+        pipe.bus.subscribe("test.alerts", [AlertRaised], heard)
+        app = MonitorApp(loaded, "local", sessions, pipe.bus, pipe.relay, responder)
+        monitor = asyncio.create_task(app.run(stop, poll_interval=0.05))
         try:
             await asyncio.sleep(0.5)
             # 1. A flash-loan-shaped round trip far above the threshold: net zero, no alert.
@@ -191,6 +188,6 @@ def test_a_drain_after_a_griefing_pause_and_unpause_is_paused_again(
             ("drain", "open"),
             ("outflow-watch", "open"),
         ]
-        assert rows[2].tx_hash == rows[3].tx_hash == alerts[3].finding.tx_hash
+        assert rows[2].tx_hash == rows[3].tx_hash == alerts[3].tx_hash
         runs = session.scalars(select(PlaybookRun).order_by(PlaybookRun.id)).all()
         assert [r.status for r in runs] == ["succeeded", "succeeded"]

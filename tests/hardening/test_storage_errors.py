@@ -22,11 +22,11 @@ from sqlalchemy import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from breakglass import store
-from breakglass.detect.alerts import Alert
-from breakglass.detect.monitor import run_monitor
 from breakglass.devchain import Anvil
+from breakglass.events import AlertRaised, Event
 from breakglass.ingest.events import BlockAdded
 from breakglass.plan import load_plan
+from breakglass.runtime.monitor import build_monitor
 
 _spec = importlib.util.spec_from_file_location(
     "store_fixtures_storage_errors", Path(__file__).parents[1] / "store" / "conftest.py"
@@ -97,26 +97,22 @@ async def _outage(
     break_storage: Callable[[], object],
     mend_storage: Callable[[], object],
     after: Callable[[], object] = lambda: None,
-) -> tuple[list[Alert], list[int]]:
+) -> tuple[list[AlertRaised], list[int]]:
     plan = load_plan(_plan_file(tmp_path, anvil, token.address))
-    seen: list[Alert] = []
+    seen: list[AlertRaised] = []
     blocks: list[int] = []
     stop = asyncio.Event()
 
     def on_block(block: BlockAdded, _findings: int) -> None:
         blocks.append(block.number)
 
-    task = asyncio.create_task(
-        run_monitor(
-            loaded_plan=plan,
-            chain="local",
-            sessions=sessions,
-            stop_event=stop,
-            on_alert=seen.append,
-            on_block=on_block,
-            poll_interval=0.05,
-        )
-    )
+    async def heard(event: Event) -> None:
+        assert isinstance(event, AlertRaised)
+        seen.append(event)
+
+    app = build_monitor(plan, chain="local", sessions=sessions, respond=False, incidents=False)
+    app.bus.subscribe("test.alerts", [AlertRaised], heard)
+    task = asyncio.create_task(app.run(stop, on_block=on_block, poll_interval=0.05))
     try:
         start = _height(anvil)
         await _until(lambda: _checkpoint(sessions) >= start, task)
@@ -180,7 +176,7 @@ def test_terminated_postgres_connections_do_not_kill_the_monitor(
     finally:
         engine.dispose()
     assert terminated and terminated[0] >= 1
-    assert [alert.finding.rule for alert in seen] == ["token-paused"]
+    assert [alert.rule for alert in seen] == ["token-paused"]
     # The terminated backends held the monitor's claim too; it was taken again.
     assert probes[0].startswith("refused: another monitor is running"), probes
 
@@ -210,7 +206,7 @@ def test_a_locked_sqlite_file_does_not_kill_the_monitor(
     finally:
         other.close()
         engine.dispose()
-    assert [alert.finding.rule for alert in seen] == ["token-paused"]
+    assert [alert.rule for alert in seen] == ["token-paused"]
     with sessions() as session:
         assert [a.rule for a in store.list_alerts(session)] == ["token-paused"]
 

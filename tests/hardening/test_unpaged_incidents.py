@@ -1,22 +1,23 @@
-"""The desk's start-up sweep (issue 14, finding 11) without a chain: an alert stored but never
-handed to the desk opens its incident and pages, and an incident whose page a crash lost
-between the incident's commit and the page is paged; an alert told twice (by the sweep and by
-the monitor) is announced once, and a second sweep does nothing more."""
+"""Alerts a crash left behind (issue 14, finding 11), without a chain, now that the hand-over
+is the outbox (issue 15): alerts stored with their events and never delivered open their
+incidents and page when a relay next runs; every event delivered again (a crash between a
+delivery and its mark) opens, tells and pages nothing more."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import asyncio
+from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, sessionmaker
 
 from breakglass import store
 from breakglass.detect.alerts import AlertBook
 from breakglass.detect.finding import Confidence, Finding, Severity
-from breakglass.incidents.desk import IncidentDesk
-from breakglass.notify import Notifier
 from breakglass.plan import load_plan
-from breakglass.store.models import Delivery, IncidentAlert, Page
+from breakglass.runtime.monitor import build_pipeline
+from breakglass.store.models import Delivery, Incident, IncidentAlert, OutboxRecord, Page
 
 PLAN = """
 protocol: Sweep Test
@@ -48,55 +49,35 @@ def _finding(n: int) -> Finding:
     )
 
 
-def test_the_sweep_handles_orphaned_alerts_and_pages_unpaged_incidents(tmp_path: Path) -> None:
+def _counts(sessions: sessionmaker[Session]) -> tuple[int, ...]:
+    with sessions() as session:
+        return tuple(
+            int(session.scalar(select(func.count()).select_from(table)) or 0)
+            for table in (Incident, IncidentAlert, Page, Delivery)
+        )
+
+
+def test_undelivered_alerts_open_and_page_once_however_often_delivered(tmp_path: Path) -> None:
     (tmp_path / "breakglass.yaml").write_text(PLAN)
     plan = load_plan(tmp_path / "breakglass.yaml").plan
     url = f"sqlite:///{tmp_path / 'breakglass.db'}"
     store.upgrade(url)
     sessions = store.session_factory(store.make_engine(url))
     book = AlertBook()
-    with sessions() as session, session.begin():
-        first, second = (
-            book.record(session, findings=[_finding(n)], block_time=NOW, now=NOW)[0] for n in (1, 2)
-        )
-    desk = IncidentDesk(plan, sessions, Notifier(plan, sessions))
-    # The first alert was handled, then the crash came before its page; the second never
-    # reached the desk.
-    incident = desk.on_alert(first.dedupe_key)
-    with sessions() as session, session.begin():
-        session.execute(delete(Page))
+    with sessions() as session, session.begin():  # the block's commit; then the crash
+        for n in (1, 2):
+            book.record(session, findings=[_finding(n)], block_time=NOW, now=NOW)
+    assert _counts(sessions) == (0, 0, 0, 0)
 
-    (swept,) = desk.sweep()
+    asyncio.run(build_pipeline(plan, sessions).relay.drain())  # the restart's relay
+    incidents, linked, pages, told = _counts(sessions)
+    assert (incidents, linked, pages) == (2, 2, 2)
+    assert told >= 4  # each incident to the war room, and its page
     with sessions() as session:
-        told = session.scalar(select(func.count()).select_from(Delivery))
-    assert told
-    assert swept != incident and desk.on_alert(second.dedupe_key) == swept  # handled once
-    with sessions() as session:
-        assert session.scalar(select(func.count()).select_from(Delivery)) == told
-        paged = session.scalars(select(Page.incident_id)).all()
-        linked = session.scalar(select(func.count()).select_from(IncidentAlert))
-    assert linked == 2
-    assert sorted(paged) == sorted([incident, swept])
+        paged = set(session.scalars(select(Page.incident_id)))
+        assert paged == set(session.scalars(select(Incident.id)))
 
-    assert desk.sweep() == []
-    with sessions() as session:
-        assert session.scalar(select(func.count()).select_from(Page)) == 2
-
-
-def test_the_running_desk_sweeps_alerts_the_hand_over_left_behind(tmp_path: Path) -> None:
-    (tmp_path / "breakglass.yaml").write_text(PLAN)
-    plan = load_plan(tmp_path / "breakglass.yaml").plan
-    url = f"sqlite:///{tmp_path / 'breakglass.db'}"
-    store.upgrade(url)
-    sessions = store.session_factory(store.make_engine(url))
-    with sessions() as session, session.begin():
-        AlertBook().record(session, findings=[_finding(1)], block_time=NOW, now=NOW)
-    clock = [NOW + timedelta(seconds=5)]
-    desk = IncidentDesk(plan, sessions, Notifier(plan, sessions), clock=lambda: clock[0])
-    settled = timedelta(seconds=30)
-    assert desk.sweep(settled_for=settled) == []  # still the hand-over's turn
-    clock[0] = NOW + timedelta(minutes=1)
-    (incident,) = desk.sweep(settled_for=settled)
-    with sessions() as session:
-        assert session.scalar(select(func.count()).select_from(IncidentAlert)) == 1
-        assert session.scalar(select(Page.incident_id)) == incident
+    with sessions() as session, session.begin():  # as if no mark had committed
+        session.execute(update(OutboxRecord).values(published_at=None))
+    asyncio.run(build_pipeline(plan, sessions).relay.drain())
+    assert _counts(sessions) == (incidents, linked, pages, told)

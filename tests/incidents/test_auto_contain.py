@@ -31,14 +31,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from breakglass.api import create_app
 from breakglass.api.tokens import create_token
-from breakglass.detect.monitor import run_monitor
 from breakglass.devchain import Anvil
+from breakglass.events import IncidentOpened
 from breakglass.incidents import pause_targets, timeline
-from breakglass.incidents.desk import IncidentDesk
-from breakglass.notify import Notifier
 from breakglass.plan.loader import LoadedPlan, load_plan
 from breakglass.respond.env import DryRunEnv, LiveEnv
 from breakglass.respond.responder import Responder
+from breakglass.runtime.monitor import MonitorApp, Pipeline, build_pipeline
 from breakglass.store.models import (
     AlertRecord,
     Delivery,
@@ -188,8 +187,14 @@ def _drain(token: Any, anvil: Anvil) -> None:
 class Watched:
     loaded: LoadedPlan
     sessions: sessionmaker[Session]
-    desk: IncidentDesk
+    pipe: Pipeline
     incident_id: int
+
+    def sync(self) -> None:
+        """The desk's round, and its events delivered to notify."""
+        assert self.pipe.desk is not None
+        self.pipe.desk.sync()
+        asyncio.run(self.pipe.relay.drain())
 
 
 def _watch(
@@ -199,31 +204,26 @@ def _watch(
     token: Any,
     anvil: Anvil,
 ) -> Watched:
-    """``breakglass monitor`` as its command composes it (responder, desk fed by each
-    stored alert, the desk's background loop), until the drain's runs have finished."""
-    notifier = Notifier(loaded.plan, sessions)
-    desk = IncidentDesk(loaded.plan, sessions, notifier)
+    """``breakglass monitor`` as its command composes it (responder, the desk and notify
+    on the alerts' events, the desk's background loop), until the drain's runs have
+    finished."""
+    pipe = build_pipeline(loaded.plan, sessions)
     incidents: list[int] = []
 
-    def on_alert(alert: Any) -> None:
-        incident = desk.on_alert(alert.dedupe_key)
-        if incident is not None:
-            incidents.append(incident)
+    async def on_incident(event: Any) -> None:
+        incidents.append(event.incident_id)
+
+    pipe.bus.subscribe("test.incidents", [IncidentOpened], on_incident)
+    assert pipe.desk is not None
+    desk = pipe.desk
 
     async def scenario() -> None:
         stop = asyncio.Event()
         responder = Responder(loaded, chain="local", sessions=sessions, env=env)
-        monitor = asyncio.create_task(
-            run_monitor(
-                loaded_plan=loaded,
-                chain="local",
-                sessions=sessions,
-                stop_event=stop,
-                on_alert=on_alert,
-                poll_interval=0.05,
-                responder=responder,
-            )
-        )
+        app = MonitorApp(
+            loaded, "local", sessions, pipe.bus, pipe.relay, responder, None, pipe.notifier
+        )  # its desk loop below, faster than the default
+        monitor = asyncio.create_task(app.run(stop, poll_interval=0.05))
         background = asyncio.create_task(desk.run(stop, interval=0.1))
         await asyncio.sleep(0.5)
         await asyncio.to_thread(_drain, token, anvil)
@@ -238,9 +238,10 @@ def _watch(
         assert responder.results, "no playbook ran for the drain"
 
     asyncio.run(scenario())
-    desk.sync()  # once more, now that the loop has stopped and every record is stored
+    watched = Watched(loaded, sessions, pipe, incidents[0] if incidents else 0)
+    watched.sync()  # once more, now that the loop has stopped and every record is stored
     assert incidents, "the drain opened no incident"
-    return Watched(loaded, sessions, desk, incidents[0])
+    return watched
 
 
 def _deliveries(sessions: sessionmaker[Session], event: str) -> list[Delivery]:
@@ -333,7 +334,7 @@ def test_verified_pauses_contain_the_incident(
     assert alerts[0].title.startswith(f"[{told['severity'].upper()}]")
 
     # Idempotent: the desk's next rounds neither move it again nor tell anyone twice.
-    watched.desk.sync()
+    watched.sync()
     with sessions() as session:
         moves = _status_events(session, watched.incident_id)
         assert [m.data["to"] for m in moves].count("contained") == 1

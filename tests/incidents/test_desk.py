@@ -1,17 +1,24 @@
-"""The incident desk reminds people of regulatory deadlines as they draw near."""
+"""The incident desk reminds people of regulatory deadlines as they draw near, through
+``ReminderDue`` events that notify turns into deliveries."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 
 from breakglass import store
+from breakglass.events import InProcessBus, OutboxRelay
 from breakglass.incidents import open_incident
 from breakglass.incidents.desk import IncidentDesk
 from breakglass.notify import Notifier
+from breakglass.notify.consumers import NotificationConsumer
 from breakglass.plan import load_plan
+from breakglass.plan.models import Plan
 from breakglass.store.models import Delivery
 
 PLAN = """
@@ -30,6 +37,23 @@ regulatory:
 """
 
 
+def _syncer(
+    plan: Plan, sessions: sessionmaker[Session], clock: Callable[[], datetime]
+) -> Callable[[], None]:
+    """A fresh desk's sync, then its events delivered to notify (as the monitor runs them)."""
+    bus = InProcessBus()
+    desk = IncidentDesk(plan, sessions, clock=clock)
+    desk.subscribe(bus)
+    NotificationConsumer(plan, sessions, Notifier(plan, sessions, clock=clock)).subscribe(bus)
+    relay = OutboxRelay(sessions, bus)
+
+    def sync() -> None:
+        desk.sync()
+        asyncio.run(relay.drain())
+
+    return sync
+
+
 def test_a_deadline_in_its_last_quarter_is_reminded_once_an_hour(tmp_path: Path) -> None:
     (tmp_path / "breakglass.yaml").write_text(PLAN)
     plan = load_plan(tmp_path / "breakglass.yaml").plan
@@ -43,11 +67,11 @@ def test_a_deadline_in_its_last_quarter_is_reminded_once_an_hour(tmp_path: Path)
             contracts=[], detected_at=now - timedelta(hours=60),
         )  # fmt: skip
     clock = [now]
-    notifier = Notifier(plan, sessions, clock=lambda: clock[0])
-    desk = IncidentDesk(plan, sessions, notifier, clock=lambda: clock[0])
+    sync = _syncer(plan, sessions, lambda: clock[0])
 
-    desk.sync()
-    desk.sync()  # the same hour: no second reminder
+    sync()
+    sync()  # the same hour: no second reminder
+    _syncer(plan, sessions, lambda: clock[0])()  # nor after a restart
     with sessions() as session:
         reminders = session.scalars(
             select(Delivery).where(Delivery.event == "regulatory_due")
@@ -56,7 +80,7 @@ def test_a_deadline_in_its_last_quarter_is_reminded_once_an_hour(tmp_path: Path)
     assert "gdpr" in reminders[0].title
 
     clock[0] = now + timedelta(hours=2)
-    desk.sync()
+    sync()
     with sessions() as session:
         count = len(
             session.scalars(select(Delivery).where(Delivery.event == "regulatory_due")).all()
@@ -76,6 +100,6 @@ def test_no_reminder_while_a_deadline_is_far(tmp_path: Path) -> None:
             session, plan, title="drain", kind="exploit", severity="P1", chains=["local"],
             contracts=[], detected_at=now - timedelta(hours=1),
         )  # fmt: skip
-    IncidentDesk(plan, sessions, Notifier(plan, sessions), clock=lambda: now).sync()
+    _syncer(plan, sessions, lambda: now)()
     with sessions() as session:
         assert not session.scalars(select(Delivery).where(Delivery.event == "regulatory_due")).all()

@@ -112,7 +112,6 @@ async def _monitor(
             chain="local",
             sessions=sessions,
             stop_event=stop,
-            on_alert=lambda _alert: None,
             poll_interval=0.05,
             responder=responder,
         )

@@ -11,14 +11,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from web3 import Web3
 
-from breakglass.detect.monitor import run_monitor
 from breakglass.devchain import Anvil
+from breakglass.events import AlertRaised
 from breakglass.incidents import timeline
-from breakglass.incidents.desk import IncidentDesk
-from breakglass.notify import Notifier
 from breakglass.respond.env import LiveEnv
 from breakglass.respond.journal import PhaseEvent
 from breakglass.respond.responder import Responder
+from breakglass.runtime.monitor import MonitorApp, build_pipeline
 from breakglass.store.models import AlertRecord, Delivery, Incident, Page, PlaybookRun, StepRun
 
 pytestmark = pytest.mark.chain
@@ -78,6 +77,7 @@ def test_a_drain_is_paused_by_the_playbook_bound_to_its_rule(
         BODY, contracts=f'vault: {{chain: local, address: "{holder}"}}\n', token=token.address
     )
     events: list[PhaseEvent] = []
+    pipe = build_pipeline(loaded.plan, sessions)  # as breakglass monitor runs it
 
     async def scenario() -> str:
         stop = asyncio.Event()
@@ -86,17 +86,15 @@ def test_a_drain_is_paused_by_the_playbook_bound_to_its_rule(
             loaded, chain="local", sessions=sessions, env=env, on_event=events.append
         )
         alerts: list[Any] = []
-        monitor = asyncio.create_task(
-            run_monitor(
-                loaded_plan=loaded,
-                chain="local",
-                sessions=sessions,
-                stop_event=stop,
-                on_alert=alerts.append,
-                poll_interval=0.05,
-                responder=responder,
-            )
+
+        async def heard(event: Any) -> None:
+            alerts.append(event)
+
+        pipe.bus.subscribe("test.alerts", [AlertRaised], heard)
+        app = MonitorApp(
+            loaded, "local", sessions, pipe.bus, pipe.relay, responder, pipe.desk, pipe.notifier
         )
+        monitor = asyncio.create_task(app.run(stop, poll_interval=0.05))
         await asyncio.sleep(0.5)
         drain_tx = await asyncio.to_thread(_mint_and_drain, token, fresh_chain)
         for _ in range(200):
@@ -124,8 +122,10 @@ def test_a_drain_is_paused_by_the_playbook_bound_to_its_rule(
         assert alert.tx_hash == drain_tx
         pause_tx = steps[0].tx_hash
 
-    # The desk turns the stored alert into an incident and brings the pause onto its timeline.
-    desk = IncidentDesk(loaded.plan, sessions, Notifier(loaded.plan, sessions))
+    # The desk turned the alert's event into an incident; its sync brings the pause onto
+    # the incident's timeline.
+    desk = pipe.desk
+    assert desk is not None
     incident_id = desk.on_alert(alert.dedupe_key)
     assert incident_id is not None
     desk.sync()

@@ -197,7 +197,6 @@ def test_no_key_or_password_reaches_logs_database_alerts_or_pages(
                 chain="local",
                 sessions=sessions,
                 stop_event=stop,
-                on_alert=lambda alert: None,
                 poll_interval=0.05,
                 responder=responder,
             )

@@ -20,8 +20,8 @@ from breakglass.settings import Settings
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
-    from breakglass.detect.alerts import Alert
     from breakglass.detect.health import Condition, MonitorStatus
+    from breakglass.events import AlertRaised, Event
     from breakglass.ingest import BlockAdded
     from breakglass.plan.loader import LoadedPlan
     from breakglass.respond.journal import PhaseEvent
@@ -125,73 +125,63 @@ async def _run(
     verbose: bool = False,
     status_every: float = 60.0,
 ) -> None:
-    from breakglass.detect.monitor import run_monitor  # noqa: PLC0415 - see monitor_command
-    from breakglass.incidents.desk import IncidentDesk  # noqa: PLC0415
-    from breakglass.notify import Notifier  # noqa: PLC0415
-    from breakglass.respond.env import LiveEnv  # noqa: PLC0415
-    from breakglass.respond.responder import Responder  # noqa: PLC0415
+    from breakglass.events import AlertRaised, IncidentChanged, IncidentOpened  # noqa: PLC0415
+    from breakglass.runtime.monitor import build_monitor  # noqa: PLC0415 - see monitor_command
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    responder = None
-    if respond:
-        prompt = getpass.getpass if sys.stdin.isatty() else None
-        env = LiveEnv(loaded, sessions, prompt=prompt)
-        responder = Responder(
-            loaded,
-            chain=chain,
-            sessions=sessions,
-            env=env,
-            on_event=_print_phase,
-            allow_unarmed=allow_unarmed,
-        )
-        responder.preflight()  # refuse before saying "monitoring"
-    notifier = Notifier(loaded.plan, sessions)
-    desk = IncidentDesk(loaded.plan, sessions, notifier)
-
-    def on_alert(alert: Alert) -> None:
-        out.print(format_alert(alert))
-        incident = desk.on_alert(alert.dedupe_key)
-        if incident is not None:
-            out.print(f"  incident {incident}")
-
+    app = build_monitor(
+        loaded,
+        chain=chain,
+        sessions=sessions,
+        respond=respond,
+        prompt=getpass.getpass if sys.stdin.isatty() else None,
+        on_phase=_print_phase,
+        allow_unarmed=allow_unarmed,
+    )  # refuses (an unarmed signer) before saying "monitoring"
+    app.bus.subscribe("cli.alerts", [AlertRaised], _print_alert)
+    app.bus.subscribe("cli.incidents", [IncidentOpened, IncidentChanged], _print_incident)
     err.print(f"{escape(chain)}: monitoring; Ctrl-C to stop")
-    background = [
-        asyncio.create_task(notifier.run(stop)),
-        asyncio.create_task(desk.run(stop)),
-    ]
     try:
-        await run_monitor(
-            loaded_plan=loaded,
-            chain=chain,
-            sessions=sessions,
-            stop_event=stop,
-            on_alert=on_alert,
+        await app.run(
+            stop,
             poll_interval=poll_interval,
-            responder=responder,
             on_block=_print_block if verbose else None,
             on_status=_print_status if status_every else None,
             status_every=status_every,
             on_clear=_print_cleared,
         )
     finally:
-        stop.set()
-        await asyncio.gather(*background, return_exceptions=True)
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
 
 
-def format_alert(alert: Alert) -> str:
+def format_alert(alert: AlertRaised) -> str:
     """One Rich-markup line: severity, rule, title, block, transaction."""
-    found = alert.finding
-    colour = _COLOURS.get(found.severity, "")
-    tx = f" tx {found.tx_hash}" if found.tx_hash else ""
+    colour = _COLOURS.get(alert.severity, "")
+    tx = f" tx {alert.tx_hash}" if alert.tx_hash else ""
     return (
-        f"[{colour}]{found.severity.upper():<8}[/] {escape(found.rule)}  {escape(found.title)}"
-        f"  [dim]block {found.block_number}{tx}[/]"
+        f"[{colour}]{alert.severity.upper():<8}[/] {escape(alert.rule)}  {escape(alert.title)}"
+        f"  [dim]block {alert.block_number}{tx}[/]"
     )
+
+
+async def _print_alert(event: Event) -> None:
+    from breakglass.events import AlertRaised  # noqa: PLC0415 - see monitor_command
+
+    if isinstance(event, AlertRaised):
+        out.print(format_alert(event))
+
+
+async def _print_incident(event: Event) -> None:
+    from breakglass.events import IncidentChanged, IncidentOpened  # noqa: PLC0415
+
+    if isinstance(event, IncidentOpened):
+        out.print(f"  incident {event.incident_id} opened: {escape(event.title)}")
+    elif isinstance(event, IncidentChanged) and event.change == "alert" and event.after:
+        out.print(f"  incident {event.incident_id}")
 
 
 def _print_phase(event: PhaseEvent) -> None:

@@ -1,8 +1,8 @@
 """The live part of the demo: breakglass watches, the attacker drains, breakglass pauses.
 
-The monitor runs in-process with the same wiring as ``breakglass monitor``: ``run_monitor``
-with a :class:`~breakglass.respond.responder.Responder`, an
-:class:`~breakglass.incidents.desk.IncidentDesk` and a :class:`~breakglass.notify.Notifier`.
+The monitor runs in-process with the same wiring as ``breakglass monitor``
+(:func:`breakglass.runtime.monitor.build_monitor`): the responder acts on findings directly,
+the incident desk and the notifier consume the alerts' and incidents' events.
 Blocks are mined explicitly (automine off), one per attack step, so every run gives the same
 blocks: after each block the demo waits until the monitor has processed it (and, after a
 successful drain, until the pause is broadcast) before the attacker sends its next drain.
@@ -17,15 +17,11 @@ from dataclasses import dataclass, field
 from sqlalchemy.orm import Session, sessionmaker
 
 from breakglass.demo.attack import Attacker
-from breakglass.detect.alerts import Alert
-from breakglass.detect.monitor import run_monitor
 from breakglass.devchain import Anvil
-from breakglass.incidents.desk import IncidentDesk
-from breakglass.notify import Notifier
+from breakglass.events import AlertRaised, Event, IncidentOpened
 from breakglass.plan.loader import LoadedPlan
-from breakglass.respond.env import LiveEnv
 from breakglass.respond.journal import PhaseEvent
-from breakglass.respond.responder import Responder
+from breakglass.runtime.monitor import build_monitor
 from breakglass.scenario.live import anvil_rpc, wait_processed, wait_receipt
 from breakglass.scenario.vault import calldata
 
@@ -56,24 +52,30 @@ class LiveOutcome:
 
 
 class _Watch:
-    """Collects alerts and step events from the monitor's callbacks."""
+    """Collects alerts, incidents and step events from the monitor."""
 
-    def __init__(self, desk: IncidentDesk, say: Say) -> None:
-        self.desk = desk
+    def __init__(self, say: Say) -> None:
         self.say = say
         self.outcome = LiveOutcome()
         self.broadcast = asyncio.Event()
         self.settled = asyncio.Event()
+        self._first: AlertRaised | None = None
 
-    def on_alert(self, alert: Alert) -> None:
-        found = alert.finding
+    async def on_alert(self, event: Event) -> None:
+        if not isinstance(event, AlertRaised):
+            return
         if self.outcome.alert_block is None:
-            self.outcome.alert_block = found.block_number
-        self.outcome.alert_rules.append(found.rule)
-        incident = self.desk.on_alert(alert.dedupe_key)
-        if incident is not None and self.outcome.incident_id is None:
-            self.outcome.incident_id = incident
-            self.say(f"  alert in block {found.block_number}: {found.title}; incident #{incident}")
+            self.outcome.alert_block = event.block_number
+            self._first = event
+        self.outcome.alert_rules.append(event.rule)
+
+    async def on_incident(self, event: Event) -> None:
+        if not isinstance(event, IncidentOpened) or self.outcome.incident_id is not None:
+            return
+        self.outcome.incident_id = event.incident_id
+        first = self._first
+        where = f"alert in block {first.block_number}: {first.title}; " if first else ""
+        self.say(f"  {where}incident #{event.incident_id}")
 
     def on_event(self, event: PhaseEvent) -> None:
         if event.action != "pause":
@@ -103,23 +105,11 @@ async def run_live(
 ) -> LiveOutcome:
     """Start the monitor, run the attack block by block, and return what happened."""
     stop = asyncio.Event()
-    notifier = Notifier(loaded.plan, sessions)
-    desk = IncidentDesk(loaded.plan, sessions, notifier)
-    watch = _Watch(desk, say)
-    env = LiveEnv(loaded, sessions, prompt=None)
-    responder = Responder(loaded, chain=CHAIN, sessions=sessions, env=env, on_event=watch.on_event)
-    monitor = asyncio.create_task(
-        run_monitor(
-            loaded_plan=loaded,
-            chain=CHAIN,
-            sessions=sessions,
-            stop_event=stop,
-            on_alert=watch.on_alert,
-            poll_interval=0.2,
-            responder=responder,
-        )
-    )
-    background = [asyncio.create_task(notifier.run(stop)), asyncio.create_task(desk.run(stop))]
+    watch = _Watch(say)
+    app = build_monitor(loaded, chain=CHAIN, sessions=sessions, on_phase=watch.on_event)
+    app.bus.subscribe("demo.alerts", [AlertRaised], watch.on_alert)
+    app.bus.subscribe("demo.incidents", [IncidentOpened], watch.on_incident)
+    monitor = asyncio.create_task(app.run(stop, poll_interval=0.2))
     try:
         height = int(await anvil_rpc(anvil, "eth_blockNumber"), 16)
         await wait_processed(sessions, CHAIN, height, monitor, timeout=_READY_TIMEOUT)
@@ -129,11 +119,14 @@ async def run_live(
         await anvil_rpc(anvil, "evm_setAutomine", True)
     finally:
         stop.set()
-        await asyncio.gather(monitor, *background, return_exceptions=True)
+        await asyncio.gather(monitor, return_exceptions=True)
     # Once more, now that the desk's own loop has stopped (two syncs at once would both
-    # link the playbook run to the incident): the run's steps reach the timeline.
-    desk.sync()
-    await notifier.deliver_due()
+    # link the playbook run to the incident): the run's steps reach the timeline, and
+    # what that queued is delivered.
+    assert app.desk is not None and app.notifier is not None
+    await asyncio.to_thread(app.desk.sync)
+    await app.relay.drain()
+    await app.notifier.deliver_due()
     return watch.outcome
 
 

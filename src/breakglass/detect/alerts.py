@@ -15,6 +15,11 @@ Suppression never hides a new episode: a finding the responder acted on (its pau
 were found unpaused) is passed as ``fresh`` and stored as a new alert, and its block starts
 an episode of the chain: alerts from then on are never suppressed by earlier ones.
 
+Every alert to notify is also written to the outbox as an
+:class:`~breakglass.events.AlertRaised` (a retraction as an
+:class:`~breakglass.events.AlertRetracted`) in the caller's session: the incident desk hears
+of exactly the alerts that committed, after a crash as well as before one.
+
 Grouping settings are not plan fields: rule ``params`` are validated strictly per rule type,
 so they live in :class:`AlertPolicy` (defaults below, per-rule overrides by rule id).
 """
@@ -24,7 +29,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -33,6 +38,7 @@ from sqlalchemy.orm import Session
 from breakglass.detect.correlate import correlate, recompute, stage_of
 from breakglass.detect.finding import Confidence, Finding, Severity
 from breakglass.detect.rule import registered_rules
+from breakglass.events import AlertRaised, AlertRetracted, emit
 from breakglass.plan.models import Plan
 from breakglass.store import (
     AlertOutcome,
@@ -54,6 +60,7 @@ __all__ = [
     "AlertPolicy",
     "GroupBy",
     "Grouping",
+    "alert_raised",
     "fold_flood",
     "new_alert",
 ]
@@ -282,7 +289,10 @@ class AlertBook:
                 to_notify.append(row)
         if stored:
             correlate(session, alerts=stored, window=self.policy.correlate_within, now=now)
-        return [Alert.from_record(row) for row in to_notify]
+        raised = [Alert.from_record(row) for row in to_notify]
+        for one in raised:
+            emit(session, alert_raised(one, at=now))
+        return raised
 
     def _fold(self, findings: list[Finding], block_time: datetime) -> list[Finding]:
         """Fold a flood within the per-block and per-minute budgets of each rule."""
@@ -305,4 +315,38 @@ class AlertBook:
             candidate = session.get(IncidentCandidate, candidate_id)
             if candidate is not None:
                 recompute(session, candidate=candidate)
+        now = datetime.now(UTC)
+        for row in rows:
+            emit(
+                session,
+                AlertRetracted(
+                    event_id=AlertRetracted.key(row.dedupe_key),
+                    occurred_at=now,
+                    alert_id=row.id,
+                    dedupe_key=row.dedupe_key,
+                    chain=row.chain,
+                    block_hash=row.block_hash,
+                ),
+            )
         return [Alert.from_record(row) for row in rows]
+
+
+def alert_raised(alert: Alert, *, at: datetime) -> AlertRaised:
+    """The event that tells the other stages of a stored alert."""
+    found = alert.finding
+    return AlertRaised(
+        event_id=AlertRaised.key(found.dedupe_key),
+        occurred_at=at,
+        alert_id=alert.id,
+        dedupe_key=found.dedupe_key,
+        rule=found.rule,
+        chain=found.chain,
+        block_number=found.block_number,
+        block_hash=found.block_hash,
+        severity=str(found.severity),
+        title=found.title,
+        tx_hash=found.tx_hash,
+        kind=found.kind,
+        description=found.description,
+        addresses=list(found.addresses),
+    )

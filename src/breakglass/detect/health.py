@@ -8,8 +8,8 @@ and nobody notices unless it says so. :class:`HealthWatch` runs its checks every
 seen from the block sink.
 
 A condition that lasts its ``grace`` becomes one alert, stored by the same
-:class:`~breakglass.detect.alerts.AlertBook` and handed to the same ``on_alert`` as a rule's,
-so the incident desk opens an incident and pages the lead. It then stands, raising nothing
+:class:`~breakglass.detect.alerts.AlertBook` as a rule's, with the same ``AlertRaised``
+event, so the incident desk opens an incident and pages the lead. It then stands, raising nothing
 more, until it clears, when its alert is marked resolved: one alert per episode, no storm.
 
 A health finding belongs to no block. Its ``block_number`` is the last head seen and its
@@ -144,7 +144,8 @@ class HealthWatch:
 
     Args:
         book: stores health alerts as it stores rule alerts (suppression, correlation).
-        sessions: each raise is committed in its own transaction before ``on_alert``.
+        sessions: each raise is committed in its own transaction (with its events)
+            before ``on_alert`` is told of it.
         grace: seconds a condition must hold before it alerts.
         on_clear: told when a raised condition clears.
         clock: wall time, for the alerts; ``vitals.clock`` measures durations.

@@ -1,11 +1,15 @@
 """Watching one chain of a plan: heads → blocks → rules → alerts, exactly once.
 
-Detection runs in the block stream's transactional sink, so a block's alerts are stored in
-the same database transaction that moves the checkpoint: a crash before the commit loses
-both and the block is delivered again; a crash after it never redelivers the block. Alerts
-are handed to ``on_alert`` only after that commit, by a worker of their own in a thread: an
-alert flood (or a slow desk) must not hold up the next block or its reaction. Alerts a crash
-leaves unhandled are picked up by the incident desk's start-up sweep.
+Detection runs in the block stream's transactional sink, so a block's alerts, and the
+``AlertRaised`` events that tell the other stages of them, are stored in the same database
+transaction that moves the checkpoint: a crash before the commit loses all of them and the
+block is delivered again; a crash after it never redelivers the block, and the outbox relay
+delivers the events whenever it runs next. The monitor only says when it committed
+(``on_commit``, where the composition root wakes its relay): an alert flood or a slow desk
+never holds up the next block or its reaction, and nothing is handed over in memory.
+
+The responder is the exception, on purpose: it gets each block's findings directly, before
+anything is stored, so a pause never waits for the database or the bus.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from collections.abc import (
 )
 from datetime import UTC, datetime
 from functools import partial
+from importlib import import_module
 from typing import Any, Protocol
 
 import structlog
@@ -33,10 +38,11 @@ from breakglass.chain.pool import EndpointPool
 from breakglass.detect.alerts import Alert, AlertBook, AlertPolicy
 from breakglass.detect.engine import Detector
 from breakglass.detect.finding import Finding
-from breakglass.detect.health import Condition, MonitorStatus
+from breakglass.detect.health import Check, Condition, MonitorStatus
 from breakglass.detect.selfwatch import SelfWatch
 from breakglass.detect.setup import build_rules
 from breakglass.detect.state import StateReader
+from breakglass.detect.units import read_units_soon
 from breakglass.errors import ChainError, PlanError
 from breakglass.ingest import (
     BlockAdded,
@@ -55,11 +61,9 @@ from breakglass.ingest.heads import stall_after
 from breakglass.plan.loader import LoadedPlan
 from breakglass.plan.models.chain import Chain
 
-__all__ = ["OnAlert", "Reactor", "UnknownMonitorChain", "run_monitor"]
+__all__ = ["Reactor", "UnknownMonitorChain", "run_monitor"]
 
 _log = structlog.get_logger("breakglass.detect")
-
-OnAlert = Callable[[Alert], None]
 
 
 class Reactor(Protocol):
@@ -130,7 +134,7 @@ async def run_monitor(
     chain: str,
     sessions: sessionmaker[Session],
     stop_event: asyncio.Event,
-    on_alert: OnAlert,
+    on_commit: Callable[[], None] | None = None,
     policy: AlertPolicy | None = None,
     poll_interval: float = 0.5,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -139,18 +143,19 @@ async def run_monitor(
     on_status: Callable[[MonitorStatus], None] | None = None,
     status_every: float = 60.0,
     on_clear: Callable[[Condition], None] | None = None,
+    checks: Sequence[Check] = (),
 ) -> None:
     """Watch ``chain`` with the plan's rules until ``stop_event`` is set.
 
     The monitor also watches itself (:mod:`breakglass.detect.health`): its own trouble is
-    raised through ``on_alert`` like a rule's alert, and the plan's heartbeat is pinged
-    while the chain is followed.
+    stored as an alert like a rule's (and so reaches incidents and pages through the same
+    events), and the plan's heartbeat is pinged while the chain is followed.
 
     Args:
-        sessions: a migrated database; alerts and the checkpoint go there.
-        on_alert: called once per new, unsuppressed alert, after it is committed; a
-            rule's alerts in order from a worker thread (the block loop does not wait), the
-            monitor's own health alerts from the event loop.
+        sessions: a migrated database; alerts, their events and the checkpoint go there.
+        on_commit: called (on the event loop, cheap) after each commit that may have
+            written events: wake the outbox relay here. Build the whole monitor with
+            :func:`breakglass.runtime.build_monitor` rather than calling this directly.
         policy: suppression and correlation settings (default: the plan's ``alerting:``).
         responder: gets each block's findings before they are stored, so a pause is not
             held up by the database; it must be idempotent, since a crash before the
@@ -159,6 +164,7 @@ async def run_monitor(
         on_block: sees each delivered block and its number of findings.
         on_status: gets a status snapshot every ``status_every`` seconds.
         on_clear: told when a health condition that alerted has cleared.
+        checks: health checks beyond the monitor's own (the event pipeline's, say).
 
     Raises:
         PlanError: the chain is not in the plan, or its rules cannot run.
@@ -176,14 +182,13 @@ async def run_monitor(
         chain=chain,
         book=book,
         sessions=sessions,
-        on_alert=on_alert,
+        on_commit=on_commit,
         on_clear=on_clear,
         on_block=on_block,
         clock=clock,
     )
     endpoints = resolve_endpoints(config, name=chain)
     pool = EndpointPool(pool_members(endpoints), chain=chain)
-    handoff = _Handoff(watch.alerted)
     checkpoints: CheckpointStore | None = None
     try:
         fetcher = BlockFetcher(pool, detector.fetch_spec())
@@ -214,7 +219,7 @@ async def run_monitor(
                     held, partial(_retract, book=book, removed=item), chain=chain, block=item.number
                 )
             if session is not None:
-                _write_held(session, held, handoff)
+                _write_held(session, held, watch.committed)
 
         checkpoints = CheckpointStore(sessions, chain)
         checkpoints.verify(await fetch_chain_identity(pool, chain=chain))
@@ -227,6 +232,12 @@ async def run_monitor(
         )
         if responder is not None:
             await responder.start()
+            # -- mempool pre-execution (issue 18): where the plan enables it, a guard on this
+            # pool front-runs pending exploits with this responder; it stops with the monitor.
+            # Looked up at run time: respond is downstream of detect.
+            import_module("breakglass.respond.preexec.mempool").start_guard(
+                responder, chain=chain, pool=pool, stop=stop_event
+            )
         watch.start(
             pool=pool,
             detector=detector,
@@ -234,14 +245,15 @@ async def run_monitor(
             stop=stop_event,
             on_status=on_status,
             status_every=status_every,
+            extra=checks,
         )
+        read_units_soon(detector.rules, pool=pool, chain=chain, stop=stop_event)  # off the path
         _log.info("detect.monitor_started", chain=chain, rules=len(detector.rules))
         heads = _heads(config, endpoints, fetcher, poll_interval)
         await _until_stopped(stream.run(heads), stop_event)
     finally:
         if checkpoints is not None:
             checkpoints.release()
-        await handoff.aclose()  # what is committed is handed over before stopping
         await watch.aclose()
         if responder is not None:
             await responder.aclose()
@@ -278,46 +290,21 @@ def _retract(session: Session, *, book: AlertBook, removed: StreamEvent) -> list
 
 
 def _write_held(
-    session: Session, held: list[Callable[[Session], list[Alert]]], handoff: _Handoff
+    session: Session,
+    held: list[Callable[[Session], list[Alert]]],
+    committed: Callable[[list[Alert]], None],
 ) -> None:
-    """Write everything held in ``session``; forget it and hand its alerts over once the
-    session commits (a failed commit keeps it for the next attempt)."""
+    """Write everything held in ``session``; forget it once the session commits (a failed
+    commit keeps it for the next attempt) and say so to ``committed``. The alerts' events
+    are in the same transaction: nothing is handed over here."""
     writes = list(held)
     alerts = [alert for write in writes for alert in write(session)]
 
-    def committed(_session: Session) -> None:
+    def forget(_session: Session) -> None:
         del held[: len(writes)]
-        if alerts:
-            handoff.put(alerts)
+        committed(alerts)
 
-    event.listen(session, "after_commit", committed, once=True)
-
-
-class _Handoff:
-    """Hands committed alerts to ``on_alert`` in order, in a worker thread of their own."""
-
-    def __init__(self, on_alert: OnAlert) -> None:
-        self.on_alert = on_alert
-        self.queue: asyncio.Queue[list[Alert] | None] = asyncio.Queue()
-        self.worker = asyncio.ensure_future(self._deliver())
-
-    def put(self, alerts: list[Alert]) -> None:
-        self.queue.put_nowait(alerts)
-
-    async def aclose(self) -> None:
-        self.queue.put_nowait(None)
-        await asyncio.gather(self.worker, return_exceptions=True)
-
-    async def _deliver(self) -> None:
-        while (alerts := await self.queue.get()) is not None:
-            await asyncio.to_thread(self._hand_over, alerts)
-
-    def _hand_over(self, alerts: list[Alert]) -> None:
-        for alert in alerts:
-            try:
-                self.on_alert(alert)
-            except Exception as exc:  # a broken printer or channel must not stop watching
-                _log.error("detect.on_alert_failed", alert=alert.dedupe_key, error=repr(exc))
+    event.listen(session, "after_commit", forget, once=True)
 
 
 async def _until_stopped(work: Coroutine[Any, Any, None], stop_event: asyncio.Event) -> None:

@@ -1,15 +1,16 @@
 """The monitor's watch over itself, put together: health checks, heartbeat, status line.
 
 :func:`~breakglass.detect.monitor.run_monitor` builds one :class:`SelfWatch` per chain. Its
-alerts go through the monitor's own ``on_alert``, so the last alert it shows is the last of
-either kind.
+alerts are stored like the rules' (with their ``AlertRaised`` events) and both kinds pass
+:meth:`SelfWatch.committed`, so the status line's last alert is the last of either kind and
+the relay is woken after either commits.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -18,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from breakglass.chain.pool import EndpointPool
 from breakglass.detect.alerts import Alert, AlertBook
 from breakglass.detect.engine import Detector
-from breakglass.detect.health import Condition, HealthWatch, MonitorStatus, Vitals
+from breakglass.detect.health import Check, Condition, HealthWatch, MonitorStatus, Vitals
 from breakglass.detect.health_checks import build_checks
 from breakglass.detect.heartbeat import Heartbeat
 from breakglass.detect.state import StateCall
@@ -44,7 +45,7 @@ class SelfWatch:
         chain: str,
         book: AlertBook,
         sessions: sessionmaker[Session],
-        on_alert: Callable[[Alert], None],
+        on_commit: Callable[[], None] | None,
         on_clear: Callable[[Condition], None] | None,
         on_block: Callable[[BlockAdded, int], None] | None,
         clock: Callable[[], datetime],
@@ -52,7 +53,7 @@ class SelfWatch:
         config = plan.chains[chain]
         self.plan = plan
         self.chain = chain
-        self._on_alert = on_alert
+        self._on_commit = on_commit
         self._on_block = on_block
         self.last_alert: str | None = None
         self.vitals = Vitals()
@@ -88,9 +89,15 @@ class SelfWatch:
             self._on_block(block, findings)
 
     def alerted(self, alert: Alert) -> None:
-        """Every alert of the monitor passes here on its way to ``on_alert``."""
-        self.last_alert = alert.finding.title
-        self._on_alert(alert)
+        """A health alert was committed."""
+        self.committed([alert])
+
+    def committed(self, alerts: list[Alert]) -> None:
+        """A transaction that may hold events committed (``alerts`` are those it raised)."""
+        if alerts:
+            self.last_alert = alerts[-1].finding.title
+        if self._on_commit is not None:
+            self._on_commit()
 
     def start(
         self,
@@ -101,16 +108,20 @@ class SelfWatch:
         stop: asyncio.Event,
         on_status: Callable[[MonitorStatus], None] | None = None,
         status_every: float = 60.0,
+        extra: Sequence[Check] = (),
     ) -> None:
         """Start checking (after the responder armed: the checks ask it what it armed)."""
-        self.watch.checks = build_checks(
-            plan=self.plan,
-            chain=self.chain,
-            pool=pool,
-            detector=detector,
-            vitals=self.vitals,
-            responder=responder,
-        )
+        self.watch.checks = [
+            *build_checks(
+                plan=self.plan,
+                chain=self.chain,
+                pool=pool,
+                detector=detector,
+                vitals=self.vitals,
+                responder=responder,
+            ),
+            *extra,
+        ]
         self._tasks.append(asyncio.create_task(self.watch.run(stop)))
         if self.heartbeat is not None:
             self._tasks.append(asyncio.create_task(self.heartbeat.run(stop)))

@@ -1,10 +1,10 @@
 """Run a scripted drill: deploy the scenario, watch it with the real monitor and playbooks,
 attack, and measure how fast breakglass detected and contained it and how much it saved.
 
-The monitor is :func:`breakglass.detect.monitor.run_monitor` with a
-:class:`~breakglass.respond.responder.Responder` acting through a
-:class:`~breakglass.respond.env.LiveEnv` whose environment holds the guardian key, on the
-drill plan (the scenario's fragment merged with the user's people and roles). Alerts and step
+The monitor is the one ``breakglass monitor`` runs
+(:func:`breakglass.runtime.monitor.build_monitor`), its responder acting through an
+environment that holds the guardian key, without incidents or notifications, on the drill
+plan (the scenario's fragment merged with the user's people and roles). Alerts and step
 runs go to a scratch database in ``workdir``; only the drill's own row goes to the team's.
 The attacker sends one step per block and waits for the monitor to finish each block before
 its next move, so every run gives the same blocks.
@@ -23,14 +23,12 @@ import yaml
 from sqlalchemy.orm import Session, sessionmaker
 
 from breakglass import store
-from breakglass.detect.alerts import Alert
-from breakglass.detect.monitor import run_monitor
 from breakglass.devchain import Anvil
 from breakglass.drills.library import CHAIN, GUARDIAN_ENV, Deployment, DrillScenario, build_plan
+from breakglass.events import AlertRaised, Event
 from breakglass.plan.loader import LoadedPlan, load_plan
-from breakglass.respond.env import LiveEnv
 from breakglass.respond.journal import PhaseEvent
-from breakglass.respond.responder import Responder
+from breakglass.runtime.monitor import build_monitor
 from breakglass.scenario.live import anvil_rpc, wait_processed, wait_receipt
 
 __all__ = ["AttackRecord", "DrillOutcome", "run_drill"]
@@ -141,8 +139,9 @@ class _Watch:
         self.broadcast = asyncio.Event()
         self.settled = asyncio.Event()
 
-    def on_alert(self, alert: Alert) -> None:
-        found = alert.finding
+    async def on_alert(self, found: Event) -> None:
+        if not isinstance(found, AlertRaised):
+            return
         if self.outcome.alert_block is None:
             self.outcome.alert_block = found.block_number
             if self.exploit_seen is not None:
@@ -250,20 +249,18 @@ async def _watch_attack(
 ) -> None:
     loaded, deployment = outcome.loaded, outcome.deployment
     watch = _Watch(outcome, say)
-    env = LiveEnv(loaded, sessions, environ={GUARDIAN_ENV: deployment.guardian_key})
-    responder = Responder(loaded, chain=CHAIN, sessions=sessions, env=env, on_event=watch.on_event)
-    stop = asyncio.Event()
-    monitor = asyncio.create_task(
-        run_monitor(
-            loaded_plan=loaded,
-            chain=CHAIN,
-            sessions=sessions,
-            stop_event=stop,
-            on_alert=watch.on_alert,
-            poll_interval=0.2,
-            responder=responder,
-        )
+    app = build_monitor(
+        loaded,
+        chain=CHAIN,
+        sessions=sessions,
+        incidents=False,
+        environ={GUARDIAN_ENV: deployment.guardian_key},
+        on_phase=watch.on_event,
+        relay_idle=0.2,
     )
+    app.bus.subscribe("drill.alerts", [AlertRaised], watch.on_alert)
+    stop = asyncio.Event()
+    monitor = asyncio.create_task(app.run(stop, poll_interval=0.2))
     try:
         height = int(await anvil_rpc(anvil, "eth_blockNumber"), 16)
         await wait_processed(sessions, CHAIN, height, monitor, timeout=_READY_TIMEOUT)

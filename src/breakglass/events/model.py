@@ -27,6 +27,7 @@ __all__ = [
     "IncidentOpened",
     "NotificationQueued",
     "PublicUpdatePublished",
+    "ReminderDue",
     "StepPhase",
     "UnknownEvent",
     "event_kinds",
@@ -122,6 +123,10 @@ class AlertRaised(Event):
     severity: str
     title: str
     tx_hash: str | None = None
+    kind: str = ""
+    """The rule type (``large-outflow``, ``health`` …)."""
+    description: str = ""
+    addresses: list[str] = []
 
     @staticmethod
     def key(dedupe_key: str) -> str:
@@ -154,6 +159,11 @@ class IncidentOpened(Event):
     status: str
     opened_by: str
     """``alert:<dedupe key>`` or the person who declared it."""
+    summary: str = ""
+    chains: list[str] = []
+    contracts: list[str] = []
+    engaged: list[str] = []
+    """External parties engaged as it opened (their ``page`` contact is told)."""
 
     @staticmethod
     def key(incident_id: int) -> str:
@@ -175,6 +185,24 @@ class IncidentChanged(Event):
     @staticmethod
     def key(incident_id: int, change: str, cause: str) -> str:
         return f"incident-changed:{incident_id}:{change}:{cause}"
+
+
+class ReminderDue(Event):
+    """A reminder about an open incident fell due (a public update, a regulatory filing).
+
+    ``slot`` in its id is the reminder's period (the due time, and the interval it repeats
+    in), so a restart neither repeats one nor forgets one."""
+
+    KIND: ClassVar[str] = "incident.reminder"
+
+    incident_id: int
+    reminder: Literal["update_due", "regulatory_due"]
+    context: dict[str, Any] = {}
+    group_key: str | None = None
+
+    @staticmethod
+    def key(incident_id: int, reminder: str, slot: str) -> str:
+        return f"reminder:{incident_id}:{reminder}:{slot}"
 
 
 class StepPhase(Event):

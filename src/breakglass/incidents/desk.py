@@ -1,19 +1,23 @@
-"""The incident desk: what ``breakglass monitor`` does with alerts once they are stored.
+"""The incident desk: alerts become incidents, through events.
 
-Each new alert opens an incident or attaches to the one it correlates with; a new incident
-tells the internal channels, pages the incident lead and engages the external parties whose
-conditions hold; a later alert is told with its own severity. In the background the desk
-links playbook runs to their incidents and brings their steps onto the timeline, moves an
-incident to ``contained`` (and says so) once every contract its playbooks pause is verified
-paused, and reminds people when a public update is due or a regulatory filing deadline
-draws near. Notifications are queued in the database; the notifier's own loop delivers them.
+The desk consumes ``AlertRaised`` and ``AlertRetracted`` (written by detect in the
+transaction of the block's checkpoint) with :func:`~breakglass.events.consume_once`: each
+new alert opens an incident or attaches to the one it correlates with, and the desk emits
+``IncidentOpened`` or ``IncidentChanged`` in that same transaction, with its mark of the
+alert's event. A crash anywhere in between redoes all of it or none of it; notify consumes
+the desk's events the same way (:mod:`breakglass.notify.consumers`), so the desk calls no
+notifier and nobody is paged twice or never.
 
-The monitor tells the desk of an alert only after the alert is committed, so a crash in
-between leaves the alert stored and unhandled. :meth:`IncidentDesk.run` therefore starts with
-:meth:`IncidentDesk.sweep`, which hands every open alert that no incident holds to
-:meth:`IncidentDesk.on_alert` (idempotent: an attached alert stays where it is), and pages
-for every open incident that alerts opened and nobody was paged for. While it runs it sweeps
-again every interval, for alerts a failed hand-over left behind.
+In the background (:meth:`IncidentDesk.run`) the desk links playbook runs to their incidents
+and brings their steps onto the timeline, moves an incident to ``contained`` once every
+contract its playbooks pause is verified paused (``IncidentChanged``), and emits a
+``ReminderDue`` when a public update is due or a regulatory deadline draws near; a
+reminder's id holds its period, so a restart neither repeats nor forgets one.
+
+There is no start-up sweep for orphaned alerts or unpaged incidents: both existed because
+the monitor handed alerts over in memory after the commit. An alert's event now commits
+with the alert and an incident's with the incident; the relay delivers whatever a crash
+left behind as soon as it runs again.
 """
 
 from __future__ import annotations
@@ -28,228 +32,279 @@ import structlog
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from breakglass.detect.alerts import Alert, alert_raised
 from breakglass.errors import BreakglassError
+from breakglass.events import (
+    AlertRaised,
+    AlertRetracted,
+    Bus,
+    Event,
+    IncidentChanged,
+    IncidentOpened,
+    ReminderDue,
+    consume_once,
+    emit,
+)
 from breakglass.incidents.alerts import incident_for_alert
 from breakglass.incidents.comms import due_reminders, engage_external_parties
 from breakglass.incidents.containment import AUTO_ACTOR, PauseTarget, contain_if_verified
 from breakglass.incidents.lifecycle import FINAL
-from breakglass.incidents.timeline import sync_timeline
-from breakglass.notify import Notifier
-from breakglass.plan.models import ExternalParty, Plan
+from breakglass.incidents.timeline import EventKind, record_event, sync_timeline
+from breakglass.plan.models import Plan
 from breakglass.report.regulatory import Deadline, clocks_for_incident, reminders_due
-from breakglass.store.models import AlertRecord, Incident, IncidentAlert, Page
+from breakglass.store.models import AlertRecord, Incident, IncidentAlert
 
-__all__ = ["IncidentDesk"]
+__all__ = ["CONSUMER", "IncidentDesk"]
 
 _log = structlog.get_logger("breakglass.incidents")
 
-_SETTLED = timedelta(seconds=30)
-"""How long the running desk leaves a stored alert to the monitor's hand-over."""
+CONSUMER = "incidents.desk"
+_UPDATE_EVERY = timedelta(minutes=10)
+_FILING_EVERY = timedelta(hours=1)
 
 
 class IncidentDesk:
-    """Turns stored alerts into incidents and keeps their timelines and people current."""
+    """Turns alerts' events into incidents and keeps their timelines and people current."""
 
     def __init__(
         self,
         plan: Plan,
         sessions: sessionmaker[Session],
-        notifier: Notifier,
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.plan = plan
         self.sessions = sessions
-        self.notifier = notifier
         self.clock = clock
-        self._reminded: dict[int, datetime] = {}
-        self._filing_reminded: dict[tuple[int, str, str], datetime] = {}
-        # The monitor's hand-over and the sweep call on_alert from threads of their own.
+        # The relay's worker threads and a person's call may handle alerts at once; one
+        # at a time keeps "opened, or attached to the one just opened" true.
         self._handling = threading.Lock()
 
-    def sweep(self, *, settled_for: timedelta | None = None) -> list[int]:
-        """Handle every open alert that no incident holds (left by a crash between an
-        alert's commit and the desk, or by a hand-over that failed); returns the incidents
-        they went to.
+    def subscribe(self, bus: Bus) -> None:
+        """Hear of alerts on ``bus``."""
+        bus.subscribe(CONSUMER, [AlertRaised, AlertRetracted], self.handle)
 
-        Args:
-            settled_for: only alerts first seen at least this long ago (the running
-                monitor's hand-over has its turn first); ``None`` at start: every alert,
-                and every incident alerts opened that was never paged.
-        """
-        query = (
-            select(AlertRecord.dedupe_key)
-            .outerjoin(IncidentAlert, IncidentAlert.alert_id == AlertRecord.id)
-            .where(IncidentAlert.id.is_(None), AlertRecord.status == "open")
-            .order_by(AlertRecord.id)
-        )
-        if settled_for is not None:
-            query = query.where(AlertRecord.first_seen < self.clock() - settled_for)
-        with self.sessions() as session:
-            keys = list(session.scalars(query))
-        if keys:
-            _log.warning("incidents.orphaned_alerts", alerts=len(keys))
-        handled = [self.on_alert(key) for key in keys]
-        if settled_for is None and "incident_lead" in self.plan.roles:
-            with self._handling:
-                self._page_unpaged()
-        return [incident for incident in handled if incident is not None]
-
-    def _page_unpaged(self) -> None:
-        """Announce and page the open incidents that alerts opened but no page was queued
-        for (a crash between the incident's commit and its page)."""
-        with self.sessions() as session:
-            paged = select(Page.incident_id).where(Page.incident_id.is_not(None))
-            unpaged = session.scalars(
-                select(Incident).where(
-                    _open(),
-                    Incident.id.in_(select(IncidentAlert.incident_id)),
-                    Incident.id.not_in(paged),
-                )
-            ).all()
-            found = [(i.id, i.title, _context(i, i.title, i.summary or "")) for i in unpaged]
-        for incident_id, title, context in found:
-            _log.warning("incidents.unpaged", incident=incident_id)
-            try:
-                self.notifier.notify("incident_opened", context, incident_id=incident_id)
-                self.notifier.page("incident_lead", title, incident_id=incident_id)
-            except BreakglassError as exc:  # one incident's trouble must not stop the sweep
-                _log.error("incidents.page_failed", incident=incident_id, error=str(exc)[:300])
+    def handle(self, event: Event) -> None:
+        """Apply one alert event once (a redelivery changes nothing)."""
+        with self._handling:
+            consume_once(self.sessions, consumer=CONSUMER, event=event, apply=self._apply)
 
     def on_alert(self, dedupe_key: str) -> int | None:
-        """Handle the stored alert ``dedupe_key``; returns its incident's id. An alert
-        already in an incident is not told again.
-
-        The incident is committed first; notifications are queued after, in their own
-        transactions (SQLite has one writer at a time).
-        """
-        with self._handling:
-            return self._on_alert(dedupe_key)
-
-    def _on_alert(self, dedupe_key: str) -> int | None:
-        engaged: list[tuple[str, ExternalParty]] = []
-        with self.sessions() as session, session.begin():
-            alert = session.scalars(
+        """Handle the stored alert ``dedupe_key`` as its ``AlertRaised`` would be handled
+        (for a caller with no relay); returns its incident's id, ``None`` if it has none
+        (unknown or retracted). An alert handled before is not told again."""
+        with self.sessions() as session:
+            row = session.scalars(
                 select(AlertRecord).where(AlertRecord.dedupe_key == dedupe_key)
             ).first()
-            if alert is None or alert.status == "retracted":
+            if row is None:
                 return None
-            handled = session.scalars(
-                select(IncidentAlert.incident_id).where(IncidentAlert.alert_id == alert.id)
+            event = alert_raised(Alert.from_record(row), at=self.clock())
+            alert_id = row.id
+        self.handle(event)
+        with self.sessions() as session:
+            return session.scalars(
+                select(IncidentAlert.incident_id).where(IncidentAlert.alert_id == alert_id)
             ).first()
-            if handled is not None:
-                # Told twice (the sweep and the monitor's hand-over): people hear of it once.
-                return handled
-            known = set(session.scalars(select(Incident.id).where(_open())))
-            incident = incident_for_alert(session, self.plan, alert)
-            opened = incident.id not in known and _first_alert(session, incident.id)
-            if opened:
-                engage_external_parties(
-                    session,
-                    self.plan,
-                    incident,
-                    notify=lambda name, party: engaged.append((name, party)),
-                )
-            context = _context(incident, alert.title, alert.description)
-            alert_context = {**context, **_alert_fields(alert)}
-            incident_id, title = incident.id, incident.title
+
+    def _apply(self, session: Session, event: Event) -> None:
+        if isinstance(event, AlertRaised):
+            self._raised(session, event)
+        elif isinstance(event, AlertRetracted):
+            self._retracted(session, event)
+
+    def _raised(self, session: Session, event: AlertRaised) -> None:
+        alert = session.get(AlertRecord, event.alert_id)
+        if alert is None or alert.status == "retracted":
+            _log.info("incidents.alert_gone", alert=event.dedupe_key)
+            return
+        linked = session.scalars(
+            select(IncidentAlert.incident_id).where(IncidentAlert.alert_id == alert.id)
+        ).first()
+        if linked is not None:  # attached by a person before the event came
+            return
+        known = set(session.scalars(select(Incident.id).where(_open())))
+        incident = incident_for_alert(session, self.plan, alert)
+        opened = incident.id not in known and _first_alert(session, incident.id)
+        now = self.clock()
         if opened:
-            self.notifier.notify("incident_opened", context, incident_id=incident_id)
-            if "incident_lead" in self.plan.roles:
-                self.notifier.page("incident_lead", title, incident_id=incident_id)
-            for name, party in engaged:
-                if party.page is not None:
-                    party_context = {**context, "party": name}
-                    self.notifier.notify_url(
-                        party.page, "external_engaged", party_context, label=name
-                    )
+            engaged = engage_external_parties(
+                session, self.plan, incident, notify=lambda _name, _party: None
+            )
+            emit(
+                session,
+                IncidentOpened(
+                    event_id=IncidentOpened.key(incident.id),
+                    occurred_at=now,
+                    incident_id=incident.id,
+                    title=incident.title,
+                    severity=incident.severity,
+                    status=incident.status,
+                    opened_by=f"alert:{event.dedupe_key}",
+                    summary=incident.summary or "",
+                    chains=list(incident.chains),
+                    contracts=list(incident.contracts),
+                    engaged=engaged,
+                ),
+            )
         else:
-            self.notifier.notify(
-                "alert",
-                alert_context,
-                incident_id=incident_id,
-                group_key=f"incident:{incident_id}",
+            emit(
+                session,
+                IncidentChanged(
+                    event_id=IncidentChanged.key(incident.id, "alert", event.dedupe_key),
+                    occurred_at=now,
+                    incident_id=incident.id,
+                    change="alert",
+                    after=event.dedupe_key,
+                    actor=f"rule:{event.rule}",
+                    detail={**_context(incident, alert.title, alert.description), **_fields(alert)},
+                ),
             )
         _log.warning(
-            "incidents.alert_handled", alert=dedupe_key, incident=incident_id, opened=opened
+            "incidents.alert_handled", alert=event.dedupe_key, incident=incident.id, opened=opened
         )
-        return incident_id
+
+    def _retracted(self, session: Session, event: AlertRetracted) -> None:
+        """A reorg orphaned an alert's block: its incident's timeline says so (the incident
+        stays: people decide whether it was real)."""
+        incident_id = session.scalars(
+            select(IncidentAlert.incident_id).where(IncidentAlert.alert_id == event.alert_id)
+        ).first()
+        if incident_id is None:
+            return
+        record_event(
+            session,
+            incident_id,
+            EventKind.ALERT,
+            f"alert #{event.alert_id} retracted: a reorg orphaned block {event.block_hash[:10]}…",
+            actor="breakglass",
+            data={"alert_id": event.alert_id, "retracted": True},
+        )
+        emit(
+            session,
+            IncidentChanged(
+                event_id=IncidentChanged.key(incident_id, "alert", f"retracted:{event.dedupe_key}"),
+                occurred_at=self.clock(),
+                incident_id=incident_id,
+                change="alert",
+                before=event.dedupe_key,
+                actor="breakglass",
+                detail={"retracted": True, "alert_id": event.alert_id},
+            ),
+        )
 
     def sync(self) -> None:
         """Link runs and bring steps onto the timelines of open incidents, contain those
-        whose pauses are all verified; remind comms."""
+        whose pauses are all verified; emit the reminders that fell due."""
         now = self.clock()
-        filings: list[tuple[int, Deadline]] = []
-        contained: list[dict[str, object]] = []
         with self.sessions() as session, session.begin():
             for incident in session.scalars(select(Incident).where(_open())).all():
                 sync_timeline(session, incident.id)
                 moved = contain_if_verified(session, self.plan, incident.id)
                 if moved is not None:
-                    contained.append(_contained_context(*moved))
+                    _contained(session, *moved, now=now)
                 if self.plan.regulatory is not None and self.plan.regulatory.regimes:
                     clocks = clocks_for_incident(session, self.plan, incident.id, now)
-                    filings += [(incident.id, d) for d in reminders_due(clocks, now=now)]
-            reminders = due_reminders(session, self.plan, now)
-        for context in contained:
-            incident_id = context["incident_id"]
-            assert isinstance(incident_id, int)
-            _log.warning("incidents.contained", incident=incident_id, by=AUTO_ACTOR)
-            self.notifier.notify("contained", context, incident_id=incident_id)
-        self._remind_filings(filings, now)
-        for reminder in reminders:
-            last = self._reminded.get(reminder.incident_id)
-            if last is not None and now - last < timedelta(minutes=10):
-                continue
-            self._reminded[reminder.incident_id] = now
-            context = {
-                "incident_id": reminder.incident_id,
-                "title": reminder.title,
-                "due_at": reminder.due_at,
-                "role": reminder.role,
-                "person": reminder.person,
-            }
-            self.notifier.notify("update_due", context, incident_id=reminder.incident_id)
-
-    def _remind_filings(self, filings: list[tuple[int, Deadline]], now: datetime) -> None:
-        """A regulatory deadline in its last quarter or overdue: remind the role that files
-        (the duty's owner, else the incident lead), at most once an hour per deadline."""
-        for incident_id, deadline in filings:
-            key = (incident_id, deadline.regime, deadline.name)
-            last = self._filing_reminded.get(key)
-            if last is not None and now - last < timedelta(hours=1):
-                continue
-            self._filing_reminded[key] = now
-            context = {
-                "incident_id": incident_id,
-                "title": f"{deadline.regime} {deadline.name} due {deadline.due:%Y-%m-%d %H:%M} UTC",
-                "message": f"File the {deadline.name} report with {deadline.recipient}; "
-                f"status {deadline.status}.",
-                "due_at": deadline.due,
-            }
-            self.notifier.notify(
-                "regulatory_due",
-                context,
-                incident_id=incident_id,
-                group_key=f"regulatory:{incident_id}:{deadline.regime}:{deadline.name}",
-            )
+                    for deadline in reminders_due(clocks, now=now):
+                        _remind_filing(session, incident.id, deadline, now)
+            for reminder in due_reminders(session, self.plan, now):
+                context: dict[str, object] = {
+                    "incident_id": reminder.incident_id,
+                    "title": reminder.title,
+                    "due_at": reminder.due_at.isoformat(),
+                    "role": reminder.role,
+                    "person": reminder.person,
+                }
+                emit(
+                    session,
+                    ReminderDue(
+                        event_id=ReminderDue.key(
+                            reminder.incident_id, "update_due", _slot(reminder.due_at, now)
+                        ),
+                        occurred_at=now,
+                        incident_id=reminder.incident_id,
+                        reminder="update_due",
+                        context=context,
+                    ),
+                )
 
     async def run(self, stop: asyncio.Event, interval: float = 2.0) -> None:
-        """:meth:`sweep` once, then :meth:`sync` and a sweep of alerts older than
-        ``_SETTLED`` every ``interval`` seconds until ``stop`` is set."""
-        settled_for: timedelta | None = None
+        """:meth:`sync` every ``interval`` seconds until ``stop`` is set."""
         while not stop.is_set():
-            try:
-                await asyncio.to_thread(self.sweep, settled_for=settled_for)
-            except BreakglassError as exc:
-                _log.error("incidents.sweep_failed", error=str(exc)[:300])
-            settled_for = _SETTLED
             try:
                 await asyncio.to_thread(self.sync)
             except BreakglassError as exc:
                 _log.error("incidents.sync_failed", error=str(exc)[:300])
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), interval)
+
+
+def _slot(due: datetime, now: datetime, every: timedelta = _UPDATE_EVERY) -> str:
+    """The period a reminder falls in: once when due, then once per ``every`` overdue."""
+    overdue = max(timedelta(0), now - due)
+    return f"{due.isoformat()}+{int(overdue / every)}"
+
+
+def _remind_filing(session: Session, incident_id: int, deadline: Deadline, now: datetime) -> None:
+    """A regulatory deadline in its last quarter or overdue: remind the role that files
+    (the duty's owner, else the incident lead), at most once an hour per deadline."""
+    due = f"{deadline.due:%Y-%m-%d %H:%M} UTC" if deadline.due is not None else "(no date)"
+    context: dict[str, object] = {
+        "incident_id": incident_id,
+        "title": f"{deadline.regime} {deadline.name} due {due}",
+        "message": f"File the {deadline.name} report with {deadline.recipient}; "
+        f"status {deadline.status}.",
+        "due_at": _iso(deadline.due),
+    }
+    hour = int(now.timestamp() // _FILING_EVERY.total_seconds())
+    emit(
+        session,
+        ReminderDue(
+            event_id=ReminderDue.key(
+                incident_id, "regulatory_due", f"{deadline.regime}:{deadline.name}:{hour}"
+            ),
+            occurred_at=now,
+            incident_id=incident_id,
+            reminder="regulatory_due",
+            context=context,
+            group_key=f"regulatory:{incident_id}:{deadline.regime}:{deadline.name}",
+        ),
+    )
+
+
+def _contained(
+    session: Session, incident: Incident, targets: list[PauseTarget], *, now: datetime
+) -> None:
+    _log.warning("incidents.contained", incident=incident.id, by=AUTO_ACTOR)
+    emit(
+        session,
+        IncidentChanged(
+            event_id=IncidentChanged.key(incident.id, "status", "contained"),
+            occurred_at=now,
+            incident_id=incident.id,
+            change="status",
+            after="contained",
+            actor=AUTO_ACTOR,
+            detail={
+                "incident_id": incident.id,
+                "title": incident.title,
+                "summary": incident.summary,
+                "severity": incident.severity,
+                "status": incident.status,
+                "chains": list(incident.chains),
+                "contracts": list(incident.contracts),
+                "contracts_paused": [t.contract for t in targets],
+                "contained_at": _iso(incident.contained_at),
+                "funds_at_risk_usd": incident.funds_at_risk_usd,
+                "next_update_at": _iso(incident.next_update_at),
+                "by": AUTO_ACTOR,
+            },
+        ),
+    )
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
 
 
 def _open() -> ColumnElement[bool]:
@@ -261,7 +316,7 @@ def _first_alert(session: Session, incident_id: int) -> bool:
     return len(list(links)) <= 1
 
 
-def _alert_fields(alert: AlertRecord) -> dict[str, object]:
+def _fields(alert: AlertRecord) -> dict[str, object]:
     """What an ``alert`` message says of the alert itself: its own severity (critical …
     low), not the P1 … P5 of the incident it joined, which stays as ``incident_severity``."""
     return {
@@ -275,23 +330,6 @@ def _alert_fields(alert: AlertRecord) -> dict[str, object]:
     }
 
 
-def _contained_context(incident: Incident, targets: list[PauseTarget]) -> dict[str, object]:
-    return {
-        "incident_id": incident.id,
-        "title": incident.title,
-        "summary": incident.summary,
-        "severity": incident.severity,
-        "status": incident.status,
-        "chains": incident.chains,
-        "contracts": incident.contracts,
-        "contracts_paused": [t.contract for t in targets],
-        "contained_at": incident.contained_at,
-        "funds_at_risk_usd": incident.funds_at_risk_usd,
-        "next_update_at": incident.next_update_at,
-        "by": AUTO_ACTOR,
-    }
-
-
 def _context(incident: Incident, title: str, description: str) -> dict[str, object]:
     return {
         "incident_id": incident.id,
@@ -300,7 +338,7 @@ def _context(incident: Incident, title: str, description: str) -> dict[str, obje
         "severity": incident.severity,
         "incident_severity": incident.severity,
         "status": incident.status,
-        "chains": incident.chains,
-        "contracts": incident.contracts,
+        "chains": list(incident.chains),
+        "contracts": list(incident.contracts),
         "funds": "at_risk",
     }

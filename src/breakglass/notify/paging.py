@@ -8,7 +8,9 @@ internal channels hear of it, and the page stays open for an acknowledgement.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Mapping
+from contextlib import nullcontext
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -47,9 +49,17 @@ class Paging:
     def _context(self, context: Mapping[str, Any], incident_id: int | None) -> dict[str, Any]:
         raise NotImplementedError
 
-    def page(self, role: str, message: str, *, incident_id: int | None = None) -> int:
+    def page(
+        self,
+        role: str,
+        message: str,
+        *,
+        incident_id: int | None = None,
+        session: Session | None = None,
+    ) -> int:
         """Page ``role``: its first member now, the next ones as :meth:`escalate_due` finds
-        no acknowledgement. Returns the page id.
+        no acknowledgement. Returns the page id. With ``session`` the page joins the
+        caller's transaction.
 
         Raises:
             NotifyError: the role is not in the plan or has no members.
@@ -60,7 +70,7 @@ class Paging:
         if not spec.members:
             raise NotifyError(f"role {role} has no members to page")
         now = self._clock()
-        with self._sessions.begin() as session:
+        with nullcontext(session) if session is not None else self._sessions.begin() as tx:
             page = Page(
                 incident_id=incident_id,
                 role=role,
@@ -71,9 +81,9 @@ class Paging:
                 status=PageStatus.OPEN,
                 paged_at=now,
             )
-            session.add(page)
-            session.flush()
-            self._ring(session, page, now)
+            tx.add(page)
+            tx.flush()
+            self._ring(tx, page, now)
             page_id = page.id
         return page_id
 
@@ -166,7 +176,12 @@ class Paging:
 
     async def escalate_due(self) -> list[int]:
         """Ring the next member of every open page whose current one did not acknowledge
-        in time; returns the ids of the pages that moved on (or were exhausted)."""
+        in time; returns the ids of the pages that moved on (or were exhausted). The
+        database work runs in a worker thread: the monitor's event loop also carries the
+        reaction path."""
+        return await asyncio.to_thread(self._escalate_due)
+
+    def _escalate_due(self) -> list[int]:
         now = self._clock()
         moved: list[int] = []
         with self._sessions.begin() as session:

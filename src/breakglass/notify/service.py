@@ -76,6 +76,8 @@ class Notifier(Paging):
         self._deadline_s = deadline_s
         self._concurrency = concurrency
         self._slots: asyncio.Semaphore | None = None
+        self._wakeup: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     # -- queueing -------------------------------------------------------------------------
 
@@ -146,19 +148,26 @@ class Notifier(Paging):
         return ids
 
     def notify_url(
-        self, url: Secret | str, event: str, context: Mapping[str, Any], *, label: str
+        self,
+        url: Secret | str,
+        event: str,
+        context: Mapping[str, Any],
+        *,
+        label: str,
+        session: Session | None = None,
     ) -> int:
         """Queue ``event`` for a one-off target, such as an external party's contact.
 
         The URL's *template* is kept so a restart can still deliver: put its tokens in
-        ``${ENV}`` references. ``label`` names the target in the log and the CLI.
+        ``${ENV}`` references. ``label`` names the target in the log and the CLI. With
+        ``session`` the delivery joins the caller's transaction.
         """
         template = url if isinstance(url, Secret) else Secret(url)
         now = self._clock()
         message = render(event, self._context(context, None), now=now)
-        with self._sessions.begin() as session:
+        with nullcontext(session) if session is not None else self._sessions.begin() as tx:
             delivery = enqueue(
-                session,
+                tx,
                 label,
                 message,
                 {"url": template.template, "label": label},
@@ -242,6 +251,10 @@ class Notifier(Paging):
             error = exc
         except TimeoutError:
             error = DeliveryError(f"no answer within {self._deadline_s:g} s")
+        return await asyncio.to_thread(self._settle, claim, error)
+
+    def _settle(self, claim: _Claim, error: DeliveryError | None) -> bool:
+        """Record the attempt's outcome; whether it was sent."""
         now = self._clock()
         with self._sessions.begin() as session:
             row = session.get_one(Delivery, claim.id)
@@ -284,6 +297,17 @@ class Notifier(Paging):
             by_channel[claim.channel].append(claim)
         return by_channel
 
+    async def _pause(self, stop: asyncio.Event, interval: float) -> None:
+        wakeup = self._wakeup
+        assert wakeup is not None
+        waits = {asyncio.ensure_future(stop.wait()), asyncio.ensure_future(wakeup.wait())}
+        try:
+            await asyncio.wait(waits, timeout=interval, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiting in waits:
+                waiting.cancel()
+        wakeup.clear()
+
     def _bound(self) -> None:
         # Apprise runs most plugins in the loop's thread pool: a bound keeps a burst of slow
         # channels from taking every thread. Made per run, as a CLI runs one loop per call.
@@ -296,30 +320,43 @@ class Notifier(Paging):
         """Send every pending or retrying delivery whose time has come (only ``ids``, when
         given); returns how many were sent. Channels are served concurrently, each one's
         messages in order, each attempt within the notifier's deadline."""
-        by_channel = self._by_channel(ids=ids)
+        by_channel = await asyncio.to_thread(self._by_channel, ids=ids)
         self._bound()
         return sum(await asyncio.gather(*(self._serve(c) for c in by_channel.values())))
 
+    def wake(self) -> None:
+        """Deliver now rather than at the next poll (callable from any thread): something
+        was queued (``NotificationQueued``)."""
+        loop, wakeup = self._loop, self._wakeup
+        if loop is None or wakeup is None or loop.is_closed():
+            return
+        with contextlib.suppress(RuntimeError):  # the loop closed since the check
+            loop.call_soon_threadsafe(wakeup.set)
+
     async def run(self, stop: asyncio.Event, interval: float = 1.0) -> None:
-        """Deliver and escalate every ``interval`` seconds until ``stop`` is set.
+        """Deliver and escalate when woken (:meth:`wake`), and every ``interval`` seconds
+        in any case, until ``stop`` is set.
 
         Each channel's deliveries run as their own task, so a channel that is slow to
         answer holds back neither the other channels nor the next escalation round.
         """
         busy: dict[str, asyncio.Task[int]] = {}
         self._bound()
+        self._loop, self._wakeup = asyncio.get_running_loop(), asyncio.Event()
         try:
             while not stop.is_set():
                 try:
                     await self.escalate_due()
                     busy = {name: task for name, task in busy.items() if not task.done()}
-                    for name, claims in self._by_channel(skip=busy).items():
+                    # Claims are database work: off the loop, which carries the reaction.
+                    claims_by = await asyncio.to_thread(self._by_channel, skip=set(busy))
+                    for name, claims in claims_by.items():
                         busy[name] = asyncio.create_task(self._serve(claims))
                 except Exception:  # a bad round must not end the loop that pages people
                     _log.exception("notify.round_failed")
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=interval)
+                await self._pause(stop, interval)
         finally:
+            self._loop = None
             for task in busy.values():
                 task.cancel()
             await asyncio.gather(*busy.values(), return_exceptions=True)
