@@ -40,9 +40,10 @@ from breakglass.respond.preexec.attack_contract import (
     AttackContractScreen,
     Creation,
 )
+from breakglass.respond.preexec.attack_contract_worker import ScreenConfig, ScreenWorker
 from breakglass.respond.preexec.fork_evm import Fork, NextBlock
 from breakglass.respond.preexec.fork_node import Backend, open_fork
-from breakglass.scenario.vault import deploy_vault
+from breakglass.scenario.vault import VaultScenario, deploy_vault
 
 HONEST = Path(__file__).parents[1] / "tests" / "respond" / "preexec" / "HonestCallers.sol"
 
@@ -67,6 +68,32 @@ def _deploy(anvil: Anvil, sender: str, code: str) -> Creation:
 def _percentiles(samples: list[float]) -> tuple[float, float]:
     ordered = sorted(samples)
     return statistics.median(ordered), ordered[max(0, round(0.95 * len(ordered)) - 1)]
+
+
+def _through_process(anvil: Anvil, vault: VaultScenario, drainer: Creation, rounds: int) -> None:
+    # Through the rule's simulator process, as the monitor runs it: start-up, then the
+    # wait of the drainer's block (verdict plus the hop between processes).
+    config = ScreenConfig(
+        url=anvil.http_url,
+        chain_id=anvil.chain_id,
+        block_time=1,
+        backend="pyrevm",
+        targets={"vault": vault.vault},
+        assets=(AssetWatch(vault.token, threshold=Decimal(1000)),),
+    )
+    started = time.perf_counter()
+    worker = ScreenWorker(config, "bench-simulator")
+    worker.submit([]).result(timeout=60)
+    print(f"simulator process start: {(time.perf_counter() - started) * 1000:.0f} ms")
+    waits = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        (verdict,) = worker.submit([drainer]).result(timeout=60)
+        waits.append((time.perf_counter() - started) * 1000)
+        assert verdict.drain is not None
+    p50, p95 = _percentiles(waits)
+    print(f"drainer through the process: p50 {p50:.1f} ms  p95 {p95:.1f} ms")
+    worker.close()
 
 
 def main() -> None:
@@ -125,6 +152,8 @@ def main() -> None:
         for name in creations:
             ratio = results["node", name][0] / max(results["pyrevm", name][0], 1e-9)
             print(f"node / pyrevm, {name:9}: {ratio:5.1f}x at p50")
+
+        _through_process(anvil, vault, creations["drainer"], args.rounds)
 
         # Once the watched functions are read, an ordinary creation is screened out from its
         # creation code alone, in the monitor's thread: no fork, no worker, no wait.

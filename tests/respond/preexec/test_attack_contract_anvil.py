@@ -281,6 +281,7 @@ def test_honest_callers_are_simulated_but_not_flagged_and_unrelated_code_is_not_
 
     async def evaluate() -> tuple[list[Finding], AttackContractRule]:
         pipeline = Pipeline(loaded, None)
+        pipeline.rule.start()  # as the monitor's first block does
         found: list[Finding] = []
         for number in sorted({int(r["blockNumber"], 16) for r in receipts}):
             header = await pipeline.fetcher.header_by_number(number)
@@ -386,6 +387,7 @@ def test_a_drainer_made_by_a_factory_is_flagged_from_the_block_traces(
 
     async def evaluate() -> list[Finding]:
         pipeline = Pipeline(loaded, None)
+        pipeline.rule.start()
         found: list[Finding] = []
         for receipt in (factory, made):
             header = await pipeline.fetcher.header_by_number(int(receipt["blockNumber"], 16))
@@ -410,6 +412,7 @@ def test_a_pending_deployment_is_judged_before_it_is_mined(
     loaded = _plan(tmp_path, anvil, vault)
     (rule,) = build_rules(loaded, chain="local")
     assert isinstance(rule, AttackContractRule)
+    rule.start()
     head = anvil.rpc("eth_getBlockByNumber", ["latest", False])
     drainer = compile_file("VaultDrainer.sol")["VaultDrainer"]
     creation = drainer.bytecode + encode(["address", "uint256"], [vault.vault, 1]).hex()

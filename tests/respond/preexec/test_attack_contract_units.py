@@ -4,6 +4,7 @@ the rule's parameters, and a simulation that cannot run."""
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -136,7 +137,7 @@ def _rule(chain: Chain | None, **params: Any) -> AttackContractRule:
 
 def _block_with_creation(number: int = 7) -> BlockAdded:
     tx_hash = "0x" + "ab" * 32
-    header = BlockHeader(number, "0x" + "cd" * 32, "0x" + "ef" * 32, 1_700_000_000)
+    header = BlockHeader(number, f"0x{number:064x}", "0x" + "ef" * 32, 1_700_000_000)
     tx = {"hash": tx_hash, "from": DEPLOYER, "nonce": "0x0", "to": None, "input": "0x6080"}
     receipt = {"transactionHash": tx_hash, "status": "0x1", "contractAddress": "0x" + "44" * 20}
     return BlockAdded("local", header, block={"transactions": [tx]}, receipts=[receipt])
@@ -214,3 +215,62 @@ def test_a_node_without_eth_simulate_is_said_so_once_asked() -> None:
                 url, at=1, next_block=NextBlock(2, 1), chain_id=1, backend="node", client=client
             )
     assert asked == ["eth_simulateV1", "eth_simulateV1"]  # the probe, then one cached answer
+
+
+def test_a_node_that_stops_answering_backs_up_the_simulations_boundedly_and_loudly() -> None:
+    import socket  # noqa: PLC0415
+
+    # A node that accepts connections and never answers: the simulator waits on it (in its
+    # own process: the monitor's threads go on).
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(64)
+    try:
+        port = silent.getsockname()[1]
+        hung = Chain.model_validate({"chain_id": 31337, "rpc": [f"http://127.0.0.1:{port}"]})
+        rule = _rule(hung, wait_seconds=0.01)
+        detector = Detector("local", [rule], failure_budget=1, report_disabled=True)
+        for number in range(1, 17):
+            assert detector.evaluate(_block_with_creation(number)) == []
+        (finding,) = detector.evaluate(_block_with_creation(17))
+        assert finding.kind == "rule-disabled"
+        assert "not judged: simulations are backed up" in finding.description
+        assert len(rule._late) <= 10  # the backlog was shed, not grown
+    finally:
+        silent.close()
+
+
+def test_a_simulation_that_hangs_is_ended_with_its_process_and_said() -> None:
+    import socket  # noqa: PLC0415
+
+    from breakglass.respond.preexec.attack_contract import AssetWatch  # noqa: PLC0415
+    from breakglass.respond.preexec.attack_contract_blocks import (  # noqa: PLC0415
+        block_creations,
+    )
+    from breakglass.respond.preexec.attack_contract_worker import (  # noqa: PLC0415
+        ScreenConfig,
+        ScreenWorker,
+    )
+    from breakglass.respond.preexec.fork_evm import SimulationError  # noqa: PLC0415
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(64)
+    try:
+        config = ScreenConfig(
+            url=f"http://127.0.0.1:{silent.getsockname()[1]}",
+            chain_id=31337,
+            block_time=1,
+            backend="pyrevm",
+            targets={"vault": VAULT},
+            assets=(AssetWatch(TOKEN, threshold=Decimal(1)),),
+        )
+        worker = ScreenWorker(config, "test-simulator", stuck_after=3)
+        assert worker.submit([]).result(timeout=60) == []  # the process is up
+        (creation,) = block_creations(_block_with_creation())
+        with pytest.raises(SimulationError, match="no verdict within 3 s"):
+            worker.submit([creation]).result(timeout=60)
+        assert worker.restarts == 1
+        worker.close()
+    finally:
+        silent.close()

@@ -152,6 +152,17 @@ class ScreenCounts:
     flagged: int = 0
     failed: int = 0
 
+    def add(self, verdict: Verdict) -> None:
+        """Count a verdict reached elsewhere (the simulator's process)."""
+        self.seen += 1
+        if verdict.error is not None:
+            self.failed += 1
+        elif not verdict.simulated:
+            self.screened_out += 1
+        else:
+            self.simulated += 1
+            self.flagged += verdict.drain is not None
+
 
 ForkFactory = Callable[[Creation], Fork]
 """Makes the fork a creation is simulated on: the state after its block."""
@@ -245,6 +256,15 @@ class AttackContractScreen:
             time.perf_counter() - started,
             type(fork).backend,
         )
+
+    @property
+    def watched_selectors(self) -> set[str] | None:
+        """The watched contracts' functions once read (``None`` before the first fork)."""
+        return self._watched_selectors
+
+    def learn(self, selectors: set[str]) -> None:
+        """Take the watched functions read elsewhere, so :meth:`prescreen` can decide."""
+        self._watched_selectors = set(selectors)
 
     def _count(self, **added: int) -> None:
         """Counters are bumped by the monitor's thread (prescreen) and the worker's."""

@@ -1,4 +1,4 @@
-"""The calls tried on a suspect contract, and a drain's steps in words.
+"""The calls tried on a suspect contract, and a drain in words and data.
 
 Without an ABI the argument types are unknown, so each function is called with a few
 argument lists that fit the usual shapes of an attack entry point: none (``attack()``), a
@@ -11,11 +11,21 @@ still decodes (its extra arguments are zero) instead of reverting on short calld
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from breakglass.analysis.assets import format_amount, short_address
 from breakglass.respond.preexec.fork_evm import Call, Outcome
 
-__all__ = ["TRANSFER_TOPIC", "candidate_calls", "trace_summary"]
+if TYPE_CHECKING:
+    from breakglass.respond.preexec.attack_contract import Verdict
+
+__all__ = [
+    "TRANSFER_TOPIC",
+    "candidate_calls",
+    "drain_data",
+    "drain_title",
+    "trace_summary",
+]
 
 TRANSFER_TOPIC = "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef"
 """topic0 of ERC-20 ``Transfer(address,address,uint256)``."""
@@ -107,3 +117,59 @@ def trace_summary(
             topic = log.topics[0][:10] if log.topics else "anonymous"
             lines.append(f"  event {topic}… from {name(log.address)}")
     return tuple(lines[:40])
+
+
+def drain_title(verdict: Verdict) -> str:
+    """``0xef11…64ca (deployed by 0x14dc…9955) drains 30,000 aUSD from vault in simulation,
+    calling 0x9890220b``."""
+    assert verdict.drain is not None
+    creation, call = verdict.creation, verdict.drain.outcome.call
+    selector = "0x" + call.data[:4].hex() if call.data else "its fallback"
+    lost = ", ".join(
+        f"{format_amount(x.amount, decimals=x.decimals, symbol=x.symbol)} from {x.holder_name}"
+        for x in verdict.drain.losses
+    )
+    return (
+        f"{short_address(creation.address)} (deployed by {short_address(creation.deployer)})"
+        f" drains {lost} in simulation, calling {selector}"
+    )
+
+
+def drain_data(verdict: Verdict) -> dict[str, Any]:
+    """A drain's finding data: who deployed what, the replayable call, the losses in base
+    units and in words, the steps, why it was simulated, and by what."""
+    drain = verdict.drain
+    assert drain is not None
+    creation, call = verdict.creation, drain.outcome.call
+    return {
+        "contract": creation.address,
+        "deployer": creation.deployer,
+        "deployer_nonce": creation.deployer_nonce,
+        "creator": creation.creator,
+        "pending": creation.pending,
+        "call": {
+            "from": call.caller,
+            "to": call.to,
+            "data": "0x" + call.data.hex(),
+            "value": call.value,
+        },
+        "losses": [
+            {
+                "holder": x.holder_name,
+                "address": x.holder,
+                "asset": x.asset,
+                "symbol": x.symbol,
+                "amount": x.amount,
+                "shown": format_amount(x.amount, decimals=x.decimals, symbol=x.symbol),
+                **({"usd": f"{float(x.usd):.2f}"} if x.usd is not None else {}),
+            }
+            for x in drain.losses
+        ],
+        "funded": drain.funded,
+        "trace": list(drain.trace),
+        "gas_used": drain.outcome.gas_used,
+        "reasons": list(verdict.reasons),
+        "simulated_calls": verdict.calls,
+        "simulation_ms": round(verdict.seconds * 1000, 1),
+        "backend": verdict.backend,
+    }
