@@ -24,6 +24,11 @@ Usage::
 A ``ForkEVM`` is not thread-safe: one thread uses one fork. The base fee is 0 on the fork, so
 calls pay no gas and a caller needs a balance only for the value it sends.
 
+pyrevm reads the node while holding the interpreter's lock: every thread of the process
+waits for each read, and a node that never answers stops them all. Keep a fork of a remote
+node out of a process that must stay responsive (the monitor runs its forks in a child
+process, :mod:`~breakglass.respond.preexec.attack_contract_worker`).
+
 Errors: a call that reverts or halts is an :class:`Outcome` with ``success`` false and the
 reason; a node that cannot be read is a :class:`SimulationError`, whose message never holds
 the node's URL (it may carry an API key).
