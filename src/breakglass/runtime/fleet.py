@@ -30,24 +30,20 @@ from breakglass.detect.health import Condition, MonitorStatus
 from breakglass.detect.health_pipeline import EventPipeline
 from breakglass.detect.monitor import Reactor, run_monitor
 from breakglass.errors import BreakglassError, ChainError, StoreError
-from breakglass.events import Backlog, Bus, InProcessBus, OutboxRelay, backlog
-from breakglass.incidents import response_log
+from breakglass.events import Backlog, Bus, OutboxRelay, backlog
 from breakglass.incidents.desk import IncidentDesk
 from breakglass.ingest import BlockAdded
 from breakglass.ingest.checkpoint import ChainMismatch
 from breakglass.notify import Notifier
-from breakglass.notify.consumers import NotificationConsumer
 from breakglass.plan.loader import LoadedPlan
-from breakglass.respond.env import LiveEnv
 from breakglass.respond.journal import OnStepEvent
 from breakglass.respond.responder import Responder
 from breakglass.respond.signers.local import Prompt
+from breakglass.runtime.monitor import build_pipeline, build_responder, page_lead
 
 __all__ = ["Fleet", "Leader", "build_fleet"]
 
 _log = structlog.get_logger("breakglass.runtime")
-
-_LEAD = "incident_lead"
 
 
 class Leader(Protocol):
@@ -231,18 +227,7 @@ class Fleet:
         )
 
     def _escalate(self, condition: Condition) -> None:
-        """Page the lead about a stuck pipeline without going through it."""
-        _log.error("runtime.events_stuck", condition=condition.key, title=condition.title)
-        notifier = self.notifier
-        lead = self.loaded.plan.roles.get(_LEAD)
-        if notifier is None or lead is None or not lead.members:
-            return
-        try:
-            notifier.page(_LEAD, f"breakglass: {condition.title}")
-        except BreakglassError as exc:
-            _log.error("runtime.events_page_failed", error=str(exc)[:300])
-            return
-        notifier.wake()
+        page_lead(self.loaded.plan, self.notifier, condition)
 
 
 async def _either(a: asyncio.Event, b: asyncio.Event, then: asyncio.Event) -> None:
@@ -293,41 +278,38 @@ def build_fleet(
     def make(chain: str) -> Responder | None:
         if not respond:
             return None
-        env = LiveEnv(loaded, sessions, environ=environ, prompt=remembered)
-        responder = Responder(
+        return build_responder(
             loaded,
             chain=chain,
             sessions=sessions,
-            env=env,
-            on_event=on_phase,
+            environ=environ,
+            prompt=remembered,
+            on_phase=on_phase,
             allow_unarmed=allow_unarmed,
         )
-        responder.preflight()
-        return responder
 
     first = {chain: make(chain) for chain in chains}  # refuses before anything watches
 
     def responder_for(chain: str) -> Reactor | None:
         return first.pop(chain) if chain in first else make(chain)
 
-    bus = bus or InProcessBus()
-    desk: IncidentDesk | None = None
-    notifier: Notifier | None = None
-    if incidents:
-        notifier = Notifier(loaded.plan, sessions, environ=environ)
-        desk = IncidentDesk(loaded.plan, sessions)
-        desk.subscribe(bus)
-        response_log.subscribe(bus, sessions)
-        NotificationConsumer(loaded.plan, sessions, notifier).subscribe(bus)
+    pipe = build_pipeline(
+        loaded.plan,
+        sessions,
+        bus=bus,
+        incidents=incidents,
+        environ=environ,
+        relay_idle=relay_idle,
+    )
     return Fleet(
         loaded=loaded,
         chains=list(chains),
         sessions=sessions,
-        bus=bus,
-        relay=OutboxRelay(sessions, bus, idle=relay_idle),
+        bus=pipe.bus,
+        relay=pipe.relay,
         make_responder=responder_for,
-        desk=desk,
-        notifier=notifier,
+        desk=pipe.desk,
+        notifier=pipe.notifier,
         leader=leader,
     )
 

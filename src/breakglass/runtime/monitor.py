@@ -33,7 +33,7 @@ from breakglass.detect.health import Condition, MonitorStatus
 from breakglass.detect.health_pipeline import EventPipeline
 from breakglass.detect.monitor import Reactor, run_monitor
 from breakglass.errors import BreakglassError
-from breakglass.events import Backlog, InProcessBus, OutboxRelay, backlog
+from breakglass.events import Backlog, Bus, InProcessBus, OutboxRelay, backlog
 from breakglass.incidents import response_log
 from breakglass.incidents.desk import IncidentDesk
 from breakglass.ingest import BlockAdded
@@ -46,7 +46,14 @@ from breakglass.respond.journal import OnStepEvent
 from breakglass.respond.responder import Responder
 from breakglass.respond.signers.local import Prompt
 
-__all__ = ["MonitorApp", "Pipeline", "build_monitor", "build_pipeline"]
+__all__ = [
+    "MonitorApp",
+    "Pipeline",
+    "build_monitor",
+    "build_pipeline",
+    "build_responder",
+    "page_lead",
+]
 
 _log = structlog.get_logger("breakglass.runtime")
 
@@ -57,7 +64,7 @@ _LEAD = "incident_lead"
 class Pipeline:
     """detect → incidents → notify: the bus, its relay and the consumers on it."""
 
-    bus: InProcessBus
+    bus: Bus
     relay: OutboxRelay
     desk: IncidentDesk | None
     notifier: Notifier | None
@@ -67,14 +74,15 @@ def build_pipeline(
     plan: Plan,
     sessions: sessionmaker[Session],
     *,
+    bus: Bus | None = None,
     incidents: bool = True,
     environ: Mapping[str, str] | None = None,
     relay_idle: float = 0.5,
 ) -> Pipeline:
     """The bus and relay, with incidents (the desk on alerts, the timeline on respond's
     steps) and the notifier's consumer on it unless ``incidents`` is false (then events
-    reach only what the caller subscribes)."""
-    bus = InProcessBus()
+    reach only what the caller subscribes). ``bus`` defaults to an in-process one."""
+    bus = bus or InProcessBus()
     desk: IncidentDesk | None = None
     notifier: Notifier | None = None
     if incidents:
@@ -93,7 +101,7 @@ class MonitorApp:
     loaded: LoadedPlan
     chain: str
     sessions: sessionmaker[Session]
-    bus: InProcessBus
+    bus: Bus
     relay: OutboxRelay
     responder: Reactor | None = None
     desk: IncidentDesk | None = None
@@ -148,19 +156,51 @@ class MonitorApp:
             await asyncio.gather(*background, return_exceptions=True)
 
     def _escalate(self, condition: Condition) -> None:
-        """Page the lead about a stuck pipeline without going through it."""
-        _log.error("runtime.events_stuck", condition=condition.key, title=condition.title)
-        notifier = self.notifier
-        if notifier is None or _LEAD not in self.loaded.plan.roles:
-            return
-        if not self.loaded.plan.roles[_LEAD].members:
-            return
-        try:
-            notifier.page(_LEAD, f"breakglass: {condition.title}")
-        except BreakglassError as exc:
-            _log.error("runtime.events_page_failed", error=str(exc)[:300])
-            return
-        notifier.wake()
+        page_lead(self.loaded.plan, self.notifier, condition)
+
+
+def page_lead(plan: Plan, notifier: Notifier | None, condition: Condition) -> None:
+    """Page the incident lead about a stuck event pipeline without going through it (the
+    path that normally pages is the one that may be stuck)."""
+    _log.error("runtime.events_stuck", condition=condition.key, title=condition.title)
+    lead = plan.roles.get(_LEAD)
+    if notifier is None or lead is None or not lead.members:
+        return
+    try:
+        notifier.page(_LEAD, f"breakglass: {condition.title}")
+    except BreakglassError as exc:
+        _log.error("runtime.events_page_failed", error=str(exc)[:300])
+        return
+    notifier.wake()
+
+
+def build_responder(
+    loaded: LoadedPlan,
+    *,
+    chain: str,
+    sessions: sessionmaker[Session],
+    environ: Mapping[str, str] | None = None,
+    prompt: Prompt | None = None,
+    on_phase: OnStepEvent | None = None,
+    allow_unarmed: bool = False,
+) -> Responder:
+    """The responder of ``chain`` acting through a :class:`LiveEnv`, its signers checked.
+
+    Raises:
+        ConfigError: a signer of an automatic step cannot be loaded (and not
+            ``allow_unarmed``): a monitor refuses before it says it watches.
+    """
+    env = LiveEnv(loaded, sessions, environ=environ, prompt=prompt)
+    responder = Responder(
+        loaded,
+        chain=chain,
+        sessions=sessions,
+        env=env,
+        on_event=on_phase,
+        allow_unarmed=allow_unarmed,
+    )
+    responder.preflight()
+    return responder
 
 
 def build_monitor(
@@ -195,16 +235,15 @@ def build_monitor(
     """
     responder: Responder | None = None
     if respond:
-        env = LiveEnv(loaded, sessions, environ=environ, prompt=prompt)
-        responder = Responder(
+        responder = build_responder(
             loaded,
             chain=chain,
             sessions=sessions,
-            env=env,
-            on_event=on_phase,
+            environ=environ,
+            prompt=prompt,
+            on_phase=on_phase,
             allow_unarmed=allow_unarmed,
         )
-        responder.preflight()
     pipe = build_pipeline(
         loaded.plan, sessions, incidents=incidents, environ=environ, relay_idle=relay_idle
     )
