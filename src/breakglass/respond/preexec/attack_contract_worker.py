@@ -7,20 +7,23 @@ monitor's threads never wait on the node, a block waits for its verdict at most 
 ``wait_seconds``, and a simulation that hangs is ended with its process, said, and a fresh
 process serves the next one.
 
-The child is started on the first submission and kept; jobs run one at a time, in order.
+The child is started on the first submission and kept; jobs run one at a time, in order. It
+is this interpreter running :func:`serve`, talking over two pipes (pickled batches and
+verdicts); it ends when its pipes close, so it never outlives the monitor.
 """
 
 from __future__ import annotations
 
-import multiprocessing
+import os
 import queue
+import subprocess
+import sys
 import threading
 from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from decimal import Decimal
 from multiprocessing.connection import Connection
-from typing import Any
 
 from breakglass.respond.preexec.attack_contract import (
     AssetWatch,
@@ -72,17 +75,20 @@ class ScreenConfig:
         )
 
 
-def _serve(config: ScreenConfig, conn: Connection) -> None:
-    """The child: judge each batch of creations sent, answer with the verdicts and the
-    watched functions once known (the parent screens with them without a fork)."""
-    screen = config.build()
-    while True:
-        try:
-            creations: Sequence[Creation] = conn.recv()
-        except EOFError:
-            return
-        verdicts = [screen.examine(c) for c in creations]
-        conn.send((verdicts, screen.watched_selectors))
+def serve(read_fd: int, write_fd: int) -> None:
+    """The child: build the screen from the config sent first, then judge each batch of
+    creations sent and answer with the verdicts and the watched functions once known (the
+    parent screens with them without a fork). Ends when the parent goes."""
+    inbox = Connection(read_fd, writable=False)
+    outbox = Connection(write_fd, readable=False)
+    try:
+        screen = inbox.recv().build()
+        while True:
+            creations: Sequence[Creation] = inbox.recv()
+            verdicts = [screen.examine(c) for c in creations]
+            outbox.send((verdicts, screen.watched_selectors))
+    except (EOFError, OSError):
+        return
 
 
 class ScreenWorker:
@@ -101,7 +107,8 @@ class ScreenWorker:
         """The watched contracts' functions, once the child has read them."""
         self.restarts = 0
         self._jobs: queue.Queue[_Job | None] = queue.Queue()
-        self._process: Any = None
+        self._process: subprocess.Popen[bytes] | None = None
+        self._outbox: Connection | None = None
         self._conn: Connection | None = None
         self._pump = threading.Thread(target=self._run, name=name, daemon=True)
         self._pump.start()
@@ -117,21 +124,39 @@ class ScreenWorker:
         self._stop_child()
 
     def _start_child(self) -> Connection:
-        context = multiprocessing.get_context("spawn")  # no fork of a threaded process
-        parent, child = context.Pipe()
-        process = context.Process(
-            target=_serve, args=(self.config, child), name=self.name, daemon=True
+        # A plain interpreter, not multiprocessing: spawning re-runs the parent's main
+        # script, which a script without a main guard cannot survive.
+        child_in, parent_out = os.pipe()
+        parent_in, child_out = os.pipe()
+        code = (
+            "from breakglass.respond.preexec.attack_contract_worker import serve; "
+            f"serve({child_in}, {child_out})"
         )
-        process.start()
-        child.close()
-        self._process, self._conn = process, parent
-        return parent
+        try:
+            process = subprocess.Popen(  # this interpreter, our own module
+                [sys.executable, "-c", code],
+                pass_fds=(child_in, child_out),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+            )
+        finally:
+            os.close(child_in)
+            os.close(child_out)
+        outbox = Connection(parent_out, readable=False)
+        inbox = Connection(parent_in, writable=False)
+        outbox.send(self.config)
+        self._process, self._outbox, self._conn = process, outbox, inbox
+        return inbox
 
     def _stop_child(self) -> None:
-        process, self._process, self._conn = self._process, None, None
-        if process is not None and process.is_alive():
+        process, self._process = self._process, None
+        for conn in (self._outbox, self._conn):
+            if conn is not None:
+                conn.close()
+        self._outbox = self._conn = None
+        if process is not None and process.poll() is None:
             process.kill()
-            process.join(timeout=5)
+            process.wait(timeout=5)
 
     def _run(self) -> None:
         while (job := self._jobs.get()) is not None:
@@ -144,9 +169,10 @@ class ScreenWorker:
                 future.set_exception(exc)
 
     def _judge(self, creations: list[Creation]) -> list[Verdict]:
-        conn = self._conn or self._start_child()
         try:
-            conn.send(creations)
+            conn = self._conn or self._start_child()
+            assert self._outbox is not None
+            self._outbox.send(creations)
             # The first batch also waits for the child to start (imports, about a second).
             if not conn.poll(self.stuck_after):
                 self._stop_child()
