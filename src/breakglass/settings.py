@@ -45,6 +45,7 @@ class Settings:
         log_level: minimum level of log records.
         log_format: ``console`` or ``json``.
         anvil_path: anvil binary; defaults to the one installed by npm under node_modules.
+        nats_url: NATS JetStream of scale-out mode (``nats://host:4222``); unset: embedded.
     """
 
     home: Path = field(default_factory=lambda: _env_path("home") or Path(".breakglass"))
@@ -52,6 +53,7 @@ class Settings:
     log_level: str = field(default_factory=lambda: _env("log_level") or "INFO")
     log_format: str = field(default_factory=lambda: _env("log_format") or "console")
     anvil_path: Path | None = field(default_factory=lambda: _env_path("anvil_path"))
+    nats_url: str | None = field(default_factory=lambda: _env("nats_url"))
 
     def resolved_database_url(self) -> str:
         """The database URL to use, falling back to the embedded SQLite file."""

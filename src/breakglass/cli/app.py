@@ -50,6 +50,7 @@ COMMANDS: tuple[LazyCommand, ...] = (
         " playbooks the plan binds to it, open or update its incident, and deliver"
         " notifications.",
     ),
+    LazyCommand("cluster", f"{_CLI}.cluster:app", "Scale-out mode: replicas, leases and lag."),
     LazyCommand("pause", f"{_CLI}.respond:pause_command", "Break glass: pause CONTRACT now."),
     LazyCommand(
         "approve",

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
+
+import structlog
 
 from breakglass.errors import BreakglassError
 
@@ -10,6 +13,8 @@ if TYPE_CHECKING:
     from nats.aio.client import Client
 
 __all__ = ["ClusterError", "connect", "masked"]
+
+_log = structlog.get_logger("breakglass.cluster")
 
 
 class ClusterError(BreakglassError):
@@ -34,14 +39,23 @@ async def connect(url: str, *, name: str = "breakglass", timeout: float = 3.0) -
     import nats  # noqa: PLC0415 - only scale-out mode needs it
     from nats.errors import Error as NatsError  # noqa: PLC0415
 
+    async def told(exc: Exception) -> None:  # nats-py prints a traceback without it
+        _log.warning("cluster.nats_error", url=masked(url), error=f"{type(exc).__name__}")
+
     try:
-        return await nats.connect(
-            url,
-            name=name,
-            connect_timeout=timeout,
-            max_reconnect_attempts=-1,
-            reconnect_time_wait=0.5,
-            allow_reconnect=True,
+        # Reconnecting forever once connected; but the first connection gets ``timeout``
+        # in all, or nats-py would keep trying it forever as well.
+        return await asyncio.wait_for(
+            nats.connect(
+                url,
+                name=name,
+                connect_timeout=timeout,
+                max_reconnect_attempts=-1,
+                reconnect_time_wait=0.5,
+                allow_reconnect=True,
+                error_cb=told,
+            ),
+            timeout=timeout,
         )
     except (NatsError, OSError, TimeoutError) as exc:
         raise ClusterError(f"cannot reach NATS at {masked(url)}: {type(exc).__name__}") from None

@@ -17,8 +17,10 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import orjson
 import structlog
 
 from breakglass.cluster.connect import ClusterError
@@ -26,9 +28,32 @@ from breakglass.cluster.connect import ClusterError
 if TYPE_CHECKING:
     from nats.js.kv import KeyValue
 
-__all__ = ["Lease", "LeaseLost", "lease_bucket"]
+__all__ = ["LEASE_BUCKET", "Lease", "LeaseLost", "LeaseValue", "lease_bucket"]
+
+LEASE_BUCKET = "breakglass_leases"
+"""The bucket of every lease of scale-out mode (chains, signers, roles)."""
 
 _log = structlog.get_logger("breakglass.cluster")
+
+
+@dataclass(frozen=True)
+class LeaseValue:
+    """What a lease's entry says: who holds it and since when (Unix seconds), for
+    ``breakglass cluster status``."""
+
+    owner: str
+    since: float
+
+    def encode(self) -> bytes:
+        return orjson.dumps({"owner": self.owner, "since": self.since})
+
+    @classmethod
+    def decode(cls, raw: bytes | None) -> LeaseValue:
+        try:
+            body = orjson.loads(raw or b"")
+            return cls(str(body["owner"]), float(body["since"]))
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+            return cls((raw or b"").decode(errors="replace"), 0.0)
 
 
 class LeaseLost(ClusterError):
@@ -54,7 +79,7 @@ class Lease:
     Args:
         kv: a bucket from :func:`lease_bucket` (its ``ttl`` is the lease's).
         key: what is leased, e.g. ``chain.mainnet`` or ``signer.guardian``.
-        owner: who this process is (host and pid), written as the value.
+        owner: who this process is (host and pid), written in the value with the time taken.
         ttl: the bucket's ttl in seconds.
         clock: monotonic seconds (tests pass their own).
     """
@@ -75,6 +100,7 @@ class Lease:
         self.clock = clock
         self.revision: int | None = None
         self._renewed_at = 0.0
+        self._value = b""
 
     @property
     def margin(self) -> float:
@@ -103,8 +129,9 @@ class Lease:
         from nats.js.errors import KeyWrongLastSequenceError  # noqa: PLC0415
 
         started = self.clock()
+        self._value = LeaseValue(self.owner, time.time()).encode()
         try:
-            self.revision = await self.kv.create(self.key, self.owner.encode())
+            self.revision = await self.kv.create(self.key, self._value)
         except KeyWrongLastSequenceError:
             self.revision = None
             return False
@@ -120,7 +147,7 @@ class Lease:
             return False
         started = self.clock()
         try:
-            self.revision = await self.kv.update(self.key, self.owner.encode(), last=self.revision)
+            self.revision = await self.kv.update(self.key, self._value, last=self.revision)
         except (KeyWrongLastSequenceError, KeyNotFoundError):
             _log.error("cluster.lease_lost", key=self.key, owner=self.owner)
             self.revision = None

@@ -29,14 +29,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from breakglass.cluster import Lease, NatsBus, connect
 from breakglass.cluster.connect import ClusterError, masked
 from breakglass.cluster.guard import EffectGuard
-from breakglass.cluster.lease import lease_bucket
+from breakglass.cluster.lease import LEASE_BUCKET, lease_bucket
 from breakglass.detect.monitor import Reactor
 from breakglass.plan.loader import LoadedPlan
 from breakglass.respond.responder import Responder
 from breakglass.runtime.fleet import Fleet, build_fleet
 
 __all__ = [
-    "LEASE_BUCKET",
     "NatsLeader",
     "build_replica",
     "check_scaleout_database",
@@ -45,8 +44,6 @@ __all__ = [
 ]
 
 _log = structlog.get_logger("breakglass.runtime")
-
-LEASE_BUCKET = "breakglass_leases"
 
 
 def replica_name() -> str:
