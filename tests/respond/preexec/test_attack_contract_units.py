@@ -274,3 +274,21 @@ def test_a_simulation_that_hangs_is_ended_with_its_process_and_said() -> None:
         worker.close()
     finally:
         silent.close()
+
+
+def test_the_common_selectors_are_the_token_standards() -> None:
+    from breakglass.respond.preexec.bytecode import COMMON_SELECTORS  # noqa: PLC0415
+
+    signatures = [
+        "transfer(address,uint256)",
+        "transferFrom(address,address,uint256)",
+        "approve(address,uint256)",
+        "balanceOf(address)",
+        "allowance(address,address)",
+        "totalSupply()",
+        "decimals()",
+        "symbol()",
+        "name()",
+        "supportsInterface(bytes4)",
+    ]
+    assert COMMON_SELECTORS == {"0x" + keccak(text=s)[:4].hex() for s in signatures}

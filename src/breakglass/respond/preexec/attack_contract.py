@@ -29,6 +29,7 @@ from fractions import Fraction
 from breakglass.analysis.assets import decode_symbol
 from breakglass.respond.preexec.attack_contract_calls import candidate_calls, trace_summary
 from breakglass.respond.preexec.bytecode import (
+    COMMON_SELECTORS,
     code_references,
     dispatcher_selectors,
     selector_scan,
@@ -47,20 +48,6 @@ __all__ = [
 ]
 
 _ETHER = 10**18
-_COMMON = frozenset(
-    {
-        "0xa9059cbb",  # transfer(address,uint256)
-        "0x23b872dd",  # transferFrom(address,address,uint256)
-        "0x095ea7b3",  # approve(address,uint256)
-        "0x70a08231",  # balanceOf(address)
-        "0xdd62ed3e",  # allowance(address,address)
-        "0x18160ddd",  # totalSupply()
-        "0x313ce567",  # decimals()
-        "0x95d89b41",  # symbol()
-        "0x06fdde03",  # name()
-        "0x01ffc9a7",  # supportsInterface(bytes4)
-    }
-)
 _DECIMALS = bytes.fromhex("313ce567")
 _SYMBOL = bytes.fromhex("95d89b41")
 
@@ -297,7 +284,7 @@ class AttackContractScreen:
             found = {s.lower() for s in self.functions}
             for address in self.targets.values():
                 found.update(
-                    s for s in dispatcher_selectors(fork.code(address)) if s not in _COMMON
+                    s for s in dispatcher_selectors(fork.code(address)) if s not in COMMON_SELECTORS
                 )
             self._watched_selectors = found
         return self._watched_selectors

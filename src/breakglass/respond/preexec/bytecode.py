@@ -18,12 +18,30 @@ from __future__ import annotations
 from collections.abc import Collection, Iterator
 
 __all__ = [
+    "COMMON_SELECTORS",
     "code_references",
     "dispatcher_selectors",
     "instructions",
     "pushed_selectors",
     "selector_scan",
 ]
+
+COMMON_SELECTORS = frozenset(
+    {
+        "0xa9059cbb",  # transfer(address,uint256)
+        "0x23b872dd",  # transferFrom(address,address,uint256)
+        "0x095ea7b3",  # approve(address,uint256)
+        "0x70a08231",  # balanceOf(address)
+        "0xdd62ed3e",  # allowance(address,address)
+        "0x18160ddd",  # totalSupply()
+        "0x313ce567",  # decimals()
+        "0x95d89b41",  # symbol()
+        "0x06fdde03",  # name()
+        "0x01ffc9a7",  # supportsInterface(bytes4)
+    }
+)
+"""Functions every token has (ERC-20, ERC-165): code that calls them says nothing of its
+target."""
 
 _PUSH1, _PUSH32 = 0x60, 0x7F
 _EQ, _XOR, _JUMPI, _DUP2 = 0x14, 0x18, 0x57, 0x81
