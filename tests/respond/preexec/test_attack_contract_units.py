@@ -291,4 +291,4 @@ def test_the_common_selectors_are_the_token_standards() -> None:
         "name()",
         "supportsInterface(bytes4)",
     ]
-    assert COMMON_SELECTORS == {"0x" + keccak(text=s)[:4].hex() for s in signatures}
+    assert {"0x" + keccak(text=s)[:4].hex() for s in signatures} == COMMON_SELECTORS
