@@ -52,6 +52,27 @@ def test_severity_mapping(
     ).severity == (expected)
 
 
+def test_the_plans_priority_mapping_sets_and_opens(
+    session: Session, plan: Plan, store_alert: Any
+) -> None:
+    """``alerting.priorities`` is the mapping used: a medium alert the plan calls P2 opens
+    its own incident while another is open, and a high one it calls P1 is P1."""
+    mapped = plan.model_copy(
+        update={
+            "alerting": plan.alerting.model_copy(
+                update={"priorities": {"high": "P1", "medium": "P2"}}
+            )
+        }
+    )
+    main = incident_for_alert(session, mapped, store_alert(session, 1, severity="high"))
+    assert main.severity == "P1"
+    medium = incident_for_alert(session, mapped, store_alert(session, 2, severity="medium"))
+    assert (medium.id != main.id, medium.severity) == (True, "P2")
+    # Left out of the mapping: low keeps P4 and, being lesser, joins the open incident.
+    low = incident_for_alert(session, mapped, store_alert(session, 3, severity="low"))
+    assert low.id == medium.id
+
+
 def test_correlated_alerts_attach(
     session: Session, plan: Plan, store_alert: Any, new_candidate: Any
 ) -> None:

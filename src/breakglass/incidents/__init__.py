@@ -35,7 +35,6 @@ from breakglass.incidents.evidence import (
     set_recovery_status,
 )
 from breakglass.incidents.lifecycle import (
-    ALERT_SEVERITY,
     FINAL,
     SEVERITIES,
     TRANSITIONS,
@@ -76,7 +75,6 @@ from breakglass.incidents.timeline import (
 )
 
 __all__ = [
-    "ALERT_SEVERITY",
     "FINAL",
     "SEVERITIES",
     "TRANSITIONS",

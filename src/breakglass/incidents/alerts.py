@@ -5,10 +5,11 @@ The rules of :func:`incident_for_alert`, in order:
 1. An alert already attached stays where it is.
 2. An alert whose incident candidate (the detector's correlation) matches an alert attached
    to an incident that is not over attaches to that incident.
-3. A ``critical`` or ``high`` alert opens a new incident (P1, P2).
-4. A ``medium``, ``low`` or ``info`` alert attaches to the newest incident on its chain that
-   is not over, if any: during an incident, lesser alerts on the same chain belong in its
-   timeline, not in new pages. Only without one does it open an incident (P3, P4, P5).
+3. An alert whose priority is P1 or P2 opens a new incident. Its priority is the plan's
+   ``alerting.priorities`` mapping of the rule's severity (by default critical P1, high P2).
+4. A lesser alert (P3, P4, P5) attaches to the newest incident on its chain that is not
+   over, if any: during an incident, lesser alerts on the same chain belong in its timeline,
+   not in new pages. Only without one does it open an incident, at its priority.
 
 Attaching an alert more severe than its incident raises the incident's severity: when in
 doubt, choose higher.
@@ -20,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from breakglass.incidents.errors import IncidentError
-from breakglass.incidents.lifecycle import ALERT_SEVERITY, FINAL, severity_rank
+from breakglass.incidents.lifecycle import FINAL, severity_rank
 from breakglass.incidents.service import open_incident
 from breakglass.incidents.timeline import EventKind, alert_event, record_event, utcnow
 from breakglass.plan.models import Plan
@@ -28,12 +29,13 @@ from breakglass.store.models import AlertRecord, Incident, IncidentAlert
 
 __all__ = ["attach_alert", "incident_for_alert"]
 
-_OPENS = frozenset({"critical", "high"})
+_OPENS = frozenset({"P1", "P2"})
 _NOT_OVER = Incident.status.not_in([str(s) for s in FINAL])
 
 
-def _severity(alert: AlertRecord) -> str:
-    return ALERT_SEVERITY.get(alert.severity, "P1")  # unknown: assume the worst
+def _severity(plan: Plan, alert: AlertRecord) -> str:
+    """The incident priority the plan maps the alert's rule severity to (P1 if unknown)."""
+    return plan.alerting.priority(alert.severity)
 
 
 def _contracts(plan: Plan, alert: AlertRecord) -> list[str]:
@@ -57,7 +59,7 @@ def incident_for_alert(session: Session, plan: Plan, alert_record: AlertRecord) 
         assert incident is not None  # foreign key
         return incident
     target = _correlated(session, alert_record)
-    if target is None and alert_record.severity not in _OPENS:
+    if target is None and _severity(plan, alert_record) not in _OPENS:
         target = session.scalars(
             select(Incident)
             .where(_NOT_OVER)
@@ -71,7 +73,7 @@ def incident_for_alert(session: Session, plan: Plan, alert_record: AlertRecord) 
             plan,
             title=alert_record.title,
             kind=alert_record.kind,
-            severity=_severity(alert_record),
+            severity=_severity(plan, alert_record),
             chains=[alert_record.chain],
             contracts=_contracts(plan, alert_record),
             detected_at=alert_record.first_seen,
@@ -107,7 +109,7 @@ def attach_alert(session: Session, plan: Plan, incident: Incident, alert: AlertR
         incident.contracts = sorted(set(incident.contracts) | set(contracts))
     if incident.started_at is None or alert.block_time < incident.started_at:
         incident.started_at = alert.block_time
-    severity = _severity(alert)
+    severity = _severity(plan, alert)
     if severity_rank(severity) < severity_rank(incident.severity):
         record_event(
             session,

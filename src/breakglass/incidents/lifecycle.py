@@ -19,7 +19,6 @@ from types import MappingProxyType
 from breakglass.incidents.errors import IncidentError
 
 __all__ = [
-    "ALERT_SEVERITY",
     "FINAL",
     "SEVERITIES",
     "TRANSITIONS",
@@ -79,11 +78,6 @@ class UpdateStatus(StrEnum):
 
 SEVERITIES = ("P1", "P2", "P3", "P4", "P5")
 """Incident severities, worst first. When in doubt, choose the higher (smaller number)."""
-
-ALERT_SEVERITY: Mapping[str, str] = MappingProxyType(
-    {"critical": "P1", "high": "P2", "medium": "P3", "low": "P4", "info": "P5"}
-)
-"""The incident severity an alert of each rule severity stands for."""
 
 
 class InvalidTransition(IncidentError):
