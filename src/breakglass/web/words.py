@@ -19,7 +19,12 @@ from breakglass.analysis.assets import (
     short_address,
 )
 from breakglass.plan.models import Plan
-from breakglass.report.timeline_view import StoredEvent, TimelineRow, people_timeline
+from breakglass.report.timeline_view import (
+    StoredEvent,
+    TimelineRow,
+    people_timeline,
+    short_hash,
+)
 
 __all__ = ["Links", "label", "plain", "sentence"]
 
@@ -145,6 +150,18 @@ class Links:
         return Markup('<span class="amount">{0} {1}</span>').format(
             number, self.asset(chain, asset)
         )
+
+    def row_text(self, row: TimelineRow) -> Markup:
+        """A timeline row's words with its transaction linked where the words name it
+        (``… — tx 0x3952…0d49 in block 56``), else after them."""
+        text = Markup("{0}").format(row.text)
+        if not row.tx_hash:
+            return text
+        link = self.tx(row.chain, row.tx_hash)
+        before, found, after = row.text.partition(short_hash(row.tx_hash))
+        if not found:
+            return Markup("{0} {1}").format(row.text, link)
+        return Markup("{0}{1}{2}").format(before, link, after)
 
     def timeline(self, events: Sequence[StoredEvent], chain: str | None) -> list[TimelineRow]:
         """The stored ``events`` as lines for people: one row per playbook step, with its
