@@ -64,27 +64,22 @@ def _point_at(plan_file: Path, database: Path) -> None:
 
 def _serve(plan_file: Path, database: Path, host: str, port: int) -> None:
     """Serve the API and the status page on the demo's database until Ctrl-C."""
-    import uvicorn  # noqa: PLC0415 - only the server needs it
-
-    from breakglass import store  # noqa: PLC0415
     from breakglass.api.tokens import create_token  # noqa: PLC0415
     from breakglass.plan import load_plan  # noqa: PLC0415
-    from breakglass.server import create_app  # noqa: PLC0415
+    from breakglass.runtime.database import open_database  # noqa: PLC0415
+    from breakglass.runtime.serve import serve  # noqa: PLC0415
 
     loaded = load_plan(plan_file)
-    engine = store.make_engine(f"sqlite:///{database.as_posix()}")
-    sessions = store.session_factory(engine)
-    with sessions() as session, session.begin():
-        token = create_token(session, loaded.plan, "alice")
-    app = create_app(loaded, sessions)
-    out.print(f"\ndashboard on http://{host}:{port}/ (API under /api, status page at /status)")
-    out.print(f"admin token to sign in (alice, incident lead): {token}")
-    out.print(f'try: curl -H "Authorization: Bearer {token}" http://{host}:{port}/api/incidents')
-    out.print("Ctrl-C to stop (the demo chain has already stopped; the data stays)")
-    try:
-        uvicorn.run(app, host=host, port=port, log_level="warning")
-    finally:
-        engine.dispose()
+    with open_database(f"sqlite:///{database.as_posix()}", migrate=True) as sessions:
+        with sessions() as session, session.begin():
+            token = create_token(session, loaded.plan, "alice")
+        out.print(f"\ndashboard on http://{host}:{port}/ (API under /api, status page at /status)")
+        out.print(f"admin token to sign in (alice, incident lead): {token}")
+        out.print(
+            f'try: curl -H "Authorization: Bearer {token}" http://{host}:{port}/api/incidents'
+        )
+        out.print("Ctrl-C to stop (the demo chain has already stopped; the data stays)")
+        serve(loaded, sessions, host=host, port=port, log_level="warning")
 
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)

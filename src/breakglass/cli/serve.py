@@ -22,13 +22,10 @@ def serve_command(
     """Serve the dashboard (sign in at / with a token from `breakglass token create`), the
     API under /api (the same tokens as bearer tokens) and the public status page at
     /status, /status.json and /feed.atom."""
-    import uvicorn  # noqa: PLC0415 - only the server needs it
-
-    from breakglass.server import create_app  # noqa: PLC0415
+    from breakglass.runtime.serve import serve  # noqa: PLC0415 - FastAPI is slow to import
 
     loaded = load_plan(plan_file)
     with open_database(migrate=True) as sessions:  # a long-running service: migrate
-        app = create_app(loaded, sessions)
         base = f"http://{host}:{port}"
         err.print(f"serving {loaded.plan.protocol} on {base} (dashboard /, API /api, /status)")
-        uvicorn.run(app, host=host, port=port, log_level="info")
+        serve(loaded, sessions, host=host, port=port)

@@ -1,0 +1,62 @@
+"""``breakglass serve``'s process: the HTTP app, and the events its actions cause delivered.
+
+A person's action on the dashboard or the API (an approval that resumes a playbook, a public
+update) writes its events to the outbox like any other stage. The server runs the same
+pipeline as the monitor (:func:`~breakglass.runtime.monitor.build_pipeline`: every consumer,
+never a partial set, which would mark events delivered that a consumer never saw) and the
+notifier's delivery loop, so those events reach the timeline and the channels whether or not
+a monitor runs. With a monitor running too, both relays deliver the same rows; consumers
+apply each event once and deliveries are claimed, so nothing is done twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from breakglass.plan.loader import LoadedPlan
+
+__all__ = ["serve"]
+
+
+def serve(
+    loaded: LoadedPlan,
+    sessions: sessionmaker[Session],
+    *,
+    host: str,
+    port: int,
+    log_level: str = "info",
+) -> None:
+    """Serve the API and the dashboard until interrupted, delivering events meanwhile."""
+    asyncio.run(_serve(loaded, sessions, host=host, port=port, log_level=log_level))
+
+
+async def _serve(
+    loaded: LoadedPlan,
+    sessions: sessionmaker[Session],
+    *,
+    host: str,
+    port: int,
+    log_level: str,
+) -> None:
+    import uvicorn  # noqa: PLC0415 - only the server needs it
+
+    from breakglass.runtime.monitor import build_pipeline  # noqa: PLC0415
+    from breakglass.server import create_app  # noqa: PLC0415
+
+    pipeline = build_pipeline(loaded.plan, sessions)
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(loaded, sessions), host=host, port=port, log_level=log_level)
+    )
+    stop = asyncio.Event()
+    background = [asyncio.create_task(pipeline.relay.run(stop))]
+    if pipeline.notifier is not None:
+        background.append(asyncio.create_task(pipeline.notifier.run(stop)))
+    try:
+        await server.serve()
+    finally:
+        stop.set()
+        await asyncio.gather(*background, return_exceptions=True)
