@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -16,8 +17,6 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-
-REPLICA = Path(__file__).with_name("replica.py")
 
 
 @dataclass
@@ -59,31 +58,45 @@ class Receiver:
 
 
 class Replica:
-    """A ``replica.py`` process; :attr:`blocks` holds (arrival time, chain, number)."""
+    """``breakglass monitor PLAN --bus NATS -v`` in its own process, on PostgreSQL.
+
+    :attr:`blocks` holds (arrival time, chain, number) of each block it processed, read from
+    its ``-v`` lines; everything it writes to stderr is appended to ``log``.
+    """
 
     def __init__(self, name: str, *, plan: Path, db: str, nats: str, env: dict[str, str],
                  ttl: float, log: Path) -> None:  # fmt: skip
         self.name = name
         self.blocks: list[tuple[float, str, int]] = []
         self.ready = threading.Event()
-        self._log = log.open("ab")
+        self._log = log.open("a", encoding="utf-8")
+        environ = {k: v for k, v in os.environ.items() if not k.startswith("BREAKGLASS_")}
+        environ |= env | {
+            "BREAKGLASS_DATABASE_URL": db,
+            "BREAKGLASS_LOG_LEVEL": "WARNING",
+            "COLUMNS": "200",  # one block per line
+        }
         self.process = subprocess.Popen(
-            [sys.executable, str(REPLICA), "--plan", str(plan), "--db", db, "--nats", nats,
-             "--ttl", str(ttl)],
-            stdout=subprocess.PIPE,
-            stderr=self._log,
-            env={**os.environ, **env},
+            [sys.executable, "-m", "breakglass", "monitor", str(plan), "--bus", nats, "-v",
+             "--poll-interval", "0.1", "--status-every", "0", "--lease-ttl", str(ttl)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            env=environ,
+            text=True,
         )  # fmt: skip
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self) -> None:
-        assert self.process.stdout is not None
-        for raw in self.process.stdout:
-            line = raw.decode().split()
-            if line == ["ready"]:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            self._log.write(f"[{self.name}] {line}")
+            self._log.flush()
+            if "monitoring" in line:
                 self.ready.set()
-            elif line and line[0] == "block":
-                self.blocks.append((time.monotonic(), line[1], int(line[2])))
+            found = _BLOCK.search(line)
+            if found:
+                self.blocks.append((time.monotonic(), found[1], int(found[2])))
 
     def last_block_at(self) -> float:
         return self.blocks[-1][0] if self.blocks else 0.0
@@ -93,7 +106,6 @@ class Replica:
         if self.process.poll() is None:
             os.kill(self.process.pid, signal.SIGKILL)
         self.process.wait()
-        self._log.close()
 
     def stop(self, timeout: float = 15.0) -> None:
         if self.process.poll() is None:
@@ -102,7 +114,9 @@ class Replica:
                 self.process.wait(timeout)
             except subprocess.TimeoutExpired:
                 self.kill()
-        self._log.close()
+
+
+_BLOCK = re.compile(r"^(\S+): block (\d+) 0x")
 
 
 def active(replicas: list[Replica], *, within: float = 2.5) -> Replica | None:

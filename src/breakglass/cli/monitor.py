@@ -1,4 +1,5 @@
-"""``breakglass monitor``: watch a chain with the plan's rules, storing and printing alerts."""
+"""``breakglass monitor``: watch the plan's chains with its rules, storing and printing alerts;
+alone (embedded) or as one replica of scale-out mode."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ import asyncio
 import getpass
 import signal
 import sys
-from typing import TYPE_CHECKING, Annotated
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -40,9 +42,29 @@ _COLOURS = {
 def monitor_command(
     plan_file: PlanArgument = DEFAULT_PLAN,
     chain: Annotated[
-        str | None,
-        typer.Option("--chain", help="A chain named in the plan; needed if it has several."),
+        list[str] | None,
+        typer.Option(
+            "--chain", help="Watch only this chain of the plan (repeatable); default: every one."
+        ),
     ] = None,
+    bus: Annotated[
+        str | None,
+        typer.Option(
+            "--bus",
+            help="Scale-out mode: the NATS JetStream URL replicas share (default: "
+            "BREAKGLASS_NATS_URL; unset: one process, in-process bus). Needs PostgreSQL.",
+        ),
+    ] = None,
+    lease_ttl: Annotated[
+        float,
+        typer.Option(
+            "--lease-ttl",
+            min=0.5,
+            help="Scale-out mode: seconds a lease outlives its holder's last renewal (the "
+            "bucket's, set by the first replica); a standby takes over about this long after "
+            "a leader dies.",
+        ),
+    ] = 2.0,
     poll_interval: Annotated[
         float, typer.Option("--poll-interval", min=0.05, help="Seconds between head polls.")
     ] = 0.5,
@@ -71,86 +93,108 @@ def monitor_command(
         ),
     ] = 60.0,
 ) -> None:
-    """Watch CHAIN with the plan's rules until Ctrl-C: print each new alert, run the
-    playbooks the plan binds to it, open or update its incident, and deliver notifications.
+    """Watch every chain of the plan (or each --chain) with its rules until Ctrl-C: print
+    each new alert, run the playbooks the plan binds to it, open or update its incident, and
+    deliver notifications.
 
-    Alerts are stored with the stream's checkpoint: a restart resumes where it stopped and
-    never records an alert twice. Exit 0 when stopped, 2 on bad input, when the database's
-    checkpoint is of another chain, when no endpoint is usable, or when a signer of an
-    automatic step cannot be loaded (unless --allow-unarmed or --watch-only).
+    Each chain has its own task: one whose endpoints are down is retried alone while the
+    others go on. Alerts are stored with the stream's checkpoint: a restart resumes where it
+    stopped and never records an alert twice. With --bus (or BREAKGLASS_NATS_URL) this
+    process is one replica of scale-out mode: it follows the chains whose lease it holds and
+    stands by for the others (see docs/architecture.md, "Scale-out"). Exit 0 when stopped,
+    2 on bad input, when the database's checkpoint is of another chain, when no endpoint is
+    usable, or when a signer of an automatic step cannot be loaded (unless --allow-unarmed
+    or --watch-only).
     """
     # SQLAlchemy and Alembic take a second to import; other commands should not pay for it.
     from breakglass import store  # noqa: PLC0415
 
     loaded = load_plan(plan_file)
-    name = _pick_chain(loaded, chain)
-    url = Settings().resolved_database_url()
+    names = _pick_chains(loaded, chain)
+    settings = Settings()
+    url = settings.resolved_database_url()
+    nats_url = bus or settings.nats_url
+    if nats_url:
+        from breakglass.runtime.scaleout import check_scaleout_database  # noqa: PLC0415
+
+        check_scaleout_database(url)
     store.upgrade(url)
     engine = store.make_engine(url)
+    options = _Options(poll_interval, respond, allow_unarmed, verbose, status_every, lease_ttl)
     try:
-        asyncio.run(
-            _run(
-                loaded,
-                name,
-                store.session_factory(engine),
-                poll_interval,
-                respond=respond,
-                allow_unarmed=allow_unarmed,
-                verbose=verbose,
-                status_every=status_every,
-            )
-        )
+        asyncio.run(_run(loaded, names, store.session_factory(engine), url, nats_url, options))
     finally:
         engine.dispose()
-    err.print(f"{escape(name)}: monitor stopped")
+    err.print(f"{escape(', '.join(names))}: monitor stopped")
 
 
-def _pick_chain(loaded: LoadedPlan, chain: str | None) -> str:
-    chains = sorted(loaded.plan.chains)
-    if chain is not None:
-        return chain
-    if len(chains) == 1:
-        return chains[0]
-    raise PlanError(f"the plan has {len(chains)} chains ({', '.join(chains)}); pick one: --chain")
+def _pick_chains(loaded: LoadedPlan, chains: list[str] | None) -> list[str]:
+    known = sorted(loaded.plan.chains)
+    if not chains:
+        if not known:
+            raise PlanError("the plan has no chains to watch")
+        return known
+    unknown = [c for c in chains if c not in loaded.plan.chains]
+    if unknown:
+        from breakglass.detect.monitor import UnknownMonitorChain  # noqa: PLC0415
+
+        raise UnknownMonitorChain(
+            f"the plan has no chain {unknown[0]!r} (chains: {', '.join(known) or 'none'})"
+        )
+    return list(dict.fromkeys(chains))
+
+
+@dataclass(frozen=True)
+class _Options:
+    poll_interval: float
+    respond: bool
+    allow_unarmed: bool
+    verbose: bool
+    status_every: float
+    lease_ttl: float
 
 
 async def _run(
     loaded: LoadedPlan,
-    chain: str,
+    chains: list[str],
     sessions: sessionmaker[Session],
-    poll_interval: float,
-    *,
-    respond: bool,
-    allow_unarmed: bool = False,
-    verbose: bool = False,
-    status_every: float = 60.0,
+    database_url: str,
+    nats_url: str | None,
+    options: _Options,
 ) -> None:
+    from breakglass.cluster.connect import masked  # noqa: PLC0415
     from breakglass.events import AlertRaised, IncidentChanged, IncidentOpened  # noqa: PLC0415
-    from breakglass.runtime.monitor import build_monitor  # noqa: PLC0415 - see monitor_command
+    from breakglass.runtime.fleet import build_fleet  # noqa: PLC0415 - see monitor_command
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    app = build_monitor(
-        loaded,
-        chain=chain,
-        sessions=sessions,
-        respond=respond,
-        prompt=getpass.getpass if sys.stdin.isatty() else None,
-        on_phase=_print_phase,
-        allow_unarmed=allow_unarmed,
-    )  # refuses (an unarmed signer) before saying "monitoring"
-    app.bus.subscribe("cli.alerts", [AlertRaised], _print_alert)
-    app.bus.subscribe("cli.incidents", [IncidentOpened, IncidentChanged], _print_incident)
-    err.print(f"{escape(chain)}: monitoring; Ctrl-C to stop")
+    wiring: dict[str, Any] = {
+        "chains": chains,
+        "sessions": sessions,
+        "respond": options.respond,
+        "prompt": getpass.getpass if sys.stdin.isatty() else None,
+        "on_phase": _print_phase,
+        "allow_unarmed": options.allow_unarmed,
+    }
+    if nats_url:
+        from breakglass.runtime.scaleout import build_replica  # noqa: PLC0415
+
+        fleet = await build_replica(loaded, database_url=database_url, nats_url=nats_url, **wiring)
+    else:
+        fleet = build_fleet(loaded, **wiring)  # refuses (an unarmed signer) before "monitoring"
+    fleet.bus.subscribe("cli.alerts", [AlertRaised], _print_alert)
+    fleet.bus.subscribe("cli.incidents", [IncidentOpened, IncidentChanged], _print_incident)
+    mode = f"; a replica on {masked(nats_url)}" if nats_url else ""
+    err.print(f"{escape(', '.join(chains))}: monitoring{escape(mode)}; Ctrl-C to stop")
     try:
-        await app.run(
+        await fleet.run(
             stop,
-            poll_interval=poll_interval,
-            on_block=_print_block if verbose else None,
-            on_status=_print_status if status_every else None,
-            status_every=status_every,
+            poll_interval=options.poll_interval,
+            on_block=_print_block if options.verbose else None,
+            on_status=_print_status if options.status_every else None,
+            status_every=options.status_every,
             on_clear=_print_cleared,
         )
     finally:
