@@ -73,3 +73,18 @@ def test_status_says_nats_does_not_answer_without_a_traceback(
     body = json.loads(done.stdout)
     assert "cannot reach NATS at nats://127.0.0.1:9" in body["nats"]
     assert body["postgres"] == "ok" and body["chains"][0]["leader"]["owner"] is None
+
+
+def test_scale_out_mode_refuses_sqlite_with_a_message(
+    tmp_path: Path, chain: tuple[Anvil, Any], nats_url: str
+) -> None:
+    plan = kit.write_plan(tmp_path / "plan.yaml", {"local": chain}, respond=False)
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("BREAKGLASS_")}
+    environ |= {"BREAKGLASS_HOME": str(tmp_path / "home"), "BREAKGLASS_NATS_URL": nats_url}
+    done = subprocess.run(
+        [sys.executable, "-m", "breakglass", "monitor", str(plan)],
+        capture_output=True, text=True, env=environ, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "needs a PostgreSQL database" in " ".join(done.stderr.split())
+    assert "Traceback" not in done.stderr
