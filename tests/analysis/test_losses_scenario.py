@@ -295,3 +295,41 @@ def test_reanalysis_keeps_what_people_entered(
             assert others and all(p == "analysis" for _, p in others)
     finally:
         engine.dispose()
+
+
+def test_a_deployment_on_another_chain_is_analysed_from_its_own_start_block(
+    anvil: Anvil, scenario: LossScenario, analysis: IncidentAnalysis
+) -> None:
+    """The vault declared with deployments, home on another chain whose heights are far
+    higher (``analysis.from_block`` is that chain's, past every deposit here): analysed on
+    the local chain, it is found at its local address and searched from its local
+    ``from_block``, so the losses are the single-chain ones to the wei."""
+    data = plan_data(anvil, scenario)
+    data["chains"]["home"] = {"chain_id": anvil.chain_id + 1, "rpc": ["http://127.0.0.1:9/"]}
+    data["contracts"]["vault"] = {
+        "deployments": {
+            "home": {"address": "0x" + "77" * 20, "from_block": 19_000_000},
+            "local": {"address": scenario.vault, "from_block": 1},
+        }
+    }
+    data["analysis"]["from_block"] = scenario.containment_block
+    moved = Plan.model_validate(data)
+
+    async def run() -> IncidentAnalysis:
+        pool = EndpointPool([Endpoint(anvil.http_url)], chain="local")
+        try:
+            return await analyze_incident(
+                pool,
+                moved,
+                scenario.exploit_txs,
+                containment_block=scenario.containment_block,
+                chain="local",
+            )
+        finally:
+            await pool.aclose()
+
+    found = asyncio.run(run())
+    assert found.victims == analysis.victims
+    assert {x.address: x.amount for x in found.losses} == {
+        x.address: x.amount for x in analysis.losses
+    }

@@ -112,12 +112,13 @@ async def _fetch_txs(
 
 
 def incident_chain(plan: Plan, chain: str | None = None) -> str:
-    """The chain of the plan's positions: ``chain`` when they have one there, else their only one.
+    """The chain of the plan's positions: ``chain`` when one is deployed there, else their
+    only one (every chain a position's contract is deployed on counts, not just its home).
 
     Raises:
         PlanError: no positions, none on ``chain``, or several chains and no ``chain``.
     """
-    chains = {plan.contracts[p.contract].chain for p in resolve_positions(plan)}
+    chains = {c for p in resolve_positions(plan) for c in plan.contracts[p.contract].chains}
     if chain is not None:
         if chain not in chains:
             raise PlanError(f"analysis.positions has no contract on chain {chain!r}")
@@ -150,6 +151,8 @@ async def analyze_incident(
     if not tx_hashes:
         raise BreakglassError("an incident analysis needs at least one exploit transaction")
     chain = incident_chain(plan, chain)
+    # Contracts, positions and prices at their addresses on this chain, whatever their home.
+    plan = plan.on_chain(chain)
     positions = [p for p in resolve_positions(plan) if plan.contracts[p.contract].chain == chain]
     scope = {p.contract for p in positions} if contracts is None else set(contracts)
     positions = [p for p in positions if p.contract in scope]
@@ -173,7 +176,7 @@ async def analyze_incident(
     exploit_transfers = [
         t for r in receipts for log in r.get("logs") or () if (t := parse_transfer(log))
     ] + facts.native
-    from_block = plan.analysis.from_block if plan.analysis is not None else 0
+    from_block = plan.start_block(chain)
     holders = {p.address for p in positions}
     depositors = await find_users(pool, holders, from_block=from_block, to_block=end)
     cluster = build_cluster(
