@@ -104,6 +104,7 @@ async def screen(anvil: Anvil, plan: Path, raws: list[str], workdir: Path) -> No
         deadline = time.monotonic() + 120
         while stats.screened < target and time.monotonic() < deadline:
             await asyncio.sleep(0.01)
+        await asyncio.wait_for(guard.source.drain(), 60)  # the last screens finish too
         rss.append(_peak_rss_mb())
     wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
     stop.set()
