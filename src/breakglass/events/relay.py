@@ -168,7 +168,9 @@ class OutboxRelay:
             )
         self._retry_after = min(30.0, 0.25 * 2**attempts)
         if attempts >= self.max_attempts:
-            _log.error("events.dead_letter", event_id=event_id, attempts=attempts, error=error[:300])
+            _log.error(
+                "events.dead_letter", event_id=event_id, attempts=attempts, error=error[:300]
+            )
             if self.on_dead is not None:
                 self.on_dead(event_id, error)
         else:
