@@ -9,6 +9,7 @@ import pytest
 
 from breakglass.plan.models.policy import CauseCoverage, CompensationPolicy
 from breakglass.recovery import (
+    ATTACKER_CLUSTER,
     Loss,
     RecoveryError,
     apply_policy,
@@ -141,6 +142,16 @@ def test_exclusions_get_nothing_and_do_not_use_the_aggregate_cap() -> None:
     }
     assert reasons(result, MALLORY) == ["excluded: attacker cluster"]
     assert reasons(result, CAROL) == ["excluded: listed in the policy's exclusions"]
+    assert result.unresolved_exclusions == ("ofac-list",)
+
+
+def test_attacker_cluster_in_exclusions_names_the_cluster_not_an_unknown_list() -> None:
+    rules = policy(exclusions=["attacker-cluster", "ofac-list"])
+    losses = [Loss(a, USDC, 100 * USD) for a in (ALICE, MALLORY)]
+    result = apply_policy(
+        losses, rules, "contract-flaw", excluded={MALLORY: ATTACKER_CLUSTER}, prices=PRICES
+    )
+    assert amounts(result) == {(ALICE, USDC): 100 * USD, (MALLORY, USDC): 0}
     assert result.unresolved_exclusions == ("ofac-list",)
 
 

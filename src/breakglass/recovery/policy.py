@@ -4,7 +4,8 @@ The rules run in this order (``docs/recovery.md`` explains why):
 
 1. **cause**: a cause the policy does not cover entitles nobody to anything;
 2. **exclusions**: the attacker cluster and the policy's listed addresses get zero; listed
-   names that are not addresses are reported as unresolved;
+   names that are not addresses (other than ``attacker-cluster``, the cluster itself) are
+   reported as unresolved;
 3. **coverage**: each loss is multiplied by the cause's coverage ratio (floored to base units);
 4. **per-user cap** (USD): a user whose entitlements are worth more than the cap has each of
    them scaled down so that together they are worth the cap (floored);
@@ -44,6 +45,9 @@ Price = tuple[Decimal, int]
 """USD per whole token and the token's decimals."""
 
 ATTACKER_CLUSTER = "attacker cluster"
+# How a plan names the attacker cluster in ``exclusions`` (the demo and the example plans
+# write ``attacker-cluster``): a name of the cluster excluded anyway, not an unknown list.
+_CLUSTER_NAMES = frozenset({"attacker-cluster", "attacker_cluster", "attacker cluster"})
 _CAUSE_FIELDS: dict[str, str] = {cause: cause.replace("-", "_") for cause in get_args(Cause)}
 
 
@@ -181,6 +185,8 @@ def _exclude(
     exclusions = {address.lower(): reason for address, reason in excluded.items()}
     unresolved = []
     for item in policy.exclusions:
+        if item.strip().lower() in _CLUSTER_NAMES:
+            continue  # the cluster in ``excluded`` is always excluded; the plan names it
         if _is_address(item):
             exclusions.setdefault(item.lower(), "listed in the policy's exclusions")
         else:
