@@ -185,3 +185,11 @@ def test_an_address_argument_naming_nothing_there_says_why(plan: Plan) -> None:
     on_arbitrum = step.model_copy(update={"args": ["ceth", True]})
     with pytest.raises(PlanError, match="contract 'ceth' is not deployed on chain 'arbitrum'"):
         step_action(plan, on_arbitrum, "x", chain="arbitrum")
+
+
+def test_a_dry_run_forks_every_chain_a_step_may_act_on() -> None:
+    """The comptroller is deployed on Ethereum and Arbitrum: a dry run of the playbook
+    that pauses it on the alert's chain forks both, not just the home chain."""
+    from breakglass.respond.service import _chains_of  # noqa: PLC0415
+
+    assert _chains_of(load_plan(EXAMPLE), "exploit") == {"ethereum", "arbitrum"}

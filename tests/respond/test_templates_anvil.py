@@ -22,6 +22,7 @@ from breakglass.detect.monitor import run_monitor
 from breakglass.devchain import Anvil
 from breakglass.nodepkgs import find_node_file
 from breakglass.respond import service
+from breakglass.respond.approval_view import approval_view
 from breakglass.respond.env import LiveEnv
 from breakglass.respond.responder import Responder
 from breakglass.store.models import StepRun
@@ -154,6 +155,11 @@ def test_the_monitor_revokes_the_granted_role_and_cancels_the_scheduled_operatio
     assert not roles.hasRole(MINTER_ROLE, intruder).call(), "the granted role was not revoked"
     assert timelock.isOperationPending(operation).call()  # the cancel waits for a person
     (step_id,) = _awaiting(sessions)
+    # The approver is shown the cancel of this operation, rebuilt from the stored alert.
+    view = approval_view(loaded, sessions, step_id=step_id)
+    assert view is not None and view.problem is None, view
+    assert view.action is not None and view.action.hash == view.requested
+    assert view.built is not None and operation in view.built.data  # type: ignore[attr-defined]
     env = LiveEnv(loaded, sessions, environ=environ, receipt_timeout=30)
     result = service.approve_step(loaded, sessions, step_id, "bob", env=env)
     assert result.status == "succeeded", result

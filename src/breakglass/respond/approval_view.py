@@ -15,11 +15,15 @@ from sqlalchemy.orm import Session, sessionmaker
 from breakglass.errors import BreakglassError
 from breakglass.plan.loader import LoadedPlan
 from breakglass.respond.actions.base import Action
-from breakglass.respond.actions.build import build_action
 from breakglass.respond.actions.contract import ContractAction
 from breakglass.respond.actions.safe import SafeAction
 from breakglass.respond.binding import action_hash
-from breakglass.respond.decisions import ApprovalError, approval_request, check_binding
+from breakglass.respond.decisions import (
+    ApprovalError,
+    approval_request,
+    check_binding,
+    requested_action,
+)
 from breakglass.respond.runner import approver_role
 from breakglass.store.models import PlaybookRun, StepRun
 
@@ -141,7 +145,7 @@ def approval_view(
         run = session.get(PlaybookRun, step.run_id) if step is not None else None
         if step is None or run is None or step.status != "awaiting-approval":
             return None
-        position, playbook_id = step.position, run.playbook
+        position, playbook_id, run_chain = step.position, run.playbook, run.chain
     request = approval_request(sessions, step_id)
     playbook = loaded.plan.playbook(playbook_id)
     action: Action | None = None
@@ -153,7 +157,7 @@ def approval_view(
     else:
         planned = playbook.steps[position]
         try:
-            action = build_action(loaded.plan, planned, playbook.id)
+            action = requested_action(loaded, planned, playbook.id, request, run_chain=run_chain)
         except BreakglassError as exc:
             problem = f"step {step_id} cannot be built from the plan now: {exc}"
         role = approver_role(loaded.plan, planned, action)

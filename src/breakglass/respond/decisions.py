@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from breakglass.errors import BreakglassError
 from breakglass.plan.loader import LoadedPlan
-from breakglass.plan.models.response import Mode
+from breakglass.plan.models.response import Mode, Step
+from breakglass.respond.actions.base import Action
 from breakglass.respond.runner import approver_role
 from breakglass.respond.templates import step_action
 from breakglass.store.models import PlaybookRun, StepEvent, StepRun
@@ -34,6 +35,7 @@ __all__ = [
     "decide",
     "record_approval",
     "refresh_run_status",
+    "requested_action",
     "run_positions",
     "tick_step",
     "waiting_step",
@@ -290,6 +292,26 @@ def run_positions(sessions: sessionmaker[Session], run_id: int) -> dict[int, str
             .order_by(StepRun.id)
         ).all()
     return {position: status for position, status in rows}
+
+
+def requested_action(
+    loaded: LoadedPlan,
+    step: Step,
+    playbook: str,
+    request: ApprovalRequest | None,
+    *,
+    run_chain: str | None,
+) -> Action:
+    """The action an approval step asks for, rebuilt as it was when it started waiting:
+    with the alert's fields it stored and on the chain it was built for (else the run's),
+    so the preview, the approval and what runs are the same action.
+
+    Raises:
+        PlanError: the plan cannot build the step now (see ``step_action``).
+    """
+    context = request.context if request is not None else None
+    chain = (request.chain if request is not None else None) or run_chain
+    return step_action(loaded.plan, step, playbook, chain=chain, context=context)
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ from breakglass.respond.env import DryRunEnv, LiveEnv, chain_urls
 from breakglass.respond.journal import Journal, OnStepEvent, RunHandle, StepHandle
 from breakglass.respond.runner import PlaybookRunner, RunResult, StepResult, approver_role
 from breakglass.respond.safes import ProposalView, add_signature, check_operation, load_proposal
-from breakglass.respond.templates import step_action
+from breakglass.respond.templates import step_action, step_chains
 from breakglass.store.models import PlaybookRun, StepRun
 
 __all__ = [
@@ -168,7 +168,8 @@ def dry_run_playbook(
 
 
 def _chains_of(loaded: LoadedPlan, playbook_id: str, seen: set[str] | None = None) -> set[str]:
-    """The chains a playbook and its fallbacks act on."""
+    """The chains a playbook and its fallbacks may act on: every chain each step's contract
+    is deployed on (the alert picks one), a step's own chain, a Safe's chain."""
     seen = seen if seen is not None else set()
     playbook = loaded.plan.playbook(playbook_id)
     if playbook is None or playbook_id in seen:
@@ -176,9 +177,7 @@ def _chains_of(loaded: LoadedPlan, playbook_id: str, seen: set[str] | None = Non
     seen.add(playbook_id)
     chains: set[str] = set()
     for step in playbook.steps:
-        contract = loaded.plan.contracts.get(getattr(step, "contract", "") or "")
-        if contract is not None:
-            chains.add(contract.chain)
+        chains |= {c for c in step_chains(loaded.plan, step) if c is not None}
         if step.on_failure:
             chains |= _chains_of(loaded, step.on_failure, seen)
     return chains
