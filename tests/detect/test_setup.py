@@ -53,7 +53,11 @@ def test_rules_of_one_chain(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("old", "new", "message"),
     [
-        ("rule: large-outflow,", "rule: large-outfow,", "unknown rule type 'large-outfow'"),
+        (
+            "rule: large-outflow,",
+            "rule: large-outfow,",
+            "unknown rule type 'large-outfow'; did you mean 'large-outflow'?",
+        ),
         ("threshold: 1000}", "threshold: -5}", "rules[0].params.threshold"),
         ("threshold: 1000}", "threshold: 1000, treshold: 3}", "rules[0].params.treshold"),
         ('token: "0x2222222222222222222222222222222222222222", ', "", "params.token"),

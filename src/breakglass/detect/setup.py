@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -59,10 +60,13 @@ def _setups(
         path: tuple[str | int, ...] = ("rules", index)
         cls = known.get(configured.rule)
         if cls is None:
+            close = difflib.get_close_matches(configured.rule, known, n=1, cutoff=0.6)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
             problems.append(
                 RuleProblem(
                     (*path, "rule"),
-                    f"unknown rule type {configured.rule!r}; known: {', '.join(sorted(known))}",
+                    f"unknown rule type {configured.rule!r}{hint}; known: "
+                    + ", ".join(sorted(known)),
                 )
             )
             continue
