@@ -37,9 +37,11 @@ from breakglass.detect.health_checks import (
     Unarmed,
     auto_key_steps,
 )
+from breakglass.detect.health_pipeline import EventPipeline
 from breakglass.detect.heartbeat import Heartbeat
 from breakglass.detect.state import StateCall
 from breakglass.errors import ConfigError
+from breakglass.events import Backlog
 from breakglass.ingest import BlockAdded, BlockHeader
 from breakglass.plan import load_plan
 from breakglass.plan.models import Plan
@@ -421,3 +423,31 @@ def test_a_heartbeat_whose_variable_is_unset_stops_the_start() -> None:
     url = Secret("https://hc-ping.com/${HC_UUID}")
     with pytest.raises(ConfigError, match="HC_UUID is not set"):
         Heartbeat(url=url, every=60, alive=lambda: True, environ={})
+
+
+def test_a_stuck_event_pipeline_is_a_condition_paged_once_per_episode() -> None:
+    """Dead letters, or an oldest event older than ``stall_after``: alerts may not be reaching
+    incidents and pages, so the watch raises it and ``escalate`` (a direct page) hears of
+    each condition once until it clears."""
+    state = [Backlog(pending=0, oldest_seconds=None, dead=0)]
+    told: list[str] = []
+    check = EventPipeline(lambda: state[0], "local", stall_after=60.0, escalate=told_key(told))
+
+    assert asyncio.run(check()) == []
+    state[0] = Backlog(pending=3, oldest_seconds=61.0, dead=1)
+    found = asyncio.run(check())
+    assert sorted(c.key for c in found) == ["events:dead-letters", "events:stalled"]
+    dead = next(c for c in found if c.subject == "dead-letters")
+    assert dead.severity == "critical" and "1 event(s) could not be delivered" in dead.title
+    asyncio.run(check())  # still standing: not told again
+    assert sorted(told) == ["events:dead-letters", "events:stalled"]
+
+    state[0] = Backlog(pending=0, oldest_seconds=None, dead=1)  # the relay caught up
+    assert [c.key for c in asyncio.run(check())] == ["events:dead-letters"]
+    state[0] = Backlog(pending=5, oldest_seconds=90.0, dead=1)  # and fell behind again
+    asyncio.run(check())
+    assert told.count("events:stalled") == 2
+
+
+def told_key(told: list[str]) -> Callable[[Condition], None]:
+    return lambda condition: told.append(condition.key)
