@@ -89,9 +89,16 @@ class FrontRun:
     blocks: tuple[int | None, int | None] = (None, None)
     done: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
 
+    creation: bool = False
+    """The pending transaction deploys a contract (an attack contract judged by simulation):
+    the pause going first is the whole of it, the deployment itself succeeds."""
+
     @property
     def stopped(self) -> bool:
-        """The exploit reverted (or never landed) and the pause went first."""
+        """The pause went first and the exploit reverted (or never landed), or, for a
+        deployment, the pause went first."""
+        if self.creation:
+            return self.order == "before"
         return self.order == "before" and self.exploit_status in (0, None)
 
 
@@ -146,8 +153,9 @@ class FrontRunner:
             fees=fees,
             outranks=outranks,
             route=self.config.mempool.route,
+            creation=not pending.tx.get("to"),
         )
-        confirm = self.config.mempool.confirm
+        confirm = "off" if run.creation else self.config.mempool.confirm
         if confirm == "before":
             await self._confirm(run, self._pause_calls(findings), pending.tx)
         floor = emergency_floor.set(fees)

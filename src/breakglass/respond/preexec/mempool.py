@@ -22,14 +22,17 @@ import structlog
 
 from breakglass.chain.endpoints import resolve_endpoints
 from breakglass.chain.pool import Endpoint, EndpointPool
+from breakglass.detect.finding import Finding
+from breakglass.detect.rule import Rule
 from breakglass.detect.setup import build_rules
 from breakglass.errors import BreakglassError
-from breakglass.ingest.events import PendingTx
+from breakglass.ingest.events import BlockHeader, PendingTx
 from breakglass.ingest.pending import PendingTxSource
 from breakglass.plan.models.chain import Ordering
 from breakglass.respond.actions.contract import ContractAction
 from breakglass.respond.preexec.frontrun import FrontRun, FrontRunner
 from breakglass.respond.preexec.screen import (
+    CREATION_RULES,
     PendingScreen,
     Screened,
     pending_detector,
@@ -69,11 +72,14 @@ class MempoolGuard:
     _acted: OrderedDict[str, None] = field(default_factory=OrderedDict, init=False, repr=False)
     _private: EndpointPool | None = field(default=None, init=False, repr=False)
     _own: set[str] = field(default_factory=set, init=False, repr=False)
+    _creations: list[Rule] = field(default_factory=list, init=False, repr=False)
+    _judging: asyncio.Lock = field(default_factory=asyncio.Lock, init=False, repr=False)
 
     def __post_init__(self) -> None:
         loaded = self.responder.loaded
         config = loaded.plan.chains[self.chain]
         rules = build_rules(loaded, chain=self.chain)
+        self._creations = [r for r in rules if type(r).id in CREATION_RULES]
         self.screen = PendingScreen(
             chain=self.chain,
             detector=pending_detector(self.chain, rules),
@@ -127,7 +133,10 @@ class MempoolGuard:
         """Screen one pending transaction and front-run it when a critical rule fires."""
         if str(pending.tx.get("from", "")).lower() in self._own:
             return None
-        screened = await self.screen.screen(pending)
+        if not pending.tx.get("to") and self._creations:
+            screened = await self._judge_creation(pending)
+        else:
+            screened = await self.screen.screen(pending)
         if not screened.critical or pending.hash in self._acted:
             return screened
         self._acted[pending.hash] = None
@@ -136,16 +145,42 @@ class MempoolGuard:
         self.runs.append(await self.frontrunner.act(screened))
         return screened
 
+    async def _judge_creation(self, pending: PendingTx) -> Screened:
+        """A pending deployment judged by the plan's creation rules (attack-contract
+        simulation) on the head's state, in a worker thread: their simulator blocks while it
+        waits, and the event loop must not. One at a time: a rule's state is not shared."""
+        findings: list[Finding] = []
+        async with self._judging:
+            try:
+                raw = await self.pool.request("eth_getBlockByNumber", ["latest", False])
+                head = BlockHeader.from_rpc(raw)
+                for rule in self._creations:
+                    judge = getattr(rule, "judge_pending", None)
+                    if judge is not None:
+                        findings.extend(await asyncio.to_thread(judge, pending, head))
+            except BreakglassError as exc:
+                _log.warning(
+                    "respond.pending_creation_failed", tx=pending.hash, error=str(exc)[:200]
+                )
+        return Screened(pending, kept=True, simulated=True, findings=tuple(findings))
+
     async def run(self, stop: asyncio.Event) -> None:
         """Follow the mempool until ``stop`` is set."""
         self._own = self.own_senders()
+        # The creation rules' simulator starts now, in the background, not with the first
+        # pending deployment.
+        warming = [
+            asyncio.ensure_future(asyncio.to_thread(start))
+            for rule in self._creations
+            if (start := getattr(rule, "start", None)) is not None
+        ]
         _log.info("respond.mempool_started", chain=self.chain, watched=len(self.screen.watched))
         task = asyncio.ensure_future(self.source.run())
         try:
             await stop.wait()
         finally:
             task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+            await asyncio.gather(task, *warming, return_exceptions=True)
             await self.aclose()
 
     async def aclose(self) -> None:

@@ -38,6 +38,7 @@ from breakglass.ingest.events import BlockAdded, BlockHeader, PendingTx
 from breakglass.plan.loader import LoadedPlan
 
 __all__ = [
+    "CREATION_RULES",
     "PendingScreen",
     "Rpc",
     "ScreenStats",
@@ -67,13 +68,20 @@ def watched_addresses(loaded: LoadedPlan, chain: str, rules: Iterable[Rule] = ()
     return found
 
 
+CREATION_RULES = frozenset({"attack-contract"})
+"""Rule types that judge contract creations with a simulator of their own: they are not run
+on a pending call's synthetic block (they would start that simulator for nothing); the
+guard hands them pending creations instead."""
+
+
 def pending_detector(chain: str, rules: Sequence[Rule]) -> Detector:
-    """A detector of ``rules`` for pending transactions.
+    """A detector of ``rules`` for pending transactions (without :data:`CREATION_RULES`).
 
     Build it from rules of its own (not the monitor's instances): rules with memory must not
     mix pending transactions into what they remember of mined blocks.
     """
-    return Detector(chain, rules, report_disabled=False)
+    calls = [rule for rule in rules if type(rule).id not in CREATION_RULES]
+    return Detector(chain, calls, report_disabled=False)
 
 
 @dataclass
