@@ -142,3 +142,21 @@ def test_a_check_that_breaks_fails_without_quoting_the_error(tmp_path: Path) -> 
         ("(check)", CheckStatus.FAIL),
     ]
     assert results[1].message == "the check broke (ValueError); please report it"
+
+
+def test_pauses_are_checked_on_every_chain_their_contract_is_deployed_on() -> None:
+    """The multichain example pauses its Comptroller on the alert's chain: the doctor
+    checks that pause on Ethereum and on Arbitrum (each deployment's address), and a
+    ``--chain arbitrum`` run checks the Arbitrum one alone."""
+    from breakglass.doctor.contracts import pause_steps  # noqa: PLC0415
+
+    loaded = load_plan(ROOT / "examples/plans/multichain.yaml")
+    comptroller = loaded.plan.contracts["comptroller"]
+    steps, problems = pause_steps(DoctorContext(loaded=loaded, environ={}))
+    assert problems == []
+    found = {(s.chain, s.to.lower()) for s in steps if s.contract == "comptroller"}
+    assert found == {
+        (chain, comptroller.on(chain).address.lower()) for chain in ("ethereum", "arbitrum")
+    }
+    only, _ = pause_steps(DoctorContext(loaded=loaded, environ={}, chain="arbitrum"))
+    assert {s.chain for s in only} == {"arbitrum"}

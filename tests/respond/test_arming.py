@@ -97,6 +97,20 @@ playbooks:
 """
 )
 
+TEMPLATED = """
+signers:
+  guardian: {{type: env, key: "${{BG_TEST_GUARDIAN_KEY}}"}}
+  revoker: {{type: env, key: "${{BG_TEST_REVOKER_KEY}}"}}
+rules:
+  - {{id: granted, rule: role-granted, chain: local, contracts: [token], severity: critical}}
+playbooks:
+  - id: take-back
+    on: [granted]
+    steps:
+      - {{action: revoke-role, contract: token, signer: revoker,
+         role: "${{finding.role}}", account: "${{finding.account}}"}}
+"""
+
 
 async def _monitor(
     loaded: LoadedPlan,
@@ -310,3 +324,19 @@ def test_a_crashed_run_is_a_standing_health_condition(
     assert [c.check for c in conditions] == ["response-crashed"]
     assert "playbook contain for drain: RuntimeError" in conditions[0].description
     assert "a bug between the steps" not in conditions[0].description  # no raw error text
+
+
+def test_a_step_filled_from_the_alert_needs_its_key_at_start_up(
+    token: Any, write_plan: Any, sessions: sessionmaker[Session]
+) -> None:
+    """A revoke whose role and account come from the alert cannot be built before one, yet
+    its signer is checked at start-up like any other, not at the first grant."""
+    loaded = write_plan(TEMPLATED, token=token.address)
+    responder = _responder(loaded, sessions, {"BG_TEST_GUARDIAN_KEY": "0x" + "01" * 32})
+
+    with pytest.raises(UnarmedResponder) as raised:
+        responder.preflight()
+
+    assert "signer 'revoker'" in str(raised.value)
+    assert "BG_TEST_REVOKER_KEY" in str(raised.value)
+    assert "revoke" in str(raised.value) and "take-back" in str(raised.value)

@@ -12,10 +12,10 @@ from breakglass.errors import BreakglassError
 from breakglass.plan.issues import Path
 from breakglass.plan.models.response import PauseStep, SafeProposalStep
 from breakglass.respond.actions.base import Rpc, StepFailed
-from breakglass.respond.actions.build import build_action
 from breakglass.respond.actions.contract import ContractAction, check_holds, simulate
 from breakglass.respond.actions.safe import SafeAction
 from breakglass.respond.calls import encode_call, parse_check
+from breakglass.respond.templates import step_actions
 
 __all__ = ["CodeCheck", "PauseAuthorityCheck", "PauseStepPlan", "pause_steps"]
 
@@ -87,18 +87,22 @@ def pause_steps(ctx: DoctorContext) -> tuple[list[PauseStepPlan], list[Finding]]
                 signer = step.safe
             else:
                 continue
-            try:
-                action = build_action(ctx.plan, step, playbook.id)
-            except BreakglassError as exc:
-                problems.append(Finding.fail(f"{playbook.id} step {j + 1}", str(exc), path))
-                continue
-            assert isinstance(action, ContractAction | SafeAction)
-            if not ctx.in_scope(action.chain):
-                continue
-            key = (action.chain, action.to, action.data, signer)
-            steps.setdefault(
-                key, PauseStepPlan(action.chain, step.contract, signer, action.to, action, path)
-            )
+            # On every chain it may act on, ${finding.*} filled with sample values.
+            for chain, action in step_actions(ctx.plan, step, playbook.id):
+                if isinstance(action, BreakglassError):
+                    if chain is None or ctx.in_scope(chain):
+                        on = f" on {chain}" if chain is not None else ""
+                        subject = f"{playbook.id} step {j + 1}{on}"
+                        problems.append(Finding.fail(subject, str(action), path))
+                    continue
+                assert isinstance(action, ContractAction | SafeAction)
+                if not ctx.in_scope(action.chain):
+                    continue
+                key = (action.chain, action.to, action.data, signer)
+                steps.setdefault(
+                    key,
+                    PauseStepPlan(action.chain, step.contract, signer, action.to, action, path),
+                )
     return list(steps.values()), problems
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -15,10 +15,18 @@ from breakglass.doctor.context import DoctorContext
 from breakglass.errors import BreakglassError
 from breakglass.plan.issues import Path
 from breakglass.plan.models.chain import SafeSigner
-from breakglass.plan.models.response import CallStep, PauseStep, RevokeRoleStep, UnpauseStep
-from breakglass.respond.actions.build import build_action
+from breakglass.plan.models.response import (
+    CallStep,
+    PauseStep,
+    Playbook,
+    RevokeRoleStep,
+    Step,
+    UnpauseStep,
+)
+from breakglass.respond.actions.base import Action
 from breakglass.respond.actions.contract import ContractAction
 from breakglass.respond.gas import GasCaps, GasStrategy, Urgency
+from breakglass.respond.templates import step_actions
 
 __all__ = ["GasFundsCheck"]
 
@@ -44,17 +52,23 @@ class _Spend:
         return ("signers", self.signer)
 
 
+def _actions(ctx: DoctorContext, playbook: Playbook) -> Iterator[tuple[Step, Action]]:
+    """Each step's action on every chain it may act on (``${finding.*}`` filled with sample
+    values); steps that do not build are left out: pause.authority and `plan check` report
+    them."""
+    for step in playbook.steps:
+        for _chain, action in step_actions(ctx.plan, step, playbook.id):
+            if not isinstance(action, BreakglassError):
+                yield step, action
+
+
 def _spends(ctx: DoctorContext) -> dict[tuple[str, str], _Spend]:
     """What each key signer sends on each chain in scope, from every playbook step."""
     spends: dict[tuple[str, str], _Spend] = {}
     seen: set[tuple[str, str, str, bytes]] = set()
     safe_steps: defaultdict[tuple[str, str], int] = defaultdict(int)
     for playbook in ctx.plan.playbooks:
-        for step in playbook.steps:
-            try:
-                action = build_action(ctx.plan, step, playbook.id)
-            except BreakglassError:
-                continue  # pause.authority and `plan check` report steps that do not build
+        for step, action in _actions(ctx, playbook):
             if action.chain is None or not ctx.in_scope(action.chain):
                 continue
             if isinstance(step, PauseStep | UnpauseStep | CallStep | RevokeRoleStep):

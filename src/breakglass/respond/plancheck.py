@@ -6,27 +6,9 @@ from collections.abc import Iterator
 
 from breakglass.errors import BreakglassError
 from breakglass.plan.checks.base import CheckContext, CheckSeverity, Finding, PlanCheck
-from breakglass.plan.models import Plan
-from breakglass.respond.templates import (
-    STANDARD_FIELDS,
-    declared_fields,
-    sample_context,
-    step_action,
-    step_chains,
-    template_problems,
-)
+from breakglass.respond.templates import finding_samples, step_actions, template_problems
 
 __all__ = ["PlaybookStepsCheck"]
-
-
-def _samples(plan: Plan) -> dict[str, object]:
-    """A value of the declared type for every finding field a rule of the plan declares:
-    steps that use ``${finding.*}`` are built with these (their fit is checked apart)."""
-    fields = dict(STANDARD_FIELDS)
-    for rule in plan.rules:
-        for name, kind in declared_fields(rule.rule).items():
-            fields.setdefault(name, kind)
-    return sample_context(fields)
 
 
 class PlaybookStepsCheck(PlanCheck):
@@ -52,16 +34,15 @@ class PlaybookStepsCheck(PlanCheck):
             templated = dict(template_problems(ctx.plan, playbook))
             for j, message in templated.items():
                 yield Finding(f"playbook {playbook.id} step {j + 1}: {message}", (*where, j))
-            context = _samples(ctx.plan)
+            # Steps using ${finding.*} are built with sample values; their fit is checked above.
+            context = finding_samples(ctx.plan)
             for j, step in enumerate(playbook.steps):
                 if j in templated:
                     continue
-                chains = step_chains(ctx.plan, step)
-                for chain in chains:
-                    try:
-                        step_action(ctx.plan, step, playbook.id, chain=chain, context=context)
-                    except BreakglassError as exc:
-                        on = f" on {chain}" if len(chains) > 1 else ""
+                built = list(step_actions(ctx.plan, step, playbook.id, context=context))
+                for chain, action in built:
+                    if isinstance(action, BreakglassError):
+                        on = f" on {chain}" if len(built) > 1 else ""
                         yield Finding(
-                            f"playbook {playbook.id} step {j + 1}{on}: {exc}", (*where, j)
+                            f"playbook {playbook.id} step {j + 1}{on}: {action}", (*where, j)
                         )

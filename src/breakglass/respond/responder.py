@@ -177,7 +177,7 @@ class Responder:
             if playbook.id in seen:
                 continue
             seen.add(playbook.id)
-            for step, action in zip(playbook.steps, self.runner.actions(playbook), strict=True):
+            for step, action in zip(playbook.steps, self.runner.armable(playbook), strict=True):
                 if step.on_failure in known:
                     queue.append(known[step.on_failure])
                 if step.mode is Mode.AUTO and isinstance(action, ContractAction):

@@ -51,7 +51,7 @@ from breakglass.respond.ordering import (
     still_waiting,
     used_fields,
 )
-from breakglass.respond.templates import step_action
+from breakglass.respond.templates import finding_samples, step_action
 
 __all__ = [
     "PlaybookRunner",
@@ -164,6 +164,13 @@ class PlaybookRunner:
             except BreakglassError as exc:
                 built.append(PlanError(str(exc)))
         return built
+
+    def armable(self, playbook: Playbook) -> list[Action | PlanError]:
+        """Each step's action before any alert, as the responder arms it at start-up: a
+        step using ``${finding.*}`` is built with sample values of the declared types, so
+        its signer is loaded and checked like any other (the alert brings the real
+        calldata when it runs)."""
+        return self.actions(playbook, context=finding_samples(self.plan))
 
     async def run(
         self,

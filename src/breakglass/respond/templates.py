@@ -24,7 +24,7 @@ from typing import Any
 
 from breakglass.detect.finding import Finding
 from breakglass.detect.rule import registered_rules
-from breakglass.errors import PlanError
+from breakglass.errors import BreakglassError, PlanError
 from breakglass.plan.models import Plan, SafeSigner
 from breakglass.plan.models.names import ADDRESS, addresses_on, explain_name
 from breakglass.plan.models.response import (
@@ -48,8 +48,10 @@ __all__ = [
     "declared_fields",
     "field_uses",
     "finding_context",
+    "finding_samples",
     "sample_context",
     "step_action",
+    "step_actions",
     "step_chains",
     "template_problems",
 ]
@@ -290,6 +292,31 @@ def step_action(
     if getattr(action, "done_when", None) is None:  # a call's verify is also its precheck
         changes["done_when"] = check
     return replace(action, **changes)  # type: ignore[type-var]
+
+
+def finding_samples(plan: Plan) -> dict[str, Any]:
+    """A value of the declared type for every finding field a rule of the plan declares:
+    what a step using ``${finding.*}`` is built with before any alert (plan check, doctor,
+    the responder's start-up)."""
+    fields = dict(STANDARD_FIELDS)
+    for rule in plan.rules:
+        for name, kind in declared_fields(rule.rule).items():
+            fields.setdefault(name, kind)
+    return sample_context(fields)
+
+
+def step_actions(
+    plan: Plan, step: Step, playbook: str, *, context: Mapping[str, Any] | None = None
+) -> Iterator[tuple[str | None, Action | BreakglassError]]:
+    """``(chain, action)`` for each chain ``step`` may act on (:func:`step_chains`), built
+    with ``context`` (by default :func:`finding_samples`); where it cannot be built, the
+    error in place of the action, so a check reports each chain apart."""
+    fields = finding_samples(plan) if context is None else context
+    for chain in step_chains(plan, step):
+        try:
+            yield chain, step_action(plan, step, playbook, chain=chain, context=fields)
+        except BreakglassError as exc:
+            yield chain, exc
 
 
 def _triggers(plan: Plan, playbook: Playbook, seen: frozenset[str] = frozenset()) -> set[str]:
