@@ -8,6 +8,10 @@ An event whose delivery keeps failing holds the events behind it (their order ma
 incident is opened before it changes) and is tried again with a growing pause; after
 ``max_attempts`` it is set aside as a dead letter, reported through ``on_dead`` (which pages
 through the monitor's health alerts) and logged, and the rest flows again.
+
+A pass that fails on the database or the bus itself (a lock held too long, a lost
+connection) is logged and tried again with the same growing pause: the relay runs until
+stopped, since an ended relay would leave every later alert undelivered.
 """
 
 from __future__ import annotations
@@ -76,6 +80,8 @@ class OutboxRelay:
         self._wakeup = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._retry_after = 0.0
+        self._trouble = 0
+        """Passes in a row that failed on the database or the bus itself."""
 
     def wake(self) -> None:
         """Look at the outbox now (callable from any thread, e.g. after a commit)."""
@@ -91,7 +97,15 @@ class OutboxRelay:
         stopping = asyncio.ensure_future(stop.wait())
         try:
             while not stop.is_set():
-                moved = await self._pass()
+                try:
+                    moved = await self._pass()
+                except Exception as exc:  # a locked or lost database: try again, never end
+                    self._trouble += 1
+                    self._retry_after = min(30.0, 0.25 * 2**self._trouble)
+                    _log.error("events.relay_failed", error=repr(exc)[:300], times=self._trouble)
+                    moved = 0
+                else:
+                    self._trouble = 0
                 if moved:
                     continue
                 self._wakeup.clear()

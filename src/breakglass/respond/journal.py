@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 from pydantic import ValidationError
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from breakglass.events import emit
@@ -40,6 +41,9 @@ if TYPE_CHECKING:  # Apprise is slow to import; only the writer thread needs the
 __all__ = ["Journal", "OnStepEvent", "PhaseEvent", "RunHandle", "StepHandle"]
 
 _log = structlog.get_logger("breakglass.respond")
+
+_RETRIES = 5
+_RETRY_PAUSE = 0.1
 
 
 @dataclass(frozen=True)
@@ -164,7 +168,7 @@ class Journal:
             session.flush()
             run.id = row.id
 
-        self._put(write, run.ready)
+        self._put(write, run)
         return run
 
     def finish_run(self, run: RunHandle, status: str) -> None:
@@ -198,7 +202,7 @@ class Journal:
             session.flush()
             step.id = row.id
 
-        self._put(write, step.ready)
+        self._put(write, step)
         return step
 
     def phase(self, step: StepHandle, phase: str, **detail: Any) -> PhaseEvent:
@@ -278,11 +282,13 @@ class Journal:
             self._writer.cancel()
             self._writer = None
 
-    def _put(self, write: Callable[[Session], None], ready: asyncio.Event | None = None) -> None:
+    def _put(
+        self, write: Callable[[Session], None], handle: RunHandle | StepHandle | None = None
+    ) -> None:
         def item(session: Session) -> None:
             write(session)
-            if ready is not None:
-                session.info.setdefault("ready", []).append(ready)
+            if handle is not None:
+                session.info.setdefault("ready", []).append(handle)
 
         self._enqueue(item)
 
@@ -309,14 +315,32 @@ class Journal:
                     self._queue.task_done()
 
     def _write(self, batch: list[_Item]) -> list[asyncio.Event]:
+        """Store ``batch`` in one transaction. A database that is locked or gone for a
+        moment is waited for (``_RETRIES`` times, the pause doubling): a dropped batch would
+        lose the run's phases and their events for good, so incidents would never hear of
+        the step. Handles given ids by a transaction that did not commit lose them again, so
+        no later record names a row that does not exist (or, on SQLite, another run's)."""
         records = [item for item in batch if not isinstance(item, _Announcement)]
         ready: list[asyncio.Event] = []
         try:
-            if records:
-                with self._sessions() as session, session.begin():
-                    for record in records:
-                        record(session)
-                    ready = session.info.pop("ready", [])
+            for attempt in range(_RETRIES + 1):
+                if not records:
+                    break
+                handles: list[RunHandle | StepHandle] = []
+                try:
+                    with self._sessions() as session, session.begin():
+                        for record in records:
+                            record(session)
+                        handles = session.info.pop("ready", [])
+                    ready = [handle.ready for handle in handles]
+                    break
+                except OperationalError as exc:
+                    for handle in session.info.pop("ready", []):
+                        handle.id = None
+                    if attempt == _RETRIES:
+                        raise
+                    _log.warning("respond.journal_write_retry", error=repr(exc)[:300])
+                    time.sleep(_RETRY_PAUSE * 2**attempt)
         finally:  # a lost record must not also silence the people who should hear of it
             for item in batch:
                 if isinstance(item, _Announcement):
