@@ -72,6 +72,9 @@ class Token:
     def unpause(self) -> None:
         self.call("unpause")
 
+    def nonce(self, account: str) -> int:
+        return int(self.w3.eth.get_transaction_count(Web3.to_checksum_address(account)))
+
 
 def pauses(anvil: Anvil, token: str, first: int) -> list[tuple[int, int]]:
     """(block, nonce) of every ``pause()`` the guardian sent to ``token`` since ``first``."""
