@@ -166,6 +166,11 @@ class Responder:
         if failures:
             _log.error("respond.unarmed", chain=self.chain, failures=failures)
 
+    def signers(self) -> set[str]:
+        """The signers automatic steps of this chain's playbooks send with (scale-out mode
+        takes their leases)."""
+        return {action.signer for _, action in self._auto_actions()}
+
     def _auto_actions(self) -> list[tuple[str, ContractAction]]:
         """Automatic contract actions of the bound playbooks and of the fallbacks they name."""
         known = {p.id: p for p in self.loaded.plan.playbooks}

@@ -134,7 +134,7 @@ class NatsLeader:
         if not isinstance(reactor, Responder):
             return
         leases: dict[str, Lease] = {}
-        for name in sorted({action.signer for _, action in reactor._auto_actions()}):
+        for name in sorted(reactor.signers()):
             key = f"signer.{name}"
             self._signers.setdefault(key, set()).add(chain)
             if key not in self._held:
