@@ -53,7 +53,7 @@ def test_a_lapsed_lease_or_a_claimed_effect_sends_nothing(
         clock = Clock()
         mine = Lease(kv, "signer.guardian", "replica-a", ttl=TTL, clock=clock)
         theirs = Lease(kv, "signer.other", "replica-b", ttl=TTL)
-        assert await mine.acquire() and await theirs.acquire()
+        assert await mine.acquire()
         env = LiveEnv(loaded, sessions, environ={"GUARDIAN_KEY": anvil.private_keys[1]})
         sender = env.transactor("local", "guardian")
         a = EffectGuard(sessions, chain="local", leases={guardian: mine}, holder="replica-a")
@@ -76,7 +76,7 @@ def test_a_lapsed_lease_or_a_claimed_effect_sends_nothing(
                 await asyncio.sleep(0.1)
             await asyncio.to_thread(token.unpause)  # so that only the guard can refuse now
             # the same exploit seen by another replica (a redelivery, a takeover)
-            assert await theirs.renew()
+            assert await theirs.acquire()  # held now, under a lease of its own
             await asyncio.create_task(send(b, "drain:local:0xbb:0"))
         finally:
             await env.aclose()
