@@ -54,8 +54,10 @@ def lockable(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Lockabl
         @contextmanager
         def hold() -> Iterator[None]:
             with psycopg.connect(conninfo) as conn:
-                # EXCLUSIVE lets readers read and stops every writer of the outbox.
-                conn.execute("LOCK TABLE outbox IN EXCLUSIVE MODE")
+                # EXCLUSIVE lets readers read and stops every writer of these tables.
+                conn.execute(
+                    "LOCK TABLE outbox, playbook_runs, step_runs, step_events IN EXCLUSIVE MODE"
+                )
                 yield
                 conn.rollback()
 
@@ -188,3 +190,29 @@ def test_a_journal_batch_that_meets_a_lock_is_written_once_it_lifts(lockable: Lo
         (StepPhase.KIND, "broadcast", runs[0], steps[0]),
         (StepPhase.KIND, "receipt", runs[0], steps[0]),
     ]
+
+
+def test_a_run_whose_record_cannot_be_written_still_finishes(lockable: Lockable) -> None:
+    """The runner waits for ``run.ready`` before it finishes a run, and the responder
+    counts a run in flight until then (``_holds``: no new run of that playbook). A batch
+    that could not be written never set ``ready``: the run hung and its playbook never ran
+    again in that monitor. Now ``ready`` is set with no id, and the loss is logged."""
+    sessions = lockable.sessions
+
+    async def scenario() -> tuple[bool, int | None, int | None]:
+        journal = Journal(sessions)
+        with lockable.hold():  # type: ignore[operator]
+            run = journal.open_run("exploit", chain="local", trigger="large-outflow:local:0x1:0")
+            try:
+                await asyncio.wait_for(run.ready.wait(), 15)
+                finished = True
+            except TimeoutError:
+                finished = False
+        later = journal.open_run("exploit", chain="local", trigger="large-outflow:local:0x2:0")
+        await journal.close()
+        return finished, run.id, later.id
+
+    finished, lost_id, later_id = asyncio.run(scenario())
+    assert finished, "the run waits for ever for a record that was dropped"
+    assert lost_id is None
+    assert later_id is not None

@@ -113,7 +113,15 @@ class _Announcement:
             )
 
 
-_Item = Callable[[Session], None] | _Announcement
+@dataclass(frozen=True)
+class _Record:
+    """A write for the writer, and the handle it gives an id to (told when it is done)."""
+
+    write: Callable[[Session], None]
+    handle: RunHandle | StepHandle | None = None
+
+
+_Item = _Record | _Announcement
 
 
 class Journal:
@@ -285,12 +293,7 @@ class Journal:
     def _put(
         self, write: Callable[[Session], None], handle: RunHandle | StepHandle | None = None
     ) -> None:
-        def item(session: Session) -> None:
-            write(session)
-            if handle is not None:
-                session.info.setdefault("ready", []).append(handle)
-
-        self._enqueue(item)
+        self._enqueue(_Record(write, handle))
 
     def _enqueue(self, item: _Item) -> None:
         self._queue.put_nowait(item)
@@ -315,34 +318,48 @@ class Journal:
                     self._queue.task_done()
 
     def _write(self, batch: list[_Item]) -> list[asyncio.Event]:
-        """Store ``batch`` in one transaction. A database that is locked or gone for a
-        moment is waited for (``_RETRIES`` times, the pause doubling): a dropped batch would
-        lose the run's phases and their events for good, so incidents would never hear of
-        the step. Handles given ids by a transaction that did not commit lose them again, so
-        no later record names a row that does not exist (or, on SQLite, another run's)."""
-        records = [item for item in batch if not isinstance(item, _Announcement)]
-        ready: list[asyncio.Event] = []
+        """Store ``batch``'s records in one transaction; returns the events of the handles
+        it named, to set on the loop.
+
+        A batch that still cannot be stored after the retries of :meth:`_store` is lost,
+        loudly; its handles keep no id (no later record may name a row that does not exist
+        or, on SQLite, another run's) and are told anyway, so a run waiting for its id
+        finishes instead of hanging, and its playbook can run again.
+        """
+        records = [item for item in batch if isinstance(item, _Record)]
+        handles = [r.handle for r in records if r.handle is not None]
         try:
-            for attempt in range(_RETRIES + 1):
-                if not records:
-                    break
-                handles: list[RunHandle | StepHandle] = []
-                try:
-                    with self._sessions() as session, session.begin():
-                        for record in records:
-                            record(session)
-                        handles = session.info.pop("ready", [])
-                    ready = [handle.ready for handle in handles]
-                    break
-                except OperationalError as exc:
-                    for handle in session.info.pop("ready", []):
-                        handle.id = None
-                    if attempt == _RETRIES:
-                        raise
-                    _log.warning("respond.journal_write_retry", error=repr(exc)[:300])
-                    time.sleep(_RETRY_PAUSE * 2**attempt)
+            if records:
+                self._store(records)
+        except Exception as exc:
+            for handle in handles:
+                handle.id = None
+            _log.error(
+                "respond.journal_write_failed",
+                error=repr(exc)[:500],
+                items=len(batch),
+                hint="these step records and their events are lost; see the database's logs",
+            )
         finally:  # a lost record must not also silence the people who should hear of it
             for item in batch:
                 if isinstance(item, _Announcement):
                     item.send()
-        return ready
+        return [handle.ready for handle in handles]
+
+    def _store(self, records: list[_Record]) -> None:
+        """Write ``records`` in one transaction, waiting out a database that is locked or
+        gone for a moment (``_RETRIES`` times, the pause doubling): a dropped batch would
+        lose the run's phases and their events for good, so incidents would never hear of
+        the step."""
+        for attempt in range(_RETRIES + 1):
+            try:
+                with self._sessions() as session, session.begin():
+                    for record in records:
+                        record.write(session)
+            except OperationalError as exc:
+                if attempt == _RETRIES:
+                    raise
+                _log.warning("respond.journal_write_retry", error=repr(exc)[:300])
+                time.sleep(_RETRY_PAUSE * 2**attempt)
+            else:
+                return
