@@ -128,7 +128,8 @@ async def _run(
     decoded = 0
     began = time.monotonic()
     try:
-        checkpoint.verify(await fetch_chain_identity(pool, chain=chain))
+        expected = loaded.plan.chains[chain].chain_id
+        checkpoint.verify(await fetch_chain_identity(pool, chain=chain, expected_chain_id=expected))
         replay = log_replay(loaded_plan=loaded, chain=chain, pool=pool, sessions=sessions)
     except BaseException:
         await pool.aclose()

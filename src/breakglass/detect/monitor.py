@@ -170,7 +170,8 @@ async def run_monitor(
         PlanError: the chain is not in the plan, or its rules cannot run.
         ConfigError: every endpoint URL refers to an unset environment variable, or the
             responder cannot load a signer it needs.
-        ChainMismatch: the database's checkpoint was written on another chain.
+        ChainMismatch: the database's checkpoint was written on another chain, or the
+            endpoints serve another chain id than the plan's (``ChainIdMismatch``).
     """
     config = _chain_config(loaded_plan, chain)
     # The open breaker is reported by the health watch, not as a finding under the rule's id
@@ -222,7 +223,9 @@ async def run_monitor(
                 _write_held(session, held, watch.committed)
 
         checkpoints = CheckpointStore(sessions, chain)
-        checkpoints.verify(await fetch_chain_identity(pool, chain=chain))
+        checkpoints.verify(
+            await fetch_chain_identity(pool, chain=chain, expected_chain_id=config.chain_id)
+        )
         stream = BlockStream(
             chain=chain,
             fetcher=fetcher,

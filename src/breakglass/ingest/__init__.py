@@ -11,6 +11,7 @@ from breakglass.ingest.backfill import (
 )
 from breakglass.ingest.checkpoint import (
     ChainIdentity,
+    ChainIdMismatch,
     ChainMismatch,
     CheckpointStore,
     check_chain_identity,
@@ -44,6 +45,7 @@ __all__ = [
     "BlockStream",
     "Branch",
     "CanonicalRing",
+    "ChainIdMismatch",
     "ChainIdentity",
     "ChainMismatch",
     "CheckpointStore",

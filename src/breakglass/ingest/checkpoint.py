@@ -30,6 +30,7 @@ from breakglass.store import (
 from breakglass.store.lease import MonitorLease
 
 __all__ = [
+    "ChainIdMismatch",
     "ChainIdentity",
     "ChainMismatch",
     "CheckpointStore",
@@ -69,15 +70,41 @@ class ChainMismatch(ChainError):
         self.found = found
 
 
-async def fetch_chain_identity(rpc: _Rpc, *, chain: str | None = None) -> ChainIdentity:
+class ChainIdMismatch(ChainMismatch):
+    """The endpoints serve another chain id than the plan's ``chain_id``.
+
+    A :class:`ChainMismatch`, so whatever refuses a checkpoint of another chain refuses this
+    too (the monitor stops with a message rather than retrying a wrong endpoint for ever);
+    there is no stored checkpoint here, so ``stored`` is not set: ``expected_chain_id`` is.
+    """
+
+    def __init__(self, chain: str | None, expected_chain_id: int, found: ChainIdentity) -> None:
+        where = f"chain {chain!r}: " if chain else ""
+        ChainError.__init__(
+            self,
+            f"{where}the plan says chain id {expected_chain_id}, but the endpoints serve chain "
+            f"id {found.chain_id}: fix the chain's chain_id or its rpc URLs in the plan",
+        )
+        self.key = chain or ""
+        self.expected_chain_id = expected_chain_id
+        self.found = found
+
+
+async def fetch_chain_identity(
+    rpc: _Rpc, *, chain: str | None = None, expected_chain_id: int | None = None
+) -> ChainIdentity:
     """The chain id and genesis hash the endpoints behind ``rpc`` serve.
 
     Args:
         chain: the chain's name in the plan, for the error message.
+        expected_chain_id: the plan's ``chain_id``. A fresh database has no checkpoint to
+            compare with, so without this a wrong endpoint (or a wrong id in the plan) would
+            be watched without a word: no alert for the real chain, pauses signed for another.
 
     Raises:
-        ChainError: no endpoint answered, or the genesis block is missing; without them the
-            stored checkpoint cannot be told to be of this chain.
+        ChainError: no endpoint answered, or the genesis block is missing (without them the
+            stored checkpoint cannot be told to be of this chain).
+        ChainIdMismatch: the endpoints serve another chain id than ``expected_chain_id``.
     """
     where = f"chain {chain!r}: " if chain else ""
     try:
@@ -90,7 +117,10 @@ async def fetch_chain_identity(rpc: _Rpc, *, chain: str | None = None) -> ChainI
         ) from exc
     if not isinstance(genesis, dict) or not isinstance(genesis.get("hash"), str):
         raise ChainError(f"{where}chain id {chain_id}: the endpoints do not return block 0")
-    return ChainIdentity(chain_id, genesis["hash"].lower())
+    found = ChainIdentity(chain_id, genesis["hash"].lower())
+    if expected_chain_id is not None and chain_id != expected_chain_id:
+        raise ChainIdMismatch(chain, expected_chain_id, found)
+    return found
 
 
 def check_chain_identity(session: Session, *, key: str, found: ChainIdentity) -> None:
