@@ -61,7 +61,7 @@ async def read_rule_units(
             pool=pool, chain=chain, address=address
         )
         if info.symbol is None and info.decimals is None:
-            _log.info("detect.token_unit_unknown", chain=chain, token=address)
+            _log.info("detect.token_unit_unknown", chain=chain, asset=address)  # "token" is masked
             continue
         units[address] = info
     if units:
