@@ -106,12 +106,15 @@ class OutboxRelay:
                     moved = 0
                 else:
                     self._trouble = 0
-                if moved:
+                if moved and not self._retry_after:
                     continue
                 self._wakeup.clear()
                 waker = asyncio.ensure_future(self._wakeup.wait())
                 pause = max(self.idle, self._retry_after)
-                await asyncio.wait({waker, stopping}, timeout=pause, return_when="FIRST_COMPLETED")
+                # Backing off, a wake (every block's commit) must not cut the pause short:
+                # it would spend a failing event's attempts in seconds.
+                wakers = {stopping} if self._retry_after else {waker, stopping}
+                await asyncio.wait(wakers, timeout=pause, return_when="FIRST_COMPLETED")
                 waker.cancel()
             await self.drain()
         finally:
@@ -180,7 +183,8 @@ class OutboxRelay:
                 .where(OutboxRecord.id == row_id)
                 .values(attempts=attempts, error=error[:1000])
             )
-        self._retry_after = min(30.0, 0.25 * 2**attempts)
+        # A dead letter no longer holds the rest back: deliver them now, not after a pause.
+        self._retry_after = min(30.0, 0.25 * 2**attempts) if attempts < self.max_attempts else 0
         if attempts >= self.max_attempts:
             _log.error(
                 "events.dead_letter", event_id=event_id, attempts=attempts, error=error[:300]
