@@ -50,6 +50,7 @@ OWNER: dict[str, str] = {
     "WebSession": "web",
     # analysis, recovery, drills, report
     "UserLoss": "analysis",
+    "AssetUnit": "analysis",
     "Distribution": "recovery",
     "Drill": "drills",
     "Postmortem": "report",

@@ -47,8 +47,9 @@ TABLES = {
     "side_effects",
     "consumed_events",
     "response_records",
+    "asset_units",
 }
-HEAD = "0013"
+HEAD = "0014"
 
 
 def _tables(url: str) -> set[str]:

@@ -47,18 +47,16 @@ def incident_units(
     plan: Plan | None, session: Session, incident_id: int
 ) -> dict[tuple[str, str], AssetInfo]:
     """Symbol and decimals of the tokens the incident's losses, fund movements and funds at
-    risk name, read through the plan's endpoints; none without a plan (base units then)."""
-    import asyncio  # noqa: PLC0415
-
+    risk name: those kept in the database once read, the others read through the plan's
+    endpoints (and kept, so the figures stay in tokens once the chain is gone); without a
+    plan, only the kept ones (base units for the rest)."""
     from sqlalchemy import select  # noqa: PLC0415
 
-    from breakglass.analysis.assets import read_plan_assets  # noqa: PLC0415
+    from breakglass.analysis.unit_store import known_units  # noqa: PLC0415
     from breakglass.incidents import get_incident  # noqa: PLC0415
     from breakglass.incidents.evidence import fund_movements  # noqa: PLC0415
     from breakglass.store.models import UserLoss  # noqa: PLC0415
 
-    if plan is None:
-        return {}
     query = select(UserLoss.chain, UserLoss.asset).where(UserLoss.incident_id == incident_id)
     wanted = {(chain, asset) for chain, asset in session.execute(query)}
     wanted |= {(m.chain, m.asset) for m in fund_movements(session, incident_id)}
@@ -66,7 +64,7 @@ def incident_units(
     wanted |= {(str(x.get("chain")), str(x.get("asset"))) for x in at_risk}
     if not wanted:
         return {}
-    found, notes = asyncio.run(read_plan_assets(plan=plan, wanted=wanted))
+    found, notes = known_units(session, plan, wanted)
     for note in notes:
         err.print(note, markup=False)
     return found

@@ -26,6 +26,7 @@ from breakglass.analysis.incident import (
     analyze_incident,
     store_incident_analysis,
 )
+from breakglass.analysis.unit_store import keep_units
 from breakglass.chain.endpoints import plan_endpoints
 from breakglass.chain.pool import EndpointPool
 from breakglass.errors import BreakglassError
@@ -248,6 +249,9 @@ async def _units(
         wanted |= {m.asset for m in fund_movements(session, incident_id) if m.chain == CHAIN}
     pool = EndpointPool(plan_endpoints(loaded.plan.chains[CHAIN], prefer_ws=False), chain=CHAIN)
     try:
-        return await read_assets(pool=pool, chain=CHAIN, addresses=wanted)
+        units = await read_assets(pool=pool, chain=CHAIN, addresses=wanted)
     finally:
         await pool.aclose()
+    with sessions() as session, session.begin():
+        keep_units(session, units)  # `incident show` after the demo, its chain gone, says dUSD
+    return units

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from breakglass.store.models.alerts import AlertRecord, IncidentCandidate
+from breakglass.store.models.assets import AssetUnit
 from breakglass.store.models.base import NAMING_CONVENTION, Base, UTCDateTime
 from breakglass.store.models.chain import CanonicalBlock, Checkpoint, PlanRevision
 from breakglass.store.models.cluster import SideEffect
@@ -35,6 +36,7 @@ __all__ = [
     "AffectedAddress",
     "AlertRecord",
     "ApiToken",
+    "AssetUnit",
     "AttackerRecord",
     "Base",
     "CanonicalBlock",
