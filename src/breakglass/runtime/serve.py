@@ -7,6 +7,10 @@ never a partial set, which would mark events delivered that a consumer never saw
 notifier's delivery loop, so those events reach the timeline and the channels whether or not
 a monitor runs. With a monitor running too, both relays deliver the same rows; consumers
 apply each event once and deliveries are claimed, so nothing is done twice.
+
+The server has no health checks, so a dead letter its relay sets aside pages the incident
+lead directly (as the monitor's pipeline check does): with no monitor running it would
+otherwise reach nobody.
 """
 
 from __future__ import annotations
@@ -44,10 +48,24 @@ async def _serve(
 ) -> None:
     import uvicorn  # noqa: PLC0415 - only the server needs it
 
-    from breakglass.runtime.monitor import build_pipeline  # noqa: PLC0415
+    from breakglass.detect.health import Condition  # noqa: PLC0415
+    from breakglass.detect.health_pipeline import PIPELINE_CHECK  # noqa: PLC0415
+    from breakglass.runtime.monitor import build_pipeline, page_lead  # noqa: PLC0415
     from breakglass.server import create_app  # noqa: PLC0415
 
     pipeline = build_pipeline(loaded.plan, sessions)
+
+    def dead_letter(event_id: str, error: str) -> None:
+        condition = Condition(
+            PIPELINE_CHECK,
+            "dead-letters",
+            f"event {event_id} could not be delivered",
+            f"The server's relay set event {event_id} aside after every attempt failed: "
+            f"{error[:200]}",
+        )
+        page_lead(loaded.plan, pipeline.notifier, condition)
+
+    pipeline.relay.on_dead = dead_letter
     server = uvicorn.Server(
         uvicorn.Config(create_app(loaded, sessions), host=host, port=port, log_level=log_level)
     )
