@@ -149,3 +149,36 @@ def test_regulatory_clocks_of_an_incident(api: Api, client: TestClient) -> None:
     assert (
         client.get("/api/incidents/999999/clocks", headers=api.headers("viewer")).status_code == 404
     )
+
+
+def test_an_alerts_incident_reads_in_plain_words(api: Api, client: TestClient) -> None:
+    """An incident the desk opened from an alert is listed and shown with its generated
+    title, not the alert's text, which stays beside it as ``alert_title``; one opened by
+    hand keeps the title its author wrote."""
+    from datetime import UTC, datetime, timedelta  # noqa: PLC0415
+
+    from breakglass.incidents import incident_for_alert  # noqa: PLC0415
+    from breakglass.store.alerts import NewAlert, record_alert  # noqa: PLC0415
+
+    raw = "110,000.0000 tokens left pool to 0x663f…"
+    at = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+    with api.sessions() as session, session.begin():
+        alert, _ = record_alert(
+            session,
+            alert=NewAlert(
+                dedupe_key=f"drain:local:{id(api)}", group_key="drain", rule="drain",
+                kind="large-outflow", chain="local", block_number=7, block_hash="0x" + "07" * 32,
+                block_time=at, severity="critical", confidence="high", title=raw,
+                description="outflow above the limit", tx_hash="0x" + "ab" * 32, addresses=(),
+            ),
+            suppress_for=timedelta(minutes=10),
+            now=at,
+        )  # fmt: skip
+        iid = incident_for_alert(session, api.loaded.plan, alert).id
+    shown = client.get(f"/api/incidents/{iid}", headers=api.headers("viewer")).json()
+    assert shown["title"].startswith('Acme <Lending> & "Co" drained'), shown["title"]
+    assert (shown["alert_title"], shown["title_authored"]) == (raw, False)
+    listed = client.get("/api/incidents", headers=api.headers("viewer")).json()
+    assert {(i["id"], i["title"]) for i in listed} >= {(iid, shown["title"])}
+    by_hand = _post(client, api, "/api/incidents", {"title": "Oracle off", "severity": "P2"})
+    assert (by_hand.json()["title"], by_hand.json()["alert_title"]) == ("Oracle off", None)

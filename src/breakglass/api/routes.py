@@ -24,6 +24,7 @@ from breakglass.analysis.headline import headline_figures
 from breakglass.api.preview import ApprovalPreviewOut, preview_out
 from breakglass.incidents import comms, service
 from breakglass.incidents.lifecycle import UpdateStatus
+from breakglass.report.wording import incident_alerts, incident_words
 from breakglass.respond.records import step_exists
 from breakglass.webcore.delivery import deliver_queued
 from breakglass.webcore.registry import RouteTable
@@ -54,7 +55,9 @@ from breakglass.webcore.security import ADMIN, RESPONDER, VIEWER, state_of
 from breakglass.webcore.tokens import Caller, access_of, live_token_count
 
 if TYPE_CHECKING:
-    pass
+    from sqlalchemy.orm import Session
+
+    from breakglass.plan.models import Plan
 
 __all__ = ["add_api_routes"]
 
@@ -101,6 +104,21 @@ def access(request: Request) -> list[AccessOut]:
         ]
 
 
+def _readable(session: Session, plan: Plan, incident_id: int) -> IncidentOut:
+    """The incident with the title people read (the lead's, else the generated one) and
+    its first alert's own title beside it."""
+    found = IncidentOut.model_validate(service.get_incident(session, incident_id))
+    words = incident_words(session, incident_id=incident_id, plan=plan)
+    alerts = incident_alerts(session, incident_id)
+    return found.model_copy(
+        update={
+            "title": words.title,
+            "title_authored": words.title_authored,
+            "alert_title": alerts[0].title if alerts else None,
+        }
+    )
+
+
 @router.get("/incidents", tags=["incidents"], dependencies=[Depends(VIEWER)])
 def list_incidents(
     request: Request,
@@ -108,9 +126,10 @@ def list_incidents(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> list[IncidentOut]:
     """Incidents, newest first; optionally only those in ``status``."""
-    with state_of(request).sessions() as session:
+    state = state_of(request)
+    with state.sessions() as session:
         rows = service.list_incidents(session, status=status, limit=limit)
-        return [IncidentOut.model_validate(row) for row in rows]
+        return [_readable(session, state.loaded.plan, row.id) for row in rows]
 
 
 @router.post("/incidents", status_code=201, tags=["incidents"])
@@ -135,15 +154,16 @@ def create_incident(request: Request, body: IncidentIn, caller: Responder) -> In
             started_at=body.started_at,
             summary=body.summary,
             actor=caller.person,
+            authored=True,  # a person wrote this title: it is the one readers see
         )
-        return IncidentOut.model_validate(row)
+        return _readable(session, plan, row.id)
 
 
 @router.get("/incidents/{incident_id}", tags=["incidents"], dependencies=[Depends(VIEWER)])
 def get_incident(request: Request, incident_id: IncidentId) -> IncidentOut:
     """One incident, with its headline figures."""
     with state_of(request).sessions() as session:
-        found = IncidentOut.model_validate(service.get_incident(session, incident_id))
+        found = _readable(session, state_of(request).loaded.plan, incident_id)
         units = read_units_now(state_of(request).loaded.plan, incident_assets(session, incident_id))
         figures = headline_figures(session, incident_id=incident_id, units=units).rows()
         return found.model_copy(update={"headline": dict(figures)})
@@ -193,15 +213,16 @@ def transition(
             duplicate_of=body.duplicate_of,
             notifier=Notifier(state.loaded.plan, state.sessions),
         )
-        return IncidentOut.model_validate(row)
+        return _readable(session, state.loaded.plan, row.id)
 
 
 @router.post("/incidents/{incident_id}/acknowledge", tags=["incidents"])
 def acknowledge(request: Request, incident_id: IncidentId, caller: Responder) -> IncidentOut:
     """Take the incident; only the first acknowledgement counts."""
-    with state_of(request).sessions() as session, session.begin():
+    state = state_of(request)
+    with state.sessions() as session, session.begin():
         row = service.acknowledge(session, incident_id, actor=caller.person)
-        return IncidentOut.model_validate(row)
+        return _readable(session, state.loaded.plan, row.id)
 
 
 @router.post("/paging/acknowledgements", tags=["paging"])

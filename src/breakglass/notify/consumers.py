@@ -98,6 +98,21 @@ class NotificationConsumer:
                 ),
             )
 
+    def _titled(
+        self, session: Session, incident_id: int, context: dict[str, Any]
+    ) -> dict[str, Any]:
+        """``context`` with the incident's readable title (the lead's, else the generated
+        one) as ``title``, and the alert's own words as ``alert_title``: ``context``'s
+        title for a new alert, else the incident's first alert's."""
+        from breakglass.report.wording import incident_alerts, incident_words  # noqa: PLC0415
+
+        words = incident_words(session, incident_id=incident_id, plan=self.plan)
+        alert_title = context.get("title")
+        if context.get("rule") is None:  # not a message about one alert
+            first = incident_alerts(session, incident_id)
+            alert_title = first[0].title if first else None
+        return {**context, "title": words.title, "alert_title": alert_title}
+
     def _opened(self, session: Session, event: IncidentOpened) -> None:
         context: dict[str, Any] = {
             "incident_id": event.incident_id,
@@ -110,10 +125,11 @@ class NotificationConsumer:
             "contracts": event.contracts,
             "funds": "at_risk",
         }
+        context = self._titled(session, event.incident_id, context)
         notify = self.notifier
         notify.notify("incident_opened", context, incident_id=event.incident_id, session=session)
         if _LEAD in self.plan.roles and self.plan.roles[_LEAD].members:
-            notify.page(_LEAD, event.title, incident_id=event.incident_id, session=session)
+            notify.page(_LEAD, context["title"], incident_id=event.incident_id, session=session)
         for name in event.engaged:
             party = self.plan.external_parties.get(name)
             if party is None or party.page is None:
@@ -130,14 +146,17 @@ class NotificationConsumer:
         if event.change == "alert" and not event.detail.get("retracted"):
             self.notifier.notify(
                 "alert",
-                event.detail,
+                self._titled(session, event.incident_id, event.detail),
                 incident_id=event.incident_id,
                 group_key=f"incident:{event.incident_id}",
                 session=session,
             )
         elif event.change == "status" and event.after == "contained":
             self.notifier.notify(
-                "contained", _revive(event.detail), incident_id=event.incident_id, session=session
+                "contained",
+                self._titled(session, event.incident_id, _revive(event.detail)),
+                incident_id=event.incident_id,
+                session=session,
             )
 
 

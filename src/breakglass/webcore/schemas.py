@@ -121,7 +121,17 @@ class IncidentIn(_In):
 
 class IncidentOut(_Out):
     id: int
-    title: str
+    title: str = Field(
+        description="The title people read: the incident lead's, else one generated in plain "
+        "words from the records (never the raw alert text, which is alert_title)."
+    )
+    title_authored: bool = Field(
+        default=False, description="Whether a person wrote the title (else it is generated)."
+    )
+    alert_title: str | None = Field(
+        default=None,
+        description="The first alert's own title; null for an incident opened by hand.",
+    )
     kind: str
     severity: str
     status: str
