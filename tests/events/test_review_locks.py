@@ -15,7 +15,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
@@ -24,7 +24,18 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from breakglass import store
-from breakglass.events import AlertRaised, Event, InProcessBus, OutboxRelay, StepPhase, emit
+from breakglass.events import (
+    AlertRaised,
+    Event,
+    InProcessBus,
+    OutboxRelay,
+    ReminderDue,
+    StepPhase,
+    emit,
+)
+from breakglass.incidents import open_incident
+from breakglass.incidents.desk import IncidentDesk
+from breakglass.plan import load_plan
 from breakglass.respond.journal import Journal
 from breakglass.store.models import OutboxRecord, PlaybookRun, StepRun
 
@@ -216,3 +227,56 @@ def test_a_run_whose_record_cannot_be_written_still_finishes(lockable: Lockable)
     assert finished, "the run waits for ever for a record that was dropped"
     assert lost_id is None
     assert later_id is not None
+
+
+DESK_PLAN = """
+protocol: Desk Review
+people:
+  alice: {name: Alice}
+roles:
+  incident_lead: [alice]
+  comms: [alice]
+chains:
+  local: {chain_id: 31337, rpc: ["http://127.0.0.1:9"]}
+regulatory:
+  regimes: [gdpr]
+"""
+
+
+def test_the_desks_background_sync_outlives_a_lock(lockable: Lockable, tmp_path: Path) -> None:
+    """The desk's loop (containment, update and filing reminders) caught only
+    ``BreakglassError``: a "database is locked" ended it, the monitor's
+    ``gather(return_exceptions=True)`` hid that, and no incident was contained or reminder
+    sent for the rest of the run."""
+    (tmp_path / "breakglass.yaml").write_text(DESK_PLAN)
+    plan = load_plan(tmp_path / "breakglass.yaml").plan
+    sessions = lockable.sessions
+    now = datetime.now(UTC)
+    with sessions() as session, session.begin():
+        open_incident(
+            session, plan, title="drain", kind="exploit", severity="P1", chains=["local"],
+            contracts=[], detected_at=now - timedelta(hours=60),
+        )  # fmt: skip
+    desk = IncidentDesk(plan, sessions)
+
+    def reminders() -> int:
+        with sessions() as session:
+            rows = session.scalars(
+                select(OutboxRecord.id).where(OutboxRecord.kind == ReminderDue.KIND)
+            ).all()
+        return len(rows)
+
+    async def scenario() -> tuple[bool, int]:
+        stop = asyncio.Event()
+        with lockable.hold():  # type: ignore[operator]
+            task = asyncio.create_task(desk.run(stop, interval=0.1))
+            await asyncio.sleep(0.8)
+        reminded = await _until(lambda: reminders() > 0, 5)
+        alive = not task.done()
+        stop.set()
+        await asyncio.gather(task, return_exceptions=True)
+        return alive and reminded, reminders()
+
+    ok, count = asyncio.run(scenario())
+    assert ok, "the desk's loop ended on a lock"
+    assert count >= 1

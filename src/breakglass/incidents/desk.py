@@ -33,7 +33,6 @@ from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from breakglass.detect.alerts import Alert, alert_raised
-from breakglass.errors import BreakglassError
 from breakglass.events import (
     AlertRaised,
     AlertRetracted,
@@ -233,8 +232,8 @@ class IncidentDesk:
         while not stop.is_set():
             try:
                 await asyncio.to_thread(self.sync)
-            except BreakglassError as exc:
-                _log.error("incidents.sync_failed", error=str(exc)[:300])
+            except Exception as exc:  # a locked database included: the next tick tries again
+                _log.error("incidents.sync_failed", error=repr(exc)[:300])
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), interval)
 
