@@ -76,7 +76,6 @@ ALLOWED: dict[str, dict[str, str]] = {
             "AlertRecord",
             "Distribution",
             "Drill",
-            "IncidentAlert",
             "PlaybookRun",
             "StepEvent",
             "StepRun",

@@ -193,6 +193,9 @@ def test_regulatory_clocks_count_down(dashboard: Dashboard, client: TestClient) 
     clocks = html[html.index('id="clocks"') : html.index('id="steps"')]
     assert "gdpr" in clocks and "notification" in clocks
     assert 'class="countdown" data-due="' in clocks and "status-due" in clocks
+    # The time left reads in the one duration format (analysis.headline.span_text).
+    left = re.findall(r'class="countdown" data-due="[^"]+">([^<]+)<', clocks)
+    assert left and all(re.fullmatch(r"-?\d+ (d \d\d h|h \d\d min)", t) for t in left), left
 
 
 def test_plan_page_shows_checks_and_coverage(dashboard: Dashboard, client: TestClient) -> None:

@@ -17,13 +17,13 @@ from breakglass.incidents.lifecycle import SEVERITIES, allowed_next
 from breakglass.incidents.timeline import timeline
 from breakglass.plan.loader import LoadedPlan
 from breakglass.report.regulatory import Deadline, clocks_for_incident
+from breakglass.report.wording import incident_alerts
 from breakglass.respond.approval_view import ApprovalView, approval_view
 from breakglass.store.models import (
     AlertRecord,
     Distribution,
     Drill,
     Incident,
-    IncidentAlert,
     IncidentRun,
     PlaybookRun,
     PublicUpdate,
@@ -108,16 +108,6 @@ def incident_timeline(sessions: sessionmaker[Session], incident_id: int) -> list
         return events
 
 
-def _alerts(session: Session, incident_id: int) -> list[AlertRecord]:
-    query = (
-        select(AlertRecord)
-        .join(IncidentAlert, IncidentAlert.alert_id == AlertRecord.id)
-        .where(IncidentAlert.incident_id == incident_id)
-        .order_by(AlertRecord.first_seen, AlertRecord.id)
-    )
-    return list(session.scalars(query))
-
-
 def _runs(session: Session, incident_id: int) -> list[RunView]:
     run_ids = select(IncidentRun.run_id).where(IncidentRun.incident_id == incident_id)
     runs = session.scalars(
@@ -162,7 +152,7 @@ def incident_view(
             incident=incident,
             next_statuses=[str(s) for s in allowed_next(incident.status)],
             events=events,
-            alerts=_alerts(session, incident_id),
+            alerts=incident_alerts(session, incident_id),
             runs=_runs(session, incident_id),
             updates=comms.public_updates(session, incident_id),
             tasks=service.list_tasks(session, incident_id),

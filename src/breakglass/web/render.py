@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
 
+from breakglass.analysis.headline import span_text
 from breakglass.plan.models import Access
 from breakglass.web.words import Links, label, plain, sentence
 from breakglass.webcore.security import state_of
@@ -36,19 +37,11 @@ def _iso(moment: datetime | None) -> str:
 
 
 def _span(delta: timedelta | None) -> str:
-    """A duration as ``3d 4h 5m``; ``-`` for None."""
-    if delta is None:
-        return "-"
-    seconds = int(delta.total_seconds())
-    sign = "-" if seconds < 0 else ""
-    seconds = abs(seconds)
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    parts = [f"{days}d"] if days else []
-    parts += [f"{hours}h"] if hours or days else []
-    parts.append(f"{minutes}m" if days or hours else f"{minutes}m {secs}s")
-    return sign + " ".join(parts)
+    """A duration in the one format (:func:`span_text`), ``-`` before one that is past
+    (an overdue clock's time left)."""
+    if delta is not None and delta < timedelta(0):
+        return "-" + span_text(-delta)
+    return span_text(delta)
 
 
 def _short(value: object) -> Markup:
