@@ -100,3 +100,23 @@ def test_rules_doc_is_up_to_date() -> None:
     assert committed == render_rules_markdown(), (
         "docs/rules.md is stale: run `breakglass rules doc > docs/rules.md`"
     )
+
+
+def test_the_rules_doc_lists_each_rules_finding_fields() -> None:
+    """What ``${finding.*}`` may name is in the reference: the standard fields once, and
+    each rule's declared ones in its own section (role-granted's account, the timelock's
+    operation id)."""
+    from breakglass.respond.templates import STANDARD_FIELDS  # noqa: PLC0415
+
+    doc = render_rules_markdown()
+    head, _, body = doc.partition("\n## ")
+    assert all(f"| `{name}` | {kind} |" in head for name, kind in STANDARD_FIELDS.items())
+    sections = {s.split("`")[1]: s for s in body.split("\n## ")}
+    declared = {
+        rid: dict(getattr(cls, "finding_fields", {})) for rid, cls in registered_rules().items()
+    }
+    assert declared["role-granted"]["account"] == "address"
+    assert "operation_id" in declared["timelock-scheduled"]
+    for rid, fields in declared.items():
+        for name, kind in fields.items():
+            assert f"| `{name}` | {kind} |" in sections[rid], (rid, name)

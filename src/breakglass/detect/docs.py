@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from breakglass.detect.rule import registered_rules
+from collections.abc import Mapping
+
+from breakglass.detect.rule import Rule, registered_rules
 
 __all__ = ["render_rules_markdown"]
 
 
 def render_rules_markdown() -> str:
+    """The rule reference: each rule's metadata, parameters and declared finding fields."""
+    # Lazily: respond builds on detect; the standard fields are defined once, there.
+    from breakglass.respond.templates import STANDARD_FIELDS as standard  # noqa: PLC0415
+
     rules = sorted(registered_rules().values(), key=lambda r: (r.category, r.id))
     lines = [
         "# Detection rules",
@@ -16,6 +22,14 @@ def render_rules_markdown() -> str:
         "",
         "Configure a rule in the plan's `rules:` section with `rule: <id>`, the `contracts` it",
         "watches and its `params`.",
+        "",
+        "A playbook step started by a rule may use its finding's fields as",
+        "`${finding.<field>}` (see docs/plan.md): the standard ones every finding has, and",
+        "those each rule below lists. `plan check` type-checks every use against them.",
+        "",
+        "| standard finding field | type |",
+        "| --- | --- |",
+        *(f"| `{name}` | {kind} |" for name, kind in standard.items()),
         "",
         "| id | category | severity | confidence | title |",
         "| --- | --- | --- | --- | --- |",
@@ -41,4 +55,13 @@ def render_rules_markdown() -> str:
                     f"| `{name}` | {kind} | {'yes' if info.is_required() else 'no'} | "
                     f"{info.description or ''} |"
                 )
+        lines += ["", *_finding_fields(rule)]
     return "\n".join(lines) + "\n"
+
+
+def _finding_fields(rule: type[Rule]) -> list[str]:
+    declared: Mapping[str, str] = getattr(rule, "finding_fields", {})
+    if not declared:
+        return ["*Finding fields:* the standard ones only."]
+    rows = [f"| `{name}` | {kind} |" for name, kind in declared.items()]
+    return ["| finding field | type |", "| --- | --- |", *rows]
