@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -13,6 +13,12 @@ from breakglass.cli.console import err, out
 from breakglass.cli.options import DEFAULT_PLAN, PlanOption
 from breakglass.plan import load_plan
 from breakglass.runtime.database import transaction
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from breakglass.analysis.assets import AssetInfo
+    from breakglass.plan.models import Plan
 
 __all__ = ["app"]
 
@@ -61,22 +67,42 @@ def compute_command(
     loaded = load_plan(plan)
     with transaction() as session:
         result = compute_compensation(session, loaded.plan, incident, cause=cause.value)
+        units = _units(session, loaded.plan, incident) if output is OutputFormat.TABLE else {}
     if output is OutputFormat.CSV:
         typer.echo(entitlements_csv(result.entitlements), nl=False)
     elif output is OutputFormat.JSON:
         typer.echo(entitlements_json(result))
     else:
-        out.print(entitlements_table(result))
+        out.print(entitlements_table(result, units))
     for label in result.unresolved_exclusions:
         err.print(f"[yellow]warning[/yellow] exclusion {escape(label)!r} is not an address")
     for note in result.notes:
         err.print(escape(note))
 
 
+def _units(session: Session, plan: Plan, incident: int) -> dict[str, AssetInfo]:
+    """The incident's tokens' units by lower-case address (kept ones first, then read)."""
+    from breakglass.analysis.assets import incident_assets  # noqa: PLC0415
+    from breakglass.analysis.unit_store import known_units  # noqa: PLC0415
+
+    found, notes = known_units(session, plan, incident_assets(session, incident))
+    for note in notes:
+        err.print(escape(note))
+    return {address: info for (_chain, address), info in found.items()}
+
+
+def _token_address(plan: Plan, token: str) -> str:
+    """``--token`` as an address: a contract of the plan may be named (``dusd``)."""
+    contract = plan.contracts.get(token)
+    return contract.address if contract is not None else token
+
+
 @app.command("distribution")
 def distribution_command(
     incident: IncidentId,
-    token: Annotated[str, typer.Option("--token", "-t", help="The token's address.")],
+    token: Annotated[
+        str, typer.Option("--token", "-t", help="The token: its address or its plan name.")
+    ],
     plan: PlanOption = DEFAULT_PLAN,
     cause: CauseOption = CauseChoice.CONTRACT_FLAW,
     out_dir: Annotated[
@@ -89,7 +115,8 @@ def distribution_command(
 
     loaded = load_plan(plan)
     with transaction() as session:
-        row = build_distribution(session, incident, token, plan=loaded.plan, cause=cause.value)
+        address = _token_address(loaded.plan, token)
+        row = build_distribution(session, incident, address, plan=loaded.plan, cause=cause.value)
         tree = MerkleDistribution.load(row.tree)
         root, total, claims = row.root, row.total, len(tree.values)
     tree_path, claims_path = write_distribution(tree, out_dir)

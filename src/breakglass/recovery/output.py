@@ -1,15 +1,17 @@
-"""Entitlements as a Rich table, CSV and JSON: amounts as exact base-unit integers."""
+"""Entitlements as a Rich table (in the tokens' units where known), CSV and JSON (amounts as
+exact base-unit integers)."""
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
 from rich.table import Table
 
+from breakglass.analysis.assets import AssetInfo, format_amount
 from breakglass.recovery.policy import Compensation, Entitlement
 
 __all__ = [
@@ -27,17 +29,53 @@ def _usd(entitlement: Entitlement) -> str:
     return "" if entitlement.usd is None else str(entitlement.usd)
 
 
-def entitlements_table(compensation: Compensation) -> Table:
-    """A Rich table, one row per address and asset, with the total per asset in the caption."""
+def entitlements_table(
+    compensation: Compensation, units: Mapping[str, AssetInfo] | None = None
+) -> Table:
+    """A Rich table, one row per address and asset, with the total per asset in the caption.
+
+    Args:
+        units: symbol and decimals by lower-case token address. A known token's amounts read
+            in its unit (``18,333.33 dUSD``, rounded for people; CSV and JSON keep exact
+            base units); an unknown one's stay in base units under its address.
+    """
+    known = units or {}
+
+    def unit(asset: str) -> AssetInfo | None:
+        info = known.get(asset.lower())
+        return info if info is not None and info.decimals is not None else None
+
+    def amount(value: int, asset: str) -> str:
+        info = unit(asset)
+        if info is None:
+            return str(value)
+        return format_amount(value, decimals=info.decimals, symbol=info.symbol)
+
+    def label(asset: str) -> str:
+        info = known.get(asset.lower())
+        return info.symbol if info is not None and info.symbol else asset
+
     table = Table(title=f"Entitlements ({compensation.cause})")
     for column in ("address", "asset", "loss", "entitled", "USD", "reasons"):
         justify = "right" if column in {"loss", "entitled", "USD"} else "left"
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
     for e in compensation.entitlements:
-        table.add_row(e.address, e.asset, str(e.loss), str(e.amount), _usd(e), "; ".join(e.reasons))
+        table.add_row(
+            e.address,
+            label(e.asset),
+            amount(e.loss, e.asset),
+            amount(e.amount, e.asset),
+            _usd(e),
+            "; ".join(e.reasons),
+        )
     assets = sorted({e.asset for e in compensation.entitlements}, key=str.lower)
-    totals = [f"{asset}: {compensation.total(asset)}" for asset in assets]
+    totals = [
+        f"{amount(compensation.total(a), a)}" if unit(a) else f"{a}: {compensation.total(a)}"
+        for a in assets
+    ]
     table.caption = "total " + ", ".join(totals) if totals else "no losses"
+    if any(unit(a) for a in assets):
+        table.caption += " (rounded; --format csv or json for exact base units)"
     return table
 
 
