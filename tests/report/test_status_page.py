@@ -279,7 +279,7 @@ def test_cli_renders_the_page(
     assert result.stdout.split() == [
         str(out / n) for n in ("index.html", "status.json", "feed.atom")
     ]
-    assert "2 public updates of 1 incidents" in result.stderr
+    assert "2 public updates of 1 incident\n" in result.stderr
     assert json.loads((out / "status.json").read_text())["incidents"][0]["status"] == "identified"
 
 

@@ -34,4 +34,6 @@ def render_command(
         )
     for path in paths:
         out.print(str(path))
-    err.print(f"{len(updates)} public updates of {len(incidents)} incidents")
+    said = "public update" if len(updates) == 1 else "public updates"
+    of = "incident" if len(incidents) == 1 else "incidents"
+    err.print(f"{len(updates)} {said} of {len(incidents)} {of}")
