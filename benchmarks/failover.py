@@ -25,7 +25,13 @@ process processed.
 
 Budget (issue 17): takeover under 3 block times (3 s) at 1 s blocks.
 
+``--soak MINUTES`` measures instead a replica over a long run: two replicas on an anvil
+mining every 0.25 s, an exploit (drained, paused, unpaused by the team) every 20 s; the
+leader's resident size (``VmRSS``) is read after the first minute and every 30 s after.
+Budget (DESIGN.md, "memory stays flat"): the last reading within 10% of the first.
+
     .venv/bin/python benchmarks/failover.py [--rounds 10] [--ttl 2.0] [--smoke]
+    .venv/bin/python benchmarks/failover.py --soak 10
 """
 
 from __future__ import annotations
@@ -181,6 +187,60 @@ def run_mode(
     }
 
 
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no VmRSS for {pid}")
+
+
+def soak(minutes: float, *, db: str, nats: str, work: Path, ttl: float) -> None:
+    """Two replicas for ``minutes``; the leader's RSS after the first minute and after."""
+    anvil = Anvil.start(block_time=0.25)
+    try:
+        token = kit.Token(anvil)
+        plan = kit.write_plan(work / "soak.yaml", {"local": (anvil, token)}, respond=True)
+        env = {"GUARDIAN_KEY": anvil.private_keys[kit.GUARDIAN]}
+        replicas = [
+            harness.Replica(f"soak{i}", plan=plan, db=db, nats=nats, env=env, ttl=ttl,
+                            log=work / "soak.log")
+            for i in range(2)
+        ]  # fmt: skip
+        try:
+            harness.wait_for(lambda: harness.active(replicas), 90, "soak: a leader")
+            leader = harness.active(replicas)
+            assert leader is not None
+            started = time.monotonic()
+            readings: list[tuple[float, int, int]] = []
+            next_exploit = started
+            while (elapsed := time.monotonic() - started) < minutes * 60:
+                if time.monotonic() >= next_exploit:
+                    token.drain()
+                    harness.wait_for(token.paused, 30, "soak: paused")
+                    token.unpause()
+                    next_exploit += 20
+                due = 60 + 30 * len(readings)
+                if elapsed >= due:
+                    rss = rss_kib(leader.process.pid)
+                    readings.append((elapsed, len(leader.blocks), rss))
+                    print(f"  soak {elapsed / 60:5.1f} min: {len(leader.blocks):6,} blocks, "
+                          f"RSS {rss / 1024:6.1f} MiB")  # fmt: skip
+                time.sleep(0.5)
+        finally:
+            for replica in replicas:
+                replica.stop()
+    finally:
+        anvil.stop()
+    if len(readings) >= 2:
+        first, last = readings[0][2], readings[-1][2]
+        growth = (last - first) / first
+        print(
+            f"soak: leader RSS {first / 1024:.1f} MiB after 1 min, {last / 1024:.1f} MiB after "
+            f"{readings[-1][0] / 60:.1f} min and {readings[-1][1]:,} blocks ({growth:+.1%}); "
+            f"within 10%: {'yes' if abs(growth) <= 0.10 else 'NO'}"
+        )
+
+
 def _figures(values: list[float]) -> str:
     ordered = sorted(values)
     p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
@@ -216,6 +276,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--ttl", type=float, default=2.0, help="lease ttl, seconds")
     parser.add_argument("--smoke", action="store_true", help="2 rounds, for CI")
+    parser.add_argument("--soak", type=float, help="minutes of a long run, for memory")
     args = parser.parse_args()
     if args.smoke:
         args.rounds = 2
@@ -227,6 +288,9 @@ def main() -> None:
         anvil = Anvil.start(block_time=1)
         try:
             store.upgrade(db)
+            if args.soak:
+                soak(args.soak, db=db, nats=nats_url, work=work, ttl=args.ttl)
+                return
             token = kit.Token(anvil)
             plan = kit.write_plan(work / "plan.yaml", {"local": (anvil, token)}, respond=True)
             results: dict[str, dict[str, Any]] = {}

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import time
 from collections.abc import Mapping
 
 import structlog
@@ -52,6 +53,7 @@ class EffectGuard:
         chain: the chain whose responder this guards.
         leases: the lease of each signer, by the signer's address (any case).
         holder: who this process is (as in its leases).
+        patience: seconds a send waits for the signer's lease to be held before refusing.
     """
 
     def __init__(
@@ -61,11 +63,13 @@ class EffectGuard:
         chain: str,
         leases: Mapping[str, Lease],
         holder: str,
+        patience: float = 0.5,
     ) -> None:
         self.sessions = sessions
         self.chain = chain
         self.leases = {address.lower(): lease for address, lease in leases.items()}
         self.holder = holder
+        self.patience = patience
         self.refused: list[str] = []
 
     def __call__(self, trigger: str, playbook: str) -> SendGuard:
@@ -73,15 +77,20 @@ class EffectGuard:
             lease = self.leases.get(address.lower())
             if lease is None:
                 raise self._refuse(f"signer {address} has no lease in this replica")
-            token = self._fence(lease)
+            token = await self._fence(lease, wait=self.patience)
             key = effect_key(chain=self.chain, trigger=trigger, playbook=playbook, tx=tx)
             if not await asyncio.to_thread(self._claim, key, lease, token, tx):
                 raise self._refuse(f"{key} was carried out by another replica")
-            self._fence(lease)  # the claim took a round trip: still ours?
+            await self._fence(lease)  # the claim took a round trip: still ours?
 
         return guard
 
-    def _fence(self, lease: Lease) -> int:
+    async def _fence(self, lease: Lease, *, wait: float = 0.0) -> int:
+        """The lease's token; waits up to ``wait`` seconds for a lease being taken (a new
+        leader's signer lease may come a moment after its chain's)."""
+        deadline = time.monotonic() + wait
+        while not lease.held() and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
         try:
             return lease.fence()
         except LeaseLost as exc:

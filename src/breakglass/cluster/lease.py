@@ -172,8 +172,9 @@ class Lease:
         on_gained: Callable[[int], None] | None = None,
         on_lost: Callable[[], None] | None = None,
     ) -> None:
-        """Hold the lease while ``stop`` is unset: renew it, or try to take it, every third
-        of the ttl; tell ``on_gained``/``on_lost`` when that changes. Releases it on stop."""
+        """Hold the lease while ``stop`` is unset: renew it every third of the ttl, or try to
+        take it every sixth; tell ``on_gained``/``on_lost`` when that changes. Releases it
+        on stop."""
         had = False
         try:
             while not stop.is_set():
@@ -190,8 +191,11 @@ class Lease:
                 if had and not now_held and on_lost is not None:
                     on_lost()
                 had = now_held
+                # A holder renews every third of the ttl; a standby asks twice as often, so
+                # a lapsed lease is taken within a sixth of the ttl.
+                pause = self.ttl / 3 if now_held else self.ttl / 6
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=self.ttl / 3)
+                    await asyncio.wait_for(stop.wait(), timeout=pause)
         finally:
             if had:
                 await self.release()
