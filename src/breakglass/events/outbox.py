@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from breakglass.errors import EventError
 from breakglass.events.model import Event
 from breakglass.store.models.events import ConsumedEvent, OutboxRecord
 
@@ -68,6 +69,10 @@ def consume_once(
     ``apply`` works in the given session and must not commit: its effects, any events it
     emits and the consumer's mark commit together. If ``apply`` raises, nothing of it stays
     and the event is delivered again later.
+
+    Raises:
+        EventError: ``apply`` broke a constraint of the database (and no other consumer
+            of the same name applied the event meanwhile).
     """
     try:
         with sessions() as session, session.begin():
@@ -80,8 +85,15 @@ def consume_once(
             )
             session.flush()  # a concurrent consumer's mark fails here, before any effect
             apply(session, event)
-    except IntegrityError:
-        # Another relay applied it between our check and our mark: that one counts.
+    except IntegrityError as exc:
+        # Another relay applied it between our check and our mark: that one counts. Any
+        # other constraint broken by ``apply`` is a failure: the event must come again,
+        # not be marked delivered with no effect.
+        with sessions() as session:
+            if not consumed(session, consumer=consumer, event_id=event.event_id):
+                raise EventError(
+                    f"{consumer} could not apply {event.event_id}: {exc.orig}"[:1000]
+                ) from exc
         _log.info("events.consumed_elsewhere", consumer=consumer, event_id=event.event_id)
         return False
     return True
