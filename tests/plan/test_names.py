@@ -78,6 +78,8 @@ def test_unknown_names_are_reported_with_a_suggestion(
     with pytest.raises(PlanLoadError) as caught:
         _load(tmp_path, PLAN.replace(old, new, 1))
     assert any(message in str(issue) for issue in caught.value.issues), caught.value.issues
+    # One error for the one mistake: the did-you-mean, not also "not an address" there.
+    assert len(caught.value.issues) == 1, caught.value.issues
 
 
 def test_priorities_default_and_can_be_mapped() -> None:

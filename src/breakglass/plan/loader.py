@@ -89,7 +89,7 @@ def load_plan_text(text: str, *, file: FsPath) -> LoadedPlan:
     except RecursionError:
         issues.append(PlanIssue(file=name, path="(file)", message="is nested too deeply"))
 
-    issues.extend(
+    references = [
         PlanIssue.at(
             name,
             problem.path,
@@ -99,7 +99,12 @@ def load_plan_text(text: str, *, file: FsPath) -> LoadedPlan:
             found=problem.found,
         )
         for problem in check_references(doc.data)
-    )
+    ]
+    # A misspelt name where an address is expected fails the schema too ("not an address");
+    # the reference problem names the likely intent, so it is the one error said there.
+    named = {issue.path for issue in references}
+    issues = [issue for issue in issues if issue.path not in named]
+    issues.extend(references)
     if plan is not None:
         issues.extend(_check_files(plan, doc, file))
     if issues or plan is None:

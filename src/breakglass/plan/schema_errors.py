@@ -21,6 +21,7 @@ from pydantic_core import ErrorDetails
 
 from breakglass.plan.issues import Path, PlanIssue, name_list, with_details
 from breakglass.plan.models import Plan, Secret
+from breakglass.plan.models.names import home_addresses
 from breakglass.plan.secret_shapes import looks_secret
 from breakglass.plan.source import Document
 
@@ -67,8 +68,39 @@ def describe_model_error(
 
 
 def _problems(exc: ValidationError, data: Any, root: type[BaseModel]) -> list[_Problem]:
-    errors = _fitting_union_members(exc.errors(include_url=False), data)
+    named = _named_keys(data)
+    located = [_as_written(error, data, named) for error in exc.errors(include_url=False)]
+    errors = _fitting_union_members(located, data)
     return [_translate(error, data, root) for error in errors]
+
+
+def _named_keys(data: Any) -> dict[str, str]:
+    """Per lower-case address, the contract or signer name the document may use for it."""
+    if not isinstance(data, dict):
+        return {}
+    return {address.lower(): name for name, address in home_addresses(data).items()}
+
+
+def _as_written(error: ErrorDetails, data: Any, named: dict[str, str]) -> ErrorDetails:
+    """``error`` located as the document is written: a mapping key given as a name (an
+    asset's price under ``weth:``) reaches the models as its address, and is put back, so
+    its errors are placed, and told apart by union member, under the key the person wrote."""
+    loc = list(error["loc"])
+    node = data
+    for index, written in enumerate(error["loc"]):
+        part = written
+        if isinstance(node, dict) and part not in node and isinstance(part, str):
+            name = named.get(part.lower())
+            if name is not None and name in node:
+                loc[index] = part = name
+        in_dict = isinstance(node, dict) and part in node
+        in_list = isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        if not (in_dict or in_list):
+            break
+        node = node[part]
+    if loc == list(error["loc"]):
+        return error
+    return {**error, "loc": tuple(loc)}
 
 
 def _union_member(data: Any, loc: tuple[Any, ...]) -> tuple[tuple[Any, ...], str] | None:
