@@ -10,6 +10,7 @@ source ``post-mortem``; one that names a plan section carries it in its title as
 from __future__ import annotations
 
 import re
+import shlex
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from pathlib import Path
@@ -132,7 +133,7 @@ class HumanNotes(BaseModel):
 _TEMPLATE = """\
 # Post-mortem of incident #{id}: {title}
 # breakglass wrote this file once and never overwrites it. Fill it in, then run
-# `breakglass postmortem {id}` again; empty fields show as prompts in the report.
+# `breakglass postmortem {id}{out}` again; empty fields show as prompts in the report.
 
 # Who wrote this post-mortem (empty: the incident lead and the scribe of the incident).
 authors: []
@@ -203,11 +204,16 @@ def write_notes_template(path: Path, incident_id: int, title: str) -> bool:
     """Create the notes file with empty prompts; never touch an existing one. True if
     written."""
     flat = " ".join(title.split())
-    output_dir(path.parent)
+    # The command must name this file's directory: run elsewhere (the demo writes under
+    # demo/postmortem/), a bare `breakglass postmortem 1` reads the notes of the current one
+    # and leaves what the team wrote here out of the report.
+    here = path.parent
+    out = "" if here == Path() else f" --out {shlex.quote(str(here))}"
+    output_dir(here)
     with writing(path):
         try:
             with path.open("x", encoding="utf-8") as handle:
-                handle.write(_TEMPLATE.format(id=incident_id, title=flat))
+                handle.write(_TEMPLATE.format(id=incident_id, title=flat, out=out))
         except FileExistsError:
             return False
     return True
