@@ -46,9 +46,9 @@ COMMANDS: tuple[LazyCommand, ...] = (
     LazyCommand(
         "monitor",
         f"{_CLI}.monitor:monitor_command",
-        "Watch CHAIN with the plan's rules until Ctrl-C: print each new alert, run the"
-        " playbooks the plan binds to it, open or update its incident, and deliver"
-        " notifications.",
+        "Watch every chain of the plan (or each --chain) with its rules until Ctrl-C: print"
+        " each new alert, run the playbooks the plan binds to it, open or update its"
+        " incident, and deliver notifications.",
     ),
     LazyCommand("cluster", f"{_CLI}.cluster:app", "Scale-out mode: replicas, leases and lag."),
     LazyCommand("pause", f"{_CLI}.respond:pause_command", "Break glass: pause CONTRACT now."),
