@@ -320,7 +320,7 @@ class AlertBook:
             emit(
                 session,
                 AlertRetracted(
-                    event_id=AlertRetracted.key(row.dedupe_key),
+                    event_id=AlertRetracted.key(row.dedupe_key, row.block_hash),
                     occurred_at=now,
                     alert_id=row.id,
                     dedupe_key=row.dedupe_key,
@@ -335,7 +335,7 @@ def alert_raised(alert: Alert, *, at: datetime) -> AlertRaised:
     """The event that tells the other stages of a stored alert."""
     found = alert.finding
     return AlertRaised(
-        event_id=AlertRaised.key(found.dedupe_key),
+        event_id=AlertRaised.key(found.dedupe_key, found.block_hash),
         occurred_at=at,
         alert_id=alert.id,
         dedupe_key=found.dedupe_key,

@@ -129,8 +129,10 @@ class AlertRaised(Event):
     addresses: list[str] = []
 
     @staticmethod
-    def key(dedupe_key: str) -> str:
-        return f"alert-raised:{dedupe_key}"
+    def key(dedupe_key: str, block_hash: str | None = None) -> str:
+        """The alert's key and, given, its block's hash: a dedupe key names a transaction,
+        which a reorg can move to another block, where the alert is raised again."""
+        return f"alert-raised:{dedupe_key}" + (f"@{block_hash}" if block_hash else "")
 
 
 class AlertRetracted(Event):
@@ -144,8 +146,9 @@ class AlertRetracted(Event):
     block_hash: str
 
     @staticmethod
-    def key(dedupe_key: str) -> str:
-        return f"alert-retracted:{dedupe_key}"
+    def key(dedupe_key: str, block_hash: str | None = None) -> str:
+        """As :meth:`AlertRaised.key`: one retraction per block the alert was raised in."""
+        return f"alert-retracted:{dedupe_key}" + (f"@{block_hash}" if block_hash else "")
 
 
 class IncidentOpened(Event):

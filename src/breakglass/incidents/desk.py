@@ -150,7 +150,9 @@ class IncidentDesk:
             emit(
                 session,
                 IncidentChanged(
-                    event_id=IncidentChanged.key(incident.id, "alert", event.dedupe_key),
+                    event_id=IncidentChanged.key(
+                        incident.id, "alert", f"{event.dedupe_key}@{event.block_hash}"
+                    ),
                     occurred_at=now,
                     incident_id=incident.id,
                     change="alert",
@@ -182,7 +184,9 @@ class IncidentDesk:
         emit(
             session,
             IncidentChanged(
-                event_id=IncidentChanged.key(incident_id, "alert", f"retracted:{event.dedupe_key}"),
+                event_id=IncidentChanged.key(
+                    incident_id, "alert", f"retracted:{event.dedupe_key}@{event.block_hash}"
+                ),
                 occurred_at=self.clock(),
                 incident_id=incident_id,
                 change="alert",
