@@ -30,13 +30,19 @@ mining every 0.25 s, an exploit (drained, paused, unpaused by the team) every 20
 leader's resident size (``VmRSS``) is read after the first minute and every 30 s after.
 Budget (DESIGN.md, "memory stays flat"): the last reading within 10% of the first.
 
+``--guard N`` measures what scale-out mode adds to a pause's path: the send guard (the
+signer lease's fence, then the effect's key claimed in PostgreSQL, then the fence again)
+awaited N times with fresh keys, against the same loop without it.
+
     .venv/bin/python benchmarks/failover.py [--rounds 10] [--ttl 2.0] [--smoke]
     .venv/bin/python benchmarks/failover.py --soak 10
+    .venv/bin/python benchmarks/failover.py --guard 500
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import importlib.util
 import os
 import secrets
@@ -241,6 +247,46 @@ def soak(minutes: float, *, db: str, nats: str, work: Path, ttl: float) -> None:
         )
 
 
+async def guard_cost(calls: int, *, db: str, nats: str) -> None:
+    """The send guard's cost per broadcast, in ms, against an empty loop."""
+    from breakglass.cluster import Lease, connect  # noqa: PLC0415
+    from breakglass.cluster.guard import EffectGuard  # noqa: PLC0415
+    from breakglass.cluster.lease import lease_bucket  # noqa: PLC0415
+    from breakglass.respond.gas import Fees, Urgency  # noqa: PLC0415
+    from breakglass.respond.sender import PreparedTx  # noqa: PLC0415
+
+    client = await connect(nats)
+    engine = store.make_engine(db)
+    try:
+        kv = await lease_bucket(client.jetstream(), "bench_guard", ttl=60.0)
+        lease = Lease(kv, "signer.guardian", "bench", ttl=60.0)
+        assert await lease.acquire()
+        address = "0x" + "11" * 20
+        guard = EffectGuard(
+            store.session_factory(engine), chain="local", leases={address: lease}, holder="bench"
+        )
+        tx = PreparedTx(
+            to="0x" + "22" * 20, data=bytes.fromhex("8456cb59"), value=0, nonce=0,
+            gas_limit=60_000, fees=Fees(1, 1), urgency=Urgency.EMERGENCY, chain_id=31337,
+            raw=b"", tx_hash="0x" + "33" * 32,
+        )  # fmt: skip
+        timings: dict[str, list[float]] = {"without": [], "with the guard": []}
+        for i in range(calls):
+            started = time.perf_counter()
+            await asyncio.sleep(0)
+            timings["without"].append((time.perf_counter() - started) * 1000)
+            check = guard(f"drain:local:{i:#x}:0", "contain")
+            started = time.perf_counter()
+            await check(address, tx)
+            timings["with the guard"].append((time.perf_counter() - started) * 1000)
+    finally:
+        await client.close()
+        engine.dispose()
+    print(f"{'before a broadcast (ms)':<24} {'n':>5} {'p50':>6} {'p95':>6} {'max':>6}")
+    for label, values in timings.items():
+        print(f"{label:<24} {len(values):>5} {_figures(values)}")
+
+
 def _figures(values: list[float]) -> str:
     ordered = sorted(values)
     p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
@@ -277,6 +323,7 @@ def main() -> None:
     parser.add_argument("--ttl", type=float, default=2.0, help="lease ttl, seconds")
     parser.add_argument("--smoke", action="store_true", help="2 rounds, for CI")
     parser.add_argument("--soak", type=float, help="minutes of a long run, for memory")
+    parser.add_argument("--guard", type=int, help="calls of the send guard to time")
     args = parser.parse_args()
     if args.smoke:
         args.rounds = 2
@@ -288,6 +335,9 @@ def main() -> None:
         anvil = Anvil.start(block_time=1)
         try:
             store.upgrade(db)
+            if args.guard:
+                asyncio.run(guard_cost(args.guard, db=db, nats=nats_url))
+                return
             if args.soak:
                 soak(args.soak, db=db, nats=nats_url, work=work, ttl=args.ttl)
                 return
