@@ -205,16 +205,22 @@ def _flow(doc: dict[str, Any]) -> list[Flowable]:
 
 def _impact(doc: dict[str, Any]) -> list[Flowable]:
     impact = doc["impact"]
-    cols = ["asset", "chain", "users", "lost", "lost_usd", "recovered", "frozen", "unrecovered",
-            "distributed"]  # fmt: skip
-    heads = ["asset", "chain", "users", "lost", "lost (USD)", "recovered", "frozen",
-             "unrecovered", "distributed"]  # fmt: skip
+    # As in the HTML and Markdown: without "moved", the movements' "unrecovered" (every hop
+    # the attacker made, flash loans included) read as ten times the loss beside "lost".
+    cols = ["asset", "chain", "users", "lost", "lost_usd", "moved", "recovered", "frozen",
+            "partial", "unrecovered", "distributed"]  # fmt: skip
+    heads = ["asset", "chain", "users", "lost", "lost (USD)", "moved", "recovered", "frozen",
+             "partly recovered", "unrecovered", "distributed"]  # fmt: skip
+    share = [1, 1, 0.8, 1.3, 1, 1.3, 1.1, 1.1, 1.1, 1.3, 1.2]
     story: list[Flowable] = [_rows(impact["funds"], ["figure", "value"], share=[1, 3]),
-                             Spacer(1, 6), _rows(impact["rows"], cols, heads)]  # fmt: skip
+                             Spacer(1, 6), _rows(impact["rows"], cols, heads, share)]  # fmt: skip
     if impact["price"]:
         story.append(_p(impact["price"]))
     story.append(_p("Amounts in the token's unit where its decimals are known, else in base "
-                    "units; the distribution files keep exact base units."))  # fmt: skip
+                    "units; the distribution files keep exact base units. Lost is what users "
+                    "lost, moved what left in the recorded fund movements (recovered, frozen, "
+                    "partly recovered and unrecovered divide it), distributed what "
+                    "compensation distributions pay out."))  # fmt: skip
     story += _flow(doc)
     users = _rows(impact["users"], ["user", "chain", "lost", "usd"], ["user", "chain", "lost",
                   "USD"], [4, 1, 2, 1])  # fmt: skip
