@@ -102,3 +102,32 @@ def test_a_title_typed_at_open_is_the_authors(run: Run) -> None:
     assert opened.returncode == 0, opened.stderr
     shown = run("show", "2")
     assert shown.stdout.splitlines()[0] == "incident #2 [P2] detected: Bridge paused by hand"
+
+
+def test_show_only_reads(run: Run, tmp_path: Path) -> None:
+    """``show`` writes nothing, even with a step phase recorded that the timeline does not
+    show yet: bringing it there is the timeline consumer's job, as the monitor runs it."""
+    from sqlalchemy import func, select  # noqa: PLC0415
+
+    from breakglass.store.models import IncidentRun, ResponseRecord, TimelineEvent  # noqa: PLC0415
+
+    url = f"sqlite:///{tmp_path / 'edit.db'}"
+    sessions = store.session_factory(store.make_engine(url))
+    with sessions() as s, s.begin():
+        s.add(IncidentRun(incident_id=1, run_id=7))
+        s.add(
+            ResponseRecord(
+                event_id="phase:7:1:broadcast", kind="phase", run_id=7, step_id=1,
+                trigger="alert:drain", playbook="contain", chain="mainnet", position=0,
+                action="pause", summary="pause pool as guardian", phase="broadcast",
+                at=T0 + timedelta(seconds=3), detail={"tx_hash": "0x" + "12" * 32},
+            )
+        )  # fmt: skip
+
+    def rows() -> int:
+        with sessions() as s:
+            return int(s.scalar(select(func.count()).select_from(TimelineEvent)) or 0)
+
+    before = rows()
+    assert run("show", "1").returncode == 0
+    assert rows() == before

@@ -83,7 +83,6 @@ def show_incident(
     found = default_plan(plan_file)
     plan = load_plan(found).plan if found is not None else None
     units = incident_units(plan, session, incident_id)
-    inc.sync_timeline(session, incident_id)
     words = incident_words(session, incident_id=incident_id, plan=plan, units=units)
     out.print(escape(f"incident #{i.id} [{i.severity}] {i.status}: {words.title}"))
     if not words.title_authored:
