@@ -13,6 +13,8 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import structlog
+
 from breakglass.detect.finding import Severity
 from breakglass.detect.health import Condition
 from breakglass.events import Backlog
@@ -20,6 +22,8 @@ from breakglass.events import Backlog
 __all__ = ["PIPELINE_CHECK", "EventPipeline"]
 
 PIPELINE_CHECK = "events"
+
+_log = structlog.get_logger("breakglass.detect")
 
 
 @dataclass
@@ -32,7 +36,8 @@ class EventPipeline:
     stall_after: float = 60.0
     escalate: Callable[[Condition], None] | None = None
     """Told once per condition as it first holds (no grace: a dead letter is certain, a
-    stall already waited ``stall_after``), to page without the pipeline."""
+    stall already waited ``stall_after``), to page without the pipeline; one that raised
+    is told again at the next check."""
     name: str = PIPELINE_CHECK
     _told: set[str] = field(default_factory=set)
 
@@ -42,8 +47,17 @@ class EventPipeline:
         self._told &= keys
         for condition in found:
             if condition.key not in self._told and self.escalate is not None:
+                try:
+                    await asyncio.to_thread(self.escalate, condition)
+                except Exception as exc:  # the page's database may be what is stuck
+                    _log.error(
+                        "detect.pipeline_page_failed",
+                        condition=condition.key,
+                        error=repr(exc)[:300],
+                        hint="tried again at the next check",
+                    )
+                    continue
                 self._told.add(condition.key)
-                await asyncio.to_thread(self.escalate, condition)
         return found
 
     async def _conditions(self) -> list[Condition]:
