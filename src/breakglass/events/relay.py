@@ -9,9 +9,10 @@ incident is opened before it changes) and is tried again with a growing pause; a
 ``max_attempts`` it is set aside as a dead letter, reported through ``on_dead`` (which pages
 through the monitor's health alerts) and logged, and the rest flows again.
 
-A pass that fails on the database or the bus itself (a lock held too long, a lost
-connection) is logged and tried again with the same growing pause: the relay runs until
-stopped, since an ended relay would leave every later alert undelivered.
+A pass that fails on the database itself (a lock held too long, a lost connection) is
+logged and tried again after a growing pause (at most 5 s, or at the next wake): the relay
+runs until stopped, since an ended relay would leave every later alert undelivered. (A bus
+that fails raises to the caller, which restarts the relay: see ``runtime/fleet.py``.)
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from datetime import UTC, datetime
 
 import structlog
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from breakglass.errors import EventError
@@ -81,7 +83,7 @@ class OutboxRelay:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._retry_after = 0.0
         self._trouble = 0
-        """Passes in a row that failed on the database or the bus itself."""
+        """Passes in a row that failed on the database itself."""
 
     def wake(self) -> None:
         """Look at the outbox now (callable from any thread, e.g. after a commit)."""
@@ -97,11 +99,12 @@ class OutboxRelay:
         stopping = asyncio.ensure_future(stop.wait())
         try:
             while not stop.is_set():
+                trouble = 0.0
                 try:
                     moved = await self._pass()
-                except Exception as exc:  # a locked or lost database: try again, never end
+                except SQLAlchemyError as exc:  # a locked or lost database: again, never end
                     self._trouble += 1
-                    self._retry_after = min(30.0, 0.25 * 2**self._trouble)
+                    trouble = min(5.0, 0.25 * 2**self._trouble)
                     _log.error("events.relay_failed", error=repr(exc)[:300], times=self._trouble)
                     moved = 0
                 else:
@@ -110,7 +113,7 @@ class OutboxRelay:
                     continue
                 self._wakeup.clear()
                 waker = asyncio.ensure_future(self._wakeup.wait())
-                pause = max(self.idle, self._retry_after)
+                pause = max(self.idle, self._retry_after, trouble)
                 # Backing off, a wake (every block's commit) must not cut the pause short:
                 # it would spend a failing event's attempts in seconds.
                 wakers = {stopping} if self._retry_after else {waker, stopping}
