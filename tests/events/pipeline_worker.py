@@ -3,13 +3,14 @@
 database, until SIGTERM (or the SIGKILL the test sends).
 
 Run as ``python tests/events/pipeline_worker.py --plan PLAN --rpc URL --db sqlite:///...
---start N``.
+--start N [--die-after-commit K | --die-after-event K]``.
 Without a checkpoint it first records block ``N`` as one, so every run (the reference and
 the killed ones) detects the same blocks, ``N + 1`` on. Prints ``ready`` once wired, then
 ``event <kind> <id>`` as each event has been through every consumer (before the relay marks
-it), and ``commit`` after each commit of the block stream, where it waits for a line on
-stdin before it wakes the relay: the test answers, or kills it right there, between a
-block's commit and any work on its events.
+it). With ``--die-after-commit K`` it SIGKILLs itself right after the block stream's K-th
+commit, before the relay is woken for it (between a block's commit and any work on its
+events); with ``--die-after-event K`` right after the K-th event went through every
+consumer, before the relay marked it. A kill from outside lands anywhere.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 from collections.abc import Callable
@@ -63,28 +65,43 @@ def _seed(url: str, db: str, start: int) -> None:
         )
 
 
-async def _trace(event: Event) -> None:
-    print(f"event {event.KIND} {event.event_id}", flush=True)
+def _die_after(count: int | None) -> Callable[[], None]:
+    """Called once per occasion: SIGKILL this process on the ``count``-th."""
+    seen = [0]
+
+    def occasion() -> None:
+        seen[0] += 1
+        if seen[0] == count:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    return occasion
 
 
-def _held(wake: Callable[[], None]) -> Callable[[], None]:
-    def committed() -> None:
-        print("commit", flush=True)
-        sys.stdin.readline()  # the event loop stands still until the test answers
-        wake()
-
-    return committed
-
-
-async def main(plan_path: str, rpc: str, db: str, start: int) -> None:
+async def main(
+    plan_path: str, rpc: str, db: str, start: int, after_commit: int | None, after_event: int | None
+) -> None:
     store.upgrade(db)
     loaded = load_plan(plan_path)
     _seed(rpc, db, start)
     engine = store.make_engine(db)
     app = build_monitor(loaded, chain=CHAIN, sessions=store.session_factory(engine), respond=False)
     app.relay.batch = 3  # marks often: a kill leaves few delivered-but-unmarked events
-    app.bus.subscribe("test.trace", list(event_kinds().values()), _trace)
-    app.relay.wake = _held(app.relay.wake)  # type: ignore[method-assign]
+    event_done, wake, commit_done = (
+        _die_after(after_event),
+        app.relay.wake,
+        _die_after(after_commit),
+    )
+
+    async def trace(event: Event) -> None:
+        print(f"event {event.KIND} {event.event_id}", flush=True)
+        event_done()
+
+    def committed() -> None:
+        commit_done()
+        wake()
+
+    app.bus.subscribe("test.trace", list(event_kinds().values()), trace)
+    app.relay.wake = committed  # type: ignore[method-assign]
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     print("ready", flush=True)
@@ -100,6 +117,8 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--rpc", required=True)
     parser.add_argument("--db", required=True)
     parser.add_argument("--start", type=int, required=True)
+    parser.add_argument("--die-after-commit", type=int)
+    parser.add_argument("--die-after-event", type=int)
     return parser.parse_args(argv)
 
 
@@ -110,4 +129,6 @@ if __name__ == "__main__":
         wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING),
         logger_factory=structlog.PrintLoggerFactory(sys.stderr),
     )
-    asyncio.run(main(args.plan, args.rpc, args.db, args.start))
+    asyncio.run(
+        main(args.plan, args.rpc, args.db, args.start, args.die_after_commit, args.die_after_event)
+    )

@@ -24,6 +24,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -93,23 +94,20 @@ rules:
 
 class Worker:
     """One monitor process; :attr:`lines` collects the events it prints, from a reader
-    thread that lets it go on after each commit, except after the ``hold_at``-th."""
+    thread. ``die`` asks it to SIGKILL itself at a chosen point (see the worker)."""
 
     def __init__(
-        self, plan: Path, rpc: str, db: str, start: int, log: Path, hold_at: int | None = None
+        self, plan: Path, rpc: str, db: str, start: int, log: Path, die: Sequence[str] = ()
     ) -> None:
         self.log = log
-        self.hold_at = hold_at
-        self.commits = 0
-        self.held = threading.Event()
         with log.open("ab") as err:
             self.process = subprocess.Popen(
                 [
                     *(sys.executable, str(WORKER), "--plan", str(plan), "--rpc", rpc),
-                    *("--db", db, "--start", str(start)),
+                    *("--db", db, "--start", str(start), *die),
                 ],
                 cwd=ROOT,
-                stdin=subprocess.PIPE,
+                stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=err,
                 text=True,
@@ -125,28 +123,19 @@ class Worker:
         self.reader.start()
 
     def _read(self) -> None:
-        assert self.process.stdout is not None and self.process.stdin is not None
+        assert self.process.stdout is not None
         for line in self.process.stdout:
-            if line.strip() != "commit":
-                self.lines.append(line.strip())
-                continue
-            self.commits += 1
-            if self.commits == self.hold_at:
-                self.held.set()
-                continue
-            try:
-                self.process.stdin.write("go\n")
-                self.process.stdin.flush()
-            except (BrokenPipeError, ValueError):
-                return
+            self.lines.append(line.strip())
 
-    def wait_for_events(self, count: int, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while len(self.lines) < count and time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                break
-            time.sleep(0.001)
-        return len(self.lines) >= count
+    def died(self, timeout: float) -> bool:
+        """Whether it killed itself (SIGKILL) within ``timeout`` seconds."""
+        try:
+            code = self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return False
+        assert code == -signal.SIGKILL, f"worker ended ({code}):\n{self.log.read_text()[-3000:]}"
+        self.reader.join(5)
+        return True
 
     def kill(self) -> None:
         code = self.process.poll()
@@ -337,18 +326,20 @@ def test_sigkill_between_commit_and_incident_work_loses_and_repeats_nothing(
     between, before = 0, 0  # kills that left committed events undelivered, mid-work
     for _ in range(4 * KILLS):
         mode = rng.random()
-        blocks_left = _checkpoint(db) < tip  # else no commit comes to hold it at
-        hold_at = rng.randint(1, 4) if mode < 0.6 and blocks_left else None
-        worker = Worker(plan, rpc, db, start, log, hold_at=hold_at)
-        if hold_at is not None:  # right after a block's commit, before its events moved
-            worker.held.wait(5)
+        blocks_left = _checkpoint(db) < tip  # else no commit comes to die at
+        if mode < 0.6 and blocks_left:  # right after a block's commit, before its events moved
+            worker = Worker(
+                plan, rpc, db, start, log, ("--die-after-commit", str(rng.randint(1, 4)))
+            )
         elif mode < 0.85 or not blocks_left:  # right after an event went through every consumer
-            worker.wait_for_events(rng.randint(1, 12), timeout=5)
+            worker = Worker(
+                plan, rpc, db, start, log, ("--die-after-event", str(rng.randint(1, 12)))
+            )
         else:  # at a random moment of its work
+            worker = Worker(plan, rpc, db, start, log)
             time.sleep(rng.uniform(0.02, 0.15))
-        if worker.process.poll() is not None:
-            pytest.fail(f"worker died by itself:\n{log.read_text()[-3000:]}")
-        worker.kill()
+        if not worker.died(timeout=0 if mode >= 0.85 and blocks_left else 10):
+            worker.kill()
         left = _left_undelivered(db)
         between += left > 0 and (bool(worker.lines) or left != before)
         before = left
