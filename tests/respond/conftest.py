@@ -37,6 +37,7 @@ def _load(name: str) -> ModuleType:
 
 
 safe_chain = _load("safe_chain")
+kit = _load("kit")
 
 OZ_BUILD = Path("node_modules/@openzeppelin/contracts/build/contracts")
 PAUSER_ROLE = "0x" + keccak(text="PAUSER_ROLE").hex()

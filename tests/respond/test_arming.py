@@ -14,13 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from breakglass_tests_kit import running_monitor  # type: ignore[import-not-found]
 from sqlalchemy.orm import Session, sessionmaker
 from structlog.testing import capture_logs
 
 from breakglass import store
 from breakglass.detect.finding import Confidence, Finding, Severity
 from breakglass.detect.health_checks import ResponseCrashed
-from breakglass.detect.monitor import run_monitor
 from breakglass.devchain import Anvil
 from breakglass.plan.loader import LoadedPlan
 from breakglass.respond.env import LiveEnv
@@ -119,28 +119,16 @@ async def _monitor(
     *,
     until_checkpoint: bool,
 ) -> None:
-    stop = asyncio.Event()
-    task = asyncio.create_task(
-        run_monitor(
-            loaded_plan=loaded,
-            chain="local",
-            sessions=sessions,
-            stop_event=stop,
-            poll_interval=0.05,
-            responder=responder,
-        )
-    )
-    if not until_checkpoint:
-        await asyncio.wait_for(task, timeout=20)  # a monitor that starts never returns
-        return
-    deadline = time.monotonic() + 20
-    while not _has_checkpoint(sessions):
-        if task.done():
-            task.result()
-        assert time.monotonic() < deadline, "the monitor stored no checkpoint"
-        await asyncio.sleep(0.05)
-    stop.set()
-    await task
+    async with running_monitor(loaded, sessions, responder, settle=0) as task:
+        if not until_checkpoint:
+            await asyncio.wait_for(task, timeout=20)  # a monitor that starts never returns
+            return
+        deadline = time.monotonic() + 20
+        while not _has_checkpoint(sessions):
+            if task.done():
+                task.result()
+            assert time.monotonic() < deadline, "the monitor stored no checkpoint"
+            await asyncio.sleep(0.05)
 
 
 def _has_checkpoint(sessions: sessionmaker[Session]) -> bool:

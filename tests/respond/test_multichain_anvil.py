@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from breakglass_tests_safe_chain import send  # type: ignore[import-not-found]
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
@@ -178,21 +179,8 @@ def _drain(market: Any, anvil: Anvil) -> None:
         ("mint", [holder, 10**24], key),
         ("transfer", [anvil.accounts[8], 5 * 10**21], anvil.private_keys[HOLDER]),
     ):
-        account = w3.eth.account.from_key(sender)
-        tx = {
-            "from": account.address,
-            "to": market.address,
-            "data": market.contract.encode_abi(function, args),
-            "nonce": w3.eth.get_transaction_count(account.address, "pending"),
-            "chainId": w3.eth.chain_id,
-            "gas": 500_000,
-            "gasPrice": w3.eth.gas_price * 2,
-        }
-        signed = account.sign_transaction(tx)
-        receipt = w3.eth.wait_for_transaction_receipt(
-            w3.eth.send_raw_transaction(signed.raw_transaction)
-        )
-        assert receipt["status"] == 1
+        data = market.contract.encode_abi(function, args)
+        send(w3, sender, {"to": market.address, "data": data, "gas": 500_000})
 
 
 def test_a_monitor_per_chain_pauses_on_both_chains(

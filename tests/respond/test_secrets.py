@@ -22,11 +22,11 @@ from typing import Any
 
 import pytest
 import structlog
+from breakglass_tests_kit import running_monitor  # type: ignore[import-not-found]
 from eth_account import Account
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from breakglass.detect.monitor import run_monitor
 from breakglass.devchain import Anvil
 from breakglass.logs import configure_logging
 from breakglass.respond.env import LiveEnv
@@ -129,22 +129,9 @@ def _keystore(tmp_path: Path, key: str) -> None:
 
 
 def _send(token: Any, key: str, data: str) -> str:
-    w3 = token.w3
-    account = w3.eth.account.from_key(key)
-    tx = {
-        "from": account.address,
-        "to": token.address,
-        "data": data,
-        "nonce": w3.eth.get_transaction_count(account.address, "pending"),
-        "chainId": w3.eth.chain_id,
-        "gas": 500_000,
-        "gasPrice": w3.eth.gas_price * 2,
-    }
-    signed = account.sign_transaction(tx)
-    receipt = w3.eth.wait_for_transaction_receipt(
-        w3.eth.send_raw_transaction(signed.raw_transaction)
-    )
-    assert receipt["status"] == 1
+    from breakglass_tests_safe_chain import send  # type: ignore[import-not-found]  # noqa: PLC0415
+
+    receipt = send(token.w3, key, {"to": token.address, "data": data, "gas": 500_000})
     return str(receipt["transactionHash"].to_0x_hex())
 
 
@@ -186,29 +173,16 @@ def test_no_key_or_password_reaches_logs_database_alerts_or_pages(
     # 1. The monitor sees the drain; the bound playbook's pause by a key without the role
     #    fails in simulation and the fallback pages the incident lead.
     async def monitored() -> str:
-        stop = asyncio.Event()
         env = LiveEnv(loaded, sessions, environ=environ, receipt_timeout=30)
         responder = Responder(
             loaded, chain="local", sessions=sessions, env=env, on_event=events.append
         )
-        monitor = asyncio.create_task(
-            run_monitor(
-                loaded_plan=loaded,
-                chain="local",
-                sessions=sessions,
-                stop_event=stop,
-                poll_interval=0.05,
-                responder=responder,
-            )
-        )
-        await asyncio.sleep(0.5)
-        drain_tx = await asyncio.to_thread(_drain, token, fresh_chain)
-        for _ in range(300):
-            if any(e.phase == "page" for e in events):
-                break
-            await asyncio.sleep(0.05)
-        stop.set()
-        await monitor
+        async with running_monitor(loaded, sessions, responder):
+            drain_tx = await asyncio.to_thread(_drain, token, fresh_chain)
+            for _ in range(300):
+                if any(e.phase == "page" for e in events):
+                    break
+                await asyncio.sleep(0.05)
         return drain_tx
 
     drain_tx = asyncio.run(monitored())

@@ -13,12 +13,12 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from breakglass_tests_kit import running_monitor  # type: ignore[import-not-found]
 from eth_utils.crypto import keccak
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from web3 import Web3
 
-from breakglass.detect.monitor import run_monitor
 from breakglass.devchain import Anvil
 from breakglass.nodepkgs import find_node_file
 from breakglass.respond import service
@@ -122,31 +122,19 @@ def test_the_monitor_revokes_the_granted_role_and_cancels_the_scheduled_operatio
     roles, timelock = deployed.roles.functions, deployed.timelock.functions
 
     async def scenario() -> bytes:
-        stop = asyncio.Event()
         env = LiveEnv(loaded, sessions, environ=environ, receipt_timeout=30)
         responder = Responder(loaded, chain="local", sessions=sessions, env=env)
-        monitor = asyncio.create_task(
-            run_monitor(
-                loaded_plan=loaded,
-                chain="local",
-                sessions=sessions,
-                stop_event=stop,
-                poll_interval=0.05,
-                responder=responder,
-            )
-        )
-        await asyncio.sleep(0.5)
-        await asyncio.to_thread(deployed.call, deployed.roles, "grantRole", MINTER_ROLE, intruder)
-        assert roles.hasRole(MINTER_ROLE, intruder).call()
-        operation = await asyncio.to_thread(deployed.schedule)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            revoked = not roles.hasRole(MINTER_ROLE, intruder).call()
-            if revoked and _awaiting(sessions):
-                break
-            await asyncio.sleep(0.1)
-        stop.set()
-        await monitor
+        async with running_monitor(loaded, sessions, responder):
+            grant = (deployed.roles, "grantRole", MINTER_ROLE, intruder)
+            await asyncio.to_thread(deployed.call, *grant)
+            assert roles.hasRole(MINTER_ROLE, intruder).call()
+            operation = await asyncio.to_thread(deployed.schedule)
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:
+                revoked = not roles.hasRole(MINTER_ROLE, intruder).call()
+                if revoked and _awaiting(sessions):
+                    break
+                await asyncio.sleep(0.1)
         await responder.aclose()
         return operation
 
