@@ -14,16 +14,21 @@ from __future__ import annotations
 import json
 import time
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from eth_abi.abi import encode
 from eth_utils.crypto import keccak
+from sqlalchemy.orm import Session, sessionmaker
 
 from breakglass.contracts import compile_file
 from breakglass.devchain import Anvil
 from breakglass.nodepkgs import find_node_file
+from breakglass.plan.models import Plan
 from breakglass.scenario.vault import calldata
 
 UNIT = 10**18
@@ -201,3 +206,25 @@ def plan_data(anvil: Anvil, scenario: LossScenario) -> dict[str, Any]:
             ],
         },
     }
+
+
+@contextmanager
+def incident_store(directory: Path, plan: Plan) -> Iterator[tuple[sessionmaker[Session], int]]:
+    """A fresh SQLite database in ``directory`` holding one incident on the drained vault:
+    its sessions and the incident's id (the engine is closed after)."""
+    from breakglass import store  # noqa: PLC0415
+    from breakglass.incidents import open_incident  # noqa: PLC0415
+
+    url = f"sqlite:///{directory / 'db.sqlite'}"
+    store.upgrade(url)
+    engine = store.make_engine(url)
+    try:
+        sessions = store.session_factory(engine)
+        with sessions.begin() as session:
+            incident_id = open_incident(
+                session, plan, title="vault drained", kind="exploit", severity="P1",
+                chains=["local"], contracts=["vault"], detected_at=datetime.now(UTC),
+            ).id  # fmt: skip
+        yield sessions, incident_id
+    finally:
+        engine.dispose()

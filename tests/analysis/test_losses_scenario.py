@@ -21,7 +21,7 @@ from breakglass.chain.pool import Endpoint, EndpointPool
 from breakglass.devchain import Anvil
 from breakglass.plan.models import Plan
 
-from .scenario import UNIT, LossScenario, deploy, plan_data, run_attack
+from .scenario import UNIT, LossScenario, deploy, incident_store, plan_data, run_attack
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -120,12 +120,8 @@ def test_outputs(analysis: IncidentAnalysis) -> None:
 def test_store_is_idempotent(
     tmp_path: Path, plan: Plan, scenario: LossScenario, analysis: IncidentAnalysis
 ) -> None:
-    from datetime import UTC, datetime  # noqa: PLC0415
-
     from sqlalchemy import func, select  # noqa: PLC0415
 
-    from breakglass import store  # noqa: PLC0415
-    from breakglass.incidents import open_incident  # noqa: PLC0415
     from breakglass.store.models import (  # noqa: PLC0415
         AffectedAddress,
         AttackerRecord,
@@ -133,18 +129,8 @@ def test_store_is_idempotent(
         UserLoss,
     )
 
-    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
-    store.upgrade(url)
-    engine = store.make_engine(url)
     counts: list[tuple[Any, ...]] = []
-    try:
-        sessions = store.session_factory(engine)
-        with sessions.begin() as session:
-            incident = open_incident(
-                session, plan, title="vault drained", kind="exploit", severity="P1",
-                chains=["local"], contracts=["vault"], detected_at=datetime.now(UTC),
-            )  # fmt: skip
-            incident_id = incident.id
+    with incident_store(tmp_path, plan) as (sessions, incident_id):
         for _ in range(2):
             with sessions.begin() as session:
                 store_incident_analysis(session, incident_id, analysis)
@@ -155,8 +141,6 @@ def test_store_is_idempotent(
                 )
         with sessions.begin() as session:
             amounts = {r.address: int(r.amount) for r in session.scalars(select(UserLoss))}
-    finally:
-        engine.dispose()
     assert counts[0] == counts[1]
     assert counts[0][0] == len(analysis.losses)
     assert amounts == {x.address: x.amount for x in analysis.losses}
@@ -231,25 +215,14 @@ def test_reanalysis_keeps_what_people_entered(
     """A re-analysis replaces its own evidence rows only: an attacker record, a fund
     movement and an address status that people entered or changed survive it, and are not
     repeated beside it."""
-    from datetime import UTC, datetime  # noqa: PLC0415
-
     from sqlalchemy import select  # noqa: PLC0415
 
-    from breakglass import store  # noqa: PLC0415
-    from breakglass.incidents import evidence, open_incident  # noqa: PLC0415
+    from breakglass.incidents import evidence  # noqa: PLC0415
     from breakglass.store.models import AffectedAddress, FundMovement  # noqa: PLC0415
 
     mixer = "0x" + "cc" * 20
-    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
-    store.upgrade(url)
-    engine = store.make_engine(url)
-    try:
-        sessions = store.session_factory(engine)
+    with incident_store(tmp_path, plan) as (sessions, incident_id):
         with sessions.begin() as session:
-            incident_id = open_incident(
-                session, plan, title="vault drained", kind="exploit", severity="P1",
-                chains=["local"], contracts=["vault"], detected_at=datetime.now(UTC),
-            ).id  # fmt: skip
             store_incident_analysis(session, incident_id, analysis)
         with sessions.begin() as session:
             analysed = len(evidence.attacker_records(session, incident_id))
@@ -293,8 +266,6 @@ def test_reanalysis_keeps_what_people_entered(
             assert status[mixer] == ("needs-review", "person")
             others = [v for a, v in status.items() if a not in (scenario.vault, mixer)]
             assert others and all(p == "analysis" for _, p in others)
-    finally:
-        engine.dispose()
 
 
 def test_a_deployment_on_another_chain_is_analysed_from_its_own_start_block(

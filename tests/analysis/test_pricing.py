@@ -8,7 +8,6 @@ import asyncio
 import io
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
@@ -33,7 +32,7 @@ from breakglass.plan.models import Analysis, Plan
 from breakglass.plan.models.analysis import AssetPrice, FeedPrice, PairPrice, StaticPrice
 from breakglass.scenario.vault import calldata
 
-from .scenario import UNIT, Chain, _artifact, deploy, plan_data, run_attack
+from .scenario import UNIT, Chain, _artifact, deploy, incident_store, plan_data, run_attack
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -307,22 +306,12 @@ def test_incident_losses_priced_at_containment(tmp_path: Path, anvil: Anvil, cha
 
     from sqlalchemy import select  # noqa: PLC0415
 
-    from breakglass import store  # noqa: PLC0415
-    from breakglass.incidents import open_incident  # noqa: PLC0415
     from breakglass.recovery.service import _losses  # noqa: PLC0415
     from breakglass.store.models import UserLoss  # noqa: PLC0415
 
-    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
-    store.upgrade(url)
-    engine = store.make_engine(url)
-    try:
-        sessions = store.session_factory(engine)
+    with incident_store(tmp_path, plan) as (sessions, incident_id):
         with sessions.begin() as session:
-            incident = open_incident(
-                session, plan, title="vault drained", kind="exploit", severity="P1",
-                chains=["local"], contracts=["vault"], detected_at=datetime.now(UTC),
-            )  # fmt: skip
-            store_incident_analysis(session, incident.id, analysis)
+            store_incident_analysis(session, incident_id, analysis)
         with sessions.begin() as session:
             stored = list(session.scalars(select(UserLoss)))
             by_address = {r.address: r for r in stored}
@@ -330,6 +319,4 @@ def test_incident_losses_priced_at_containment(tmp_path: Path, anvil: Anvil, cha
             assert row.usd_value == pytest.approx(float(lost[0].amount) / 1e18 * 0.9998)
             assert row.detail["price_source"] == source
             _, prices = _losses(stored)
-    finally:
-        engine.dispose()
     assert prices == {scenario.token: (Decimal("0.9998"), 18)}
