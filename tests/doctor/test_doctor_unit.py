@@ -160,3 +160,23 @@ def test_pauses_are_checked_on_every_chain_their_contract_is_deployed_on() -> No
     }
     only, _ = pause_steps(DoctorContext(loaded=loaded, environ={}, chain="arbitrum"))
     assert {s.chain for s in only} == {"arbitrum"}
+
+
+def test_code_is_looked_for_at_every_deployment() -> None:
+    """A contract declared once with deployments on two chains has its code looked for at
+    its address on each; ``--chain arbitrum`` looks at the Arbitrum ones, named by chain
+    and placed at their deployment in the plan (no node answers here: not checked)."""
+    from breakglass.doctor.contracts import CodeCheck  # noqa: PLC0415
+
+    loaded = load_plan(ROOT / "examples/plans/multichain.yaml")
+    ctx = DoctorContext(loaded=loaded, environ={}, chain="arbitrum", timeout=1)
+
+    async def findings() -> list[Finding]:
+        return [f async for f in CodeCheck().findings(ctx)]
+
+    found = {f.subject: f.path for f in asyncio.run(findings())}
+    deployed = [n for n, c in loaded.plan.contracts.items() if "arbitrum" in c.chains]
+    assert "comptroller" in deployed
+    assert found == {
+        f"{n} on arbitrum": ("contracts", n, "deployments", "arbitrum", "address") for n in deployed
+    }

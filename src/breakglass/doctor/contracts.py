@@ -32,29 +32,40 @@ class CodeCheck(DoctorCheck):
     )
 
     async def findings(self, ctx: DoctorContext) -> AsyncIterator[Finding]:
-        for name, contract in ctx.plan.contracts.items():
+        deployments = [
+            (name, declared.on(chain))
+            for name, declared in ctx.plan.contracts.items()
+            for chain in declared.chains
+        ]
+        for name, contract in deployments:
             if not ctx.in_scope(contract.chain):
                 continue
-            path: Path = ("contracts", name, "address")
+            many = len(ctx.plan.contracts[name].chains) > 1
+            path: Path = (
+                ("contracts", name, "deployments", contract.chain, "address")
+                if ctx.plan.contracts[name].deployments
+                else ("contracts", name, "address")
+            )
+            subject = f"{name} on {contract.chain}" if many else name
             try:
                 rpc = await ctx.rpc(contract.chain)
                 code = str(await rpc.request("eth_getCode", [contract.address, "latest"]))
             except NotChecked as exc:
-                yield Finding.not_checked(name, exc, path)
+                yield Finding.not_checked(subject, exc, path)
                 continue
             except EndpointError as exc:
-                yield Finding.fail(name, f"could not read its code: {exc}", path)
+                yield Finding.fail(subject, f"could not read its code: {exc}", path)
                 continue
             size = (len(code) - 2) // 2
             if size <= 0:
                 yield Finding.fail(
-                    name,
+                    subject,
                     f"no code at {contract.address} on {contract.chain}: not deployed there, "
                     "or the address is another network's",
                     path,
                 )
             else:
-                yield Finding.ok(name, f"{size} bytes of code at {contract.address}", path)
+                yield Finding.ok(subject, f"{size} bytes of code at {contract.address}", path)
 
 
 @dataclass(frozen=True)
