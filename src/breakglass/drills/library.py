@@ -112,8 +112,10 @@ def build_plan(
 ) -> dict[str, Any]:
     """The drill plan: local chain, the scenario's fragment, and the user's people and roles.
 
-    ``user_plan`` is the user's raw plan document; its ``people``, ``roles`` and ``channels``
-    are copied so the drill pages and reports the real team.
+    ``user_plan`` is the user's raw plan document; its ``people`` and ``roles`` are copied so
+    the drill's report names the real team. Its ``channels`` and each person's ``page`` URL
+    are left out: a drill that posted "Contracts paused: vault" to the war-room would look
+    like a real incident to everyone who reads it.
     """
     fragment = scenario.plan_fragment(anvil, deployment)
     user = dict(user_plan or {})
@@ -134,10 +136,18 @@ def build_plan(
         "signers": _guardian_signer(deployment),
     }
     plan.update(fragment)
-    for section in ("people", "roles", "channels"):
-        if user.get(section):
-            plan[section] = user[section]
+    if user.get("roles"):
+        plan["roles"] = user["roles"]
+    if isinstance(user.get("people"), Mapping):
+        plan["people"] = {key: _unreachable(person) for key, person in user["people"].items()}
     return plan
+
+
+def _unreachable(person: Any) -> Any:
+    """``person`` without the URL that pages them (a drill never pages anyone for real)."""
+    if not isinstance(person, Mapping):
+        return person
+    return {key: value for key, value in person.items() if key != "page"}
 
 
 def _registry() -> dict[str, DrillScenario]:
