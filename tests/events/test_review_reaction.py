@@ -49,10 +49,6 @@ def _checkpoint(sessions: sessionmaker[Session]) -> int:
         return -1 if found is None else found.block_number
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the block stream's writes run on the event loop; a held SQLite lock stalls it",
-)
 def test_a_held_write_lock_does_not_stall_the_monitors_event_loop(
     anvil: Anvil, tmp_path: Path
 ) -> None:

@@ -196,8 +196,8 @@ async def run_monitor(
         reader = StateReader(pool)
         calls = detector.state_calls()
 
-        # Writes waiting for storage: the stream passes no session while the database
-        # fails, and detection and response go on without it (ingest.stream).
+        # Writes waiting for the stream's transaction, which runs in a worker thread (and is
+        # retried while the database fails): detection and response never wait for it.
         held: list[Callable[[Session], list[Alert]]] = []
 
         async def sink(item: StreamEvent, session: Session | None) -> None:
@@ -219,8 +219,9 @@ async def run_monitor(
                 _hold(
                     held, partial(_retract, book=book, removed=item), chain=chain, block=item.number
                 )
-            if session is not None:
-                _write_held(session, held, watch.committed)
+
+        def write_held(session: Session) -> None:  # the stream's transaction, in a thread
+            _write_held(session, held, watch.committed)
 
         checkpoints = CheckpointStore(sessions, chain)
         checkpoints.verify(
@@ -231,6 +232,7 @@ async def run_monitor(
             fetcher=fetcher,
             checkpoints=checkpoints,
             sinks=[sink],
+            writers=[write_held],
             confirmations=config.confirmations,
         )
         if responder is not None:

@@ -11,6 +11,12 @@ Two kinds of consumers:
   the last block again, so they must be idempotent.
 - ``sinks`` are called inside the checkpoint's transaction with its session; their writes
   commit with the checkpoint or not at all, so they see every block exactly once.
+- ``writers`` keep the event loop free of the database: with writers, sinks are always
+  called on the loop without a session (they do their in-memory work and hold their writes)
+  and the transaction runs in a worker thread, where each writer writes what its sink held
+  before the checkpoint moves. A database lock held elsewhere (the relay, a consumer, another
+  process) then delays only the commit, never the loop: another chain's reaction, a pending
+  broadcast or the mempool guard go on meanwhile.
 
 Storage trouble (PostgreSQL restarting, a full disk, a locked SQLite file) never stops the
 stream: detection and response do not need the database. A failed transaction is logged
@@ -46,12 +52,13 @@ from breakglass.ingest.reorg import ReorgTooDeep, resolve_branch
 from breakglass.ingest.ring import CanonicalRing
 from breakglass.store.lease import AnotherMonitorError
 
-__all__ = ["BlockStream", "Sink", "Subscriber"]
+__all__ = ["BlockStream", "Sink", "Subscriber", "Writer"]
 
 _log = structlog.get_logger("breakglass.ingest")
 
 Subscriber = Callable[[StreamEvent], Awaitable[None]]
 Sink = Callable[[StreamEvent, Session | None], Awaitable[None]]
+Writer = Callable[[Session], None]
 
 STORAGE_BACKOFF = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
 """Seconds between attempts at storage while it keeps failing."""
@@ -74,6 +81,7 @@ class BlockStream:
     checkpoints: CheckpointStore | None = None
     subscribers: Sequence[Subscriber] = ()
     sinks: Sequence[Sink] = ()
+    writers: Sequence[Writer] = ()
     confirmations: int = 0
     depth: int = 64
     head_retries: int = 5
@@ -84,7 +92,7 @@ class BlockStream:
     _delivered: CanonicalRing = field(init=False)
 
     def __post_init__(self) -> None:
-        if self.sinks and self.checkpoints is None:
+        if (self.sinks or self.writers) and self.checkpoints is None:
             raise ConfigError("sinks write in the checkpoint's transaction; give a CheckpointStore")
         self._failures = [0] * len(self.subscribers)
         restored = self.checkpoints.load() if self.checkpoints else []
@@ -243,19 +251,20 @@ class BlockStream:
                 "ingest.checkpoint_dropped", chain=self.chain, block=dropped.number,
                 hint="storage has failed for too long; the checkpoint will resume later",
             )  # fmt: skip
-        if self.storage_error is not None and self.clock() < self._storage_retry_at:
+        storage_waits = self.storage_error is not None and self.clock() < self._storage_retry_at
+        if storage_waits or self.writers:
             for sink in self.sinks:
                 await sink(event, None)
-            return
+            if storage_waits:
+                return
         try:
-            with self.checkpoints.unit() as session:
-                for sink in self.sinks:
-                    await sink(event, session)
-                for held, held_header in self._held:
-                    if isinstance(held, BlockAdded):
-                        self.checkpoints.added(session, held_header)
-                    else:
-                        self.checkpoints.removed(session, held_header)
+            if self.writers:
+                await asyncio.to_thread(self._commit_held)
+            else:
+                with self.checkpoints.unit() as session:
+                    for sink in self.sinks:
+                        await sink(event, session)
+                    self._move_checkpoint(session)
         except SQLAlchemyError as exc:
             self._storage_failed(event, exc)
         else:
@@ -277,6 +286,22 @@ class BlockStream:
                     failures=self._storage_failures,
                 )
             self.storage_error, self._storage_failures = None, 0
+
+    def _commit_held(self) -> None:
+        """The writers' transaction, in a worker thread (the stream waits for it in order)."""
+        assert self.checkpoints is not None
+        with self.checkpoints.unit() as session:
+            for write in self.writers:
+                write(session)
+            self._move_checkpoint(session)
+
+    def _move_checkpoint(self, session: Session) -> None:
+        assert self.checkpoints is not None
+        for held, held_header in self._held:
+            if isinstance(held, BlockAdded):
+                self.checkpoints.added(session, held_header)
+            else:
+                self.checkpoints.removed(session, held_header)
 
     def _storage_failed(self, event: StreamEvent, exc: Exception) -> None:
         # The type and the driver's first line: enough to act on, and a driver error can
