@@ -181,5 +181,6 @@ def contain_if_verified(
         actor=AUTO_ACTOR,
         note=f"verified paused: {names}",
         at=when,
+        detail={"contracts_paused": [t.contract for t in targets]},
     )
     return moved, targets

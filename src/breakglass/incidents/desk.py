@@ -205,7 +205,7 @@ class IncidentDesk:
                 sync_timeline(session, incident.id)
                 moved = contain_if_verified(session, self.plan, incident.id)
                 if moved is not None:
-                    _contained(session, *moved, now=now)
+                    _contained(*moved)
                 if self.plan.regulatory is not None and self.plan.regulatory.regimes:
                     clocks = clocks_for_incident(session, self.plan, incident.id, now)
                     for deadline in reminders_due(clocks, now=now):
@@ -275,34 +275,14 @@ def _remind_filing(session: Session, incident_id: int, deadline: Deadline, now: 
     )
 
 
-def _contained(
-    session: Session, incident: Incident, targets: list[PauseTarget], *, now: datetime
-) -> None:
-    _log.warning("incidents.contained", incident=incident.id, by=AUTO_ACTOR)
-    emit(
-        session,
-        IncidentChanged(
-            event_id=IncidentChanged.key(incident.id, "status", "contained"),
-            occurred_at=now,
-            incident_id=incident.id,
-            change="status",
-            after="contained",
-            actor=AUTO_ACTOR,
-            detail={
-                "incident_id": incident.id,
-                "title": incident.title,
-                "summary": incident.summary,
-                "severity": incident.severity,
-                "status": incident.status,
-                "chains": list(incident.chains),
-                "contracts": list(incident.contracts),
-                "contracts_paused": [t.contract for t in targets],
-                "contained_at": _iso(incident.contained_at),
-                "funds_at_risk_usd": incident.funds_at_risk_usd,
-                "next_update_at": _iso(incident.next_update_at),
-                "by": AUTO_ACTOR,
-            },
-        ),
+def _contained(incident: Incident, targets: list[PauseTarget]) -> None:
+    """Log the automatic containment; its ``IncidentChanged`` was emitted by the transition
+    itself (:mod:`breakglass.incidents.status_events`), as a person's is."""
+    _log.warning(
+        "incidents.contained",
+        incident=incident.id,
+        by=AUTO_ACTOR,
+        contracts=[t.contract for t in targets],
     )
 
 

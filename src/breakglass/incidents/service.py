@@ -3,9 +3,10 @@ caller owns the transaction. The CLI and the API call these."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -20,6 +21,7 @@ from breakglass.incidents.lifecycle import (
     parse_status,
 )
 from breakglass.incidents.roles import assign_plan_roles, current_roles
+from breakglass.incidents.status_events import emit_status_changed
 from breakglass.incidents.timeline import EventKind, record_event, timeline, utcnow
 from breakglass.plan.models import Plan
 from breakglass.store.models import Incident, Task, TimelineEvent
@@ -144,12 +146,15 @@ def transition(
     duplicate_of: int | None = None,
     at: datetime | None = None,
     notifier: Notifier | None = None,
+    detail: Mapping[str, Any] | None = None,
 ) -> Incident:
     """Move the incident to ``to`` if the lifecycle allows it, stamping the milestone it
     reaches (triaged also acknowledges; contained; recovered resolves; a final status
-    closes). ``duplicate`` needs ``duplicate_of``, the other incident's id. With
-    ``notifier``, reaching a final status stops the incident's pages and queues a resolve
-    for every PagerDuty or Opsgenie target paged for it, in this transaction."""
+    closes), and emit its ``IncidentChanged`` in this transaction, with ``detail`` for the
+    templates, so channels hear of a person's move as of the desk's. ``duplicate`` needs
+    ``duplicate_of``, the other incident's id. With ``notifier``, reaching a final status
+    stops the incident's pages and queues a resolve for every PagerDuty or Opsgenie target
+    paged for it, in this transaction."""
     incident = get_incident(session, incident_id)
     target = check_transition(incident.status, to)
     when = at or utcnow()
@@ -187,6 +192,9 @@ def transition(
         at=when,
         actor=actor,
         data={"from": previous, "to": str(target), "note": note, "duplicate_of": duplicate_of},
+    )
+    emit_status_changed(
+        session, incident, before=previous, actor=actor, note=note, when=when, extra=detail
     )
     if notifier is not None and target in FINAL:
         from breakglass.notify.external_paging import resolve_pages  # noqa: PLC0415

@@ -151,9 +151,10 @@ class NotificationConsumer:
                 group_key=f"incident:{event.incident_id}",
                 session=session,
             )
-        elif event.change == "status" and event.after == "contained":
+        elif event.change == "status":
+            # a person's move is announced as the desk's is: "contained" has its own words
             self.notifier.notify(
-                "contained",
+                "contained" if event.after == "contained" else "status_changed",
                 self._titled(session, event.incident_id, _revive(event.detail)),
                 incident_id=event.incident_id,
                 session=session,
