@@ -331,7 +331,7 @@ class Journal:
         try:
             if records:
                 self._store(records)
-        except Exception as exc:
+        except Exception as exc:  # the records are lost, not the run: said loudly below
             for handle in handles:
                 handle.id = None
             _log.error(

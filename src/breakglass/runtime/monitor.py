@@ -23,7 +23,7 @@ and incidents, the demo and the drills collect them) and call :meth:`MonitorApp.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 import structlog
@@ -32,7 +32,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from breakglass.detect.health import Condition, MonitorStatus
 from breakglass.detect.health_pipeline import EventPipeline
 from breakglass.detect.monitor import Reactor, run_monitor
-from breakglass.errors import BreakglassError
 from breakglass.events import Backlog, Bus, InProcessBus, OutboxRelay, backlog
 from breakglass.incidents import response_log
 from breakglass.incidents.desk import IncidentDesk
@@ -45,6 +44,7 @@ from breakglass.respond.env import LiveEnv
 from breakglass.respond.journal import OnStepEvent
 from breakglass.respond.responder import Responder
 from breakglass.respond.signers.local import Prompt
+from breakglass.runtime.supervise import supervised
 
 __all__ = [
     "MonitorApp",
@@ -52,6 +52,7 @@ __all__ = [
     "build_monitor",
     "build_pipeline",
     "build_responder",
+    "crash_page",
     "page_lead",
 ]
 
@@ -128,11 +129,15 @@ class MonitorApp:
 
         Raises what :func:`~breakglass.detect.monitor.run_monitor` raises.
         """
-        background = [asyncio.create_task(self.relay.run(stop))]
+        loops: dict[str, Callable[[asyncio.Event], Awaitable[None]]] = {"relay": self.relay.run}
         if self.notifier is not None:
-            background.append(asyncio.create_task(self.notifier.run(stop)))
+            loops["notifier"] = self.notifier.run
         if self.desk is not None:
-            background.append(asyncio.create_task(self.desk.run(stop)))
+            loops["desk"] = self.desk.run
+        background = [
+            asyncio.create_task(supervised(name, run, stop, on_crash=self._crashed))
+            for name, run in loops.items()
+        ]
         pipeline = EventPipeline(
             self.backlog, self.chain, stall_after=self.stall_after, escalate=self._escalate
         )
@@ -158,6 +163,19 @@ class MonitorApp:
     def _escalate(self, condition: Condition) -> None:
         page_lead(self.loaded.plan, self.notifier, condition)
 
+    def _crashed(self, loop: str, exc: BaseException) -> None:
+        crash_page(self.loaded.plan, self.notifier, loop, exc)
+
+
+def crash_page(plan: Plan, notifier: Notifier | None, loop: str, exc: BaseException) -> None:
+    """Page the incident lead that a background loop crashed (it is being restarted)."""
+    title = f"breakglass: the {loop} loop crashed and is restarting ({type(exc).__name__})"
+    lead = plan.roles.get(_LEAD)
+    if notifier is None or lead is None or not lead.members:
+        return
+    notifier.page(_LEAD, title)
+    notifier.wake()
+
 
 def page_lead(plan: Plan, notifier: Notifier | None, condition: Condition) -> None:
     """Page the incident lead about a stuck event pipeline without going through it (the
@@ -168,7 +186,7 @@ def page_lead(plan: Plan, notifier: Notifier | None, condition: Condition) -> No
         return
     try:
         notifier.page(_LEAD, f"breakglass: {condition.title}")
-    except BreakglassError as exc:
+    except Exception as exc:  # the database may be what is stuck: say so, do not raise
         _log.error("runtime.events_page_failed", error=str(exc)[:300])
         return
     notifier.wake()

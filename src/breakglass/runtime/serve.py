@@ -50,7 +50,8 @@ async def _serve(
 
     from breakglass.detect.health import Condition  # noqa: PLC0415
     from breakglass.detect.health_pipeline import PIPELINE_CHECK  # noqa: PLC0415
-    from breakglass.runtime.monitor import build_pipeline, page_lead  # noqa: PLC0415
+    from breakglass.runtime.monitor import build_pipeline, crash_page, page_lead  # noqa: PLC0415
+    from breakglass.runtime.supervise import supervised  # noqa: PLC0415
     from breakglass.server import create_app  # noqa: PLC0415
 
     pipeline = build_pipeline(loaded.plan, sessions)
@@ -70,9 +71,19 @@ async def _serve(
         uvicorn.Config(create_app(loaded, sessions), host=host, port=port, log_level=log_level)
     )
     stop = asyncio.Event()
-    background = [asyncio.create_task(pipeline.relay.run(stop))]
+
+    def crashed(loop: str, exc: BaseException) -> None:
+        crash_page(loaded.plan, pipeline.notifier, loop, exc)
+
+    background = [
+        asyncio.create_task(supervised("relay", pipeline.relay.run, stop, on_crash=crashed))
+    ]
     if pipeline.notifier is not None:
-        background.append(asyncio.create_task(pipeline.notifier.run(stop)))
+        background.append(
+            asyncio.create_task(
+                supervised("notifier", pipeline.notifier.run, stop, on_crash=crashed)
+            )
+        )
     try:
         await server.serve()
     finally:
