@@ -32,7 +32,8 @@ Budget (DESIGN.md, "memory stays flat"): the last reading within 10% of the firs
 
 ``--guard N`` measures what scale-out mode adds to a pause's path: the send guard (the
 signer lease's fence, then the effect's key claimed in PostgreSQL, then the fence again)
-awaited N times with fresh keys, against the same loop without it.
+awaited N times with fresh keys, against the same loop without it and against the claim
+as it was before it became one statement (several round trips in one transaction).
 
     .venv/bin/python benchmarks/failover.py [--rounds 10] [--ttl 2.0] [--smoke]
     .venv/bin/python benchmarks/failover.py --soak 10
@@ -52,6 +53,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -247,44 +249,78 @@ def soak(minutes: float, *, db: str, nats: str, work: Path, ttl: float) -> None:
         )
 
 
-async def guard_cost(calls: int, *, db: str, nats: str) -> None:
-    """The send guard's cost per broadcast, in ms, against an empty loop."""
+async def guard_cost(calls: int, *, db: str, nats: str, rpc_url: str) -> None:
+    """The send guard's cost per broadcast, in ms, against an empty loop and against the
+    claim as it was before (newest token read, insert in a savepoint, result written: one
+    transaction of several round trips), in the same run."""
+    from sqlalchemy import func, select, update  # noqa: PLC0415
+
+    from breakglass.chain.pool import Endpoint, EndpointPool  # noqa: PLC0415
     from breakglass.cluster import Lease, connect  # noqa: PLC0415
     from breakglass.cluster.guard import EffectGuard  # noqa: PLC0415
     from breakglass.cluster.lease import lease_bucket  # noqa: PLC0415
     from breakglass.respond.gas import Fees, Urgency  # noqa: PLC0415
     from breakglass.respond.sender import PreparedTx  # noqa: PLC0415
+    from breakglass.store.models import SideEffect  # noqa: PLC0415
 
     client = await connect(nats)
     engine = store.make_engine(db)
+    sessions = store.session_factory(engine)
+    rpc = EndpointPool([Endpoint(rpc_url)], chain="local")
+
+    def claim_before(key: str, token: int) -> None:
+        with sessions() as session, session.begin():
+            session.scalar(
+                select(func.max(SideEffect.fencing_token)).where(SideEffect.lease == "bench.old")
+            )
+            with session.begin_nested():
+                session.add(
+                    SideEffect(key=key, kind="transaction", lease="bench.old",
+                               fencing_token=token, holder="bench", claimed_at=datetime.now(UTC))
+                )  # fmt: skip
+            session.execute(
+                update(SideEffect).where(SideEffect.key == key).values(result={"tx_hash": key})
+            )
+
     try:
         kv = await lease_bucket(client.jetstream(), "bench_guard", ttl=60.0)
         lease = Lease(kv, "signer.guardian", "bench", ttl=60.0)
         assert await lease.acquire()
         address = "0x" + "11" * 20
         guard = EffectGuard(
-            store.session_factory(engine), chain="local", leases={address: lease}, holder="bench"
+            sessions, chain="local", rpc=rpc, leases={address: lease}, holder="bench"
         )
         tx = PreparedTx(
             to="0x" + "22" * 20, data=bytes.fromhex("8456cb59"), value=0, nonce=0,
             gas_limit=60_000, fees=Fees(1, 1), urgency=Urgency.EMERGENCY, chain_id=31337,
-            raw=b"", tx_hash="0x" + "33" * 32,
+            raw=b"\x02" * 110, tx_hash="0x" + "33" * 32,
         )  # fmt: skip
-        timings: dict[str, list[float]] = {"without": [], "with the guard": []}
+        labels = ("without", "claim as before", "with the guard")
+        timings: dict[str, list[float]] = {label: [] for label in labels}
         for i in range(calls):
             started = time.perf_counter()
             await asyncio.sleep(0)
             timings["without"].append((time.perf_counter() - started) * 1000)
+            started = time.perf_counter()
+            lease.fence()
+            await asyncio.to_thread(claim_before, f"old:{i}", lease.fence())
+            lease.fence()
+            timings["claim as before"].append((time.perf_counter() - started) * 1000)
             check = guard(f"drain:local:{i:#x}:0", "contain")
             started = time.perf_counter()
             await check(address, tx)
             timings["with the guard"].append((time.perf_counter() - started) * 1000)
     finally:
         await client.close()
+        await rpc.aclose()
         engine.dispose()
     print(f"{'before a broadcast (ms)':<24} {'n':>5} {'p50':>6} {'p95':>6} {'max':>6}")
     for label, values in timings.items():
         print(f"{label:<24} {len(values):>5} {_figures(values)}")
+    ratio = statistics.median(timings["with the guard"]) / statistics.median(
+        timings["claim as before"]
+    )
+    print(f"guard / claim as before: p50 {ratio:.2f}x")
 
 
 def _figures(values: list[float]) -> str:
@@ -336,7 +372,7 @@ def main() -> None:
         try:
             store.upgrade(db)
             if args.guard:
-                asyncio.run(guard_cost(args.guard, db=db, nats=nats_url))
+                asyncio.run(guard_cost(args.guard, db=db, nats=nats_url, rpc_url=anvil.http_url))
                 return
             if args.soak:
                 soak(args.soak, db=db, nats=nats_url, work=work, ttl=args.ttl)

@@ -56,8 +56,13 @@ def test_a_lapsed_lease_or_a_claimed_effect_sends_nothing(
         assert await mine.acquire()
         env = LiveEnv(loaded, sessions, environ={"GUARDIAN_KEY": anvil.private_keys[1]})
         sender = env.transactor("local", "guardian")
-        a = EffectGuard(sessions, chain="local", leases={guardian: mine}, holder="replica-a")
-        b = EffectGuard(sessions, chain="local", leases={guardian: theirs}, holder="replica-b")
+        rpc = env.rpc("local")
+        a = EffectGuard(
+            sessions, chain="local", rpc=rpc, leases={guardian: mine}, holder="replica-a"
+        )
+        b = EffectGuard(
+            sessions, chain="local", rpc=rpc, leases={guardian: theirs}, holder="replica-b"
+        )
         refusals: list[str] = []
 
         async def send(guard: EffectGuard, trigger: str) -> None:

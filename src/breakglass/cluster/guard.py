@@ -7,14 +7,19 @@ Two checks, in this order, immediately before every broadcast (replacements incl
    NATS, or paused long enough for a standby to take the key, sends nothing, and only the
    lease holder ever reserves the key's nonces;
 2. the effect's idempotency key is claimed in the database under that token
-   (:func:`~breakglass.cluster.effects.claim_effect`). The key is the alert's dedupe key, the
-   playbook and the step's call (target and calldata digest): a replica that took over and
-   sees the same exploit again finds the key claimed and sends nothing.
+   (:func:`~breakglass.cluster.effects.claim_effect`), with the signed transaction (hash,
+   nonce, raw bytes) recorded in the same statement, before it goes out. The key is the
+   alert's dedupe key, the playbook and the step's call (target and calldata digest): a
+   replica that took over and sees the same exploit again finds the key claimed and sends
+   nothing.
 
-A key claimed under an older token of the same lease (its holder died between the claim
-and the transaction's landing) is taken over by the new holder: the playbook's precheck ran
-just before and said the contract is not yet paused, and a pause that never goes out is
-worse than a second one that finds the contract paused.
+A key claimed under an older token of the same lease, never finished, is a holder that died
+between its claim and its transaction's landing. The new holder asks the chain about the
+recorded transaction first: pending or mined, it sends nothing (a second pause would race
+the first for nothing); dropped, it rebroadcasts the same raw transaction and sends nothing
+new; only when that one can no longer land (its nonce went to another transaction) does it
+take the claim over and send its own, because a pause that never goes out is worse than one
+that finds the contract paused.
 """
 
 from __future__ import annotations
@@ -23,14 +28,17 @@ import asyncio
 import hashlib
 import time
 from collections.abc import Mapping
+from typing import Any
 
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from breakglass.cluster.effects import claim_effect
+from breakglass.chain.errors import RpcError
+from breakglass.cluster.effects import claim_effect, take_over_effect
 from breakglass.cluster.lease import Lease, LeaseLost
-from breakglass.respond.sender import PreparedTx, SendError, SendGuard
+from breakglass.respond.nonces import Rpc
+from breakglass.respond.sender import PreparedTx, SendError, SendGuard, already_known
 from breakglass.store.models.cluster import SideEffect
 
 __all__ = ["EffectGuard", "effect_key"]
@@ -51,6 +59,7 @@ class EffectGuard:
     Args:
         sessions: the PostgreSQL database where effects are claimed.
         chain: the chain whose responder this guards.
+        rpc: that chain's endpoints, asked about a dead holder's recorded transaction.
         leases: the lease of each signer, by the signer's address (any case).
         holder: who this process is (as in its leases).
         patience: seconds a send waits for the signer's lease to be held before refusing.
@@ -61,12 +70,14 @@ class EffectGuard:
         sessions: sessionmaker[Session],
         *,
         chain: str,
+        rpc: Rpc,
         leases: Mapping[str, Lease],
         holder: str,
         patience: float = 0.5,
     ) -> None:
         self.sessions = sessions
         self.chain = chain
+        self.rpc = rpc
         self.leases = {address.lower(): lease for address, lease in leases.items()}
         self.holder = holder
         self.patience = patience
@@ -79,8 +90,14 @@ class EffectGuard:
                 raise self._refuse(f"signer {address} has no lease in this replica")
             token = await self._fence(lease, wait=self.patience)
             key = effect_key(chain=self.chain, trigger=trigger, playbook=playbook, tx=tx)
-            if not await asyncio.to_thread(self._claim, key, lease, token, tx):
-                raise self._refuse(f"{key} was carried out by another replica")
+            record = {
+                "tx_hash": tx.tx_hash,
+                "nonce": tx.nonce,
+                "raw": "0x" + tx.raw.hex(),
+                "holder": self.holder,
+            }
+            if not await asyncio.to_thread(self._claim, key, lease.key, token, record):
+                await self._settle(key, lease.key, token, record)
             await self._fence(lease)  # the claim took a round trip: still ours?
 
         return guard
@@ -101,39 +118,83 @@ class EffectGuard:
         _log.error("cluster.send_refused", chain=self.chain, reason=why)
         return SendError(why)
 
-    def _claim(self, key: str, lease: Lease, token: int, tx: PreparedTx) -> bool:
-        with self.sessions() as session, session.begin():
-            won = claim_effect(
+    def _claim(self, key: str, lease: str, token: int, record: dict[str, Any]) -> bool:
+        """The hot path: one statement, committed as it runs (no BEGIN and COMMIT trips)."""
+        with self.sessions() as session:
+            session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+            return claim_effect(
                 session,
                 key=key,
                 kind="transaction",
-                lease=lease.key,
+                lease=lease,
                 token=token,
                 holder=self.holder,
+                result=record,
             )
-            if not won:
-                won = self._ours_or_orphaned(session, key, lease, token)
-            if won:  # which transaction (not done: it is not mined yet)
-                result = {"tx_hash": tx.tx_hash, "nonce": tx.nonce, "holder": self.holder}
-                session.execute(
-                    update(SideEffect).where(SideEffect.key == key).values(result=result)
-                )
-            return won
 
-    def _ours_or_orphaned(self, session: Session, key: str, lease: Lease, token: int) -> bool:
-        """A replacement of our own transaction, or a claim whose holder died before it
-        recorded one (taken over under the newer token)."""
-        row = session.scalar(select(SideEffect).where(SideEffect.key == key).with_for_update())
+    async def _settle(self, key: str, lease: str, token: int, record: dict[str, Any]) -> None:
+        """A refused claim: go on for a replacement of our own transaction or a dead
+        holder's claim whose transaction can no longer land; raise otherwise."""
+        row = await asyncio.to_thread(self._row, key)
         if row is None:
-            return False
-        if row.holder == self.holder and row.fencing_token == token:
-            return True
-        if row.done_at is None and row.lease == lease.key and row.fencing_token < token:
-            session.execute(
-                update(SideEffect)
-                .where(SideEffect.key == key)
-                .values(holder=self.holder, fencing_token=token)
+            raise self._refuse(f"{key} could not be claimed")
+        holder, previous_token, done, row_lease, previous = row
+        if holder == self.holder and previous_token == token:  # a replacement: record it
+            await asyncio.to_thread(self._move, key, (holder, token), token, record)
+            return
+        if done or row_lease != lease or previous_token >= token:
+            raise self._refuse(f"{key} was carried out by another replica")
+        fate = await self._previous_fate(previous)
+        if fate is not None:
+            raise self._refuse(
+                f"{key}: {holder} died after sending {previous.get('tx_hash')} "
+                f"(nonce {previous.get('nonce')}), {fate}; sending no second transaction"
             )
-            _log.warning("cluster.effect_taken_over", key=key, previous=row.holder)
-            return True
-        return False
+        if not await asyncio.to_thread(self._move, key, (holder, previous_token), token, record):
+            raise self._refuse(f"{key} was taken over by another replica")
+        _log.warning("cluster.effect_taken_over", key=key, previous=holder, fence=token)
+
+    def _row(self, key: str) -> tuple[str, int, bool, str, dict[str, Any]] | None:
+        with self.sessions() as session:
+            row = session.scalar(select(SideEffect).where(SideEffect.key == key))
+            if row is None:
+                return None
+            done = row.done_at is not None
+            return row.holder, row.fencing_token, done, row.lease, dict(row.result or {})
+
+    def _move(
+        self, key: str, previous: tuple[str, int], token: int, record: dict[str, Any]
+    ) -> bool:
+        with self.sessions() as session, session.begin():
+            return take_over_effect(
+                session, key=key, previous=previous, holder=self.holder, token=token, result=record
+            )
+
+    async def _previous_fate(self, previous: dict[str, Any]) -> str | None:
+        """What became of a dead holder's recorded transaction: ``None`` if it can no longer
+        land (none recorded, or dropped and refused again), else where it is now.
+
+        Raises:
+            SendError: the chain cannot be asked (sending could make a second pause).
+        """
+        tx_hash, raw = previous.get("tx_hash"), previous.get("raw")
+        if not tx_hash:
+            return None
+        try:
+            found = await self.rpc.request("eth_getTransactionByHash", [tx_hash])
+        except RpcError as exc:
+            raise self._refuse(f"cannot check {tx_hash} on {self.chain}: {exc.message}") from None
+        if found:
+            block = found.get("blockNumber")
+            return f"mined in block {int(block, 16)}" if block else "still pending"
+        if not raw:
+            return None
+        try:
+            await self.rpc.request("eth_sendRawTransaction", [raw])
+        except RpcError as exc:
+            if already_known(exc):
+                return "still pending"
+            _log.warning("cluster.rebroadcast_refused", tx=tx_hash, reason=exc.message[:200])
+            return None
+        _log.warning("cluster.rebroadcast", tx=tx_hash, nonce=previous.get("nonce"))
+        return "dropped and broadcast again"

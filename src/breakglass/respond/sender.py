@@ -32,6 +32,7 @@ __all__ = [
     "TxReverted",
     "TxSender",
     "TxTimeout",
+    "already_known",
     "broadcast_via",
     "send_guard",
 ]
@@ -83,6 +84,12 @@ def _classify(error: RpcError) -> _Send | None:
     if "already known" in text or "already imported" in text or "known transaction" in text:
         return _Send.KNOWN
     return _Send.UNDERPRICED if "underpriced" in text else None
+
+
+def already_known(error: RpcError) -> bool:
+    """Whether the node refused a raw transaction because its pool holds it already: a
+    rebroadcast of a transaction still pending (scale-out's takeover of a claimed send)."""
+    return _classify(error) is _Send.KNOWN
 
 
 @dataclass(frozen=True)

@@ -95,7 +95,7 @@ class NatsLeader:
         done = asyncio.Event()
         task = asyncio.create_task(self._hold(lease, _any(stop, done), lost))
         self._held[key] = (lease, done, task)
-        _log.warning("cluster.leading", key=key, owner=self.owner, token=lease.revision)
+        _log.warning("cluster.leading", key=key, owner=self.owner, fence=lease.revision)
         return lost
 
     @staticmethod
@@ -143,7 +143,13 @@ class NatsLeader:
                 self._held[key] = (lease, done, asyncio.create_task(lease.keep(done)))
             address = reactor.env.signer_account(name).address
             leases[address] = self._held[key][0]
-        reactor.guard = EffectGuard(self.sessions, chain=chain, leases=leases, holder=self.owner)
+        reactor.guard = EffectGuard(
+            self.sessions,
+            chain=chain,
+            rpc=reactor.env.rpc(chain),
+            leases=leases,
+            holder=self.owner,
+        )
 
     async def aclose(self) -> None:
         for key in list(self._held):
