@@ -29,6 +29,9 @@ __all__ = ["PUBLIC_EVENTS", "Notifier"]
 
 _log = structlog.get_logger("breakglass.notify")
 
+_STOP_GRACE_S = 5.0
+"""How long a stopping notifier waits for the deliveries in flight to settle."""
+
 PUBLIC_EVENTS = frozenset({"status_update"})
 """What an external (public) channel without an ``events`` list receives."""
 
@@ -357,6 +360,17 @@ class Notifier(Paging):
                 await self._pause(stop, interval)
         finally:
             self._loop = None
-            for task in busy.values():
-                task.cancel()
-            await asyncio.gather(*busy.values(), return_exceptions=True)
+            await _finish(list(busy.values()), grace=min(self._deadline_s, _STOP_GRACE_S))
+
+
+async def _finish(tasks: list[asyncio.Task[int]], *, grace: float) -> None:
+    """Let deliveries in flight settle before the loop ends, for at most ``grace`` seconds
+    (an attempt's deadline): one cancelled between its send and its record stays leased as
+    pending though the receiver got it, and the next notifier on this database sends it
+    again (the demo's deliveries 1-3 did)."""
+    if not tasks:
+        return
+    _done, late = await asyncio.wait(tasks, timeout=grace)
+    for task in late:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
