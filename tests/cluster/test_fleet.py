@@ -20,7 +20,7 @@ from breakglass.events import AlertRaised, Event
 from breakglass.ingest import BlockAdded
 from breakglass.plan import load_plan
 from breakglass.runtime.fleet import build_fleet
-from breakglass.store.models import AlertRecord
+from breakglass.store.models import AlertRecord, Page
 
 _spec = importlib.util.spec_from_file_location("cluster_kit", Path(__file__).with_name("kit.py"))
 assert _spec is not None and _spec.loader is not None
@@ -104,3 +104,6 @@ def test_a_dead_chain_neither_stops_nor_slows_the_other(
     assert [a.chain for a in alerts] == ["alpha"]
     with sessions() as session:
         assert session.scalars(select(AlertRecord.chain)).all() == ["alpha"]
+        pages = session.scalars(select(Page.message)).all()
+    if dies == "before the start":  # never silent: the lead is paged once, not per retry
+        assert [m for m in pages if "cannot watch chain beta" in m] == pages[:1], pages

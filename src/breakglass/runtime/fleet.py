@@ -39,7 +39,7 @@ from breakglass.plan.loader import LoadedPlan
 from breakglass.respond.journal import OnStepEvent
 from breakglass.respond.responder import Responder
 from breakglass.respond.signers.local import Prompt
-from breakglass.runtime.monitor import build_pipeline, build_responder, page_lead
+from breakglass.runtime.monitor import build_pipeline, build_responder, notify_lead, page_lead
 
 __all__ = ["Fleet", "Leader", "build_fleet"]
 
@@ -221,10 +221,18 @@ class Fleet:
         self.failures.pop(chain, None)
 
     def _failed(self, chain: str, exc: BreakglassError) -> None:
+        first = chain not in self.failures
         self.failures[chain] = str(exc)[:300]
         _log.error(
             "runtime.chain_failed", chain=chain, error=str(exc)[:300], retry=self.retry_after
         )
+        if first:  # never silent: the chain's own health watch is not running to say it
+            notify_lead(
+                self.loaded.plan,
+                self.notifier,
+                f"breakglass cannot watch chain {chain} (retrying every "
+                f"{self.retry_after:g} s): {str(exc)[:200]}",
+            )
 
     def _escalate(self, condition: Condition) -> None:
         page_lead(self.loaded.plan, self.notifier, condition)

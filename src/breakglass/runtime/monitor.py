@@ -53,6 +53,7 @@ __all__ = [
     "build_pipeline",
     "build_responder",
     "crash_page",
+    "notify_lead",
     "page_lead",
 ]
 
@@ -170,10 +171,21 @@ class MonitorApp:
 def crash_page(plan: Plan, notifier: Notifier | None, loop: str, exc: BaseException) -> None:
     """Page the incident lead that a background loop crashed (it is being restarted)."""
     title = f"breakglass: the {loop} loop crashed and is restarting ({type(exc).__name__})"
+    notify_lead(plan, notifier, title)
+
+
+def notify_lead(plan: Plan, notifier: Notifier | None, title: str) -> None:
+    """Page the incident lead directly about breakglass's own trouble; a failure to page is
+    logged, never raised (the database may be what is failing)."""
     lead = plan.roles.get(_LEAD)
     if notifier is None or lead is None or not lead.members:
+        _log.error("runtime.nobody_to_page", title=title)
         return
-    notifier.page(_LEAD, title)
+    try:
+        notifier.page(_LEAD, title)
+    except Exception as exc:  # the database may be what is failing: say so, do not raise
+        _log.error("runtime.page_failed", title=title, error=str(exc)[:300])
+        return
     notifier.wake()
 
 
@@ -181,15 +193,7 @@ def page_lead(plan: Plan, notifier: Notifier | None, condition: Condition) -> No
     """Page the incident lead about a stuck event pipeline without going through it (the
     path that normally pages is the one that may be stuck)."""
     _log.error("runtime.events_stuck", condition=condition.key, title=condition.title)
-    lead = plan.roles.get(_LEAD)
-    if notifier is None or lead is None or not lead.members:
-        return
-    try:
-        notifier.page(_LEAD, f"breakglass: {condition.title}")
-    except Exception as exc:  # the database may be what is stuck: say so, do not raise
-        _log.error("runtime.events_page_failed", error=str(exc)[:300])
-        return
-    notifier.wake()
+    notify_lead(plan, notifier, f"breakglass: {condition.title}")
 
 
 def build_responder(
