@@ -12,10 +12,13 @@ from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from breakglass.analysis.assets import plan_names
+from breakglass.analysis.unit_store import stored_units
 from breakglass.incidents import comms, evidence, service
 from breakglass.incidents.lifecycle import SEVERITIES, allowed_next
 from breakglass.incidents.timeline import timeline
 from breakglass.plan.loader import LoadedPlan
+from breakglass.plan.models import Plan
 from breakglass.report.regulatory import Deadline, clocks_for_incident
 from breakglass.report.wording import incident_alerts
 from breakglass.respond.approval_view import ApprovalView, approval_view
@@ -129,15 +132,19 @@ def _runs(session: Session, incident_id: int) -> list[RunView]:
     return out
 
 
-def _flow_svg(movements: list[Any]) -> Markup | None:
-    """The post-mortem's fund-flow picture (ElementTree escapes its text), if available."""
+def _flow_svg(session: Session, plan: Plan, movements: list[Any]) -> Markup | None:
+    """The post-mortem's fund-flow picture (ElementTree escapes its text), if available,
+    its legend in token units: the units kept in the database, so a page never waits on a
+    chain endpoint to say "400,000 dUSD" rather than 24-digit base units of an address."""
     if not movements:
         return None
     try:
         from breakglass.report.postmortem_chart import flow_svg  # noqa: PLC0415
     except ImportError:  # pragma: no cover - the picture is optional
         return None
-    return Markup(flow_svg(movements))  # noqa: S704 - built with ElementTree, text escaped
+    units = stored_units(session, {(m.chain, m.asset) for m in movements})
+    svg = flow_svg(movements, names=plan_names(plan), units=units)
+    return Markup(svg)  # noqa: S704 - built with ElementTree, text escaped
 
 
 def incident_view(
@@ -174,7 +181,7 @@ def incident_view(
                 )
             ),
             clocks=clocks_for_incident(session, loaded.plan, incident_id, datetime.now(UTC)),
-            flow_svg=_flow_svg(movements),
+            flow_svg=_flow_svg(session, loaded.plan, movements),
             durations=service.durations(incident),
         )
         session.expunge_all()
