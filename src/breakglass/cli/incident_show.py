@@ -103,7 +103,7 @@ def show_incident(
         ("detected", _when(i.detected_at)),
         ("acknowledged", _when(i.acknowledged_at)),
         ("contained", _when(i.contained_at)),
-        ("resolved", _when(i.resolved_at)),
+        ("recovered", _when(i.resolved_at)),  # named as the status that stamps it
         ("closed", _when(i.closed_at)),
         ("next update", _when(i.next_update_at)),
     ]

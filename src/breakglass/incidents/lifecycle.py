@@ -103,6 +103,11 @@ def parse_status(value: str) -> Status:
     """The status ``value`` names (``duplicate-of`` is ``duplicate``)."""
     if value == "duplicate-of":
         return Status.DUPLICATE
+    if value == "resolved":  # the public updates' word; the incident's state is recovered
+        raise IncidentError(
+            "an incident has no status 'resolved': it is resolved when it reaches "
+            f"recovered; expected one of: {', '.join(Status)}"
+        )
     return Status(choice(value, Status, "incident status"))
 
 
