@@ -325,3 +325,15 @@ def test_safe_proposal_is_listed_and_exported_as_transaction_service_json(
     missing = cli("safe", "export", "999")
     _ok(missing, 2)
     assert "999" in missing.stderr
+
+
+def test_dry_run_with_the_chain_down_names_chain_and_endpoint(cli: Cli, fresh_chain: Anvil) -> None:
+    """A fork that cannot start says which chain and endpoint (no key in its path) and what
+    to do, not anvil's raw HTTP diagnostics."""
+    text = cli.plan.read_text()
+    cli.plan.write_text(text.replace(fresh_chain.http_url, "http://127.0.0.1:9/v2/KEY-s3cr3t"))
+    result = cli("playbook", "run", "contain", "--plan", str(cli.plan), "--dry-run", keys=False)
+    output = _ok(result, 2)
+    assert "cannot fork chain local from http://127.0.0.1:9/…" in output, output
+    assert "breakglass doctor" in output
+    assert "s3cr3t" not in output and "BaseHTTP" not in output and "502" not in output

@@ -7,10 +7,11 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
+import structlog
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from breakglass.errors import BreakglassError, PlanError
+from breakglass.errors import BreakglassError, DevchainError, PlanError
 from breakglass.plan.loader import LoadedPlan
 from breakglass.plan.models.chain import EnvSigner, ExternalSigner, KeystoreSigner, SafeSigner
 from breakglass.plan.models.response import Mode, PauseStep, Playbook, Step
@@ -50,6 +51,8 @@ __all__ = [
     "sign_proposal",
     "tick_step",
 ]
+
+_log = structlog.get_logger("breakglass.respond")
 
 
 async def _with_env(
@@ -133,13 +136,30 @@ async def _fork(loaded: LoadedPlan, chains: set[str]) -> AsyncIterator[dict[str,
     try:
         for name in sorted(chains):
             config = loaded.plan.chains[name]
-            forks[name] = await asyncio.to_thread(
-                Anvil.start, chain_id=config.chain_id, fork_url=chain_urls(config)[0]
-            )
+            url = chain_urls(config)[0]
+            try:
+                forks[name] = await asyncio.to_thread(
+                    Anvil.start, chain_id=config.chain_id, fork_url=url
+                )
+            except DevchainError as exc:
+                raise _fork_failed(name, url, exc) from None
         yield {name: anvil.http_url for name, anvil in forks.items()}
     finally:
         for anvil in forks.values():
             anvil.stop()
+
+
+def _fork_failed(chain: str, url: str, exc: DevchainError) -> DevchainError:
+    """What a person can act on when the fork does not start: the chain and its endpoint
+    (no path or key), not anvil's raw HTTP diagnostics (kept in the debug log)."""
+    from breakglass.chain.rpc import redact_url  # noqa: PLC0415
+
+    _log.debug("respond.fork_failed", chain=chain, error=str(exc)[:2000])
+    return DevchainError(
+        f"cannot fork chain {chain} from {redact_url(url)} for the dry run: the endpoint did "
+        "not answer. Check that it is up (breakglass doctor), or put an endpoint that "
+        f"answers first in the plan's chains.{chain}.rpc"
+    )
 
 
 def dry_run_playbook(
