@@ -119,6 +119,7 @@ def _load(name: str, path: Path) -> ModuleType:
 HERE = Path(__file__).parent
 kit = _load("cluster_kit", HERE / "kit.py")
 harness = _load("cluster_harness", HERE / "harness.py")
+pgcluster = _load("cluster_pgcluster", HERE / "pgcluster.py")
 postgres_url = _load("store_fixtures_cluster_conftest", HERE.parent / "store" / "conftest.py")
 postgres_url = postgres_url.postgres_url
 
@@ -155,3 +156,18 @@ def db(postgres_url: str) -> str:
     finally:
         engine.dispose()
     return postgres_url
+
+
+@pytest.fixture
+def private_postgres() -> Iterator[Any]:
+    """A PostgreSQL cluster of the test's own (a test that restarts its database must not
+    restart the shared server), migrated; ``.url`` and ``.restart()``."""
+    try:
+        server = pgcluster.PrivatePostgres().start()
+    except pgcluster.MissingPostgres as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        store.upgrade(server.url)
+        yield server
+    finally:
+        server.stop()

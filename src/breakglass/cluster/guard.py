@@ -27,11 +27,12 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 import structlog
 from sqlalchemy import select
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from breakglass.chain.errors import RpcError
@@ -44,6 +45,8 @@ from breakglass.store.models.cluster import SideEffect
 __all__ = ["EffectGuard", "effect_key"]
 
 _log = structlog.get_logger("breakglass.cluster")
+
+_T = TypeVar("_T")
 
 
 def effect_key(*, chain: str, trigger: str, playbook: str, tx: PreparedTx) -> str:
@@ -63,6 +66,9 @@ class EffectGuard:
         leases: the lease of each signer, by the signer's address (any case).
         holder: who this process is (as in its leases).
         patience: seconds a send waits for the signer's lease to be held before refusing.
+        db_patience: seconds a send retries a database that does not answer (a restart, a
+            failover) before refusing: a pause is not sent blind, another replica may have
+            sent it.
     """
 
     def __init__(
@@ -74,6 +80,7 @@ class EffectGuard:
         leases: Mapping[str, Lease],
         holder: str,
         patience: float = 0.5,
+        db_patience: float = 10.0,
     ) -> None:
         self.sessions = sessions
         self.chain = chain
@@ -81,6 +88,7 @@ class EffectGuard:
         self.leases = {address.lower(): lease for address, lease in leases.items()}
         self.holder = holder
         self.patience = patience
+        self.db_patience = db_patience
         self.refused: list[str] = []
 
     def __call__(self, trigger: str, playbook: str) -> SendGuard:
@@ -96,8 +104,8 @@ class EffectGuard:
                 "raw": "0x" + tx.raw.hex(),
                 "holder": self.holder,
             }
-            if not await asyncio.to_thread(self._claim, key, lease.key, token, record):
-                await self._settle(key, lease.key, token, record)
+            if not await self._db(lease, self._claim, key, lease.key, token, record):
+                await self._settle(key, lease, token, record)
             await self._fence(lease)  # the claim took a round trip: still ours?
 
         return guard
@@ -112,6 +120,25 @@ class EffectGuard:
             return lease.fence()
         except LeaseLost as exc:
             raise self._refuse(f"{exc}; sending nothing") from None
+
+    async def _db(self, lease: Lease, call: Callable[..., _T], *args: Any) -> _T:
+        """``call(*args)`` in a worker thread, tried again while the database does not answer
+        (up to ``db_patience`` seconds, the lease checked between tries). A claim is safe to
+        repeat: one that committed before its answer was lost reads as our own."""
+        deadline = time.monotonic() + self.db_patience
+        while True:
+            try:
+                return await asyncio.to_thread(call, *args)
+            except (OperationalError, InterfaceError) as exc:
+                reason = str(exc.orig or exc).strip().splitlines()[0][:200]
+                if time.monotonic() >= deadline:
+                    raise self._refuse(
+                        f"the database cannot record the send ({reason}); sending nothing, "
+                        "as another replica may have sent it"
+                    ) from None
+                _log.warning("cluster.claim_retry", chain=self.chain, reason=reason)
+            await asyncio.sleep(0.2)
+            await self._fence(lease)
 
     def _refuse(self, why: str) -> SendError:
         self.refused.append(why)
@@ -132,17 +159,18 @@ class EffectGuard:
                 result=record,
             )
 
-    async def _settle(self, key: str, lease: str, token: int, record: dict[str, Any]) -> None:
-        """A refused claim: go on for a replacement of our own transaction or a dead
-        holder's claim whose transaction can no longer land; raise otherwise."""
-        row = await asyncio.to_thread(self._row, key)
+    async def _settle(self, key: str, lease: Lease, token: int, record: dict[str, Any]) -> None:
+        """A refused claim: go on for a replacement of our own transaction (or our own claim
+        whose answer was lost) or a dead holder's claim whose transaction can no longer land;
+        raise otherwise."""
+        row = await self._db(lease, self._row, key)
         if row is None:
             raise self._refuse(f"{key} could not be claimed")
         holder, previous_token, done, row_lease, previous = row
         if holder == self.holder and previous_token == token:  # a replacement: record it
-            await asyncio.to_thread(self._move, key, (holder, token), token, record)
+            await self._db(lease, self._move, key, (holder, token), token, record)
             return
-        if done or row_lease != lease or previous_token >= token:
+        if done or row_lease != lease.key or previous_token >= token:
             raise self._refuse(f"{key} was carried out by another replica")
         fate = await self._previous_fate(previous)
         if fate is not None:
@@ -150,7 +178,7 @@ class EffectGuard:
                 f"{key}: {holder} died after sending {previous.get('tx_hash')} "
                 f"(nonce {previous.get('nonce')}), {fate}; sending no second transaction"
             )
-        if not await asyncio.to_thread(self._move, key, (holder, previous_token), token, record):
+        if not await self._db(lease, self._move, key, (holder, previous_token), token, record):
             raise self._refuse(f"{key} was taken over by another replica")
         _log.warning("cluster.effect_taken_over", key=key, previous=holder, fence=token)
 
