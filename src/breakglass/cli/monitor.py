@@ -186,8 +186,20 @@ async def _run(
         fleet = build_fleet(loaded, **wiring)  # refuses (an unarmed signer) before "monitoring"
     fleet.bus.subscribe("cli.alerts", [AlertRaised], _print_alert)
     fleet.bus.subscribe("cli.incidents", [IncidentOpened, IncidentChanged], _print_incident)
-    mode = f"; a replica on {masked(nats_url)}" if nats_url else ""
-    err.print(f"{escape(', '.join(chains))}: monitoring{escape(mode)}; Ctrl-C to stop")
+    watching: set[str] = set()
+
+    def _print_watching(chain: str) -> None:
+        # Said once a chain's endpoint answered, not before a dead one fails the command; a
+        # chain whose watch restarts is not announced twice.
+        if chain not in watching:
+            watching.add(chain)
+            err.print(f"{escape(chain)}: monitoring; Ctrl-C to stop")
+
+    if nats_url:  # a standby watches nothing yet: say the replica is up
+        err.print(
+            f"{escape(', '.join(chains))}: monitoring; a replica on {escape(masked(nats_url))}"
+            "; Ctrl-C to stop"
+        )
     try:
         await fleet.run(
             stop,
@@ -196,6 +208,7 @@ async def _run(
             on_status=_print_status if options.status_every else None,
             status_every=options.status_every,
             on_clear=_print_cleared,
+            on_watching=None if nats_url else _print_watching,
         )
     finally:
         for signum in (signal.SIGINT, signal.SIGTERM):

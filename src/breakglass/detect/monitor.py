@@ -144,6 +144,7 @@ async def run_monitor(
     status_every: float = 60.0,
     on_clear: Callable[[Condition], None] | None = None,
     checks: Sequence[Check] = (),
+    on_watching: Callable[[str], None] | None = None,
 ) -> None:
     """Watch ``chain`` with the plan's rules until ``stop_event`` is set.
 
@@ -164,6 +165,8 @@ async def run_monitor(
         on_block: sees each delivered block and its number of findings.
         on_status: gets a status snapshot every ``status_every`` seconds.
         on_clear: told when a health condition that alerted has cleared.
+        on_watching: told the chain's name once its endpoint answered and the stream
+            starts, so "monitoring" is never said of a chain that cannot be watched.
         checks: health checks beyond the monitor's own (the event pipeline's, say).
 
     Raises:
@@ -253,7 +256,7 @@ async def run_monitor(
             extra=checks,
         )
         read_units_soon(detector.rules, pool=pool, chain=chain, stop=stop_event)  # off the path
-        _log.info("detect.monitor_started", chain=chain, rules=len(detector.rules))
+        _started(chain, len(detector.rules), on_watching)
         heads = _heads(config, endpoints, fetcher, poll_interval)
         await _until_stopped(stream.run(heads), stop_event)
     finally:
@@ -267,6 +270,12 @@ async def run_monitor(
 
 
 _MAX_HELD = 10_000
+
+
+def _started(chain: str, rules: int, on_watching: Callable[[str], None] | None) -> None:
+    if on_watching is not None:  # first: a person reads this line before the log's
+        on_watching(chain)
+    _log.info("detect.monitor_started", chain=chain, rules=rules)
 
 
 def _hold(

@@ -95,6 +95,7 @@ class Fleet:
         on_status: Callable[[MonitorStatus], None] | None = None,
         status_every: float = 60.0,
         on_clear: Callable[[Condition], None] | None = None,
+        on_watching: Callable[[str], None] | None = None,
     ) -> None:
         """Watch every chain until ``stop`` is set.
 
@@ -107,6 +108,7 @@ class Fleet:
             "on_status": on_status,
             "status_every": status_every,
             "on_clear": on_clear,
+            "on_watching": on_watching,
         }
         start = getattr(self.bus, "start", None)
         if start is not None:

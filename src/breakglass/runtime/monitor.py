@@ -125,6 +125,7 @@ class MonitorApp:
         on_status: Callable[[MonitorStatus], None] | None = None,
         status_every: float = 60.0,
         on_clear: Callable[[Condition], None] | None = None,
+        on_watching: Callable[[str], None] | None = None,
     ) -> None:
         """Watch until ``stop`` is set; then deliver what the outbox holds and stop.
 
@@ -156,6 +157,7 @@ class MonitorApp:
                 status_every=status_every,
                 on_clear=on_clear,
                 checks=[pipeline],
+                on_watching=on_watching,
             )
         finally:
             stop.set()
