@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -44,6 +45,8 @@ __all__ = ["GENESIS_TIMESTAMP", "DemoResult", "run_demo"]
 GENESIS_TIMESTAMP = 1_767_225_600
 """2026-01-01T00:00:00Z: the fixed time of the demo chain's genesis block."""
 
+_DECIMALS = 18
+"""dUSD's decimals (the demo's stable token)."""
 _OUTPUTS = ("breakglass.db", "status", "postmortem", "distribution", "abis")
 _OUTPUT_FILES = ("notifications.jsonl", "summary.json", "breakglass.yaml")
 
@@ -79,22 +82,37 @@ class DemoResult:
     seconds: float = 0.0
 
     def figures(self) -> dict[str, object]:
-        """The run's blocks and amounts: equal on every run."""
-        return {
+        """The run's blocks and amounts: equal on every run. Each amount is exact in dUSD
+        base units, with ``<amount>_dusd`` beside it in dUSD (``token`` names the unit)."""
+        amounts = {
+            "at_risk": self.at_risk,
+            "lost": self.lost,
+            "saved": self.saved,
+            "floor": self.floor,
+        }
+        figures: dict[str, object] = {
             "attack_block": self.attack_block,
             "alert_block": self.alert_block,
             "pause_block": self.pause_block,
             "attack_txs": [[h, b, ok] for h, b, ok in self.attack_txs],
             "unsent": self.unsent,
-            "at_risk": str(self.at_risk),
-            "lost": str(self.lost),
-            "saved": str(self.saved),
-            "floor": str(self.floor),
+            "token": {"symbol": "dUSD", "decimals": _DECIMALS},
+        }
+        for name, amount in amounts.items():
+            figures[name], figures[f"{name}_dusd"] = str(amount), _in_dusd(amount)
+        figures |= {
             "merkle_root": self.merkle_root,
             "merkle_total": str(self.merkle_total),
+            "merkle_total_dusd": _in_dusd(self.merkle_total),
             "losers": self.losers,
             "cluster": list(self.cluster),
         }
+        return figures
+
+
+def _in_dusd(amount: int) -> str:
+    """``amount`` base units as an exact decimal string in dUSD ("110000", "0.5")."""
+    return f"{Decimal(amount).scaleb(-_DECIMALS).normalize():f}"
 
 
 def _fresh(directory: Path) -> None:

@@ -57,7 +57,8 @@ def format_summary(result: DemoResult) -> list[str]:
         f"  funds at risk  {_dusd(result.at_risk)}",
         f"  funds lost     {_dusd(result.lost)}  {_share(result.lost, result.at_risk)}",
         f"  funds saved    {_dusd(result.saved)}  {_share(result.saved, result.at_risk)}"
-        f"   (floor: {_dusd(result.floor).strip()})",
+        f"   (the demo's bar: at least {_dusd(result.floor).strip()} saved,"
+        " the pool less two drains)",
         f"  analysis       {result.losers} suppliers lost funds; attacker cluster: "
         f"{', '.join(result.cluster) or '-'}",
         f"  incident       #{result.incident_id if result.incident_id is not None else '-'}",
