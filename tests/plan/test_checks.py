@@ -264,6 +264,20 @@ def test_minimal_example_fails_mitigation_owners_and_scenario_coverage() -> None
     assert report.coverage == ()
 
 
+def test_minimal_example_says_why_it_fails_the_check() -> None:
+    """A new user who runs ``plan check`` on the minimal example and gets exit 1 reads in
+    its header (and the README) that this is on purpose, and which checks fail."""
+    report = check_plan(load_plan(EXAMPLES / "minimal.yaml"), today=TODAY)
+    failing = [r for r in report.results if r.status is CheckStatus.FAIL]
+    text = (EXAMPLES / "minimal.yaml").read_text()
+    header = "\n".join(line for line in text.splitlines() if line.startswith("#"))
+    assert "FAILS" in header and "(exit 1), on purpose" in header
+    for result in failing:
+        assert result.check_id in header, result.check_id
+    readme = (EXAMPLES.parents[1] / "README.md").read_text()
+    assert "fails\non it (exit 1) on purpose" in readme
+
+
 # -- PlanReport.failed --------------------------------------------------------------------
 
 
