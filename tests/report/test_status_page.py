@@ -346,6 +346,17 @@ def test_the_page_answers_users_first(tmp_path: Path, sessions: sessionmaker[Ses
     _render(plan, sessions, out)
     (entry,) = json.loads((out / "status.json").read_text())["incidents"]
     assert entry["funds_safe"].startswith("The attack is contained")
+    assert entry["funds_safe"].endswith("Losses, if any, are being measured.")
+    with sessions() as s, s.begin():  # the team says what was lost: the page no longer
+        comms.publish_update(  # says it is being measured under that update
+            s, incident.id, "monitoring", "Losses measured", "110,000 dUSD lost.",
+            actor="alice", at=T0 + timedelta(minutes=8),
+        )  # fmt: skip
+    _render(plan, sessions, out)
+    (entry,) = json.loads((out / "status.json").read_text())["incidents"]
+    assert entry["funds_safe"].startswith("The attack is contained")
+    assert "being measured" not in entry["funds_safe"]
+    assert "being measured" not in (out / "index.html").read_text()
     with sessions() as s, s.begin():  # the lead's promised time wins over the cadence
         service.get_incident(s, incident.id).next_update_at = T0 + timedelta(minutes=50)
     _render(plan, sessions, out)

@@ -102,9 +102,16 @@ def _answers(incident: Incident, latest: PublicUpdate, plan: Plan | None) -> dic
         safe = "Yes. The incident is resolved."
         advice = "No action is needed unless an update below says otherwise."
     elif incident.status in _CONTAINED or latest.status == "monitoring":
+        # Once the team monitors, its update has said what was lost ("Losses measured"):
+        # "being measured" beneath it would contradict it.
+        losses = (
+            "The updates below say what was lost, if anything."
+            if latest.status == "monitoring"
+            else "Losses, if any, are being measured."
+        )
         safe = (
             "The attack is contained: funds still in the affected contracts are no longer "
-            "at risk. Losses, if any, are being measured."
+            f"at risk. {losses}"
         )
         advice = "Do not interact with the affected contracts until an update says it is safe."
     else:
