@@ -145,8 +145,34 @@ def test_piped_tables_keep_ids_whole_in_a_narrow_terminal(cli: Any) -> None:
     load_plugins()
     result = cli("rules", "list", env={"COLUMNS": "60"})
     assert result.returncode == 0, result.stderr
-    printed = {line.split("│")[1].strip() for line in result.stdout.splitlines() if "│" in line}
+    printed = {line.split()[0] for line in result.stdout.splitlines() if line.strip()}
     assert set(registered_rules()) <= printed
+
+
+def test_rules_list_reads_at_80_columns(cli: Any) -> None:
+    """Grouped by category, without vertical borders: the title keeps room to read, a rule
+    takes two lines on average (three at most), and none is wider than the terminal."""
+    load_plugins()
+    result = cli("rules", "list", env={"COLUMNS": "80"})
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stdout.splitlines() if line.strip()]
+    assert all(len(line) <= 80 for line in lines)
+    rules = registered_rules()
+    categories = {rule.category for rule in rules.values()}
+    severities = {rule.severity.value for rule in rules.values()}
+    starts = [
+        i
+        for i, line in enumerate(lines)
+        if line.split()[0] in rules and line.split()[1:2] and line.split()[1] in severities
+    ]
+    assert len(starts) == len(rules)
+    for here, after in zip(starts, [*starts[1:], len(lines)], strict=True):
+        rows = [line for line in lines[here:after] if line.split()[0] not in categories]
+        assert len(rows) <= 3, rows
+    assert sum(a - h for h, a in zip(starts, [*starts[1:], len(lines)], strict=True)) <= (
+        2 * len(rules) + len(categories)
+    )
+    assert lines[0].index("title") <= 80 - 36  # the title keeps at least 36 columns
 
 
 @pytest.mark.parametrize("width", [200, 100, 60, 30])

@@ -6,6 +6,7 @@ import asyncio
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich import box
 from rich.markup import escape
 from rich.table import Table
 
@@ -44,9 +45,21 @@ def list_command(fmt: FormatOption = ListFormat.table) -> None:
             ]
         )
         return
-    table = table_with(("id", "category", "severity", "title"))
+    # Category as a heading row rather than a column, and no vertical borders: at 80
+    # columns the title keeps room to read instead of folding into a narrow box.
+    table = table_with(
+        ("id", "severity", "title"),
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+        collapse_padding=True,
+    )
+    category = None
     for rule in rules:
-        table.add_row(rule.id, rule.category, rule.severity.value, escape(rule.title))
+        if rule.category != category:
+            category = rule.category
+            table.add_row(f"[bold]{escape(category)}[/]", "", "", end_section=False)
+        table.add_row(f" {rule.id}", rule.severity.value, escape(rule.title))
     out.print(table)
 
 
