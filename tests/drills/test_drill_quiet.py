@@ -3,11 +3,8 @@ pages reach a live receiver, the drill pauses the vault and the receiver hears n
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
@@ -15,38 +12,21 @@ from sqlalchemy.orm import Session, sessionmaker
 from breakglass.drills.service import run_service
 from breakglass.errors import DevchainError
 
+from ..notify.loopback import Heard, webhook
+
 pytestmark = pytest.mark.chain
 
 
 @pytest.fixture
-def heard() -> Iterator[tuple[int, list[bytes]]]:
-    """A loopback webhook; yields its port and the bodies it received."""
-    bodies: list[bytes] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            bodies.append(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
-            self.send_response(200)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server.server_address[1], bodies
-    finally:
-        server.shutdown()
-        server.server_close()
+def heard() -> Iterator[Heard]:
+    with webhook() as receiver:
+        yield receiver
 
 
 def test_drill_posts_nothing_to_real_channels_or_pages(
-    tmp_path: Path, sessions: sessionmaker[Session], heard: tuple[int, list[bytes]]
+    tmp_path: Path, sessions: sessionmaker[Session], heard: Heard
 ) -> None:
-    port, bodies = heard
+    port = heard.port
     plan = tmp_path / "breakglass.yaml"
     plan.write_text(
         f"""\
@@ -72,5 +52,5 @@ channels:
         pytest.fail(f"anvil is needed by this test: {exc}", pytrace=False)
 
     assert result.report.measurements["contained"] is True
-    assert bodies == []
+    assert heard.bodies == []
     assert "Alice (incident_lead)" in result.report_path.read_text(encoding="utf-8")

@@ -5,10 +5,7 @@ message, so the row says sent, and the next notifier on the database does not se
 from __future__ import annotations
 
 import asyncio
-import threading
-import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -17,42 +14,24 @@ from sqlalchemy.orm import Session, sessionmaker
 from breakglass.notify import Notifier
 from breakglass.store.models import Delivery
 
+from .loopback import Heard, webhook
+
 _ANSWER_AFTER = 0.5
 
 
 @pytest.fixture
-def slow_receiver() -> Iterator[tuple[int, threading.Event, list[bytes]]]:
+def slow_receiver() -> Iterator[Heard]:
     """A webhook that answers half a second after a request arrives."""
-    arrived, bodies = threading.Event(), []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            bodies.append(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
-            arrived.set()
-            time.sleep(_ANSWER_AFTER)
-            self.send_response(200)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server.server_address[1], arrived, bodies
-    finally:
-        server.shutdown()
-        server.server_close()
+    with webhook(_ANSWER_AFTER) as receiver:
+        yield receiver
 
 
 def test_a_delivery_in_flight_at_stop_is_recorded_sent(
     sessions: sessionmaker[Session],
     make_plan: Any,
-    slow_receiver: tuple[int, threading.Event, list[bytes]],
+    slow_receiver: Heard,
 ) -> None:
-    port, arrived, bodies = slow_receiver
+    port, arrived, bodies = slow_receiver.port, slow_receiver.arrived, slow_receiver.bodies
     plan = make_plan(**{"war-room": f"json://127.0.0.1:{port}/hook"})
     notifier = Notifier(plan, sessions)
     [delivery] = notifier.notify("message", {"title": "pool paused"}, channels=["war-room"])
