@@ -86,13 +86,6 @@ ALLOWED: dict[str, dict[str, str]] = {
             "TimelineEvent",
         )
     },
-    "incidents/alerts.py": {
-        "AlertRecord": "the desk still reads the stored alert; moving to AlertRaised's facts "
-        "is in progress (issue 15, the alert pipeline)",
-    },
-    "incidents/desk.py": {
-        "AlertRecord": "as incidents/alerts.py: the alert pipeline moves to AlertRaised",
-    },
     "recovery/service.py": {
         "UserLoss": "entitlements are computed from the analysed losses (analyze → recover)",
     },

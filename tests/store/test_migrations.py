@@ -49,7 +49,7 @@ TABLES = {
     "response_records",
     "asset_units",
 }
-HEAD = "0014"
+HEAD = "0015"
 
 
 def _tables(url: str) -> set[str]:

@@ -33,6 +33,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from breakglass.detect.correlate import correlate, recompute, stage_of
@@ -60,9 +61,11 @@ __all__ = [
     "AlertPolicy",
     "GroupBy",
     "Grouping",
+    "alert_is_live",
     "alert_raised",
     "fold_flood",
     "new_alert",
+    "stored_alert_raised",
 ]
 
 DEFAULT_SUPPRESS_FOR = timedelta(minutes=10)
@@ -122,6 +125,8 @@ class Alert:
     status: AlertStatus
     count: int
     incident_candidate_id: int | None = None
+    block_time: datetime | None = None
+    first_seen: datetime | None = None
 
     @property
     def dedupe_key(self) -> str:
@@ -145,7 +150,15 @@ class Alert:
             data=dict(row.data),
         )
         status = AlertStatus(row.status)
-        return cls(row.id, finding, status, row.count, row.incident_candidate_id)
+        return cls(
+            row.id,
+            finding,
+            status,
+            row.count,
+            row.incident_candidate_id,
+            row.block_time,
+            row.first_seen,
+        )
 
 
 def new_alert(
@@ -349,4 +362,24 @@ def alert_raised(alert: Alert, *, at: datetime) -> AlertRaised:
         kind=found.kind,
         description=found.description,
         addresses=list(found.addresses),
+        block_time=alert.block_time,
+        first_seen=alert.first_seen,
+        confidence=str(found.confidence),
+        candidate_id=alert.incident_candidate_id,
     )
+
+
+def stored_alert_raised(session: Session, dedupe_key: str, *, at: datetime) -> AlertRaised | None:
+    """The ``AlertRaised`` of the stored alert ``dedupe_key`` (``None`` if unknown), for a
+    caller that hands an alert to the incident desk without a relay."""
+    row = session.scalars(select(AlertRecord).where(AlertRecord.dedupe_key == dedupe_key)).first()
+    if row is None:
+        return None
+    return alert_raised(Alert.from_record(row), at=at)
+
+
+def alert_is_live(session: Session, alert_id: int) -> bool:
+    """Whether the stored alert ``alert_id`` still stands (not retracted by a reorg): an
+    ``AlertRaised`` handled after its block was orphaned opens nothing."""
+    row = session.get(AlertRecord, alert_id)
+    return row is not None and row.status != AlertStatus.RETRACTED

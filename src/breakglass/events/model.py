@@ -127,6 +127,16 @@ class AlertRaised(Event):
     """The rule type (``large-outflow``, ``health`` …)."""
     description: str = ""
     addresses: list[str] = []
+    block_time: datetime | None = None
+    """The block's timestamp (when the exploit happened); ``None`` in events stored before
+    it was carried, read as ``occurred_at``."""
+    first_seen: datetime | None = None
+    """When detect stored the alert (when breakglass knew); ``None`` as ``block_time``
+    is, read as ``occurred_at``."""
+    confidence: str = ""
+    candidate_id: int | None = None
+    """Detect's correlation candidate as the alert was raised: incidents joins alerts of one
+    candidate into one incident."""
 
     @staticmethod
     def key(dedupe_key: str, block_hash: str | None = None) -> str:

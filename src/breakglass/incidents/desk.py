@@ -32,7 +32,7 @@ import structlog
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from breakglass.detect.alerts import Alert, alert_raised
+from breakglass.detect.alerts import alert_is_live, stored_alert_raised
 from breakglass.events import (
     AlertRaised,
     AlertRetracted,
@@ -44,14 +44,14 @@ from breakglass.events import (
     consume_once,
     emit,
 )
-from breakglass.incidents.alerts import incident_for_alert
+from breakglass.incidents.alerts import RaisedAlert, incident_for_alert
 from breakglass.incidents.comms import due_reminders, engage_external_parties
 from breakglass.incidents.containment import AUTO_ACTOR, PauseTarget, contain_if_verified
 from breakglass.incidents.lifecycle import FINAL
 from breakglass.incidents.timeline import EventKind, record_event, sync_timeline
 from breakglass.plan.models import Plan
 from breakglass.report.regulatory import Deadline, clocks_for_incident, reminders_due
-from breakglass.store.models import AlertRecord, Incident, IncidentAlert
+from breakglass.store.models import Incident, IncidentAlert
 
 __all__ = ["CONSUMER", "IncidentDesk"]
 
@@ -93,17 +93,13 @@ class IncidentDesk:
         (for a caller with no relay); returns its incident's id, ``None`` if it has none
         (unknown or retracted). An alert handled before is not told again."""
         with self.sessions() as session:
-            row = session.scalars(
-                select(AlertRecord).where(AlertRecord.dedupe_key == dedupe_key)
-            ).first()
-            if row is None:
-                return None
-            event = alert_raised(Alert.from_record(row), at=self.clock())
-            alert_id = row.id
+            event = stored_alert_raised(session, dedupe_key, at=self.clock())
+        if event is None:
+            return None
         self.handle(event)
         with self.sessions() as session:
             return session.scalars(
-                select(IncidentAlert.incident_id).where(IncidentAlert.alert_id == alert_id)
+                select(IncidentAlert.incident_id).where(IncidentAlert.alert_id == event.alert_id)
             ).first()
 
     def _apply(self, session: Session, event: Event) -> None:
@@ -113,10 +109,13 @@ class IncidentDesk:
             self._retracted(session, event)
 
     def _raised(self, session: Session, event: AlertRaised) -> None:
-        alert = session.get(AlertRecord, event.alert_id)
-        if alert is None or alert.status == "retracted":
+        # A reorg may have orphaned the alert's block since it was raised: detect's word on
+        # it now (its service function), so an exploit that is no longer on the chain opens
+        # nothing. Everything else comes from the event's facts.
+        if not alert_is_live(session, event.alert_id):
             _log.info("incidents.alert_gone", alert=event.dedupe_key)
             return
+        alert = RaisedAlert.from_event(event)
         linked = session.scalars(
             select(IncidentAlert.incident_id).where(IncidentAlert.alert_id == alert.id)
         ).first()
@@ -299,7 +298,7 @@ def _first_alert(session: Session, incident_id: int) -> bool:
     return len(list(links)) <= 1
 
 
-def _fields(alert: AlertRecord) -> dict[str, object]:
+def _fields(alert: RaisedAlert) -> dict[str, object]:
     """What an ``alert`` message says of the alert itself: its own severity (critical …
     low), not the P1 … P5 of the incident it joined, which stays as ``incident_severity``."""
     return {

@@ -75,7 +75,12 @@ class Incident(Base):
 
 
 class IncidentAlert(Base):
-    """An alert attached to an incident (it opened it, or correlated with it)."""
+    """An alert attached to an incident (it opened it, or correlated with it), with the
+    facts incidents keeps of it from its ``AlertRaised``: correlation, severity upgrades and
+    the timeline work from these, never from detect's ``alerts`` table.
+
+    ``candidate_id`` is detect's correlation candidate as the alert was raised: an alert
+    raised later in the same candidate joins this alert's incident."""
 
     __tablename__ = "incident_alerts"
     __table_args__ = (UniqueConstraint("alert_id"),)
@@ -84,6 +89,15 @@ class IncidentAlert(Base):
     incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
     alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id"))
     attached_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    dedupe_key: Mapped[str | None] = mapped_column(String, index=True)
+    rule: Mapped[str | None] = mapped_column(String)
+    chain: Mapped[str | None] = mapped_column(String)
+    severity: Mapped[str | None] = mapped_column(String(16))
+    title: Mapped[str | None] = mapped_column(String)
+    block_number: Mapped[int | None] = mapped_column(BigInteger)
+    block_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    tx_hash: Mapped[str | None] = mapped_column(String(66))
+    candidate_id: Mapped[int | None] = mapped_column(Integer, index=True)
 
 
 class IncidentRun(Base):
