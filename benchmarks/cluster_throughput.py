@@ -30,14 +30,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib.util
+import importlib
 import statistics
 import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import httpx
@@ -48,20 +47,10 @@ from breakglass.contracts import compile_file
 from breakglass.devchain import Anvil
 from breakglass.scenario.setup import SetupChain
 
-ROOT = Path(__file__).resolve().parents[1]
 CHAINS = 4
 
 
-def _load(name: str, path: Path) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-failover = _load("bench_failover", ROOT / "benchmarks" / "failover.py")
+failover = importlib.import_module("failover")  # beside this file: its servers and kit
 kit, harness = failover.kit, failover.harness
 
 

@@ -10,10 +10,13 @@ from typing import Any
 
 from eth_account import Account
 from eth_utils.crypto import keccak
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 from web3 import Web3
 
 from breakglass.devchain import Anvil
 from breakglass.nodepkgs import find_node_file
+from breakglass.store.models import AlertRecord, IncidentAlert
 
 HOLDER, GUARDIAN, THIEF = 6, 1, 8
 PAUSE = "0x8456cb59"  # pause()
@@ -154,3 +157,15 @@ def write_plan(
     )
     path.write_text(text)
     return path
+
+
+def incident_opened(sessions: sessionmaker[Session], tx_hash: str) -> bool:
+    """Whether the alert on transaction ``tx_hash`` reached the incident desk."""
+    with sessions() as session:
+        alert = session.scalars(
+            select(AlertRecord).where(AlertRecord.tx_hash == tx_hash)
+        ).one_or_none()
+        if alert is None:
+            return False
+        found = select(IncidentAlert).where(IncidentAlert.alert_id == alert.id)
+        return session.scalars(found).one_or_none() is not None

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -89,22 +90,25 @@ def test_a_holder_dying_between_claim_and_send_leaves_one_pause(
         token.unpause()  # the next case starts unpaused
         return found
 
-    async def scenario(kv_name: str) -> None:
+    async def pair(n: int, dies: str, between: Callable[[], None]) -> tuple[str, str]:
+        """Replica ``a<n>`` sends the pause of trigger ``t<n>`` and dies as ``dies`` says;
+        ``between`` runs; then replica ``b<n>`` takes the signer's lease and sends the same.
+        What each did, in words."""
         client = await connect(nats_url)
-        kv = await lease_bucket(client.jetstream(), kv_name, ttl=TTL)
+        kv = await lease_bucket(client.jetstream(), bucket, ttl=TTL)
         try:
-            results["a1"] = await asyncio.create_task(replica(kv, "a1", "t1", dies="after claim"))
-            results["b1"] = await asyncio.create_task(replica(kv, "b1", "t1", dies=None))
+            first_one = await asyncio.create_task(replica(kv, f"a{n}", f"t{n}", dies=dies))
+            await asyncio.to_thread(between)
+            return first_one, await asyncio.create_task(replica(kv, f"b{n}", f"t{n}", dies=None))
         finally:
             await client.close()
 
-    results: dict[str, str] = {}
     bucket = f"leases_{secrets.token_hex(4)}"  # one for the test: its revisions only grow
     # 1. claimed, never broadcast: the next holder broadcasts the same signed pause
     first, before = anvil_block(token), token.nonce(guardian)
-    asyncio.run(scenario(bucket))
-    assert results["a1"] == "died"
-    assert "dropped and broadcast again; sending no second transaction" in results["b1"]
+    a, b = asyncio.run(pair(1, "after claim", lambda: None))
+    assert a == "died"
+    assert "dropped and broadcast again; sending no second transaction" in b
     assert one_pause_since(first) == [(one_pause_block(token, first), before)]
     with sessions() as session:
         (effect,) = session.scalars(select(SideEffect).where(SideEffect.key.contains(":t1:")))
@@ -114,47 +118,30 @@ def test_a_holder_dying_between_claim_and_send_leaves_one_pause(
     assert token.nonce(guardian) == before + 1
 
     # 2. broadcast, then died before it was mined: the next holder sends nothing
-    async def sent_then_died(kv_name: str) -> None:
-        client = await connect(nats_url)
-        kv = await lease_bucket(client.jetstream(), kv_name, ttl=TTL)
-        try:
-            results["a2"] = await asyncio.create_task(replica(kv, "a2", "t2", dies="after send"))
-            results["b2"] = await asyncio.create_task(replica(kv, "b2", "t2", dies=None))
-            mining(token, every=1)
-        finally:
-            await client.close()
-
     first, before = anvil_block(token), token.nonce(guardian)
     mining(token, every=0)  # so that the pause is still pending when the next holder looks
-    asyncio.run(sent_then_died(bucket))
-    assert results["a2"].startswith("sent 0x")
-    assert "refused" in results["b2"] and "sending no second transaction" in results["b2"]
-    assert "still pending" in results["b2"]
+    try:
+        a, b = asyncio.run(pair(2, "after send", lambda: None))
+    finally:
+        mining(token, every=1)
+    assert a.startswith("sent 0x")
+    assert "still pending; sending no second transaction" in b
     assert len(one_pause_since(first)) == 1
     assert token.nonce(guardian) == before + 1
 
     # 3. claimed, never broadcast, and the key's nonce went to another transaction since:
     #    that pause can never land, so the next holder takes the claim over and sends its own
-    async def orphaned(kv_name: str) -> None:
-        client = await connect(nats_url)
-        kv = await lease_bucket(client.jetstream(), kv_name, ttl=TTL)
-        try:
-            results["a3"] = await asyncio.create_task(replica(kv, "a3", "t3", dies="after claim"))
-            await asyncio.to_thread(
-                kit.send, token.w3, anvil.private_keys[1], {"to": guardian, "value": 1}
-            )
-            results["b3"] = await asyncio.create_task(replica(kv, "b3", "t3", dies=None))
-        finally:
-            await client.close()
+    def nonce_used() -> None:
+        kit.send(token.w3, anvil.private_keys[1], {"to": guardian, "value": 1})
 
     first, before = anvil_block(token), token.nonce(guardian)
-    asyncio.run(orphaned(bucket))
-    assert results["a3"] == "died" and results["b3"].startswith("sent 0x")
+    a, b = asyncio.run(pair(3, "after claim", nonce_used))
+    assert a == "died" and b.startswith("sent 0x")
     assert one_pause_since(first) == [(one_pause_block(token, first), before + 1)]
     with sessions() as session:
         (effect,) = session.scalars(select(SideEffect).where(SideEffect.key.contains(":t3:")))
         assert effect.holder == "b3" and effect.result is not None
-        assert effect.result["tx_hash"] == results["b3"].removeprefix("sent ")
+        assert effect.result["tx_hash"] == b.removeprefix("sent ")
 
 
 def mining(token: Any, *, every: int) -> None:

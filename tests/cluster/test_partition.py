@@ -15,7 +15,7 @@ from web3 import Web3
 
 from breakglass import store
 from breakglass.devchain import Anvil
-from breakglass.store.models import AlertRecord, IncidentAlert, SideEffect
+from breakglass.store.models import SideEffect
 
 kit = sys.modules["cluster_kit"]  # loaded by conftest.py
 harness = sys.modules["cluster_harness"]
@@ -111,18 +111,12 @@ def test_a_nats_restart_mid_stream_loses_nothing(
             "blocks followed after the restart",
         )
 
-        def incident_opened() -> bool:
-            with sessions() as session:
-                alert = session.scalars(
-                    select(AlertRecord).where(AlertRecord.tx_hash == drain_tx)
-                ).one_or_none()
-                if alert is None:
-                    return False
-                found = select(IncidentAlert).where(IncidentAlert.alert_id == alert.id)
-                return session.scalars(found).one_or_none() is not None
-
         sessions = store.session_factory(store.make_engine(db))
-        harness.wait_for(incident_opened, 30, "the alert reaching the incident desk")
+        harness.wait_for(
+            lambda: kit.incident_opened(sessions, drain_tx),
+            30,
+            "the alert reaching the incident desk",
+        )
     finally:
         for replica in replicas:
             replica.stop()

@@ -17,7 +17,7 @@ from web3 import Web3
 
 from breakglass import store
 from breakglass.devchain import Anvil
-from breakglass.store.models import AlertRecord, Delivery, IncidentAlert, SideEffect
+from breakglass.store.models import AlertRecord, Delivery, SideEffect
 
 kit = sys.modules["cluster_kit"]  # loaded by conftest.py
 harness = sys.modules["cluster_harness"]
@@ -62,17 +62,11 @@ def test_a_postgres_restart_mid_stream_loses_nothing(
         )
         sessions = store.session_factory(store.make_engine(db))
 
-        def incident_opened() -> bool:
-            with sessions() as session:
-                alert = session.scalars(
-                    select(AlertRecord).where(AlertRecord.tx_hash == drain_tx)
-                ).one_or_none()
-                if alert is None:
-                    return False
-                found = select(IncidentAlert).where(IncidentAlert.alert_id == alert.id)
-                return session.scalars(found).one_or_none() is not None
-
-        harness.wait_for(incident_opened, 30, "the alert reaching the incident desk")
+        harness.wait_for(
+            lambda: kit.incident_opened(sessions, drain_tx),
+            30,
+            "the alert reaching the incident desk",
+        )
         time.sleep(3)  # the last events through the relay and the notifier
     finally:
         for replica in replicas:
