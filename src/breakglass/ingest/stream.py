@@ -259,7 +259,14 @@ class BlockStream:
                 return
         try:
             if self.writers:
-                await asyncio.to_thread(self._commit_held)
+                commit = asyncio.ensure_future(asyncio.to_thread(self._commit_held))
+                try:
+                    await asyncio.shield(commit)
+                except asyncio.CancelledError:
+                    # Stopped mid-commit: the thread goes on either way, so end only once it
+                    # has (whoever drains the outbox after the stream must see its events).
+                    await asyncio.gather(commit, return_exceptions=True)
+                    raise
             else:
                 with self.checkpoints.unit() as session:
                     for sink in self.sinks:

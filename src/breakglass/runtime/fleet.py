@@ -39,7 +39,13 @@ from breakglass.plan.loader import LoadedPlan
 from breakglass.respond.journal import OnStepEvent
 from breakglass.respond.responder import Responder
 from breakglass.respond.signers.local import Prompt
-from breakglass.runtime.monitor import build_pipeline, build_responder, notify_lead, page_lead
+from breakglass.runtime.monitor import (
+    build_pipeline,
+    build_responder,
+    final_drain,
+    notify_lead,
+    page_lead,
+)
 
 __all__ = ["Fleet", "Leader", "build_fleet"]
 
@@ -127,6 +133,7 @@ class Fleet:
         finally:
             stop.set()
             await asyncio.gather(*watches, *background, return_exceptions=True)
+            await final_drain(self.relay)
             aclose = getattr(self.bus, "aclose", None)
             if aclose is not None:
                 await aclose()

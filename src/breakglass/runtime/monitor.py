@@ -53,6 +53,7 @@ __all__ = [
     "build_pipeline",
     "build_responder",
     "crash_page",
+    "final_drain",
     "notify_lead",
     "page_lead",
 ]
@@ -162,12 +163,22 @@ class MonitorApp:
         finally:
             stop.set()
             await asyncio.gather(*background, return_exceptions=True)
+            await final_drain(self.relay)
 
     def _escalate(self, condition: Condition) -> None:
         page_lead(self.loaded.plan, self.notifier, condition)
 
     def _crashed(self, loop: str, exc: BaseException) -> None:
         crash_page(self.loaded.plan, self.notifier, loop, exc)
+
+
+async def final_drain(relay: OutboxRelay) -> None:
+    """Deliver what the last commits wrote after the relay's own loop stopped; what cannot
+    be delivered now stays in the outbox for the next start (logged, never raised)."""
+    try:
+        await relay.drain()
+    except Exception as exc:  # stopping: the outbox keeps the events for the next start
+        _log.warning("runtime.final_drain_failed", error=repr(exc)[:300])
 
 
 def crash_page(plan: Plan, notifier: Notifier | None, loop: str, exc: BaseException) -> None:
