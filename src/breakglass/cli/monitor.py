@@ -98,13 +98,13 @@ def monitor_command(
     deliver notifications.
 
     Each chain has its own task: one whose endpoints are down is retried alone while the
-    others go on. Alerts are stored with the stream's checkpoint: a restart resumes where it
+    others go on, and the incident lead is paged that it cannot be watched. Alerts are stored with the stream's checkpoint: a restart resumes where it
     stopped and never records an alert twice. With --bus (or BREAKGLASS_NATS_URL) this
     process is one replica of scale-out mode: it follows the chains whose lease it holds and
     stands by for the others (see docs/architecture.md, "Scale-out"). Exit 0 when stopped,
-    2 on bad input, when the database's checkpoint is of another chain, when no endpoint is
-    usable, or when a signer of an automatic step cannot be loaded (unless --allow-unarmed
-    or --watch-only).
+    2 on bad input, when the database's checkpoint is of another chain, when an endpoint
+    serves another chain id than the plan's, when no endpoint URL can be resolved, or when a
+    signer of an automatic step cannot be loaded (unless --allow-unarmed or --watch-only).
     """
     # SQLAlchemy and Alembic take a second to import; other commands should not pay for it.
     from breakglass import store  # noqa: PLC0415
