@@ -42,10 +42,12 @@ from breakglass.respond.signers.local import Prompt
 from breakglass.runtime.monitor import (
     build_pipeline,
     build_responder,
+    crash_page,
     final_drain,
     notify_lead,
     page_lead,
 )
+from breakglass.runtime.supervise import supervised
 
 __all__ = ["Fleet", "Leader", "build_fleet"]
 
@@ -165,7 +167,13 @@ class Fleet:
                 return
             until = asyncio.Event()
             relay = asyncio.create_task(_either(stop, held, until))
-            await asyncio.gather(*(loop(until) for loop in loops), return_exceptions=True)
+            await asyncio.gather(
+                *(
+                    supervised(_loop_name(loop), loop, until, on_crash=self._crashed)
+                    for loop in loops
+                ),
+                return_exceptions=True,
+            )
             relay.cancel()
             if self.leader is not None:
                 await self.leader.resign("role.notify")
@@ -245,6 +253,14 @@ class Fleet:
 
     def _escalate(self, condition: Condition) -> None:
         page_lead(self.loaded.plan, self.notifier, condition)
+
+    def _crashed(self, loop: str, exc: BaseException) -> None:
+        crash_page(self.loaded.plan, self.notifier, loop, exc)
+
+
+def _loop_name(loop: Callable[[asyncio.Event], Awaitable[None]]) -> str:
+    owner = getattr(loop, "__self__", None)
+    return type(owner).__name__ if owner is not None else getattr(loop, "__name__", "loop")
 
 
 async def _either(a: asyncio.Event, b: asyncio.Event, then: asyncio.Event) -> None:
