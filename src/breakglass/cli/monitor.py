@@ -98,8 +98,9 @@ def monitor_command(
     deliver notifications.
 
     Each chain has its own task: one whose endpoints are down is retried alone while the
-    others go on, and the incident lead is paged that it cannot be watched. Alerts are stored with the stream's checkpoint: a restart resumes where it
-    stopped and never records an alert twice. With --bus (or BREAKGLASS_NATS_URL) this
+    others go on, and the incident lead is paged that it cannot be watched. Alerts are
+    stored with the stream's checkpoint: a restart resumes where it stopped and never
+    records an alert twice. With --bus (or BREAKGLASS_NATS_URL) this
     process is one replica of scale-out mode: it follows the chains whose lease it holds and
     stands by for the others (see docs/architecture.md, "Scale-out"). Exit 0 when stopped,
     2 on bad input, when the database's checkpoint is of another chain, when an endpoint
