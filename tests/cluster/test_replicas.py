@@ -110,7 +110,9 @@ def test_replicas_pause_each_exploit_once_through_kills_of_the_active_one(
     assert nonces == list(range(nonces[0], nonces[0] + KILLS)), nonces
     assert len(effects) == KILLS
     assert not unsent, [(d.event, d.status, d.last_error) for d in unsent]
-    assert sent == len(receiver.paths), (sent, receiver.paths)
+    # A channel post is at least once: a replica killed between its POST and recording it
+    # as sent leaves it to be posted again, so each kill may repeat at most one message.
+    assert sent <= len(receiver.paths) <= sent + KILLS, (sent, receiver.paths)
     assert checkpoint is not None
     print(f"failovers: {[round(f, 2) for f in failovers]} s")
     assert max(failovers) < 3 * TTL + 3, failovers
