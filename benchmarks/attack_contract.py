@@ -12,7 +12,7 @@ is the node's time over pyrevm's). Then what the monitor's thread pays for an un
 creation once the watched functions are known (screened out from its creation code, no
 fork), and the rule's own cost on a 200-transaction block without creations.
 
-    .venv/bin/python benchmarks/attack_contract.py [--rounds 20]
+    .venv/bin/python benchmarks/attack_contract.py [--rounds 20] [--smoke]
 """
 
 from __future__ import annotations
@@ -99,7 +99,10 @@ def _through_process(anvil: Anvil, vault: VaultScenario, drainer: Creation, roun
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--smoke", action="store_true", help="2 rounds, for CI")
     args = parser.parse_args()
+    if args.smoke:
+        args.rounds = 2
     configure_logging(level="ERROR")
     with Anvil.start() as anvil:
         vault = deploy_vault(anvil, users=3)
