@@ -26,23 +26,9 @@ from breakglass.events import (
 )
 from breakglass.store.models import ConsumedEvent, OutboxRecord
 
+from .kit import alert_raised
+
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-
-
-def _alert(n: int) -> AlertRaised:
-    key = f"large-outflow:local:0x{n:064x}:0"
-    return AlertRaised(
-        event_id=AlertRaised.key(key),
-        occurred_at=T0,
-        alert_id=n,
-        dedupe_key=key,
-        rule="large-outflow",
-        chain="local",
-        block_number=100 + n,
-        block_hash=f"0x{n:064x}",
-        severity="critical",
-        title=f"drain {n}",
-    )
 
 
 def _emit_all(sessions: sessionmaker[Session], events: list[Event]) -> None:
@@ -52,7 +38,7 @@ def _emit_all(sessions: sessionmaker[Session], events: list[Event]) -> None:
 
 
 def test_every_event_round_trips_through_its_stored_form() -> None:
-    event = _alert(1)
+    event = alert_raised(1)
     again = load_event(event.KIND, event.VERSION, event.event_id, event.payload())
     assert again == event
     assert {"alert.raised", "incident.opened", "step.phase", "action.executed"} <= set(
@@ -61,7 +47,7 @@ def test_every_event_round_trips_through_its_stored_form() -> None:
 
 
 def test_an_unknown_version_or_a_payload_that_does_not_fit_is_refused() -> None:
-    event = _alert(1)
+    event = alert_raised(1)
     with pytest.raises(UnknownEvent, match="version 2"):
         load_event(event.KIND, 2, event.event_id, event.payload())
     with pytest.raises(UnknownEvent, match="unknown kind"):
@@ -71,18 +57,18 @@ def test_an_unknown_version_or_a_payload_that_does_not_fit_is_refused() -> None:
 
 
 def test_an_event_replayed_by_its_cause_is_queued_once(sessions: sessionmaker[Session]) -> None:
-    _emit_all(sessions, [_alert(1), _alert(1)])  # twice in one transaction
-    _emit_all(sessions, [_alert(1), _alert(2)])  # and again in the next
+    _emit_all(sessions, [alert_raised(1), alert_raised(1)])  # twice in one transaction
+    _emit_all(sessions, [alert_raised(1), alert_raised(2)])  # and again in the next
     with sessions() as session:
         ids = session.scalars(select(OutboxRecord.event_id).order_by(OutboxRecord.id)).all()
-    assert ids == [_alert(1).event_id, _alert(2).event_id]
+    assert ids == [alert_raised(1).event_id, alert_raised(2).event_id]
 
 
 def test_an_event_rolled_back_with_its_cause_is_never_delivered(
     sessions: sessionmaker[Session],
 ) -> None:
     with sessions() as session:
-        emit(session, _alert(1))
+        emit(session, alert_raised(1))
         session.rollback()
     with sessions() as session:
         assert session.scalar(select(func.count()).select_from(OutboxRecord)) == 0
@@ -94,10 +80,10 @@ def test_the_relay_delivers_in_order_and_marks_what_was_delivered(
     seen: list[str] = []
     bus = InProcessBus()
     bus.subscribe("recorder", [AlertRaised], lambda event: seen.append(event.event_id))
-    _emit_all(sessions, [_alert(n) for n in range(1, 6)])
+    _emit_all(sessions, [alert_raised(n) for n in range(1, 6)])
     relay = OutboxRelay(sessions, bus, batch=2)
     assert asyncio.run(relay.drain()) == 5
-    assert seen == [_alert(n).event_id for n in range(1, 6)]
+    assert seen == [alert_raised(n).event_id for n in range(1, 6)]
     assert asyncio.run(relay.drain()) == 0  # nothing is delivered twice by one relay
     with sessions() as session:
         assert backlog(session, max_attempts=8).pending == 0
@@ -122,7 +108,7 @@ def test_a_consumer_applies_a_redelivered_event_once(sessions: sessionmaker[Sess
             ),
         )
 
-    event = _alert(7)
+    event = alert_raised(7)
     assert consume_once(sessions, consumer="desk", event=event, apply=apply)
     assert not consume_once(sessions, consumer="desk", event=event, apply=apply)
     assert consume_once(sessions, consumer="other", event=event, apply=lambda s, e: None)
@@ -136,11 +122,11 @@ def test_a_consumer_applies_a_redelivered_event_once(sessions: sessionmaker[Sess
 
 def test_a_failing_consumer_leaves_no_effect_and_no_mark(sessions: sessionmaker[Session]) -> None:
     def apply(session: Session, event: Event) -> None:
-        emit(session, _alert(99))
+        emit(session, alert_raised(99))
         raise RuntimeError("channel down")
 
     with pytest.raises(RuntimeError):
-        consume_once(sessions, consumer="desk", event=_alert(1), apply=apply)
+        consume_once(sessions, consumer="desk", event=alert_raised(1), apply=apply)
     with sessions() as session:
         assert session.scalar(select(func.count()).select_from(OutboxRecord)) == 0
         assert session.scalar(select(func.count()).select_from(ConsumedEvent)) == 0
@@ -154,12 +140,12 @@ def test_a_failing_delivery_holds_the_events_behind_it_then_is_set_aside(
 
     def flaky(event: Event) -> None:
         calls.append(event.event_id)
-        if event.event_id == _alert(2).event_id:
+        if event.event_id == alert_raised(2).event_id:
             raise RuntimeError("poison")
 
     bus = InProcessBus()
     bus.subscribe("flaky", [AlertRaised], flaky)
-    _emit_all(sessions, [_alert(1), _alert(2), _alert(3)])
+    _emit_all(sessions, [alert_raised(1), alert_raised(2), alert_raised(3)])
     relay = OutboxRelay(
         sessions,
         bus,
@@ -167,16 +153,16 @@ def test_a_failing_delivery_holds_the_events_behind_it_then_is_set_aside(
         on_dead=lambda event_id, error: dead.append((event_id, error)),
     )
     assert asyncio.run(relay.drain()) == 1  # 1 delivered, 2 failed, 3 waits behind it
-    assert _alert(3).event_id not in calls
+    assert alert_raised(3).event_id not in calls
     asyncio.run(relay.drain())
     asyncio.run(relay.drain())  # third failure: a dead letter, and 3 flows again
-    assert [event_id for event_id, _ in dead] == [_alert(2).event_id]
+    assert [event_id for event_id, _ in dead] == [alert_raised(2).event_id]
     assert "poison" in dead[0][1]
-    assert calls[-1] == _alert(3).event_id
+    assert calls[-1] == alert_raised(3).event_id
     with sessions() as session:
         state = backlog(session, max_attempts=3)
         row = session.scalars(
-            select(OutboxRecord).where(OutboxRecord.event_id == _alert(2).event_id)
+            select(OutboxRecord).where(OutboxRecord.event_id == alert_raised(2).event_id)
         ).one()
     assert (state.pending, state.dead) == (0, 1)
     assert row.attempts == 3 and "poison" in (row.error or "")
@@ -198,18 +184,18 @@ def test_the_running_relay_is_woken_by_a_commit_and_drains_on_stop(
         task = asyncio.create_task(relay.run(stop))
         await asyncio.sleep(0.1)
         started = asyncio.get_running_loop().time()
-        await asyncio.to_thread(_emit_all, sessions, [_alert(1)])
+        await asyncio.to_thread(_emit_all, sessions, [alert_raised(1)])
         relay.wake()
         while not seen:
             await asyncio.sleep(0.01)
         took = asyncio.get_running_loop().time() - started
-        await asyncio.to_thread(_emit_all, sessions, [_alert(2)])
+        await asyncio.to_thread(_emit_all, sessions, [alert_raised(2)])
         stop.set()  # no wake-up: the final drain must take it
         await task
         return took
 
     took = asyncio.run(scenario())
-    assert seen == [_alert(1).event_id, _alert(2).event_id]
+    assert seen == [alert_raised(1).event_id, alert_raised(2).event_id]
     assert took < 10.0  # woken, not the 30 s idle pause
 
 

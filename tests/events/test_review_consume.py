@@ -21,23 +21,9 @@ from breakglass.events import (
 )
 from breakglass.store.models import OutboxRecord
 
+from .kit import alert_raised
+
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-KEY = "large-outflow:local:0x" + "22" * 32 + ":0"
-
-
-def _alert() -> AlertRaised:
-    return AlertRaised(
-        event_id=AlertRaised.key(KEY),
-        occurred_at=T0,
-        alert_id=1,
-        dedupe_key=KEY,
-        rule="large-outflow",
-        chain="local",
-        block_number=101,
-        block_hash="0x" + "22" * 32,
-        severity="critical",
-        title="drain",
-    )
 
 
 def _clash(session: Session, _event: Event) -> None:
@@ -62,7 +48,7 @@ def test_an_effect_that_breaks_a_constraint_is_not_taken_for_a_concurrent_mark(
     it", returned quietly, and the relay marked the event published: the effect never
     happened and nothing said so. Now the error reaches the relay, which retries."""
     with sessions() as session, session.begin():
-        emit(session, _alert())
+        emit(session, alert_raised(1))
         session.add(
             OutboxRecord(
                 event_id="taken",
@@ -84,9 +70,9 @@ def test_an_effect_that_breaks_a_constraint_is_not_taken_for_a_concurrent_mark(
     asyncio.run(relay.drain())
     with sessions() as session:
         row = session.scalars(
-            select(OutboxRecord).where(OutboxRecord.event_id == _alert().event_id)
+            select(OutboxRecord).where(OutboxRecord.event_id == alert_raised(1).event_id)
         ).one()
-        applied = consumed(session, consumer="review", event_id=_alert().event_id)
+        applied = consumed(session, consumer="review", event_id=alert_raised(1).event_id)
     assert not applied
     assert row.published_at is None, "marked delivered though its consumer never applied it"
     assert row.attempts == 1 and row.error
@@ -102,6 +88,6 @@ def test_a_mark_already_there_still_counts_as_applied(
     def apply(_session: Session, event: Event) -> None:
         calls.append(event.event_id)
 
-    assert consume_once(sessions, consumer="review", event=_alert(), apply=apply)
-    assert not consume_once(sessions, consumer="review", event=_alert(), apply=apply)
-    assert calls == [_alert().event_id]
+    assert consume_once(sessions, consumer="review", event=alert_raised(1), apply=apply)
+    assert not consume_once(sessions, consumer="review", event=alert_raised(1), apply=apply)
+    assert calls == [alert_raised(1).event_id]

@@ -39,6 +39,8 @@ from breakglass.plan import load_plan
 from breakglass.respond.journal import Journal
 from breakglass.store.models import OutboxRecord, PlaybookRun, StepRun
 
+from .kit import alert_raised
+
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 
@@ -91,22 +93,6 @@ def lockable(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Lockabl
     engine.dispose()
 
 
-def _alert(n: int) -> AlertRaised:
-    key = f"large-outflow:local:0x{n:064x}:0"
-    return AlertRaised(
-        event_id=AlertRaised.key(key),
-        occurred_at=T0,
-        alert_id=n,
-        dedupe_key=key,
-        rule="large-outflow",
-        chain="local",
-        block_number=100 + n,
-        block_hash=f"0x{n:064x}",
-        severity="critical",
-        title=f"drain {n}",
-    )
-
-
 def _emit(sessions: sessionmaker[Session], event: Event) -> None:
     with sessions() as session, session.begin():
         emit(session, event)
@@ -134,14 +120,14 @@ def test_the_relay_outlives_a_lock_that_makes_its_mark_fail(lockable: Lockable) 
 
     async def scenario() -> tuple[bool, bool]:
         stop = asyncio.Event()
-        _emit(sessions, _alert(1))
+        _emit(sessions, alert_raised(1))
         with lockable.hold():  # type: ignore[operator]
             task = asyncio.create_task(relay.run(stop))
-            await _until(lambda: _alert(1).event_id in seen, 5)
+            await _until(lambda: alert_raised(1).event_id in seen, 5)
             await asyncio.sleep(0.6)  # the mark waits 0.2 s, then fails
-        _emit(sessions, _alert(2))
+        _emit(sessions, alert_raised(2))
         relay.wake()
-        delivered = await _until(lambda: _alert(2).event_id in seen, 10)
+        delivered = await _until(lambda: alert_raised(2).event_id in seen, 10)
         alive = not task.done()
         stop.set()
         await asyncio.gather(task, return_exceptions=True)

@@ -13,23 +13,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from breakglass.events import AlertRaised, Event, InProcessBus, OutboxRelay, emit
 from breakglass.store.models import OutboxRecord
 
+from .kit import alert_raised
+
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-KEY = "large-outflow:local:0x" + "11" * 32 + ":0"
-
-
-def _alert() -> AlertRaised:
-    return AlertRaised(
-        event_id=AlertRaised.key(KEY),
-        occurred_at=T0,
-        alert_id=1,
-        dedupe_key=KEY,
-        rule="large-outflow",
-        chain="local",
-        block_number=101,
-        block_hash="0x" + "11" * 32,
-        severity="critical",
-        title="drain",
-    )
 
 
 def test_wakes_from_new_blocks_do_not_use_up_a_failing_events_attempts(
@@ -41,7 +27,7 @@ def test_wakes_from_new_blocks_do_not_use_up_a_failing_events_attempts(
     0.1 s (every 1 s: within 8 s) the 8 attempts were spent in under a second, the alert
     was set aside as a dead letter and never opened an incident."""
     with sessions() as session, session.begin():
-        emit(session, _alert())
+        emit(session, alert_raised(1))
     seen: list[str] = []
     healthy_at = time.monotonic() + 2.0
 
@@ -67,7 +53,7 @@ def test_wakes_from_new_blocks_do_not_use_up_a_failing_events_attempts(
     asyncio.run(scenario())
     with sessions() as session:
         row = session.scalars(select(OutboxRecord)).one()
-    assert seen == [_alert().event_id], f"dead letter after {row.attempts} attempts"
+    assert seen == [alert_raised(1).event_id], f"dead letter after {row.attempts} attempts"
     assert row.published_at is not None
     assert row.attempts < relay.max_attempts
 
@@ -88,7 +74,7 @@ def test_a_dead_letter_does_not_hold_the_events_behind_it(
                 attempts=7,
             )
         )
-        emit(session, _alert())
+        emit(session, alert_raised(1))
     seen: list[str] = []
     dead: list[str] = []
     bus = InProcessBus()
@@ -110,5 +96,5 @@ def test_a_dead_letter_does_not_hold_the_events_behind_it(
 
     took = asyncio.run(scenario())
     assert dead == ["poison"]
-    assert seen == [_alert().event_id]
+    assert seen == [alert_raised(1).event_id]
     assert took < 2, f"the event behind the dead letter waited {took:.1f}s"
